@@ -1,0 +1,69 @@
+// Helpers shared by the npm scripts (start, serve, test).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(import.meta.url);
+
+function run(command, args) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stats = statSync(path);
+    newest = Math.max(newest, stats.isDirectory() ? newestMtime(path) : stats.mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds main, preload and renderer when the build is missing or older than the sources. */
+export function ensureBuilt() {
+  const outputs = [
+    'out/main/index.js',
+    'out/main/headless.js',
+    'out/preload/index.cjs',
+    'out/renderer/index.html',
+  ].map((p) => join(root, p));
+  const stale =
+    outputs.some((p) => !existsSync(p)) ||
+    newestMtime(join(root, 'src')) > Math.min(...outputs.map((p) => statSync(p).mtimeMs));
+  if (stale) {
+    console.log('Building Spool Studio…');
+    run(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build']);
+  }
+}
+
+/** `npm start` builds better-sqlite3 for Electron; Node (serve, tests) needs Node's build back. */
+export function ensureNodeSqlite() {
+  try {
+    const Database = require('better-sqlite3');
+    new Database(':memory:').close();
+  } catch (error) {
+    if (!/NODE_MODULE_VERSION|was compiled against/.test(String(error))) throw error;
+    console.log('better-sqlite3 was built for Electron; rebuilding it for Node…');
+    run('npm', ['rebuild', 'better-sqlite3']);
+  }
+}
+
+/** Builds better-sqlite3 for the installed Electron (prebuilt binary, else compiled against Electron's headers). */
+export function ensureElectronSqlite() {
+  const { version } = require('electron/package.json');
+  const result = spawnSync('npm', ['rebuild', 'better-sqlite3'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      npm_config_runtime: 'electron',
+      npm_config_target: version,
+      npm_config_disturl: 'https://electronjs.org/headers',
+    },
+  });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}

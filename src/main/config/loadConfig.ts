@@ -1,0 +1,142 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { issuePath } from '../../shared/validation';
+import { envNameOf, GENERATED_FIELDS, settingsSchema, type Settings, type SettingsField } from './schema';
+
+/** A setting that cannot be used: the message names the field, where it came from and why. */
+export class ConfigError extends Error {
+  readonly field: string | undefined;
+  constructor(message: string, field?: string) {
+    super(message);
+    this.name = 'ConfigError';
+    this.field = field;
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Data directory; else `SPOOL_DATA_DIR`; else the OS app-data directory. */
+  dataDir?: string;
+  /** Environment to read `SPOOL_*` overrides from (default: `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** Values that win over the file and the environment (command-line flags). */
+  overrides?: Partial<Record<SettingsField, unknown>>;
+}
+
+export interface StudioConfig {
+  dataDir: string;
+  settingsPath: string;
+  settings: Settings;
+  /** Fields generated (and saved) by this load: the headless command prints the operator password. */
+  generated: SettingsField[];
+}
+
+/** The OS app-data directory, the same one Electron's `userData` path would use. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (process.platform === 'darwin') return join(homedir(), 'Library', 'Application Support', 'Spool Studio');
+  if (process.platform === 'win32')
+    return join(env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), 'Spool Studio');
+  return join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'spool-studio');
+}
+
+function generate(field: (typeof GENERATED_FIELDS)[number]): string {
+  switch (field) {
+    case 'apiKey':
+      // OpenTok API keys are numeric; SDKs and scripts expect that shape.
+      return String(randomInt(10_000_000, 100_000_000));
+    case 'apiSecret':
+      return randomBytes(20).toString('hex');
+    case 'operatorPassword':
+    case 'filesPassword':
+      return randomBytes(12).toString('base64url');
+  }
+}
+
+function readSettingsFile(path: string): Record<string, unknown> {
+  if (!existsSync(path)) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`${path} must hold a JSON object of settings`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Writes the settings file atomically, readable only by the user (it holds secrets). */
+export function writeSettingsFile(path: string, values: Record<string, unknown>): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/**
+ * Loads, completes and validates the settings: defaults ← `settings.json` ← `SPOOL_*` env ←
+ * overrides. Secrets missing everywhere are generated and saved, so a restart keeps them.
+ * Throws ConfigError naming the first bad field, its source and the reason.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): StudioConfig {
+  const env = options.env ?? process.env;
+  const dataDir = options.dataDir ?? (env.SPOOL_DATA_DIR || undefined) ?? defaultDataDir(env);
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    throw new ConfigError(`data directory ${dataDir} cannot be created: ${(error as Error).message}`);
+  }
+  const settingsPath = join(dataDir, 'settings.json');
+  const fromFile = readSettingsFile(settingsPath);
+
+  const source = new Map<string, string>();
+  for (const key of Object.keys(fromFile)) source.set(key, `settings.json`);
+  const fromEnv: Record<string, unknown> = {};
+  for (const field of Object.keys(settingsSchema.shape)) {
+    const value = env[envNameOf(field)];
+    // An empty variable counts as unset, as shells and service managers commonly leave them.
+    if (value !== undefined && value !== '') {
+      fromEnv[field] = value;
+      source.set(field, envNameOf(field));
+    }
+  }
+  const overrides = Object.fromEntries(
+    Object.entries(options.overrides ?? {}).filter(([, v]) => v !== undefined),
+  );
+  for (const key of Object.keys(overrides)) source.set(key, 'command line');
+
+  const generated: SettingsField[] = [];
+  const merged = { ...fromFile, ...fromEnv, ...overrides };
+  const toSave = { ...fromFile };
+  for (const field of GENERATED_FIELDS) {
+    if (merged[field] === undefined) {
+      const value = generate(field);
+      merged[field] = value;
+      toSave[field] = value;
+      generated.push(field);
+    }
+  }
+
+  const result = settingsSchema.safeParse(merged);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = issuePath(issue.path);
+    const from = source.get(String(issue.path[0] ?? '')) ?? 'defaults';
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `settings (${settingsPath}): unknown setting ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+        : `setting ${field} (from ${from}) ${issue.message}`;
+    throw new ConfigError(message, issue.code === 'unrecognized_keys' ? issue.keys[0] : field);
+  }
+  const settings = result.data;
+  if (settings.maxTotalSec < settings.maxDurationSec) {
+    throw new ConfigError(
+      `setting maxTotalSec (${settings.maxTotalSec}) must be at least maxDurationSec (${settings.maxDurationSec})`,
+      'maxTotalSec',
+    );
+  }
+
+  if (generated.length > 0) writeSettingsFile(settingsPath, { schemaVersion: 1, ...toSave });
+  return { dataDir, settingsPath, settings, generated };
+}

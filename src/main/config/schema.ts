@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+const port = z.coerce
+  .number({ error: 'must be a port number' })
+  .int('must be a whole number')
+  .min(0, 'must be between 0 and 65535')
+  .max(65535, 'must be between 0 and 65535');
+
+const seconds = (min: number) =>
+  z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int('must be whole seconds')
+    .min(min, `must be at least ${min}`);
+
+const ipv4OrHost = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .regex(/^[A-Za-z0-9.:-]+$/, 'must be an IP address or host name');
+
+const nullableString = <T extends z.ZodString>(inner: T) =>
+  z.preprocess((v) => (v === '' || v === 'null' ? null : v), inner.nullable());
+
+/**
+ * The studio's settings, as stored in `<data>/settings.json`. Each field can be overridden by
+ * an environment variable `SPOOL_<FIELD>` (camelCase → SCREAMING_SNAKE, e.g. `SPOOL_API_KEY`).
+ * Defaults are applied here and nowhere else.
+ */
+export const settingsSchema = z.strictObject({
+  /** Version of this file's shape, for future migrations of settings. */
+  schemaVersion: z.literal(1, { error: 'must be 1' }).default(1),
+  /** Port of the plain HTTP listener (API, operator UI). 0 picks a free port. */
+  httpPort: port.default(7480),
+  /** Address the plain HTTP listener binds to. Loopback by default. */
+  bindAddress: ipv4OrHost.default('127.0.0.1'),
+  /** LAN address for guests: when set, an HTTPS listener with a self-signed certificate binds here. */
+  lanAddress: nullableString(ipv4OrHost).default(null),
+  /** Port of the HTTPS listener on `lanAddress`. 0 picks a free port. */
+  httpsPort: port.default(7443),
+  /** OpenTok-compatible API key (generated on first run). */
+  apiKey: z.string().regex(/^[A-Za-z0-9_-]{4,64}$/, 'must be 4 to 64 letters, digits, "-" or "_"'),
+  /** API secret that signs project JWTs (generated on first run). */
+  apiSecret: z.string().min(16, 'must be at least 16 characters'),
+  /** Password of the operator UI (generated on first run and printed by the headless command). */
+  operatorPassword: z.string().min(8, 'must be at least 8 characters'),
+  /** User name of the protected file server's HTTP Basic auth. */
+  filesUser: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(64, 'must be at most 64 characters')
+    .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
+    .default('spool'),
+  /** Password of the protected file server's HTTP Basic auth (generated on first run). */
+  filesPassword: z.string().min(8, 'must be at least 8 characters'),
+  /** ffmpeg binary to use before `ffmpeg-static`, `FFMPEG_PATH` and `PATH`. */
+  ffmpegPath: nullableString(z.string()).default(null),
+  /** Longest recorded time of one archive (OpenTok: 4 h). */
+  maxDurationSec: seconds(1).default(4 * 3600),
+  /** Longest total time of one archive including pauses (OpenTok: 12 h). */
+  maxTotalSec: seconds(1).default(12 * 3600),
+  /** An archive with nothing published for this long stops (OpenTok: 1 h). */
+  idleTimeoutSec: seconds(1).default(3600),
+  /** A session ends this long after its last connection leaves. */
+  sessionGraceSec: seconds(0).default(10),
+  /** Logging level: fatal, error, warn, info, debug, trace or silent. */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Settings = z.output<typeof settingsSchema>;
+export type SettingsField = keyof Settings;
+
+/** Fields generated on first run and saved to the settings file. */
+export const GENERATED_FIELDS = ['apiKey', 'apiSecret', 'operatorPassword', 'filesPassword'] as const;
+
+/** Fields never shown by the API or written to logs. */
+export const SECRET_FIELDS: ReadonlySet<SettingsField> = new Set([
+  'apiSecret',
+  'operatorPassword',
+  'filesPassword',
+]);
+
+/** `apiKey` → `SPOOL_API_KEY`. */
+export function envNameOf(field: string): string {
+  return `SPOOL_${field.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}

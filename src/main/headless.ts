@@ -1,0 +1,92 @@
+/**
+ * The headless entry: the same core as the desktop app, without Electron.
+ *   serve [--data <dir>] [--port <n>] [--host <addr>]   start the studio
+ *   serve --doctor [--data <dir>]                        print what the studio finds and exit
+ */
+import { parseArgs } from 'node:util';
+import { APP_VERSION } from './appInfo';
+import { ConfigError, loadConfig } from './config/loadConfig';
+import { runDoctor } from './doctor';
+import { Studio } from './Studio';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+const USAGE = `Spool Studio ${APP_VERSION} (headless)
+usage: npm run serve -- [--data <dir>] [--port <n>] [--host <address>]
+       npm run doctor -- [--data <dir>]
+Settings live in <data>/settings.json; every field can be overridden with SPOOL_<FIELD>.`;
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: process.argv.slice(2),
+      options: {
+        data: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        doctor: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    err(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    out(USAGE);
+    return 0;
+  }
+  const overrides = { httpPort: args.port, bindAddress: args.host };
+
+  if (args.doctor) {
+    try {
+      const config = loadConfig({ ...(args.data ? { dataDir: args.data } : {}), overrides });
+      return await runDoctor(config, out);
+    } catch (error) {
+      err(`Spool Studio: ${(error as Error).message}`);
+      return 1;
+    }
+  }
+
+  let studio: Studio;
+  try {
+    studio = await Studio.start({ ...(args.data ? { dataDir: args.data } : {}), overrides });
+  } catch (error) {
+    if (error instanceof ConfigError) err(`Spool Studio: ${error.message}`);
+    else err(`Spool Studio could not start: ${(error as Error).stack ?? String(error)}`);
+    return 1;
+  }
+  out(`Data directory: ${studio.config.dataDir}`);
+  if (studio.config.generated.includes('operatorPassword')) {
+    out(
+      `Operator password (generated, saved in ${studio.config.settingsPath}): ${studio.config.settings.operatorPassword}`,
+    );
+  }
+  // Scripts and tests wait for this line; it comes last.
+  out(`Spool Studio ${APP_VERSION} listening on ${studio.url}`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      out(`Spool Studio stopping (${signal})`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await studio.close();
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Sockets of peers that ignore the close may keep the loop alive; the studio is closed.
+    setTimeout(() => process.exit(code), 2000).unref();
+  },
+  (error: unknown) => {
+    err(`Spool Studio crashed: ${(error as Error).stack ?? String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,89 @@
+import { useEffect, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { formatBytes, formatDuration } from '../format';
+import { useStudio } from '../store';
+
+function CopyButton({ text, label }: { text: string; label: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      className="small"
+      aria-label={label}
+      onClick={() => {
+        void navigator.clipboard?.writeText(text).then(() => {
+          setCopied(true);
+          setTimeout(() => setCopied(false), 1500);
+        });
+      }}
+    >
+      {copied ? 'Copied' : 'Copy'}
+    </button>
+  );
+}
+
+/** Studio status: version, ffmpeg, disk, API key. Live over the event socket. */
+export function Status() {
+  const { health, info, statusError, socketState, refreshStatus } = useStudio(
+    useShallow((s) => ({
+      health: s.health,
+      info: s.info,
+      statusError: s.statusError,
+      socketState: s.socketState,
+      refreshStatus: s.refreshStatus,
+    })),
+  );
+  useEffect(() => {
+    void refreshStatus();
+  }, [refreshStatus]);
+
+  if (statusError)
+    return (
+      <p role="alert" className="error">
+        Cannot load the studio status: {statusError}
+      </p>
+    );
+  if (!health || !info) return <p className="muted">Loading status…</p>;
+  const usedPct = 100 - (health.disk.freeBytes / Math.max(1, health.disk.totalBytes)) * 100;
+  return (
+    <section className="status">
+      <h2>Studio status</h2>
+      <dl className="facts">
+        <dt>Version</dt>
+        <dd data-testid="version">{health.version}</dd>
+        <dt>Uptime</dt>
+        <dd>{formatDuration(health.uptimeSec)}</dd>
+        <dt>ffmpeg</dt>
+        <dd data-testid="ffmpeg">
+          {health.ffmpeg.found ? (
+            <>
+              <span className="ok">ffmpeg {health.ffmpeg.version}</span>{' '}
+              <span className="muted">
+                {health.ffmpeg.path} (from {health.ffmpeg.source})
+              </span>
+            </>
+          ) : (
+            <span className="error">Not found. {health.ffmpeg.error}</span>
+          )}
+        </dd>
+        <dt>Disk</dt>
+        <dd data-testid="disk">
+          {formatBytes(health.disk.freeBytes)} free of {formatBytes(health.disk.totalBytes)}
+          <progress max={100} value={usedPct} aria-label="disk used" />
+          <span className="muted"> {health.disk.path}</span>
+        </dd>
+        <dt>API key</dt>
+        <dd>
+          <code data-testid="api-key">{info.apiKey}</code>{' '}
+          <CopyButton text={info.apiKey} label="Copy API key" />
+        </dd>
+        <dt>API base</dt>
+        <dd>
+          <code>{info.httpUrl}</code>
+        </dd>
+        <dt>Live updates</dt>
+        <dd data-testid="socket-state">{socketState === 'open' ? 'connected' : socketState}</dd>
+      </dl>
+    </section>
+  );
+}

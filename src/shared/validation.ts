@@ -1,0 +1,29 @@
+import type { z } from 'zod';
+import { StudioError } from './errors';
+
+/** Dotted path of a zod issue, e.g. `layout.regions[2].x_pos`. */
+export function issuePath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+/**
+ * Parses `value` with `schema`, or throws an InvalidArgument StudioError whose message names
+ * the first offending field and why. `what` names the whole value (e.g. "request body").
+ */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issuePath(issue.path);
+  const message = field === '' ? `${what}: ${issue.message}` : `${what}: ${field}: ${issue.message}`;
+  return throwInvalid(message, field === '' ? undefined : field);
+}
+
+function throwInvalid(message: string, field: string | undefined): never {
+  throw new StudioError('InvalidArgument', message, field);
+}

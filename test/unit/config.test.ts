@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/main/config/loadConfig';
+import { envNameOf } from '../../src/main/config/schema';
+import { tempDir } from '../helpers/tmp';
+
+describe('config', () => {
+  let dir: ReturnType<typeof tempDir>;
+  beforeEach(() => (dir = tempDir()));
+  afterEach(() => dir.remove());
+
+  const load = (env: Record<string, string> = {}, file?: unknown) => {
+    if (file !== undefined)
+      writeFileSync(join(dir.path, 'settings.json'), typeof file === 'string' ? file : JSON.stringify(file));
+    return loadConfig({ dataDir: dir.path, env });
+  };
+  const refused = (fn: () => unknown, field: string, pattern: RegExp) => {
+    assert.throws(fn, (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+      assert.equal(error.field, field);
+      assert.match(error.message, pattern);
+      return true;
+    });
+  };
+
+  it('works on first run with defaults and generated secrets, saved for the next start', () => {
+    const first = load();
+    assert.equal(first.settings.httpPort, 7480);
+    assert.equal(first.settings.bindAddress, '127.0.0.1');
+    assert.match(first.settings.apiKey, /^\d{8}$/);
+    assert.ok(first.settings.apiSecret.length >= 32);
+    assert.deepEqual(first.generated.sort(), ['apiKey', 'apiSecret', 'filesPassword', 'operatorPassword']);
+    assert.equal(statSync(first.settingsPath).mode & 0o777, 0o600);
+    const second = load();
+    assert.deepEqual(second.generated, []);
+    assert.equal(second.settings.apiSecret, first.settings.apiSecret);
+    assert.equal(second.settings.operatorPassword, first.settings.operatorPassword);
+  });
+
+  it('names environment variables after the field', () => {
+    assert.equal(envNameOf('apiKey'), 'SPOOL_API_KEY');
+    assert.equal(envNameOf('filesPassword'), 'SPOOL_FILES_PASSWORD');
+    assert.equal(envNameOf('maxDurationSec'), 'SPOOL_MAX_DURATION_SEC');
+  });
+
+  it('lets SPOOL_<FIELD> override the file, without saving the overridden secret', () => {
+    load({}, { httpPort: 9000 });
+    const config = load({
+      SPOOL_HTTP_PORT: '9100',
+      SPOOL_API_KEY: 'abcd1234',
+      SPOOL_OPERATOR_PASSWORD: 'from-env-123',
+    });
+    assert.equal(config.settings.httpPort, 9100);
+    assert.equal(config.settings.apiKey, 'abcd1234');
+    assert.equal(config.settings.operatorPassword, 'from-env-123');
+    const saved = JSON.parse(readFileSync(config.settingsPath, 'utf8')) as Record<string, unknown>;
+    assert.equal(saved.httpPort, 9000);
+    assert.notEqual(saved.operatorPassword, 'from-env-123');
+  });
+
+  it('refuses a port that is not a number, naming the field and the variable', () => {
+    refused(
+      () => load({ SPOOL_HTTP_PORT: 'eighty' }),
+      'httpPort',
+      /httpPort \(from SPOOL_HTTP_PORT\) must be a port number/,
+    );
+  });
+
+  it('refuses a port out of range', () => {
+    refused(
+      () => load({}, { httpsPort: 70000 }),
+      'httpsPort',
+      /httpsPort \(from settings.json\) must be between 0 and 65535/,
+    );
+  });
+
+  it('refuses a bind address with spaces', () => {
+    refused(() => load({ SPOOL_BIND_ADDRESS: 'not an ip' }), 'bindAddress', /IP address or host name/);
+  });
+
+  it('refuses an API key with bad characters', () => {
+    refused(() => load({ SPOOL_API_KEY: 'bad key!' }), 'apiKey', /apiKey .* letters, digits/);
+  });
+
+  it('refuses a short API secret', () => {
+    refused(() => load({ SPOOL_API_SECRET: 'short' }), 'apiSecret', /at least 16 characters/);
+  });
+
+  it('refuses a short operator password', () => {
+    refused(() => load({ SPOOL_OPERATOR_PASSWORD: 'abc' }), 'operatorPassword', /at least 8 characters/);
+  });
+
+  it('refuses a files user containing a colon', () => {
+    refused(() => load({ SPOOL_FILES_USER: 'a:b' }), 'filesUser', /must not contain ":"/);
+  });
+
+  it('refuses a short files password', () => {
+    refused(() => load({ SPOOL_FILES_PASSWORD: 'x' }), 'filesPassword', /at least 8 characters/);
+  });
+
+  it('refuses a limit of zero seconds', () => {
+    refused(() => load({ SPOOL_MAX_DURATION_SEC: '0' }), 'maxDurationSec', /at least 1/);
+    refused(() => load({ SPOOL_IDLE_TIMEOUT_SEC: '1.5' }), 'idleTimeoutSec', /whole seconds/);
+  });
+
+  it('refuses a total limit below the recorded-time limit', () => {
+    refused(
+      () => load({ SPOOL_MAX_DURATION_SEC: '100', SPOOL_MAX_TOTAL_SEC: '50' }),
+      'maxTotalSec',
+      /maxTotalSec \(50\) must be at least maxDurationSec \(100\)/,
+    );
+  });
+
+  it('refuses an unknown log level', () => {
+    refused(() => load({ SPOOL_LOG_LEVEL: 'loud' }), 'logLevel', /logLevel/);
+  });
+
+  it('refuses an unknown setting in the file (a typo would otherwise be ignored)', () => {
+    refused(() => load({}, { htpPort: 1 }), 'htpPort', /unknown setting "htpPort"/);
+  });
+
+  it('refuses a settings file that is not JSON', () => {
+    assert.throws(() => load({}, '{ nope'), /settings.json is not valid JSON/);
+  });
+});
