@@ -64,12 +64,21 @@ export const migration001: Migration = {
         options TEXT NOT NULL DEFAULT '{}',
         size INTEGER NOT NULL DEFAULT 0,
         duration INTEGER NOT NULL DEFAULT 0,
+        expire_at INTEGER,
         created_at INTEGER NOT NULL,
         stopped_at INTEGER,
         updated_at INTEGER NOT NULL
       );
       CREATE INDEX archives_room ON archives(room_id, created_at);
       CREATE INDEX archives_status ON archives(status);
+
+      CREATE TABLE archive_streams (
+        archive_id TEXT NOT NULL REFERENCES archives(id) ON DELETE CASCADE,
+        stream_id TEXT NOT NULL,
+        has_audio INTEGER NOT NULL,
+        has_video INTEGER NOT NULL,
+        PRIMARY KEY (archive_id, stream_id)
+      );
 
       CREATE TABLE archive_files (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,17 +1,29 @@
 /** The one event model: the event socket and webhooks carry these. */
+import type { ArchiveEventPayloads } from './archives';
+import type { CompositionEventPayloads } from './compositions';
+import type { DeliveryEventPayloads } from './deliveries';
+import type { RoomEventPayloads } from './rooms';
 
-/** Payload of each event type. */
-export interface EventPayloads {
+export interface StudioEventPayloads {
   'studio.started': { version: string };
   'studio.health': { freeBytes: number; uptimeSec: number };
 }
+
+/** Payload of each event type; each part of the studio declares its own in this folder. */
+export interface EventPayloads
+  extends
+    StudioEventPayloads,
+    RoomEventPayloads,
+    ArchiveEventPayloads,
+    CompositionEventPayloads,
+    DeliveryEventPayloads {}
 
 export type EventType = keyof EventPayloads;
 
 export interface StudioEvent<K extends EventType = EventType> {
   /** Unique id (also the webhook message id). */
   id: string;
-  /** Store-assigned order of events, increasing. */
+  /** Store-assigned order of events, increasing; 0 for events that are not persisted. */
   seq: number;
   type: K;
   /** Milliseconds since the epoch. */

@@ -1,0 +1,58 @@
+import type { ArchiveJson, ArchiveReason, ArchiveStatus as Status } from '../../shared/archive';
+import { notFound } from '../../shared/errors';
+import {
+  toArchiveJson,
+  type ArchiveJsonContext,
+  type ArchiveRecord,
+  type ArchiveRepository,
+} from '../store/ArchiveRepository';
+import type { EventBus } from './EventBus';
+
+/**
+ * Changes an archive's status and announces it: one row update and one `archive.<status>` event
+ * carrying OpenTok's callback fields. Recording, composition and delivery all change statuses
+ * through this one place.
+ */
+export class ArchiveStatus {
+  readonly #repo: ArchiveRepository;
+  readonly #bus: EventBus;
+  readonly #ctx: ArchiveJsonContext;
+
+  constructor(repo: ArchiveRepository, bus: EventBus, ctx: ArchiveJsonContext) {
+    this.#repo = repo;
+    this.#bus = bus;
+    this.#ctx = ctx;
+  }
+
+  get repo(): ArchiveRepository {
+    return this.#repo;
+  }
+
+  /** The archive as the API shows it. */
+  json(id: string): ArchiveJson {
+    const record = this.#repo.get(id);
+    if (record === null || record.status === 'deleted')
+      throw notFound(`archive ${id} does not exist`, 'archiveId');
+    return this.toJson(record);
+  }
+
+  toJson(record: ArchiveRecord): ArchiveJson {
+    return toArchiveJson(record, this.#repo.streams(record.id), this.#ctx);
+  }
+
+  /** Sets the status (with a reason and other fields) and publishes `archive.<status>`. */
+  set(
+    id: string,
+    status: Status,
+    patch: Partial<Pick<ArchiveRecord, 'size' | 'duration' | 'stoppedAt' | 'expireAt'>> & {
+      reason?: ArchiveReason;
+    } = {},
+  ): ArchiveRecord {
+    const record = this.#repo.update(id, { ...patch, status });
+    this.#bus.publish(`archive.${status}`, this.toJson(record), {
+      roomId: record.roomId,
+      archiveId: record.id,
+    });
+    return record;
+  }
+}

@@ -1,0 +1,119 @@
+/** Archive words and shapes, following OpenTok's archive API and individual-stream manifest. */
+
+export type ArchiveStatus =
+  'started' | 'paused' | 'stopped' | 'available' | 'uploaded' | 'failed' | 'expired' | 'deleted';
+
+/** OpenTok's reasons, exactly. */
+export type ArchiveReason =
+  | ''
+  | 'user initiated'
+  | 'maximum duration exceeded'
+  | 'maximum idle time exceeded'
+  | 'session ended'
+  | 'failure';
+
+export type OutputMode = 'composed' | 'individual';
+export type StreamMode = 'auto' | 'manual';
+export type VideoType = 'camera' | 'screen' | 'custom';
+/** Container of recorded files: WebM (VP8/VP9/AV1 + Opus) or MP4 (H.264 + Opus). */
+export type RecordingFormat = 'webm' | 'mp4';
+
+/** OpenTok composed-archive resolutions (custom even sizes up to 1920 are also accepted). */
+export const STANDARD_RESOLUTIONS = [
+  '640x480',
+  '480x640',
+  '1280x720',
+  '720x1280',
+  '1920x1080',
+  '1080x1920',
+] as const;
+
+/** One stream an archive is recording (`streams[]` of the archive JSON). */
+export interface ArchiveStream {
+  streamId: string;
+  hasAudio: boolean;
+  hasVideo: boolean;
+}
+
+/** The archive as the OpenTok REST API returns it (extra studio fields allowed). */
+export interface ArchiveJson {
+  id: string;
+  event: 'archive';
+  status: ArchiveStatus;
+  name: string | null;
+  reason: ArchiveReason;
+  sessionId: string;
+  /** OpenTok: the API key (a number when the key is numeric). */
+  partnerId: number | string;
+  applicationId: string;
+  createdAt: number;
+  updatedAt: number;
+  /** Seconds; 0 while recording. */
+  duration: number;
+  /** Bytes of the archive's files; 0 until they are generated. */
+  size: number;
+  outputMode: OutputMode;
+  streamMode: StreamMode;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  resolution: string | null;
+  /** Download URL on the protected file server once available; null otherwise. */
+  url: string | null;
+  streams: ArchiveStream[];
+  multiArchiveTag?: string;
+  password: string;
+  sha256sum: string;
+  /** Studio: the container of the individual files. */
+  format: RecordingFormat;
+  /** Studio: the room (OpenTok session) the archive records. */
+  roomId: string;
+  /** Studio: free metadata given at start. */
+  recordingMetadata?: unknown;
+  /** Studio: split output settings. */
+  splitDuration?: number;
+  splitOnly?: boolean;
+  /** Studio: when the local files expire (ms since epoch), if set. */
+  expireTime?: number | null;
+}
+
+/** One file of the individual-stream manifest (`manifest.json` → `files[]`). */
+export interface ManifestFile {
+  streamId: string;
+  filename: string;
+  size: number;
+  /** ms from the manifest's `createdAt` to the first media of this file. */
+  startTimeOffset: number;
+  /** ms from the manifest's `createdAt` to the end of this file. */
+  stopTimeOffset: number;
+  connectionData: string;
+  videoType: VideoType | null;
+  /** Studio extras. */
+  connectionId?: string;
+  hasAudio?: boolean;
+  hasVideo?: boolean;
+  audioCodec?: string | null;
+  videoCodec?: string | null;
+  /** Segment index: 0 for `<streamId>.webm`, 1 for `<streamId>_1.webm`, … */
+  segment?: number;
+}
+
+/** `manifest.json` of an archive: OpenTok's individual-stream format, extra fields allowed. */
+export interface Manifest {
+  createdAt: number;
+  id: string;
+  name: string;
+  partnerId: number | string;
+  sessionId: string;
+  files: ManifestFile[];
+  /** Studio extras. */
+  roomId?: string;
+  format?: RecordingFormat;
+  /** Split files, when split output is on: `split/<streamId>_0001.webm`, … */
+  splits?: Array<{
+    streamId: string;
+    filename: string;
+    size: number;
+    startTimeOffset: number;
+    stopTimeOffset: number;
+  }>;
+}
