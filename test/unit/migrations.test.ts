@@ -25,11 +25,9 @@ describe('store migrations', () => {
       'connections',
       'streams',
       'archives',
+      'archive_streams',
       'archive_files',
-      'compositions',
-      'targets',
-      'deliveries',
-      'webhooks',
+      'layout_changes',
       'events',
     ]) {
       assert.ok(tables.includes(table), `table ${table}`);

@@ -18,6 +18,17 @@ const ipv4OrHost = z
   .min(1, 'must not be empty')
   .regex(/^[A-Za-z0-9.:-]+$/, 'must be an IP address or host name');
 
+const bool = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    const s = v.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+    if (['0', 'false', 'no', 'off'].includes(s)) return false;
+    return v;
+  },
+  z.boolean({ error: 'must be true or false' }),
+);
+
 const nullableString = <T extends z.ZodString>(inner: T) =>
   z.preprocess((v) => (v === '' || v === 'null' ? null : v), inner.nullable());
 
@@ -62,6 +73,32 @@ export const settingsSchema = z.strictObject({
   idleTimeoutSec: seconds(1).default(3600),
   /** A session ends this long after its last connection leaves. */
   sessionGraceSec: seconds(0).default(10),
+  /** Keyframe request (PLI) interval while recording, in seconds. */
+  keyframeIntervalSec: seconds(1).default(10),
+  /** Overlap of consecutive automatic archives when they roll over, in seconds. */
+  autoArchiveOverlapSec: seconds(0).default(5),
+  /** Composition jobs run at once (ffmpeg uses every core already). */
+  compositionConcurrency: seconds(1).default(1),
+  /** Uploads run at once across all targets. */
+  deliveryConcurrency: seconds(1).default(2),
+  /** How long a failing delivery is retried before it gives up (OpenTok: 72 h). */
+  deliveryRetryWindowSec: seconds(1).default(72 * 3600),
+  /** First retry delay of a failed delivery; doubles each attempt (with jitter). */
+  deliveryBackoffBaseSec: seconds(0).default(10),
+  /** Longest delay between two delivery attempts. */
+  deliveryBackoffMaxSec: seconds(1).default(3600),
+  /** When a delivery gives up: keep the archive `available` locally (true) or mark it `failed`. */
+  storageFallback: bool.default(true),
+  /** Remove local files of uploaded archives after `retentionSec` (then `expired`). */
+  retentionEnabled: bool.default(false),
+  /** Local retention of uploaded archives, in seconds (72 h). */
+  retentionSec: seconds(0).default(72 * 3600),
+  /** First retry delay of a failed webhook POST; doubles each attempt (with jitter). */
+  webhookBackoffBaseSec: seconds(0).default(5),
+  /** Longest delay between two webhook attempts. */
+  webhookBackoffMaxSec: seconds(1).default(3600),
+  /** How long a webhook message is retried before it is marked failed. */
+  webhookRetryWindowSec: seconds(1).default(72 * 3600),
   /** Logging level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -100,60 +100,6 @@ export const migration001: Migration = {
         layout TEXT NOT NULL
       );
 
-      CREATE TABLE compositions (
-        id TEXT PRIMARY KEY,
-        archive_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        options TEXT NOT NULL DEFAULT '{}',
-        progress REAL NOT NULL DEFAULT 0,
-        filename TEXT,
-        size INTEGER NOT NULL DEFAULT 0,
-        error TEXT,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-      CREATE INDEX compositions_archive ON compositions(archive_id);
-
-      CREATE TABLE targets (
-        id TEXT PRIMARY KEY,
-        kind TEXT NOT NULL,
-        name TEXT NOT NULL,
-        enabled INTEGER NOT NULL DEFAULT 1,
-        path_template TEXT NOT NULL,
-        config TEXT NOT NULL DEFAULT '{}',
-        secrets BLOB,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-
-      CREATE TABLE deliveries (
-        id TEXT PRIMARY KEY,
-        target_id TEXT NOT NULL REFERENCES targets(id) ON DELETE CASCADE,
-        archive_id TEXT NOT NULL,
-        file TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        bytes_sent INTEGER NOT NULL DEFAULT 0,
-        size INTEGER NOT NULL DEFAULT 0,
-        remote_path TEXT,
-        state TEXT NOT NULL DEFAULT '{}',
-        last_error TEXT,
-        next_attempt_at INTEGER,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        UNIQUE (target_id, archive_id, file)
-      );
-      CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
-
-      CREATE TABLE webhooks (
-        id TEXT PRIMARY KEY,
-        kind TEXT NOT NULL,
-        url TEXT NOT NULL,
-        events TEXT,
-        secret TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-      );
-
       CREATE TABLE events (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
