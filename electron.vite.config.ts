@@ -32,6 +32,7 @@ export default defineConfig({
       rollupOptions: {
         input: {
           index: resolve(root, 'src/renderer/index.html'),
+          join: resolve(root, 'src/renderer/join.html'),
         },
       },
     },

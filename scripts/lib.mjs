@@ -33,7 +33,8 @@ export function ensureBuilt() {
   ].map((p) => join(root, p));
   const stale =
     outputs.some((p) => !existsSync(p)) ||
-    newestMtime(join(root, 'src')) > Math.min(...outputs.map((p) => statSync(p).mtimeMs));
+    Math.max(newestMtime(join(root, 'src')), statSync(join(root, 'electron.vite.config.ts')).mtimeMs) >
+      Math.min(...outputs.map((p) => statSync(p).mtimeMs));
   if (stale) {
     console.log('Building Spool Studio…');
     run(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build']);

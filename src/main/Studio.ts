@@ -5,10 +5,13 @@ import { APP_VERSION, DEFAULT_RENDERER_DIR } from './appInfo';
 import { loadConfig, type LoadConfigOptions, type StudioConfig } from './config/loadConfig';
 import { EventBus } from './events/EventBus';
 import type { HttpContext } from './http/context';
-import { HttpServer } from './http/HttpServer';
+import { HttpServer, type RouteModule } from './http/HttpServer';
+import { roomRoutes } from './http/routes/rooms';
 import { createLogger, type Logger } from './logger';
 import { describeFfmpeg, resolveFfmpeg, type Ffmpeg } from './media/ffmpeg';
+import { RoomService } from './rooms/RoomService';
 import { Auth } from './security/Auth';
+import { loadOrCreateCertificate, type TlsMaterial } from './security/certificate';
 import { loadOrCreateKey } from './security/keys';
 import { EventRepository } from './store/EventRepository';
 import { Store } from './store/Store';
@@ -26,6 +29,15 @@ export async function diskInfo(path: string): Promise<DiskInfo> {
   return { path, freeBytes: stats.bavail * stats.bsize, totalBytes: stats.blocks * stats.bsize };
 }
 
+/** What the async part of start-up resolves before the services are built. */
+interface Prerequisites {
+  config: StudioConfig;
+  logger: Logger;
+  ffmpeg: Ffmpeg | Error;
+  rendererDir: string | null;
+  tls: TlsMaterial | null;
+}
+
 /**
  * The composition root: builds every service from the config, in dependency order, and closes
  * them in reverse. Both entries (Electron and headless) start the core through this class.
@@ -36,22 +48,24 @@ export class Studio {
   readonly store: Store;
   readonly bus: EventBus;
   readonly auth: Auth;
+  readonly rooms: RoomService;
+  /** The plain HTTP listener (loopback by default): API, operator UI, guests on this machine. */
   readonly http: HttpServer;
+  /** The HTTPS listener on the LAN address, for guests on other machines. */
+  readonly https: HttpServer | null;
   readonly startedAt = Date.now();
-  #ffmpeg: Ffmpeg | Error;
+  readonly #ffmpeg: Ffmpeg | Error;
+  readonly #tls: TlsMaterial | null;
   #healthTimer: NodeJS.Timeout | null = null;
   #closed = false;
   #closing: Promise<void> | null = null;
 
-  private constructor(
-    config: StudioConfig,
-    logger: Logger,
-    ffmpeg: Ffmpeg | Error,
-    rendererDir: string | null,
-  ) {
+  private constructor(pre: Prerequisites) {
+    const { config, logger } = pre;
     this.config = config;
     this.logger = logger;
-    this.#ffmpeg = ffmpeg;
+    this.#ffmpeg = pre.ffmpeg;
+    this.#tls = pre.tls;
     const { settings, dataDir } = config;
     this.store = new Store({ path: join(dataDir, 'studio.db') });
     this.bus = new EventBus(new EventRepository(this.store.db), logger.child({ part: 'events' }));
@@ -61,6 +75,16 @@ export class Studio {
       operatorPassword: settings.operatorPassword,
       operatorKey: loadOrCreateKey(dataDir, 'operator'),
     });
+    this.rooms = new RoomService({
+      db: this.store.db,
+      bus: this.bus,
+      logger: logger.child({ part: 'rooms' }),
+      settings,
+      joinKey: loadOrCreateKey(dataDir, 'join'),
+      network: { lanAddress: settings.lanAddress, portRange: null },
+      urls: () => ({ http: this.url, lan: this.lanUrl }),
+    });
+
     const ctx: HttpContext = {
       config,
       logger,
@@ -68,9 +92,19 @@ export class Studio {
       auth: this.auth,
       health: () => this.health(),
       info: () => this.info(),
-      rendererDir,
+      rendererDir: pre.rendererDir,
     };
-    this.http = new HttpServer(ctx, { host: settings.bindAddress, port: settings.httpPort });
+    const routes: RouteModule[] = [roomRoutes(this.rooms)];
+    this.http = new HttpServer(ctx, { host: settings.bindAddress, port: settings.httpPort, routes });
+    this.https =
+      pre.tls !== null && settings.lanAddress !== null
+        ? new HttpServer(ctx, {
+            host: settings.lanAddress,
+            port: settings.httpsPort,
+            https: { key: pre.tls.key, cert: pre.tls.cert },
+            routes,
+          })
+        : null;
   }
 
   /** Loads the config, opens the store, starts every service and listens. */
@@ -81,32 +115,26 @@ export class Studio {
       (error: Error) => error,
     );
     if (ffmpeg instanceof Error) logger.warn(ffmpeg.message);
-    const studio = new Studio(
+    const lan = config.settings.lanAddress;
+    const tls = lan === null ? null : await loadOrCreateCertificate(config.dataDir, lan);
+    const studio = new Studio({
       config,
       logger,
       ffmpeg,
-      options.rendererDir === undefined ? DEFAULT_RENDERER_DIR : options.rendererDir,
-    );
+      tls,
+      rendererDir: options.rendererDir === undefined ? DEFAULT_RENDERER_DIR : options.rendererDir,
+    });
     try {
       await studio.http.listen();
+      await studio.https?.listen();
     } catch (error) {
       await studio.close();
       throw error;
     }
     studio.bus.publish('studio.started', { version: APP_VERSION });
-    studio.#healthTimer = setInterval(() => {
-      diskInfo(config.dataDir)
-        .then((disk) =>
-          studio.bus.publish(
-            'studio.health',
-            { freeBytes: disk.freeBytes, uptimeSec: Math.round((Date.now() - studio.startedAt) / 1000) },
-            { persist: false },
-          ),
-        )
-        .catch((error: unknown) => logger.warn({ err: error }, 'cannot read free disk space'));
-    }, 5000);
+    studio.#healthTimer = setInterval(() => studio.#publishHealth(), 5000);
     studio.#healthTimer.unref();
-    logger.info({ url: studio.url, dataDir: config.dataDir }, 'studio started');
+    logger.info({ url: studio.url, lanUrl: studio.lanUrl, dataDir: config.dataDir }, 'studio started');
     return studio;
   }
 
@@ -119,6 +147,13 @@ export class Studio {
     const host =
       this.config.settings.bindAddress === '0.0.0.0' ? '127.0.0.1' : this.config.settings.bindAddress;
     return `http://${host.includes(':') ? `[${host}]` : host}:${this.http.port}`;
+  }
+
+  /** The HTTPS base URL guests on the LAN use, when a LAN address is configured. */
+  get lanUrl(): string | null {
+    if (this.https === null) return null;
+    const host = this.config.settings.lanAddress!;
+    return `https://${host.includes(':') ? `[${host}]` : host}:${this.https.port}`;
   }
 
   /** The ffmpeg in use, or the error that says why there is none. */
@@ -142,18 +177,33 @@ export class Studio {
       apiKey: this.config.settings.apiKey,
       dataDir: this.config.dataDir,
       httpUrl: this.url,
-      lanUrl: null,
-      certificateFingerprint: null,
+      lanUrl: this.lanUrl,
+      certificateFingerprint: this.#tls?.fingerprint ?? null,
     };
+  }
+
+  #publishHealth(): void {
+    diskInfo(this.config.dataDir)
+      .then((disk) =>
+        this.bus.publish(
+          'studio.health',
+          { freeBytes: disk.freeBytes, uptimeSec: Math.round((Date.now() - this.startedAt) / 1000) },
+          { persist: false },
+        ),
+      )
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'cannot read free disk space'));
   }
 
   /** Closes every service in reverse order of creation. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed = true;
-      await this.http
-        .close()
-        .catch((error: unknown) => this.logger.error({ err: error }, 'closing http failed'));
+      if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
+      const log = (what: string) => (error: unknown) =>
+        this.logger.error({ err: error }, `closing ${what} failed`);
+      await this.https?.close().catch(log('https'));
+      await this.http.close().catch(log('http'));
+      this.rooms.close();
       this.bus.close();
       this.store.close();
       this.logger.info('studio closed');

@@ -1,0 +1,193 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { StudioError } from '../../../shared/errors';
+import type { ServerMessage } from '../../../shared/signaling';
+import type { RoomService } from '../../rooms/RoomService';
+import { SignalingSession } from '../../rooms/SignalingSession';
+import type { HttpContext } from '../context';
+import type { RouteModule } from '../HttpServer';
+
+/** CORS for WHIP: browser-based WHIP clients on other origins must read Location and ETag. */
+function whipCors(reply: FastifyReply): void {
+  reply.header('Access-Control-Allow-Origin', '*');
+  reply.header('Access-Control-Allow-Methods', 'POST, PATCH, DELETE, OPTIONS');
+  reply.header('Access-Control-Allow-Headers', 'Authorization, Content-Type, If-Match');
+  reply.header('Access-Control-Expose-Headers', 'Location, ETag, Link, Accept-Patch');
+}
+
+function bearer(header: string | undefined): string {
+  const match = /^Bearer\s+(\S+)$/i.exec(header?.trim() ?? '');
+  if (match === null) {
+    throw new StudioError(
+      'Unauthenticated',
+      'WHIP needs "Authorization: Bearer <join token>" (a publisher token of the room)',
+    );
+  }
+  return match[1]!;
+}
+
+/** Rooms REST API, join tokens, the signaling socket, the guest join page and WHIP ingest. */
+export function roomRoutes(rooms: RoomService): RouteModule {
+  return (app: FastifyInstance, ctx: HttpContext) => {
+    app.post('/api/rooms', async (request, reply) => reply.status(201).send(rooms.create(request.body)));
+    app.get('/api/rooms', async () => ({ items: rooms.list() }));
+    app.get<{ Params: { id: string } }>('/api/rooms/:id', async (request) => rooms.get(request.params.id));
+    app.patch<{ Params: { id: string } }>('/api/rooms/:id', async (request) =>
+      rooms.update(request.params.id, request.body),
+    );
+    app.delete<{ Params: { id: string } }>('/api/rooms/:id', async (request, reply) => {
+      rooms.delete(request.params.id);
+      return reply.status(204).send();
+    });
+    app.post<{ Params: { id: string } }>('/api/rooms/:id/tokens', async (request, reply) =>
+      reply.status(201).send(await rooms.createToken(request.params.id, request.body)),
+    );
+
+    // Signaling: the first message is {"type":"join","token":…}; see docs/signaling.md.
+    app.get('/signaling', { websocket: true, config: { public: true } }, (socket) => {
+      const logger = ctx.logger.child({ part: 'signaling' });
+      const send = (message: ServerMessage) => {
+        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+      };
+      const session = new SignalingSession(
+        rooms,
+        send,
+        (reason) => socket.close(1000, reason.slice(0, 100)),
+        logger,
+      );
+      // A client that stops answering pings is gone (network lost); the heartbeat drops it.
+      let alive = true;
+      const ping = setInterval(() => {
+        if (!alive) {
+          socket.terminate();
+          return;
+        }
+        alive = false;
+        socket.ping();
+      }, 5000);
+      socket.on('pong', () => (alive = true));
+      socket.on('message', (raw, isBinary) => {
+        alive = true;
+        if (isBinary) {
+          send({ type: 'error', code: 'InvalidArgument', message: 'signaling messages are JSON text' });
+          return;
+        }
+        session.receive(String(raw));
+      });
+      socket.on('close', () => {
+        clearInterval(ping);
+        session.close('signaling closed');
+      });
+      socket.on('error', () => socket.terminate());
+    });
+
+    // The guest join page, served by the core (built by electron-vite into the renderer folder).
+    // The build addresses assets relatively ("./assets/…"); a base element makes them resolve
+    // from the root under /join/<room>.
+    let joinPage: string | null = null;
+    app.get<{ Params: { roomId: string } }>(
+      '/join/:roomId',
+      { config: { public: true } },
+      async (_request, reply) => {
+        if (joinPage === null) {
+          const file = ctx.rendererDir === null ? null : join(ctx.rendererDir, 'join.html');
+          if (file === null || !existsSync(file))
+            throw new StudioError('Unavailable', 'the join page is not built; run npm run build');
+          joinPage = readFileSync(file, 'utf8').replace('<head>', '<head>\n    <base href="/" />');
+        }
+        return reply.header('Cache-Control', 'no-store').type('text/html; charset=utf-8').send(joinPage);
+      },
+    );
+
+    // WHIP (RFC 9725).
+    app.addContentTypeParser(
+      ['application/sdp', 'application/trickle-ice-sdpfrag'],
+      { parseAs: 'string', bodyLimit: 256 * 1024 },
+      (_req, body, done) => done(null, body),
+    );
+    app.options('/whip/:roomId', { config: { public: true } }, async (_request, reply) => {
+      whipCors(reply);
+      return reply.header('Accept-Post', 'application/sdp').status(204).send();
+    });
+    app.options('/whip/:roomId/:resourceId', { config: { public: true } }, async (_request, reply) => {
+      whipCors(reply);
+      return reply.header('Accept-Patch', 'application/trickle-ice-sdpfrag').status(204).send();
+    });
+    app.post<{ Params: { roomId: string }; Body: unknown }>(
+      '/whip/:roomId',
+      { config: { public: true } },
+      async (request, reply) => {
+        whipCors(reply);
+        const type = String(request.headers['content-type'] ?? '')
+          .split(';')[0]!
+          .trim();
+        if (type !== 'application/sdp') {
+          return reply
+            .status(415)
+            .send({ code: 'InvalidArgument', message: 'WHIP offers must be Content-Type: application/sdp' });
+        }
+        const token = bearer(request.headers.authorization);
+        const { resourceId, answer } = await rooms.whipPublish(
+          request.params.roomId,
+          token,
+          String(request.body ?? ''),
+        );
+        const location = `/whip/${encodeURIComponent(request.params.roomId)}/${resourceId}`;
+        return reply
+          .status(201)
+          .header('Content-Type', 'application/sdp')
+          .header('Location', location)
+          .header('ETag', `"${resourceId}"`)
+          .header('Accept-Patch', 'application/trickle-ice-sdpfrag')
+          .send(answer);
+      },
+    );
+    app.patch<{ Params: { roomId: string; resourceId: string }; Body: unknown }>(
+      '/whip/:roomId/:resourceId',
+      { config: { public: true } },
+      async (request, reply) => {
+        whipCors(reply);
+        const token = bearer(request.headers.authorization);
+        await rooms.tokens.verify(token, request.params.roomId);
+        const type = String(request.headers['content-type'] ?? '')
+          .split(';')[0]!
+          .trim();
+        if (type !== 'application/trickle-ice-sdpfrag') {
+          return reply
+            .status(415)
+            .send({
+              code: 'InvalidArgument',
+              message: 'PATCH bodies must be Content-Type: application/trickle-ice-sdpfrag',
+            });
+        }
+        const fragment = String(request.body ?? '');
+        const resource = rooms.whipResource(request.params.roomId, request.params.resourceId);
+        const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
+        const remoteUfrag = /^a=ice-ufrag:(\S+)/m.exec(resource.pc.remoteDescription?.sdp ?? '')?.[1];
+        if (ufrag !== undefined && remoteUfrag !== undefined && ufrag !== remoteUfrag) {
+          // An ICE restart: not supported, so the client must start a new session (RFC 9725 4.3.2).
+          return reply
+            .status(422)
+            .send({
+              code: 'InvalidArgument',
+              message: 'ICE restarts are not supported; start a new WHIP session',
+            });
+        }
+        await rooms.whipPatch(request.params.roomId, request.params.resourceId, fragment);
+        return reply.status(204).send();
+      },
+    );
+    app.delete<{ Params: { roomId: string; resourceId: string } }>(
+      '/whip/:roomId/:resourceId',
+      { config: { public: true } },
+      async (request, reply) => {
+        whipCors(reply);
+        const token = bearer(request.headers.authorization);
+        await rooms.tokens.verify(token, request.params.roomId);
+        rooms.whipDelete(request.params.roomId, request.params.resourceId);
+        return reply.status(200).send();
+      },
+    );
+  };
+}

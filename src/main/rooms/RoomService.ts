@@ -1,0 +1,590 @@
+import { randomUUID } from 'node:crypto';
+import type BetterSqlite3 from 'better-sqlite3';
+import { RTCPeerConnection } from 'werift';
+import type { VideoType } from '../../shared/archive';
+import { conflict, notFound, StudioError } from '../../shared/errors';
+import type { ConnectionInfo, SessionInfo } from '../../shared/events/rooms';
+import {
+  createRoomSchema,
+  createTokenSchema,
+  recordingDefaultsSchema,
+  updateRoomSchema,
+  type RoomJson,
+  type RoomSettings,
+  type TokenResponse,
+} from '../../shared/rooms';
+import type { RecordingState, ServerMessage } from '../../shared/signaling';
+import { parseWith } from '../../shared/validation';
+import type { Settings } from '../config/schema';
+import type { EventBus } from '../events/EventBus';
+import type { Logger } from '../logger';
+import { RoomRepository, type RoomRecord } from '../store/RoomRepository';
+import { TypedEmitter } from '../util/TypedEmitter';
+import { JoinTokens, type JoinClaims } from './JoinTokens';
+import { LiveRoom } from './LiveRoom';
+import { Participant } from './Participant';
+import { Peer } from './Peer';
+import { peerConfig, type RtcNetwork } from './rtcConfig';
+import { checkSdp } from './sdp';
+import { Stream, type MediaKind } from './Stream';
+
+/** What the rooms need from whoever records them (set by the composition root). */
+export interface RecordingControl {
+  /** Starts an archive of a room (moderator over signaling). */
+  start(roomId: string, options: Record<string, unknown>): Promise<{ id: string }>;
+  /** Stops one archive, or every archive of the room. */
+  stop(roomId: string, archiveId?: string): Promise<void>;
+  /** Archives recording a room now. */
+  state(roomId: string): RecordingState;
+}
+
+export interface RoomServiceEvents {
+  [key: string]: unknown[];
+  /** A session began (first join). */
+  sessionStarted: [LiveRoom];
+  /** A session ended (grace period after the last leave, or the room was closed). */
+  sessionEnded: [LiveRoom];
+}
+
+export interface RoomServiceOptions {
+  db: BetterSqlite3.Database;
+  bus: EventBus;
+  logger: Logger;
+  settings: Settings;
+  /** Key that signs join tokens. */
+  joinKey: Uint8Array;
+  network: RtcNetwork;
+  /** Base URLs for join links: loopback HTTP and, when configured, the LAN HTTPS URL. */
+  urls: () => { http: string; lan: string | null };
+}
+
+export interface WhipResource {
+  participant: Participant;
+  pc: RTCPeerConnection;
+  stream: Stream;
+}
+
+/** Seconds between a client's pings; a client silent for three intervals is dropped. */
+export const HEARTBEAT_SEC = 5;
+
+/**
+ * Rooms and what happens in them: the room records, join tokens, live sessions with their
+ * participants and streams, browser peers and WHIP publishers. Recording subscribes to the
+ * sessionStarted/sessionEnded events and to each live room's stream events.
+ */
+export class RoomService extends TypedEmitter<RoomServiceEvents> {
+  readonly repo: RoomRepository;
+  readonly tokens: JoinTokens;
+  readonly #options: RoomServiceOptions;
+  readonly #logger: Logger;
+  readonly #live = new Map<string, LiveRoom>();
+  readonly #endTimers = new Map<string, NodeJS.Timeout>();
+  readonly #whip = new Map<string, WhipResource>();
+  #recording: RecordingControl | null = null;
+  #heartbeat: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(options: RoomServiceOptions) {
+    super();
+    this.#options = options;
+    this.#logger = options.logger;
+    this.repo = new RoomRepository(options.db);
+    this.tokens = new JoinTokens(options.joinKey);
+    this.onListenerError = (event, error) =>
+      this.#logger.error({ err: error, event }, 'room listener failed');
+    // Sessions left open by a crash ended when the process did.
+    this.repo.closeOpenSessions(Date.now());
+    this.#heartbeat = setInterval(() => this.#checkHeartbeats(), 1000);
+    this.#heartbeat.unref();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Connects the recorder (the composition root calls this once). */
+  setRecordingControl(control: RecordingControl): void {
+    this.#recording = control;
+  }
+
+  // ---- rooms ------------------------------------------------------------------------------
+
+  create(body: unknown): RoomJson {
+    const input = parseWith(createRoomSchema, body, 'room');
+    const now = Date.now();
+    const record: RoomRecord = {
+      id: randomUUID(),
+      name: input.name,
+      settings: {
+        autoRecord: input.autoRecord,
+        maxParticipants: input.maxParticipants,
+        preferredVideoCodec: input.preferredVideoCodec,
+        recording: input.recording,
+      },
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.repo.insert(record);
+    this.#options.bus.publish('room.created', { id: record.id, name: record.name }, { roomId: record.id });
+    return this.toJson(record);
+  }
+
+  /** Creates a room for an OpenTok `session/create` call. */
+  createForSession(options: {
+    archiveMode?: 'always' | 'manual';
+    archiveName?: string;
+    archiveResolution?: string;
+  }): RoomJson {
+    return this.create({
+      name: `Session ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`,
+      autoRecord: options.archiveMode === 'always',
+      // OpenTok automatic archives are composed MP4s.
+      recording: {
+        ...(options.archiveMode === 'always' ? { outputMode: 'composed' } : {}),
+        ...(options.archiveName !== undefined ? { name: options.archiveName } : {}),
+        ...(options.archiveResolution !== undefined ? { resolution: options.archiveResolution } : {}),
+      },
+    });
+  }
+
+  list(): RoomJson[] {
+    return this.repo.list().map((r) => this.toJson(r));
+  }
+
+  get(id: string): RoomJson {
+    return this.toJson(this.record(id));
+  }
+
+  /** The room record, or NotFound. */
+  record(id: string): RoomRecord {
+    const record = this.repo.get(id);
+    if (record === null) throw notFound(`room ${id} does not exist`, 'roomId');
+    return record;
+  }
+
+  update(id: string, body: unknown): RoomJson {
+    const record = this.record(id);
+    const patch = parseWith(updateRoomSchema, body, 'room');
+    const settings: RoomSettings = {
+      autoRecord: patch.autoRecord ?? record.settings.autoRecord,
+      maxParticipants: patch.maxParticipants ?? record.settings.maxParticipants,
+      preferredVideoCodec: patch.preferredVideoCodec ?? record.settings.preferredVideoCodec,
+      recording: parseWith(
+        recordingDefaultsSchema,
+        { ...record.settings.recording, ...patch.recording },
+        'room.recording',
+      ),
+    };
+    const updated: RoomRecord = {
+      ...record,
+      name: patch.name ?? record.name,
+      settings,
+      updatedAt: Date.now(),
+    };
+    this.repo.update(updated);
+    const live = this.#live.get(id);
+    if (live) live.record = updated;
+    this.#options.bus.publish('room.updated', { id, name: updated.name }, { roomId: id });
+    return this.toJson(updated);
+  }
+
+  delete(id: string): void {
+    this.record(id);
+    const live = this.#live.get(id);
+    if (live !== undefined && live.participants.size > 0) {
+      throw conflict(
+        `room ${id} has ${live.participants.size} participant(s) connected; it can be deleted when everyone has left`,
+        'roomId',
+      );
+    }
+    if (live !== undefined) this.#endSession(live, 'room deleted');
+    this.repo.delete(id);
+    this.#options.bus.publish('room.deleted', { id }, { roomId: id });
+  }
+
+  toJson(record: RoomRecord): RoomJson {
+    const live = this.#live.get(record.id);
+    return {
+      id: record.id,
+      name: record.name,
+      ...record.settings,
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+      session:
+        live === undefined
+          ? null
+          : {
+              id: live.session.id,
+              startedAt: live.session.startedAt,
+              connections: [...live.participants.values()].map((p) => p.info),
+              streams: [...live.streams.values()].map((s) => s.info()),
+              recording: (this.#recording?.state(record.id).archives ?? []).map((a) => ({
+                archiveId: a.id,
+                status: a.status === 'paused' ? 'paused' : 'started',
+                name: a.name,
+                startedAt: a.createdAt,
+              })),
+            },
+    };
+  }
+
+  /** The live room, if anyone is in it. */
+  live(roomId: string): LiveRoom | undefined {
+    return this.#live.get(roomId);
+  }
+
+  liveRooms(): LiveRoom[] {
+    return [...this.#live.values()];
+  }
+
+  // ---- tokens -----------------------------------------------------------------------------
+
+  async createToken(roomId: string, body: unknown): Promise<TokenResponse> {
+    this.record(roomId);
+    const input = parseWith(createTokenSchema, body ?? {}, 'token');
+    const { token, expiresAt } = await this.tokens.issue(
+      {
+        roomId,
+        role: input.role,
+        connectionData: input.connectionData,
+        recordingBlock: input.recordingBlock,
+      },
+      input.expiresInSec,
+    );
+    const { http, lan } = this.#options.urls();
+    const path = `/join/${encodeURIComponent(roomId)}?t=${encodeURIComponent(token)}`;
+    return {
+      token,
+      joinUrl: `${lan ?? http}${path}`,
+      lanJoinUrl: lan === null ? null : `${lan}${path}`,
+      whipUrl: `${http}/whip/${encodeURIComponent(roomId)}`,
+      expiresAt,
+      role: input.role,
+    };
+  }
+
+  // ---- participants -----------------------------------------------------------------------
+
+  /**
+   * Admits a connection with verified claims into the room's live session (starting one if
+   * needed). Browser connections get a peer that receives every other stream.
+   */
+  connect(
+    claims: JoinClaims,
+    kind: ConnectionInfo['kind'],
+    send: (message: ServerMessage) => void,
+  ): Participant {
+    this.#assertOpen();
+    const record = this.record(claims.roomId);
+    const room = this.#ensureLive(record);
+    if (room.participants.size >= record.settings.maxParticipants) {
+      throw new StudioError(
+        'Unavailable',
+        `the room is full (${record.settings.maxParticipants} participants); try again later`,
+      );
+    }
+    const info: ConnectionInfo = {
+      id: randomUUID(),
+      roomId: record.id,
+      sessionId: room.session.id,
+      role: claims.role,
+      connectionData: claims.connectionData,
+      recordingBlock: claims.recordingBlock,
+      kind,
+      createdAt: Date.now(),
+    };
+    const peer =
+      kind === 'whip'
+        ? null
+        : new Peer(
+            peerConfig(this.#options.network, record.settings.preferredVideoCodec),
+            this.#logger.child({ connectionId: info.id }),
+          );
+    const participant = new Participant(info, peer, send);
+    if (peer !== null) {
+      peer.on('offer', (offer) => participant.send({ type: 'offer', ...offer }));
+      peer.once('close', (reason) => participant.close(reason));
+    }
+    this.repo.insertConnection(info);
+    participant.once('close', (reason) => {
+      this.repo.endConnection(info.id, Date.now());
+      this.#options.bus.publish('connection.destroyed', { ...info, reason }, { roomId: info.roomId });
+    });
+    room.addParticipant(participant);
+    this.#options.bus.publish('connection.created', info, { roomId: info.roomId });
+    const timer = this.#endTimers.get(record.id);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.#endTimers.delete(record.id);
+    }
+    return participant;
+  }
+
+  /** Starts receiving a stream from a browser participant. */
+  publish(
+    participant: Participant,
+    options: { videoType: VideoType; audio: boolean; video: boolean },
+    requestId?: string,
+  ): Stream {
+    if (participant.info.role === 'subscriber') {
+      throw new StudioError(
+        'PermissionDenied',
+        'subscribers cannot publish; ask for a publisher link',
+        'role',
+      );
+    }
+    if (!options.audio && !options.video)
+      throw new StudioError('InvalidArgument', 'publish audio, video or both', 'audio');
+    if (participant.peer === null)
+      throw new StudioError('Conflict', 'this connection cannot publish over signaling');
+    const stream = this.#addStream(participant, options.videoType, options.audio, options.video);
+    participant.peer.publish(stream, requestId);
+    return stream;
+  }
+
+  #addStream(participant: Participant, videoType: VideoType | null, audio: boolean, video: boolean): Stream {
+    const room = this.#live.get(participant.info.roomId);
+    if (room === undefined || participant.closed)
+      throw new StudioError('Conflict', 'the connection has left the room');
+    const stream = new Stream({
+      id: randomUUID(),
+      connectionId: participant.id,
+      roomId: room.id,
+      sessionId: room.session.id,
+      videoType: video ? videoType : null,
+      hasAudio: audio,
+      hasVideo: video,
+      recordingBlock: participant.info.recordingBlock,
+      connectionData: participant.info.connectionData,
+    });
+    this.repo.insertStream(stream.info());
+    stream.on('track', () => this.repo.updateStreamCodecs(stream.id, stream.codecs));
+    stream.on('updated', () =>
+      this.#options.bus.publish('stream.updated', stream.info(), { roomId: room.id }),
+    );
+    stream.once('close', (reason) => {
+      this.repo.endStream(stream.id, Date.now());
+      this.#options.bus.publish('stream.destroyed', { ...stream.info(), reason }, { roomId: room.id });
+    });
+    room.addStream(stream, participant);
+    this.#options.bus.publish('stream.created', stream.info(), { roomId: room.id });
+    return stream;
+  }
+
+  /** Ends a stream of a participant. */
+  unpublish(participant: Participant, streamId: string): void {
+    const stream = participant.streams.get(streamId);
+    if (stream === undefined)
+      throw notFound(`stream ${streamId} is not published by this connection`, 'streamId');
+    participant.peer?.unpublish(stream);
+    stream.close('unpublished');
+  }
+
+  setMuted(participant: Participant, streamId: string, mute: { audio?: boolean; video?: boolean }): void {
+    const stream = participant.streams.get(streamId);
+    if (stream === undefined)
+      throw notFound(`stream ${streamId} is not published by this connection`, 'streamId');
+    for (const kind of ['audio', 'video'] as MediaKind[]) {
+      const value = mute[kind];
+      if (value !== undefined) stream.setMuted(kind, value);
+    }
+  }
+
+  /** Moderator recording control over signaling. */
+  async startRecording(participant: Participant, options: Record<string, unknown>): Promise<{ id: string }> {
+    this.#requireModerator(participant);
+    if (this.#recording === null) throw new StudioError('Unavailable', 'recording is not available');
+    return this.#recording.start(participant.info.roomId, options);
+  }
+
+  async stopRecording(participant: Participant, archiveId?: string): Promise<void> {
+    this.#requireModerator(participant);
+    if (this.#recording === null) throw new StudioError('Unavailable', 'recording is not available');
+    await this.#recording.stop(participant.info.roomId, archiveId);
+  }
+
+  recordingState(roomId: string): RecordingState {
+    return this.#recording?.state(roomId) ?? { active: false, archives: [] };
+  }
+
+  #requireModerator(participant: Participant): void {
+    if (participant.info.role !== 'moderator') {
+      throw new StudioError('PermissionDenied', 'only moderators can start and stop recording', 'role');
+    }
+  }
+
+  // ---- WHIP -------------------------------------------------------------------------------
+
+  /**
+   * A WHIP publisher's offer (RFC 9725): admits it as a participant with one stream and
+   * answers. Returns the resource id for the session URL.
+   */
+  async whipPublish(
+    roomId: string,
+    token: string,
+    offer: string,
+  ): Promise<{ resourceId: string; answer: string }> {
+    const claims = await this.tokens.verify(token, roomId);
+    if (claims.role === 'subscriber') {
+      throw new StudioError('PermissionDenied', 'WHIP needs a publisher or moderator token', 'token');
+    }
+    const summary = checkSdp(offer, { direction: 'send' });
+    const record = this.record(roomId);
+    const participant = this.connect(claims, 'whip', () => {});
+    const pc = new RTCPeerConnection(peerConfig(this.#options.network, record.settings.preferredVideoCodec));
+    let stream: Stream;
+    try {
+      stream = this.#addStream(participant, summary.video ? 'camera' : null, summary.audio, summary.video);
+      pc.onRemoteTransceiverAdded.subscribe((transceiver) => {
+        transceiver.onTrack.subscribe((track) => {
+          stream.addTrack({ kind: track.kind as MediaKind, track, receiver: transceiver.receiver });
+        });
+      });
+      pc.connectionStateChange.subscribe((state) => {
+        if (state === 'failed' || state === 'closed') participant.close(`WHIP peer connection ${state}`);
+      });
+      try {
+        await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      } catch (error) {
+        throw new StudioError(
+          'InvalidArgument',
+          `SDP: the offer was refused: ${(error as Error).message}`,
+          'sdp',
+        );
+      }
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+      await waitForGathering(pc);
+    } catch (error) {
+      participant.close('WHIP negotiation failed');
+      void pc.close().catch(() => {});
+      throw error;
+    }
+    const resourceId = participant.id;
+    this.#whip.set(resourceId, { participant, pc, stream });
+    participant.once('close', () => {
+      this.#whip.delete(resourceId);
+      void pc.close().catch(() => {});
+    });
+    return { resourceId, answer: pc.localDescription!.sdp };
+  }
+
+  whipResource(roomId: string, resourceId: string): WhipResource {
+    const resource = this.#whip.get(resourceId);
+    if (resource === undefined || resource.participant.info.roomId !== roomId) {
+      throw notFound(`WHIP session ${resourceId} does not exist`, 'resourceId');
+    }
+    return resource;
+  }
+
+  /** Trickled candidates (`application/trickle-ice-sdpfrag`) for a WHIP session. */
+  async whipPatch(roomId: string, resourceId: string, fragment: string): Promise<void> {
+    const resource = this.whipResource(roomId, resourceId);
+    const mid = /^a=mid:(\S+)/m.exec(fragment)?.[1];
+    for (const line of fragment.split(/\r?\n/)) {
+      if (line.startsWith('a=candidate:')) {
+        await resource.pc
+          .addIceCandidate({
+            candidate: line.slice(2),
+            sdpMid: mid ?? '0',
+            sdpMLineIndex: mid === undefined ? 0 : null,
+          })
+          .catch((error: Error) => {
+            throw new StudioError('InvalidArgument', `ICE candidate refused: ${error.message}`, 'candidate');
+          });
+      }
+    }
+  }
+
+  whipDelete(roomId: string, resourceId: string): void {
+    this.whipResource(roomId, resourceId).participant.close('WHIP session ended');
+  }
+
+  // ---- sessions ---------------------------------------------------------------------------
+
+  #ensureLive(record: RoomRecord): LiveRoom {
+    let room = this.#live.get(record.id);
+    if (room !== undefined) return room;
+    const session: SessionInfo = {
+      id: randomUUID(),
+      roomId: record.id,
+      startedAt: Date.now(),
+      endedAt: null,
+    };
+    this.repo.insertSession(session);
+    room = new LiveRoom(record, session);
+    room.onListenerError = this.onListenerError;
+    const live = room;
+    room.on('empty', () => {
+      const grace = this.#options.settings.sessionGraceSec * 1000;
+      this.#endTimers.set(
+        record.id,
+        setTimeout(() => {
+          this.#endTimers.delete(record.id);
+          if (live.participants.size === 0) this.#endSession(live, 'empty');
+        }, grace),
+      );
+    });
+    this.#live.set(record.id, room);
+    this.#options.bus.publish('session.created', session, { roomId: record.id });
+    this.safeEmit('sessionStarted', room);
+    return room;
+  }
+
+  #endSession(room: LiveRoom, reason: string): void {
+    if (this.#live.get(room.id) !== room) return;
+    const timer = this.#endTimers.get(room.id);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#endTimers.delete(room.id);
+    this.#live.delete(room.id);
+    const endedAt = Date.now();
+    room.session.endedAt = endedAt;
+    // Recording hears first, so it stops with reason "session ended" while streams still exist.
+    this.safeEmit('sessionEnded', room);
+    room.close(reason);
+    this.repo.endSession(room.session.id, endedAt);
+    this.#options.bus.publish('session.destroyed', { ...room.session }, { roomId: room.id });
+  }
+
+  #checkHeartbeats(): void {
+    const limit = Date.now() - 3 * HEARTBEAT_SEC * 1000;
+    for (const room of this.#live.values()) {
+      for (const participant of [...room.participants.values()]) {
+        if (participant.info.kind !== 'whip' && participant.lastSeen < limit) {
+          participant.send({ type: 'bye', reason: 'heartbeat timeout' });
+          participant.close('heartbeat timeout');
+        }
+      }
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StudioError('Unavailable', 'the studio is shutting down');
+  }
+
+  /** Ends every session and closes every peer. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    for (const room of [...this.#live.values()]) this.#endSession(room, 'studio closed');
+    for (const timer of this.#endTimers.values()) clearTimeout(timer);
+    this.#endTimers.clear();
+    this.removeAllListeners();
+  }
+}
+
+/** Waits until the peer has gathered its candidates, so the answer carries them (WHIP has no server trickle). */
+async function waitForGathering(pc: RTCPeerConnection, timeoutMs = 5000): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === 'complete') {
+        clearTimeout(timer);
+        unSubscribe();
+        resolve();
+      }
+    });
+  });
+}

@@ -1,0 +1,154 @@
+import type { MediaStreamTrack, RTCRtpReceiver, RtcpPacket } from 'werift';
+import type { VideoType } from '../../shared/archive';
+import type { StreamInfo } from '../../shared/events/rooms';
+import { TypedEmitter } from '../util/TypedEmitter';
+
+export type MediaKind = 'audio' | 'video';
+
+/** One received track of a stream: the remote werift track and the receiver it came on. */
+export interface StreamTrack {
+  kind: MediaKind;
+  track: MediaStreamTrack;
+  receiver: RTCRtpReceiver;
+}
+
+export interface StreamEvents {
+  [key: string]: unknown[];
+  /** A track of the stream started to receive media. */
+  track: [StreamTrack];
+  /** Mute state or codecs changed. */
+  updated: [];
+  /** The stream ended. */
+  close: [reason: string];
+}
+
+/** Shortest time between two keyframe requests to the publisher. */
+const KEYFRAME_REQUEST_MIN_MS = 300;
+
+/**
+ * One published source (camera, screen, WHIP) with an audio and/or a video track. Forwarders
+ * and recorders subscribe to its tracks; keyframe requests from all of them are coalesced.
+ */
+export class Stream extends TypedEmitter<StreamEvents> {
+  readonly id: string;
+  readonly connectionId: string;
+  readonly roomId: string;
+  readonly sessionId: string;
+  readonly videoType: VideoType | null;
+  readonly hasAudio: boolean;
+  readonly hasVideo: boolean;
+  readonly createdAt = Date.now();
+  /** The connection asked that its media is never recorded. */
+  readonly recordingBlock: boolean;
+  /** The connection data of the publisher (copied into manifests). */
+  readonly connectionData: string;
+  audioMuted = false;
+  videoMuted = false;
+  readonly tracks = new Map<MediaKind, StreamTrack>();
+  #lastKeyframeRequest = 0;
+  #keyframeTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(init: {
+    id: string;
+    connectionId: string;
+    roomId: string;
+    sessionId: string;
+    videoType: VideoType | null;
+    hasAudio: boolean;
+    hasVideo: boolean;
+    recordingBlock: boolean;
+    connectionData: string;
+  }) {
+    super();
+    this.id = init.id;
+    this.connectionId = init.connectionId;
+    this.roomId = init.roomId;
+    this.sessionId = init.sessionId;
+    this.videoType = init.videoType;
+    this.hasAudio = init.hasAudio;
+    this.hasVideo = init.hasVideo;
+    this.recordingBlock = init.recordingBlock;
+    this.connectionData = init.connectionData;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Codec names by kind, e.g. `{ audio: 'opus', video: 'VP8' }`. */
+  get codecs(): StreamInfo['codecs'] {
+    const codecs: StreamInfo['codecs'] = {};
+    for (const [kind, t] of this.tracks) {
+      const mime = t.track.codec?.mimeType;
+      if (mime !== undefined)
+        codecs[kind] = mime.split('/')[1]!.toLowerCase() === 'opus' ? 'opus' : mime.split('/')[1]!;
+    }
+    return codecs;
+  }
+
+  info(): StreamInfo {
+    return {
+      id: this.id,
+      connectionId: this.connectionId,
+      roomId: this.roomId,
+      sessionId: this.sessionId,
+      videoType: this.videoType,
+      hasAudio: this.hasAudio,
+      hasVideo: this.hasVideo,
+      audioMuted: this.audioMuted,
+      videoMuted: this.videoMuted,
+      codecs: this.codecs,
+      createdAt: this.createdAt,
+    };
+  }
+
+  /** Called by the publisher's peer when a track of this stream receives media. */
+  addTrack(track: StreamTrack): void {
+    if (this.#closed) return;
+    this.tracks.set(track.kind, track);
+    this.safeEmit('track', track);
+    this.safeEmit('updated');
+  }
+
+  /** Subscribes to RTCP (sender reports) of a track. Returns an unsubscribe function. */
+  onRtcp(kind: MediaKind, listener: (packet: RtcpPacket) => void): () => void {
+    const t = this.tracks.get(kind);
+    if (t === undefined) return () => {};
+    const { unSubscribe } = t.receiver.onRtcp.subscribe(listener);
+    return unSubscribe;
+  }
+
+  /**
+   * Asks the publisher for a keyframe (PLI). Requests closer together than a few hundred ms are
+   * merged into one, so many subscribers joining at once do not flood the publisher.
+   */
+  requestKeyframe(): void {
+    const video = this.tracks.get('video');
+    if (this.#closed || video === undefined || video.track.ssrc === undefined) return;
+    const wait = this.#lastKeyframeRequest + KEYFRAME_REQUEST_MIN_MS - Date.now();
+    if (wait > 0) {
+      this.#keyframeTimer ??= setTimeout(() => {
+        this.#keyframeTimer = null;
+        this.requestKeyframe();
+      }, wait);
+      return;
+    }
+    this.#lastKeyframeRequest = Date.now();
+    void video.receiver.sendRtcpPLI(video.track.ssrc).catch(() => {});
+  }
+
+  setMuted(kind: MediaKind, muted: boolean): void {
+    if (kind === 'audio') this.audioMuted = muted;
+    else this.videoMuted = muted;
+    this.safeEmit('updated');
+  }
+
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#keyframeTimer !== null) clearTimeout(this.#keyframeTimer);
+    this.safeEmit('close', reason);
+    this.removeAllListeners();
+  }
+}

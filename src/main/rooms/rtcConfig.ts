@@ -1,0 +1,72 @@
+import {
+  useAV1,
+  useH264,
+  useOPUS,
+  useVP8,
+  useVP9,
+  type PeerConfig,
+  type RTCRtpCodecParameters,
+} from 'werift';
+import type { VideoCodecName } from '../../shared/rooms';
+
+/** Where the SFU's ICE sockets live. */
+export interface RtcNetwork {
+  /** LAN address guests reach; null keeps media on loopback only. */
+  lanAddress: string | null;
+  /** UDP port range for ICE, or null for any port. */
+  portRange: [number, number] | null;
+}
+
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1';
+}
+
+/** Video codecs the SFU accepts, the room's preferred codec first. */
+export function videoCodecs(preferred: VideoCodecName): RTCRtpCodecParameters[] {
+  const all: Record<VideoCodecName, () => RTCRtpCodecParameters> = {
+    VP8: () => useVP8(),
+    VP9: () => useVP9(),
+    // Chromium publishes constrained-baseline and baseline H.264; offer both so either matches.
+    H264: () => useH264(),
+    AV1: () => useAV1(),
+  };
+  const order: VideoCodecName[] = [
+    preferred,
+    ...(['VP8', 'VP9', 'H264', 'AV1'] as const).filter((c) => c !== preferred),
+  ];
+  const codecs = order.map((name) => all[name]());
+  codecs.push(
+    useH264({ parameters: 'profile-level-id=42001f;packetization-mode=1;level-asymmetry-allowed=1' }),
+  );
+  return codecs;
+}
+
+/**
+ * werift peer configuration for the studio's network. Without a LAN address, ICE binds to
+ * loopback and only loopback pairs are allowed: otherwise a peer-reflexive pair on another
+ * interface can be chosen (measured on this machine).
+ */
+export function peerConfig(network: RtcNetwork, preferred: VideoCodecName): Partial<PeerConfig> {
+  const loopbackOnly = network.lanAddress === null;
+  return {
+    codecs: { audio: [useOPUS()], video: videoCodecs(preferred) },
+    iceServers: [],
+    // The studio is a server with host candidates only: ICE lite, as SFUs commonly are. It
+    // also keeps werift from querying its default public STUN server.
+    iceLite: true,
+    // One transport for every m-line; browsers and WHIP clients bundle.
+    bundlePolicy: 'max-bundle',
+    iceUseIpv6: false,
+    iceUseTcp: false,
+    ...(network.portRange ? { icePortRange: network.portRange } : {}),
+    ...(loopbackOnly
+      ? {
+          iceInterfaceAddresses: { udp4: '127.0.0.1' },
+          iceAdditionalHostAddresses: ['127.0.0.1'],
+          iceFilterCandidatePair: (pair) =>
+            isLoopback(pair.localCandidate.host) && isLoopback(pair.remoteCandidate.host),
+          iceFilterStunResponse: (_message, addr) => isLoopback(addr[0]),
+        }
+      : { iceAdditionalHostAddresses: ['127.0.0.1'] }),
+  };
+}

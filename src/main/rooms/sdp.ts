@@ -1,0 +1,61 @@
+import { StudioError } from '../../shared/errors';
+
+export interface SdpSummary {
+  audio: boolean;
+  video: boolean;
+  /** Number of media sections. */
+  sections: number;
+}
+
+const invalid = (message: string) => new StudioError('InvalidArgument', `SDP: ${message}`, 'sdp');
+
+/**
+ * Checks that an SDP offer or answer is well-formed enough to hand to the WebRTC stack and says
+ * what is wrong otherwise. `direction` is what the remote side must be able to do: `send` for a
+ * publisher's offer.
+ */
+export function checkSdp(sdp: string, options: { direction?: 'send' } = {}): SdpSummary {
+  if (typeof sdp !== 'string' || sdp.trim() === '') throw invalid('the body is empty; send an SDP offer');
+  if (sdp.length > 200_000) throw invalid('the SDP is too large');
+  const lines = sdp.split(/\r?\n/).filter((l) => l !== '');
+  if (lines[0] !== 'v=0') throw invalid('must start with "v=0"');
+  for (const [i, line] of lines.entries()) {
+    if (!/^[a-z]=/.test(line)) throw invalid(`line ${i + 1} is not "<letter>=<value>": ${line.slice(0, 60)}`);
+  }
+  const sections: string[][] = [];
+  const session: string[] = [];
+  for (const line of lines) {
+    if (line.startsWith('m=')) sections.push([line]);
+    else (sections.at(-1) ?? session).push(line);
+  }
+  if (sections.length === 0) throw invalid('has no media section (m=audio or m=video)');
+  let audio = false;
+  let video = false;
+  const hasAttr = (section: string[], name: string) =>
+    section.some((l) => l.startsWith(`a=${name}`)) || session.some((l) => l.startsWith(`a=${name}`));
+  for (const [index, section] of sections.entries()) {
+    const match = /^m=(\w+) (\d+) (\S+)( .*)?$/.exec(section[0]!);
+    if (match === null) throw invalid(`media section ${index + 1} has a malformed m= line`);
+    const [, kind, port] = match;
+    if (kind !== 'audio' && kind !== 'video' && kind !== 'application') {
+      throw invalid(`media section ${index + 1} has unsupported media "${kind}"`);
+    }
+    // A bundled section may carry port 0 with a=bundle-only (RFC 8843); it is still in use.
+    const rejected = port === '0' && !section.includes('a=bundle-only');
+    if (rejected || kind === 'application') continue;
+    if (!hasAttr(section, 'ice-ufrag') || !hasAttr(section, 'ice-pwd')) {
+      throw invalid(`media section ${index + 1} (${kind}) has no ICE credentials (a=ice-ufrag / a=ice-pwd)`);
+    }
+    if (!hasAttr(section, 'fingerprint'))
+      throw invalid(`media section ${index + 1} (${kind}) has no DTLS fingerprint`);
+    const direction =
+      section.find((l) => /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(l))?.slice(2) ?? 'sendrecv';
+    if (options.direction === 'send' && direction !== 'sendrecv' && direction !== 'sendonly') {
+      throw invalid(`media section ${index + 1} (${kind}) is ${direction}; a publisher must send (sendonly)`);
+    }
+    if (kind === 'audio') audio = true;
+    if (kind === 'video') video = true;
+  }
+  if (!audio && !video) throw invalid('has no active audio or video section');
+  return { audio, video, sections: sections.length };
+}

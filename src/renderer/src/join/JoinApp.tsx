@@ -1,0 +1,258 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { ConnectionInfo } from '../../../shared/events/rooms';
+import type { RecordingState } from '../../../shared/signaling';
+import { MediaView } from '../components/MediaView';
+import { RoomClient, type RemoteStream } from '../rtc/RoomClient';
+
+function signalingUrl(): string {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signaling`;
+}
+
+function useDevices(): { cameras: MediaDeviceInfo[]; mics: MediaDeviceInfo[]; refresh(): Promise<void> } {
+  const [devices, setDevices] = useState<MediaDeviceInfo[]>([]);
+  const refresh = useCallback(async () => setDevices(await navigator.mediaDevices.enumerateDevices()), []);
+  useEffect(() => {
+    navigator.mediaDevices.addEventListener('devicechange', refresh);
+    return () => navigator.mediaDevices.removeEventListener('devicechange', refresh);
+  }, [refresh]);
+  return {
+    cameras: devices.filter((d) => d.kind === 'videoinput'),
+    mics: devices.filter((d) => d.kind === 'audioinput'),
+    refresh,
+  };
+}
+
+/** The guest page: pick devices with a preview, join, publish, share the screen, leave. */
+export function JoinApp() {
+  const token = useMemo(() => new URLSearchParams(location.search).get('t') ?? '', []);
+  const { cameras, mics, refresh } = useDevices();
+  const [cameraId, setCameraId] = useState('');
+  const [micId, setMicId] = useState('');
+  const [preview, setPreview] = useState<MediaStream | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [phase, setPhase] = useState<'lobby' | 'joining' | 'joined' | 'left'>('lobby');
+  const [streams, setStreams] = useState<RemoteStream[]>([]);
+  const [connections, setConnections] = useState<ConnectionInfo[]>([]);
+  const [recording, setRecording] = useState<RecordingState>({ active: false, archives: [] });
+  const [micMuted, setMicMuted] = useState(false);
+  const [camOff, setCamOff] = useState(false);
+  const [screen, setScreen] = useState<{ media: MediaStream; streamId: string } | null>(null);
+  const client = useRef<RoomClient | null>(null);
+  const cameraStreamId = useRef<string | null>(null);
+
+  // The preview follows the chosen devices; the last one acquired is the one published.
+  const previewRef = useRef<MediaStream | null>(null);
+  useEffect(() => {
+    if (phase !== 'lobby') return;
+    let cancelled = false;
+    navigator.mediaDevices
+      .getUserMedia({
+        audio: micId ? { deviceId: { exact: micId } } : true,
+        video: cameraId
+          ? { deviceId: { exact: cameraId }, width: 1280, height: 720 }
+          : { width: 1280, height: 720 },
+      })
+      .then(async (media) => {
+        if (cancelled) {
+          media.getTracks().forEach((t) => t.stop());
+          return;
+        }
+        previewRef.current?.getTracks().forEach((t) => t.stop());
+        previewRef.current = media;
+        setPreview(media);
+        setError(null);
+        await refresh();
+      })
+      .catch((e: Error) => setError(`Camera or microphone unavailable: ${e.message}`));
+    return () => {
+      cancelled = true;
+    };
+    // The phase is not a dependency: joining must not restart (and stop) the camera.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [cameraId, micId, refresh]);
+  useEffect(() => () => previewRef.current?.getTracks().forEach((t) => t.stop()), []);
+
+  useEffect(() => () => client.current?.close(), []);
+
+  const join = async () => {
+    if (!token) {
+      setError('This link has no join token. Ask the host for a new link.');
+      return;
+    }
+    setPhase('joining');
+    const room = new RoomClient(signalingUrl());
+    client.current = room;
+    // Exposed for diagnostics (and the end-to-end tests): the peer connection's stats.
+    (window as unknown as { spoolRoom: RoomClient }).spoolRoom = room;
+    room.on('streams', (map) => setStreams([...map.values()]));
+    room.on('connections', (map) => setConnections([...map.values()]));
+    room.on('recording', setRecording);
+    room.on('error', (e) => setError(e.message));
+    room.on('closed', (reason) => {
+      setPhase('left');
+      if (reason !== 'left') setError(`Disconnected: ${reason}`);
+    });
+    try {
+      const joined = await room.join(token);
+      setPhase('joined');
+      if (preview && joined.role !== 'subscriber') {
+        const media = preview.clone();
+        cameraStreamId.current = await room.publish(media, 'camera');
+      }
+    } catch (e) {
+      setError((e as Error).message);
+      room.close('refused');
+      setPhase('lobby');
+    }
+  };
+
+  const toggleMic = () => {
+    const id = cameraStreamId.current;
+    if (!client.current || !id) return;
+    client.current.mute(id, 'audio', !micMuted);
+    setMicMuted(!micMuted);
+  };
+  const toggleCam = () => {
+    const id = cameraStreamId.current;
+    if (!client.current || !id) return;
+    client.current.mute(id, 'video', !camOff);
+    setCamOff(!camOff);
+  };
+  const toggleScreen = async () => {
+    const room = client.current;
+    if (!room) return;
+    if (screen) {
+      screen.media.getTracks().forEach((t) => t.stop());
+      await room.unpublish(screen.streamId).catch(() => {});
+      setScreen(null);
+      return;
+    }
+    try {
+      const media = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+      const streamId = await room.publish(media, 'screen');
+      media.getVideoTracks()[0]?.addEventListener('ended', () => {
+        void room.unpublish(streamId).catch(() => {});
+        setScreen(null);
+      });
+      setScreen({ media, streamId });
+    } catch (e) {
+      setError(`Screen sharing failed: ${(e as Error).message}`);
+    }
+  };
+  const leave = () => {
+    client.current?.close('left');
+    preview?.getTracks().forEach((t) => t.stop());
+    setPhase('left');
+  };
+
+  const nameOf = (connectionId: string) => {
+    const data = connections.find((c) => c.id === connectionId)?.connectionData;
+    return data && data.length > 0 ? data : 'Guest';
+  };
+
+  if (phase === 'left') {
+    return (
+      <main className="join">
+        <div className="card">
+          <h1>You left the room</h1>
+          {error && (
+            <p role="alert" className="error">
+              {error}
+            </p>
+          )}
+          <button type="button" onClick={() => location.reload()}>
+            Join again
+          </button>
+        </div>
+      </main>
+    );
+  }
+
+  return (
+    <main className="join">
+      <header className="join-header">
+        <h1>{client.current?.joined?.room.name ?? 'Join the studio'}</h1>
+        {recording.active && (
+          <span className="rec-indicator" data-testid="recording-indicator" role="status">
+            REC
+          </span>
+        )}
+      </header>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {phase !== 'joined' ? (
+        <section className="lobby card">
+          <MediaView stream={preview} muted mirrored label="Preview" testId="preview" />
+          <label>
+            Camera
+            <select value={cameraId} onChange={(e) => setCameraId(e.target.value)} aria-label="Camera">
+              <option value="">Default camera</option>
+              {cameras.map((d) => (
+                <option key={d.deviceId} value={d.deviceId}>
+                  {d.label || d.deviceId}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Microphone
+            <select value={micId} onChange={(e) => setMicId(e.target.value)} aria-label="Microphone">
+              <option value="">Default microphone</option>
+              {mics.map((d) => (
+                <option key={d.deviceId} value={d.deviceId}>
+                  {d.label || d.deviceId}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="button" onClick={() => void join()} disabled={phase === 'joining'}>
+            {phase === 'joining' ? 'Joining…' : 'Join'}
+          </button>
+        </section>
+      ) : (
+        <>
+          <section className="grid" aria-label="Participants">
+            <MediaView stream={preview} muted mirrored label="You" testId="self" />
+            {screen && <MediaView stream={screen.media} muted label="Your screen" />}
+            {streams.map((s) => (
+              <MediaView
+                key={s.info.id}
+                stream={s.media}
+                muted={false}
+                label={`${nameOf(s.info.connectionId)}${s.info.videoType === 'screen' ? ' (screen)' : ''}${s.info.audioMuted ? ' · muted' : ''}`}
+                testId="remote"
+              />
+            ))}
+          </section>
+          <nav className="controls">
+            <button
+              type="button"
+              className="secondary"
+              onClick={toggleMic}
+              disabled={!cameraStreamId.current}
+            >
+              {micMuted ? 'Unmute' : 'Mute'}
+            </button>
+            <button
+              type="button"
+              className="secondary"
+              onClick={toggleCam}
+              disabled={!cameraStreamId.current}
+            >
+              {camOff ? 'Camera on' : 'Camera off'}
+            </button>
+            <button type="button" className="secondary" onClick={() => void toggleScreen()}>
+              {screen ? 'Stop sharing' : 'Share screen'}
+            </button>
+            <button type="button" className="danger" onClick={leave}>
+              Leave
+            </button>
+          </nav>
+        </>
+      )}
+    </main>
+  );
+}
