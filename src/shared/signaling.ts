@@ -11,7 +11,13 @@ import type { Role } from './rooms';
 const requestId = z.string().max(64).optional();
 
 export const clientMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('join'), token: z.string().min(1).max(4096), requestId }),
+  z.strictObject({
+    type: z.literal('join'),
+    token: z.string().min(1).max(4096),
+    /** The room the client means to join (the join page's URL); the token must be for it. */
+    roomId: z.string().min(1).max(64).optional(),
+    requestId,
+  }),
   z.strictObject({
     type: z.literal('publish'),
     requestId,

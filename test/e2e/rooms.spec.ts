@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { WebSocket } from 'ws';
+import type { AnyStudioEvent } from '../../src/shared/events';
+import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { artifactPath, launchChromium } from '../helpers/browser';
 import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { OperatorClient, waitFor } from '../helpers/studio';
@@ -92,5 +95,167 @@ describe('guests in a room', () => {
     assert.match((await pageB.getByTestId('remote').first().textContent()) ?? '', /Alice/);
     await pageA.context().close();
     await pageB.context().close();
+  });
+
+  /** Collects the studio's events from the operator event socket. */
+  async function eventLog(): Promise<{ events: AnyStudioEvent[]; close(): void }> {
+    const socket = new WebSocket(`${core.url.replace('http', 'ws')}/api/events`);
+    const events: AnyStudioEvent[] = [];
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'auth', token: operator.token }));
+    await new Promise<void>((resolve) =>
+      socket.on('message', (raw) => {
+        const message = JSON.parse(String(raw)) as { type: string; event?: AnyStudioEvent };
+        if (message.type === 'ready') resolve();
+        if (message.event) events.push(message.event);
+      }),
+    );
+    return { events, close: () => socket.close() };
+  }
+
+  it('a guest sees and hears a WHIP publisher (no browser) in the room', async () => {
+    const room = await operator.createRoom({ name: 'WHIP' });
+    const whip = await operator.createToken(room.id, { connectionData: 'OBS' });
+    const publisher = await SyntheticPublisher.start({
+      whipUrl: whip.whipUrl,
+      token: whip.token,
+      clip: makeClip({ durationSec: 10 }),
+      loop: true,
+    });
+    try {
+      const guest = await operator.createToken(room.id, { role: 'subscriber', connectionData: 'Viewer' });
+      const page = await joinAs(guest.joinUrl);
+      await waitFor(
+        async () => {
+          const r = await received(page);
+          return r.framesDecoded > 10 && r.audioBytes > 1000 && r.videoWidth === 640 ? r : undefined;
+        },
+        20_000,
+        'the WHIP stream in the guest page',
+      );
+      assert.match((await page.getByTestId('remote').first().textContent()) ?? '', /OBS/);
+      await page.context().close();
+    } finally {
+      await publisher.stop();
+    }
+  });
+
+  it('refuses an expired token and a token of another room, and the page says why', async () => {
+    const room = await operator.createRoom({ name: 'Refusals' });
+    const other = await operator.createRoom({ name: 'Other' });
+    const expired = await operator.createToken(room.id, { expiresInSec: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const page = await browser.newPage();
+    await page.goto(expired.joinUrl);
+    await page.getByRole('button', { name: 'Join' }).click();
+    await page.getByRole('alert').filter({ hasText: 'expired' }).waitFor();
+    const foreign = await operator.createToken(other.id);
+    await page.goto(`${core.url}/join/${room.id}?t=${foreign.token}`);
+    await page.getByRole('button', { name: 'Join' }).click();
+    await page.getByRole('alert').filter({ hasText: 'another room' }).waitFor();
+    await page.goto(`${core.url}/join/${room.id}?t=garbage`);
+    await page.getByRole('button', { name: 'Join' }).click();
+    await page.getByRole('alert').filter({ hasText: 'not valid' }).waitFor();
+    await page.close();
+  });
+
+  it('answers malformed signaling and SDP with errors while the others keep their media', async () => {
+    const room = await operator.createRoom({ name: 'Robust' });
+    const pageA = await joinAs((await operator.createToken(room.id, { connectionData: 'A' })).joinUrl);
+    const pageB = await joinAs((await operator.createToken(room.id, { connectionData: 'B' })).joinUrl);
+    await waitFor(async () => (await received(pageB)).framesDecoded > 10, 20_000, 'media before the abuse');
+
+    const rogue = new WebSocket(`${core.url.replace('http', 'ws')}/signaling`);
+    const replies: Array<{ type: string; code?: string; message?: string }> = [];
+    rogue.on('message', (raw) => replies.push(JSON.parse(String(raw)) as { type: string }));
+    await new Promise((resolve) => rogue.once('open', resolve));
+    const abuse = [
+      'not json',
+      '[]',
+      '{"type":"nope"}',
+      '{"type":"publish","audio":true,"video":true}',
+      JSON.stringify({
+        type: 'join',
+        token: (await operator.createToken(room.id, { connectionData: 'Rogue' })).token,
+      }),
+      '{"type":"answer","sdp":"v=0\\r\\nnonsense"}',
+      '{"type":"publish","audio":"yes"}',
+      '{"type":"candidate","candidate":{"candidate":"garbage","sdpMid":"0"}}',
+      '{"type":"unpublish","streamId":"does-not-exist"}',
+      '{"type":"startRecording"}',
+      'x'.repeat(300_000),
+    ];
+    for (const message of abuse) rogue.send(message);
+    await waitFor(
+      () => replies.filter((r) => r.type === 'error').length >= 9,
+      5000,
+      'an error for each bad message',
+    );
+    const errors = replies.filter((r) => r.type === 'error');
+    assert.ok(errors.some((e) => /not valid JSON/.test(e.message ?? '')));
+    assert.ok(errors.some((e) => /join the room first/.test(e.message ?? '')));
+    assert.ok(errors.some((e) => /no offer is waiting|SDP/.test(e.message ?? '')));
+    assert.ok(errors.some((e) => e.code === 'PermissionDenied' && /moderators/.test(e.message ?? '')));
+    assert.ok(errors.some((e) => /too large/.test(e.message ?? '')));
+    assert.ok(
+      replies.some((r) => r.type === 'joined'),
+      'a valid join still works after errors',
+    );
+    rogue.close();
+
+    const before = (await received(pageB)).framesDecoded;
+    await waitFor(
+      async () => (await received(pageB)).framesDecoded > before + 30,
+      10_000,
+      'media still flowing',
+    );
+    const beforeA = (await received(pageA)).framesDecoded;
+    await waitFor(
+      async () => (await received(pageA)).framesDecoded > beforeA + 30,
+      10_000,
+      'media still flowing to A',
+    );
+    await pageA.context().close();
+    await pageB.context().close();
+  });
+
+  it('a guest whose page is closed is gone from the room within 5 s, with events', async () => {
+    const room = await operator.createRoom({ name: 'Leaving' });
+    const log = await eventLog();
+    try {
+      const stay = await joinAs((await operator.createToken(room.id, { connectionData: 'Stays' })).joinUrl);
+      const leave = await joinAs((await operator.createToken(room.id, { connectionData: 'Leaves' })).joinUrl);
+      await waitFor(
+        async () => (await operator.room(room.id)).session?.streams.length === 2,
+        10_000,
+        'two streams',
+      );
+      const closedAt = Date.now();
+      await leave.context().close();
+      await waitFor(
+        () =>
+          log.events.find(
+            (e) =>
+              e.type === 'connection.destroyed' && e.roomId === room.id && e.data.connectionData === 'Leaves',
+          ),
+        5000,
+        'connection.destroyed',
+      );
+      assert.ok(Date.now() - closedAt < 5000);
+      assert.ok(log.events.some((e) => e.type === 'stream.destroyed' && e.roomId === room.id));
+      const live = await operator.room(room.id);
+      assert.deepEqual(
+        live.session?.connections.map((c) => c.connectionData),
+        ['Stays'],
+      );
+      await waitFor(
+        async () => (await stay.locator('[data-testid="remote"]').count()) === 0,
+        5000,
+        'the tile to go',
+      );
+      await stay.context().close();
+    } finally {
+      log.close();
+    }
   });
 });

@@ -25,7 +25,7 @@ import { LiveRoom } from './LiveRoom';
 import { Participant } from './Participant';
 import { Peer } from './Peer';
 import { peerConfig, type RtcNetwork } from './rtcConfig';
-import { checkSdp } from './sdp';
+import { acceptBundleOnly, checkSdp } from './sdp';
 import { Stream, type MediaKind } from './Stream';
 
 /** What the rooms need from whoever records them (set by the composition root). */
@@ -444,7 +444,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
         if (state === 'failed' || state === 'closed') participant.close(`WHIP peer connection ${state}`);
       });
       try {
-        await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+        await pc.setRemoteDescription({ type: 'offer', sdp: acceptBundleOnly(offer) });
       } catch (error) {
         throw new StudioError(
           'InvalidArgument',

@@ -69,7 +69,7 @@ export class SignalingSession {
       }
       if (message.type === 'join') {
         if (this.#participant !== null) throw new StudioError('Conflict', 'already joined', 'type');
-        const claims = await this.#rooms.tokens.verify(message.token);
+        const claims = await this.#rooms.tokens.verify(message.token, message.roomId);
         const participant = this.#rooms.connect(claims, 'browser', this.#send);
         this.#participant = participant;
         participant.once('close', (reason) => this.#end(reason));

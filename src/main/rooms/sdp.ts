@@ -59,3 +59,21 @@ export function checkSdp(sdp: string, options: { direction?: 'send' } = {}): Sdp
   if (!audio && !video) throw invalid('has no active audio or video section');
   return { audio, video, sections: sections.length };
 }
+
+/**
+ * Rewrites bundle-only media sections (port 0 with a=bundle-only, RFC 8843), as GStreamer and
+ * other WHIP clients send them, into ordinary bundled sections: werift would otherwise take
+ * port 0 as a rejected section and drop that track.
+ */
+export function acceptBundleOnly(sdp: string): string {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const sections = sdp.split(new RegExp(`${eol}(?=m=)`));
+  return sections
+    .map((section) => {
+      const lines = section.split(eol);
+      if (!lines[0]!.startsWith('m=') || !lines.includes('a=bundle-only')) return section;
+      lines[0] = lines[0]!.replace(/^(m=\w+) 0 /, '$1 9 ');
+      return lines.filter((l) => l !== 'a=bundle-only').join(eol);
+    })
+    .join(eol);
+}

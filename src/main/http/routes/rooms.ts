@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StudioError } from '../../../shared/errors';
 import type { ServerMessage } from '../../../shared/signaling';
 import type { RoomService } from '../../rooms/RoomService';
@@ -106,6 +106,22 @@ export function roomRoutes(rooms: RoomService): RouteModule {
       { parseAs: 'string', bodyLimit: 256 * 1024 },
       (_req, body, done) => done(null, body),
     );
+    // The content type is checked before the body is parsed, so a JSON body gets 415, not 400.
+    const requireType = (expected: string) => async (request: FastifyRequest, reply: FastifyReply) => {
+      whipCors(reply);
+      const type = String(request.headers['content-type'] ?? '')
+        .split(';')[0]!
+        .trim()
+        .toLowerCase();
+      if (type !== expected) {
+        return reply
+          .status(415)
+          .send({
+            code: 'InvalidArgument',
+            message: `WHIP ${request.method} bodies must be Content-Type: ${expected}`,
+          });
+      }
+    };
     app.options('/whip/:roomId', { config: { public: true } }, async (_request, reply) => {
       whipCors(reply);
       return reply.header('Accept-Post', 'application/sdp').status(204).send();
@@ -116,17 +132,9 @@ export function roomRoutes(rooms: RoomService): RouteModule {
     });
     app.post<{ Params: { roomId: string }; Body: unknown }>(
       '/whip/:roomId',
-      { config: { public: true } },
+      { config: { public: true }, onRequest: requireType('application/sdp') },
       async (request, reply) => {
         whipCors(reply);
-        const type = String(request.headers['content-type'] ?? '')
-          .split(';')[0]!
-          .trim();
-        if (type !== 'application/sdp') {
-          return reply
-            .status(415)
-            .send({ code: 'InvalidArgument', message: 'WHIP offers must be Content-Type: application/sdp' });
-        }
         const token = bearer(request.headers.authorization);
         const { resourceId, answer } = await rooms.whipPublish(
           request.params.roomId,
@@ -145,34 +153,21 @@ export function roomRoutes(rooms: RoomService): RouteModule {
     );
     app.patch<{ Params: { roomId: string; resourceId: string }; Body: unknown }>(
       '/whip/:roomId/:resourceId',
-      { config: { public: true } },
+      { config: { public: true }, onRequest: requireType('application/trickle-ice-sdpfrag') },
       async (request, reply) => {
         whipCors(reply);
         const token = bearer(request.headers.authorization);
         await rooms.tokens.verify(token, request.params.roomId);
-        const type = String(request.headers['content-type'] ?? '')
-          .split(';')[0]!
-          .trim();
-        if (type !== 'application/trickle-ice-sdpfrag') {
-          return reply
-            .status(415)
-            .send({
-              code: 'InvalidArgument',
-              message: 'PATCH bodies must be Content-Type: application/trickle-ice-sdpfrag',
-            });
-        }
         const fragment = String(request.body ?? '');
         const resource = rooms.whipResource(request.params.roomId, request.params.resourceId);
         const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
         const remoteUfrag = /^a=ice-ufrag:(\S+)/m.exec(resource.pc.remoteDescription?.sdp ?? '')?.[1];
         if (ufrag !== undefined && remoteUfrag !== undefined && ufrag !== remoteUfrag) {
           // An ICE restart: not supported, so the client must start a new session (RFC 9725 4.3.2).
-          return reply
-            .status(422)
-            .send({
-              code: 'InvalidArgument',
-              message: 'ICE restarts are not supported; start a new WHIP session',
-            });
+          return reply.status(422).send({
+            code: 'InvalidArgument',
+            message: 'ICE restarts are not supported; start a new WHIP session',
+          });
         }
         await rooms.whipPatch(request.params.roomId, request.params.resourceId, fragment);
         return reply.status(204).send();

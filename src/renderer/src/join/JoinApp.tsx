@@ -88,12 +88,17 @@ export function JoinApp() {
     room.on('connections', (map) => setConnections([...map.values()]));
     room.on('recording', setRecording);
     room.on('error', (e) => setError(e.message));
+    let admitted = false;
     room.on('closed', (reason) => {
+      // A refused join keeps the refusal's reason on screen; only a live call ends here.
+      if (!admitted) return;
       setPhase('left');
       if (reason !== 'left') setError(`Disconnected: ${reason}`);
     });
     try {
-      const joined = await room.join(token);
+      const roomId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
+      const joined = await room.join(token, roomId || undefined);
+      admitted = true;
       setPhase('joined');
       if (preview && joined.role !== 'subscriber') {
         const media = preview.clone();

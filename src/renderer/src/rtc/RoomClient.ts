@@ -97,7 +97,7 @@ export class RoomClient {
   }
 
   /** Opens the socket and joins with a join token. Rejects with the studio's reason. */
-  async join(token: string): Promise<Joined> {
+  async join(token: string, roomId?: string): Promise<Joined> {
     this.#emit('state', 'connecting');
     if (this.#ws.readyState !== WebSocket.OPEN) {
       await new Promise<void>((resolve, reject) => {
@@ -111,7 +111,7 @@ export class RoomClient {
         );
       });
     }
-    const joined = await this.#request<Joined>({ type: 'join', token });
+    const joined = await this.#request<Joined>({ type: 'join', token, ...(roomId ? { roomId } : {}) });
     this.joined = joined;
     for (const connection of joined.connections) this.connections.set(connection.id, connection);
     for (const stream of joined.streams) this.#ensureStream(stream);

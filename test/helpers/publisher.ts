@@ -1,0 +1,284 @@
+/**
+ * A publisher without a browser: a werift peer that sends pre-encoded media over WHIP. ffmpeg
+ * plays a clip in real time (`-re`, `-c copy`, so no encoding cost) as RTP to local UDP ports;
+ * the RTP is written into werift tracks. Used by WHIP, recording tests and benchmarks.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MediaStreamTrack, RTCPeerConnection, useOPUS, useVP8, type RTCRtpCodecParameters } from 'werift';
+import { ROOT } from './headless';
+
+export interface ClipOptions {
+  durationSec: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** Video bitrate in kbit/s. */
+  videoKbps?: number;
+  /** Flash white and beep 1 kHz for 50 ms every `syncPeriodSec` seconds (for A/V sync checks). */
+  syncPeriodSec?: number;
+  /** Keyframe interval in seconds. */
+  gopSec?: number;
+}
+
+/** Where clips are cached between test runs (encoding is the slow part). */
+const CACHE = join(ROOT, '.tmp', 'clips');
+
+/**
+ * Makes (once) a VP8 + Opus WebM clip: a moving test pattern, or black with white flashes and
+ * beeps at exact times when `syncPeriodSec` is set.
+ */
+export function makeClip(options: ClipOptions): string {
+  const {
+    durationSec,
+    width = 640,
+    height = 360,
+    fps = 30,
+    videoKbps = 800,
+    syncPeriodSec,
+    gopSec = 1,
+  } = options;
+  mkdirSync(CACHE, { recursive: true });
+  const name = `clip-${durationSec}s-${width}x${height}-${fps}-${videoKbps}k-g${gopSec}${syncPeriodSec ? `-sync${syncPeriodSec}` : ''}.webm`;
+  const path = join(CACHE, name);
+  if (existsSync(path)) return path;
+  const flash = syncPeriodSec
+    ? [
+        '-f',
+        'lavfi',
+        '-i',
+        `color=c=black:s=${width}x${height}:r=${fps}:d=${durationSec}`,
+        '-f',
+        'lavfi',
+        '-i',
+        `aevalsrc='if(lt(mod(t,${syncPeriodSec}),0.05),0.8*sin(2*PI*1000*t),0)':s=48000:d=${durationSec}`,
+        '-vf',
+        `drawbox=x=0:y=0:w=iw:h=ih:c=white:t=fill:enable='lt(mod(t,${syncPeriodSec}),${(1 / fps).toFixed(4)})'`,
+      ]
+    : [
+        '-f',
+        'lavfi',
+        '-i',
+        `testsrc2=s=${width}x${height}:r=${fps}:d=${durationSec}`,
+        '-f',
+        'lavfi',
+        '-i',
+        `sine=f=440:b=4:sample_rate=48000:d=${durationSec}`,
+      ];
+  const result = spawnSync(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      ...flash,
+      '-c:v',
+      'libvpx',
+      '-deadline',
+      'realtime',
+      '-cpu-used',
+      '8',
+      '-b:v',
+      `${videoKbps}k`,
+      '-g',
+      String(Math.round(gopSec * fps)),
+      '-keyint_min',
+      String(Math.round(gopSec * fps)),
+      '-c:a',
+      'libopus',
+      '-b:a',
+      '64k',
+      '-ar',
+      '48000',
+      '-ac',
+      '2',
+      '-shortest',
+      `${path}.part.webm`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  if (result.status !== 0) throw new Error(`ffmpeg could not make the clip: ${result.stderr.toString()}`);
+  spawnSync('mv', [`${path}.part.webm`, path]);
+  return path;
+}
+
+export interface PublisherOptions {
+  whipUrl: string;
+  token: string;
+  clip: string;
+  audio?: boolean;
+  video?: boolean;
+  /** Loop the clip forever (until stop). */
+  loop?: boolean;
+  /** Send the second m-line with port 0 and a=bundle-only, as GStreamer does. */
+  bundleOnly?: boolean;
+}
+
+async function udpSocket(): Promise<Socket> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  socket.setRecvBufferSize(4 * 1024 * 1024);
+  return socket;
+}
+
+/** Makes a bundled offer GStreamer-style: every m-line after the first has port 0 and a=bundle-only. */
+export function bundleOnlyOffer(sdp: string): string {
+  const sections = sdp.split(/\r\n(?=m=)/);
+  return sections
+    .map((section, index) => {
+      if (index < 2) return section; // session part and the first m-line stay as they are
+      const lines = section
+        .split('\r\n')
+        .filter((l) => !l.startsWith('a=candidate') && l !== 'a=end-of-candidates');
+      lines[0] = lines[0]!.replace(/^(m=\w+) \d+/, '$1 0');
+      const mid = lines.findIndex((l) => l.startsWith('a=mid:'));
+      lines.splice(mid + 1, 0, 'a=bundle-only');
+      return lines.join('\r\n');
+    })
+    .join('\r\n');
+}
+
+/** A WHIP publisher fed by ffmpeg. */
+export class SyntheticPublisher {
+  readonly pc: RTCPeerConnection;
+  resourceUrl = '';
+  answer = '';
+  #ffmpeg: ChildProcess | null = null;
+  #sockets: Socket[] = [];
+  readonly #options: PublisherOptions;
+  #stopped = false;
+
+  private constructor(options: PublisherOptions) {
+    this.#options = options;
+    const codecs: { audio: RTCRtpCodecParameters[]; video: RTCRtpCodecParameters[] } = {
+      audio: [useOPUS()],
+      video: [useVP8()],
+    };
+    this.pc = new RTCPeerConnection({
+      codecs,
+      iceServers: [],
+      iceUseIpv6: false,
+      iceInterfaceAddresses: { udp4: '127.0.0.1' },
+      iceAdditionalHostAddresses: ['127.0.0.1'],
+      bundlePolicy: 'max-bundle',
+      iceFilterCandidatePair: (pair) =>
+        pair.localCandidate.host.startsWith('127.') && pair.remoteCandidate.host.startsWith('127.'),
+    });
+  }
+
+  /** Connects over WHIP and starts sending once the peer connection is up. */
+  static async start(options: PublisherOptions): Promise<SyntheticPublisher> {
+    const publisher = new SyntheticPublisher(options);
+    await publisher.#start();
+    return publisher;
+  }
+
+  async #start(): Promise<void> {
+    const { audio = true, video = true } = this.#options;
+    const tracks: Array<{ kind: 'audio' | 'video'; track: MediaStreamTrack; socket: Socket }> = [];
+    for (const kind of ['video', 'audio'] as const) {
+      if ((kind === 'audio' && !audio) || (kind === 'video' && !video)) continue;
+      const track = new MediaStreamTrack({ kind });
+      this.pc.addTransceiver(track, { direction: 'sendonly' });
+      const socket = await udpSocket();
+      socket.on('message', (packet) => track.writeRtp(packet));
+      this.#sockets.push(socket);
+      tracks.push({ kind, track, socket });
+    }
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await waitForGathering(this.pc);
+    let offer = this.pc.localDescription!.sdp;
+    if (this.#options.bundleOnly) offer = bundleOnlyOffer(offer);
+    const response = await fetch(this.#options.whipUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/sdp', authorization: `Bearer ${this.#options.token}` },
+      body: offer,
+    });
+    const body = await response.text();
+    if (response.status !== 201) throw new Error(`WHIP POST answered ${response.status}: ${body}`);
+    this.answer = body;
+    this.resourceUrl = new URL(response.headers.get('location')!, this.#options.whipUrl).toString();
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: body });
+    await waitForConnected(this.pc);
+
+    const args = ['-hide_banner', '-loglevel', 'error', '-re'];
+    if (this.#options.loop) args.push('-stream_loop', '-1');
+    args.push('-i', this.#options.clip);
+    for (const { kind, socket } of tracks) {
+      args.push(
+        '-map',
+        `0:${kind === 'video' ? 'v' : 'a'}:0`,
+        '-c',
+        'copy',
+        '-payload_type',
+        kind === 'video' ? '96' : '111',
+        '-f',
+        'rtp',
+        `rtp://127.0.0.1:${socket.address().port}?pkt_size=1200`,
+      );
+    }
+    this.#ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+
+  /** Resolves when the clip has played to its end (not with `loop`). */
+  async finished(): Promise<void> {
+    const ffmpeg = this.#ffmpeg;
+    if (ffmpeg === null || ffmpeg.exitCode !== null) return;
+    await new Promise((resolve) => ffmpeg.once('exit', resolve));
+  }
+
+  /** Stops sending and ends the WHIP session with DELETE. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#ffmpeg?.kill('SIGKILL');
+    if (this.resourceUrl !== '') {
+      await fetch(this.resourceUrl, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${this.#options.token}` },
+      }).catch(() => {});
+    }
+    await this.close();
+  }
+
+  /** Stops sending without telling the studio (a publisher that vanished). */
+  async close(): Promise<void> {
+    this.#stopped = true;
+    this.#ffmpeg?.kill('SIGKILL');
+    for (const socket of this.#sockets) socket.close();
+    this.#sockets = [];
+    await this.pc.close();
+  }
+}
+
+async function waitForGathering(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 3000);
+    pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === 'complete') {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+async function waitForConnected(pc: RTCPeerConnection, timeoutMs = 10_000): Promise<void> {
+  if (pc.connectionState === 'connected') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('WHIP peer did not connect')), timeoutMs);
+    pc.connectionStateChange.subscribe((state) => {
+      if (state === 'connected') {
+        clearTimeout(timer);
+        resolve();
+      } else if (state === 'failed') {
+        clearTimeout(timer);
+        reject(new Error('WHIP peer connection failed'));
+      }
+    });
+  });
+}
