@@ -1,5 +1,6 @@
 import { migration001 } from './001_initial';
+import { migration002 } from './002_delivery';
 import type { Migration } from './types';
 
 /** Every migration, in order. Add a new numbered file; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [migration001];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002];

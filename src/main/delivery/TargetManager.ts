@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import type BetterSqlite3 from 'better-sqlite3';
+import { invalidArgument, notFound } from '../../shared/errors';
+import {
+  missingCredential,
+  SECRET_FIELDS,
+  SECRET_MASK,
+  targetConfigSchema,
+  type TargetConfig,
+  type TargetJson,
+  type TargetTestResult,
+} from '../../shared/targets';
+import { parseWith } from '../../shared/validation';
+import type { Logger } from '../logger';
+import type { Encryptor } from '../security/SecretBox';
+import { TargetRepository, type TargetRecord } from '../store/TargetRepository';
+import { testTarget } from './testTarget';
+
+const secretFieldsOf = (config: { kind: TargetConfig['kind'] }): readonly string[] =>
+  SECRET_FIELDS[config.kind];
+
+/** A target as the API shows it: stored credentials replaced by the mask, their names listed. */
+export function toTargetJson(record: TargetRecord): TargetJson {
+  const shown: Record<string, unknown> = { ...record.config };
+  const secrets: string[] = [];
+  for (const field of secretFieldsOf(record.config)) {
+    if (shown[field] === undefined) continue;
+    shown[field] = SECRET_MASK;
+    secrets.push(field);
+  }
+  return {
+    ...(shown as TargetConfig),
+    id: record.id,
+    secrets,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+function asObject(body: unknown, what: string): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalidArgument(`${what}: must be a JSON object`);
+  }
+  return body as Record<string, unknown>;
+}
+
+/**
+ * Delivery targets: create, change, remove and test them. Credentials are validated with the
+ * rest of the config, stored encrypted and never given back: the API shows SECRET_MASK, and a
+ * body that sends the mask back (or leaves the field out of a PATCH) keeps the stored value.
+ */
+export class TargetManager {
+  readonly repo: TargetRepository;
+  readonly #logger: Logger;
+
+  constructor(db: BetterSqlite3.Database, encryptor: Encryptor, logger: Logger) {
+    this.repo = new TargetRepository(db, encryptor);
+    this.#logger = logger;
+  }
+
+  /** Parses a whole config; `stored` supplies credentials the body masks or leaves out. */
+  #parse(body: Record<string, unknown>, stored: TargetConfig | null, what: string): TargetConfig {
+    const merged: Record<string, unknown> = { ...body };
+    const kind = typeof body.kind === 'string' ? body.kind : stored?.kind;
+    for (const field of kind !== undefined && kind in SECRET_FIELDS
+      ? secretFieldsOf({ kind: kind as TargetConfig['kind'] })
+      : []) {
+      const keep = merged[field] === undefined || merged[field] === SECRET_MASK;
+      if (merged[field] === null) delete merged[field];
+      else if (keep && stored !== null && stored.kind === kind) {
+        const value = (stored as Record<string, unknown>)[field];
+        if (value !== undefined) merged[field] = value;
+        else delete merged[field];
+      } else if (merged[field] === SECRET_MASK) {
+        throw invalidArgument(
+          `${what}: ${field}: no stored value to keep; send the credential itself`,
+          field,
+        );
+      }
+    }
+    const config = parseWith(targetConfigSchema, merged, what);
+    const missing = missingCredential(config);
+    if (missing !== null)
+      throw invalidArgument(`${what}: ${missing.field}: ${missing.message}`, missing.field);
+    return config;
+  }
+
+  create(body: unknown): TargetJson {
+    const config = this.#parse(asObject(body, 'target'), null, 'target');
+    const now = Date.now();
+    const record: TargetRecord = { id: randomUUID(), config, createdAt: now, updatedAt: now };
+    this.repo.insert(record);
+    this.#logger.info({ targetId: record.id, kind: config.kind, name: config.name }, 'target created');
+    return toTargetJson(record);
+  }
+
+  list(): TargetJson[] {
+    return this.repo.list().map(toTargetJson);
+  }
+
+  record(id: string): TargetRecord {
+    const record = this.repo.get(id);
+    if (record === null) throw notFound(`target ${id} does not exist`, 'targetId');
+    return record;
+  }
+
+  get(id: string): TargetJson {
+    return toTargetJson(this.record(id));
+  }
+
+  /** PATCH (merge the fields given) or PUT (`replace`: the body is the whole config). */
+  update(id: string, body: unknown, replace = false): TargetJson {
+    const current = this.record(id);
+    const patch = asObject(body, 'target');
+    const merged = replace ? patch : { ...current.config, ...patch };
+    const config = this.#parse(merged, current.config, 'target');
+    const record: TargetRecord = { ...current, config, updatedAt: Date.now() };
+    this.repo.update(record);
+    this.#logger.info({ targetId: id, kind: config.kind, name: config.name }, 'target updated');
+    return toTargetJson(record);
+  }
+
+  delete(id: string): void {
+    if (!this.repo.delete(id)) throw notFound(`target ${id} does not exist`, 'targetId');
+    this.#logger.info({ targetId: id }, 'target deleted');
+  }
+
+  /** Tests a stored target, with unsaved changes from `body` applied when given. */
+  test(id: string, body?: unknown): Promise<TargetTestResult> {
+    const current = this.record(id);
+    const config =
+      body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0)
+        ? current.config
+        : this.#parse({ ...current.config, ...asObject(body, 'target') }, current.config, 'target');
+    return this.#run(config, id);
+  }
+
+  /** Tests a config that is not stored (the form before saving). */
+  testConfig(body: unknown): Promise<TargetTestResult> {
+    return this.#run(this.#parse(asObject(body, 'target'), null, 'target'), null);
+  }
+
+  async #run(config: TargetConfig, id: string | null): Promise<TargetTestResult> {
+    const result = await testTarget(config, this.#logger);
+    const log = { targetId: id, kind: config.kind, name: config.name, ok: result.ok, error: result.error };
+    if (result.ok) this.#logger.info(log, 'target test passed');
+    else this.#logger.warn(log, 'target test failed');
+    return result;
+  }
+}

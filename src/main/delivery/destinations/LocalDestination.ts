@@ -1,0 +1,115 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import type { LocalTargetConfig } from '../../../shared/targets';
+import { DestinationError, nodeReason, toDestinationError } from '../DestinationError';
+import { PART_SUFFIX, type Destination, type UploadJob, type UploadResult } from './Destination';
+import { progressTap, STREAM_CHUNK } from './io';
+
+/** A folder on this machine or a mounted share. */
+export class LocalDestination implements Destination {
+  readonly #config: LocalTargetConfig;
+
+  constructor(config: LocalTargetConfig) {
+    this.#config = config;
+  }
+
+  #path(remotePath: string): string {
+    const base = resolve(this.#config.path);
+    const full = resolve(base, remotePath);
+    if (full !== base && !full.startsWith(base + sep)) {
+      throw new DestinationError('upload', 'config', `path ${remotePath} leaves the target folder ${base}`);
+    }
+    return full;
+  }
+
+  async connect(): Promise<void> {
+    // The folder is never created: a share that is not mounted must not fill the local disk.
+    const info = await stat(this.#config.path).catch((error: unknown) => {
+      const reason = nodeReason(error) ?? 'unknown';
+      throw new DestinationError(
+        'connect',
+        reason,
+        reason === 'not-found'
+          ? `folder ${this.#config.path} does not exist (is the drive mounted?)`
+          : `cannot open folder ${this.#config.path}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    });
+    if (!info.isDirectory())
+      throw new DestinationError('connect', 'not-found', `${this.#config.path} is not a folder`);
+  }
+
+  async upload(job: UploadJob): Promise<UploadResult> {
+    await this.connect();
+    const final = this.#path(job.remotePath);
+    const temp = final + PART_SUFFIX;
+    try {
+      await mkdir(dirname(final), { recursive: true });
+      const existing = await stat(temp).then(
+        (s) => s.size,
+        () => 0,
+      );
+      // Resume an earlier attempt's temp file when it is a prefix of the file (it grows in order).
+      const start = existing > 0 && existing <= job.size ? existing : 0;
+      await pipeline(
+        createReadStream(job.localPath, { start, highWaterMark: STREAM_CHUNK }),
+        progressTap(start, job.onProgress),
+        createWriteStream(temp, { flags: start > 0 ? 'r+' : 'w', start, highWaterMark: STREAM_CHUNK }),
+        { signal: job.signal },
+      );
+      // Durable before it becomes visible under the final name.
+      const handle = await open(temp, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      throw toDestinationError(error, 'upload', `writing ${temp}`);
+    }
+    const written = (await stat(temp)).size;
+    if (written !== job.size) {
+      throw new DestinationError('verify', 'checksum', `${temp} has ${written} bytes, expected ${job.size}`);
+    }
+    await rename(temp, final).catch((error: unknown) => {
+      throw toDestinationError(error, 'upload', `renaming ${temp} to ${final}`);
+    });
+    return { url: this.urlOf(job.remotePath) };
+  }
+
+  async write(remotePath: string, data: Buffer): Promise<void> {
+    const path = this.#path(remotePath);
+    await mkdir(dirname(path), { recursive: true });
+    const handle = await open(path, 'w');
+    try {
+      await handle.writeFile(data);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  read(remotePath: string): Promise<Buffer> {
+    return readFile(this.#path(remotePath));
+  }
+
+  remove(remotePath: string): Promise<void> {
+    return rm(this.#path(remotePath));
+  }
+
+  async discard(remotePath: string): Promise<void> {
+    await rm(this.#path(remotePath) + PART_SUFFIX, { force: true });
+  }
+
+  urlOf(remotePath: string): string {
+    return pathToFileURL(this.#path(remotePath)).href;
+  }
+
+  details(): Record<string, never> {
+    return {};
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import SftpClient from 'ssh2-sftp-client';
+import type { SftpTargetConfig } from '../../../shared/targets';
+import type { Logger } from '../../logger';
+import {
+  DestinationError,
+  messageOf,
+  nodeReason,
+  toDestinationError,
+  type FailureStage,
+} from '../DestinationError';
+import { PART_SUFFIX, type Destination, type UploadJob, type UploadResult } from './Destination';
+import { progressTap, STREAM_CHUNK } from './io';
+
+/** SFTP status codes (draft-ietf-secsh-filexfer): what a failed file operation means. */
+const NO_SUCH_FILE = 2;
+const PERMISSION_DENIED = 3;
+
+/** OpenSSH's fingerprint of a host key: `SHA256:` and unpadded base64. */
+export function sshFingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** An SFTP server (OpenSSH or any SSH server with the sftp subsystem). */
+export class SftpDestination implements Destination {
+  readonly #config: SftpTargetConfig;
+  readonly #logger: Logger;
+  #client: SftpClient | null = null;
+  #base = '';
+  #seenFingerprint: string | undefined;
+  #hostKeyRejected = false;
+  #closed = false;
+
+  constructor(config: SftpTargetConfig, logger: Logger) {
+    this.#config = config;
+    this.#logger = logger;
+  }
+
+  #classify(error: unknown, stage: FailureStage, what: string): DestinationError {
+    if (error instanceof DestinationError) return error;
+    const code = (error as { code?: unknown }).code;
+    const message = messageOf(error);
+    if (code === PERMISSION_DENIED)
+      return new DestinationError(stage, 'permission', `${what}: permission denied`, { cause: error });
+    if (code === NO_SUCH_FILE)
+      return new DestinationError(stage, 'not-found', `${what}: no such file or folder`, { cause: error });
+    const reason = nodeReason(error);
+    if (reason !== undefined) return toDestinationError(error, stage, what);
+    // ssh2 reports a closed connection in many words; all of them are the connection lost.
+    if (
+      /no response from server|not connected|connection (lost|closed)|channel.*(closed|open failure)|socket|write after end|premature close/i.test(
+        message,
+      )
+    ) {
+      return new DestinationError(stage, 'reset', `${what}: connection lost (${message})`, { cause: error });
+    }
+    return new DestinationError(stage, 'unknown', `${what}: ${message}`, { cause: error });
+  }
+
+  async connect(): Promise<void> {
+    if (this.#client !== null) return;
+    if (this.#closed) throw new DestinationError('connect', 'reset', 'the SFTP connection was closed');
+    const config = this.#config;
+    // ssh2-sftp-client prints connection events to the console unless given callbacks.
+    const quiet = (event: string) => () => this.#logger.debug({ event }, 'sftp connection event');
+    const client = new SftpClient('spool', {
+      error: quiet('error'),
+      end: quiet('end'),
+      close: quiet('close'),
+    });
+    try {
+      await client.connect({
+        host: config.host,
+        port: config.port,
+        username: config.user,
+        ...(config.password !== undefined ? { password: config.password } : {}),
+        ...(config.privateKey !== undefined ? { privateKey: config.privateKey } : {}),
+        ...(config.passphrase !== undefined ? { passphrase: config.passphrase } : {}),
+        readyTimeout: 20_000,
+        keepaliveInterval: 10_000,
+        keepaliveCountMax: 3,
+        hostVerifier: (key: Buffer) => {
+          this.#seenFingerprint = sshFingerprint(key);
+          const pinned = config.hostKeyFingerprint;
+          this.#hostKeyRejected = pinned !== undefined && pinned !== this.#seenFingerprint;
+          return !this.#hostKeyRejected;
+        },
+      });
+    } catch (error) {
+      await client.end().catch(() => {});
+      const message = messageOf(error);
+      if (this.#hostKeyRejected) {
+        throw new DestinationError(
+          'connect',
+          'host-key',
+          `host key of ${config.host} is ${this.#seenFingerprint}, not the pinned ${config.hostKeyFingerprint}`,
+        );
+      }
+      if (/authentication methods failed|authentication failed|permission denied/i.test(message)) {
+        throw new DestinationError(
+          'authenticate',
+          'auth',
+          `${config.user}@${config.host} was refused: wrong ${config.privateKey !== undefined ? 'private key' : 'password'} or user`,
+        );
+      }
+      throw this.#classify(error, 'connect', `connecting to ${config.host}:${config.port}`);
+    }
+    this.#client = client;
+    const home = await client.cwd().catch(() => '/');
+    this.#base = posix.resolve(home, config.path || '.');
+    try {
+      const info = await client.stat(this.#base);
+      if (!info.isDirectory)
+        throw new DestinationError('connect', 'not-found', `${this.#base} on ${config.host} is not a folder`);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ENOENT') {
+        throw new DestinationError(
+          'connect',
+          'not-found',
+          `folder ${this.#base} does not exist on ${config.host}`,
+        );
+      }
+      throw this.#classify(error, 'connect', `opening folder ${this.#base}`);
+    }
+  }
+
+  #path(remotePath: string): string {
+    return posix.join(this.#base, remotePath);
+  }
+
+  get #sftp(): SftpClient {
+    if (this.#client === null) throw new Error('SFTP destination used before connect()');
+    return this.#client;
+  }
+
+  async #size(path: string): Promise<number | null> {
+    try {
+      return (await this.#sftp.stat(path)).size;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async upload(job: UploadJob): Promise<UploadResult> {
+    const onAbort = () => void this.close();
+    job.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.connect();
+      const final = this.#path(job.remotePath);
+      const temp = final + PART_SUFFIX;
+      const client = this.#sftp;
+      await client.mkdir(posix.dirname(final), true).catch((error: unknown) => {
+        throw this.#classify(error, 'upload', `creating folder ${posix.dirname(final)}`);
+      });
+      // OpenSSH writes requests in order, so a temp file cut short is a prefix of the file.
+      const existing = (await this.#size(temp)) ?? 0;
+      const start = existing > 0 && existing <= job.size ? existing : 0;
+      job.onProgress(start);
+      try {
+        await pipeline(
+          createReadStream(job.localPath, { start, highWaterMark: STREAM_CHUNK }),
+          progressTap(start, job.onProgress),
+          client.createWriteStream(temp, { flags: start > 0 ? 'r+' : 'w', start }),
+          { signal: job.signal },
+        );
+      } catch (error) {
+        throw this.#classify(error, 'upload', `writing ${temp}`);
+      }
+      const written = await this.#size(temp);
+      if (written !== job.size) {
+        throw new DestinationError(
+          'verify',
+          'checksum',
+          `${temp} has ${written ?? 0} bytes on the server, expected ${job.size}`,
+        );
+      }
+      await this.#rename(temp, final);
+      return { url: this.urlOf(job.remotePath) };
+    } catch (error) {
+      if (job.signal.aborted) throw job.signal.reason ?? error;
+      throw this.#classify(error, 'upload', `uploading to ${this.#config.host}`);
+    } finally {
+      job.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Replaces the final file atomically where the server offers posix-rename, else removes it first. */
+  async #rename(from: string, to: string): Promise<void> {
+    try {
+      await this.#sftp.posixRename(from, to);
+    } catch {
+      await this.#sftp.delete(to, true).catch(() => {});
+      await this.#sftp.rename(from, to).catch((error: unknown) => {
+        throw this.#classify(error, 'upload', `renaming ${from} to ${to}`);
+      });
+    }
+  }
+
+  async write(remotePath: string, data: Buffer): Promise<void> {
+    const path = this.#path(remotePath);
+    await this.#sftp.put(data, path).catch((error: unknown) => {
+      throw this.#classify(error, 'write', `writing ${path}`);
+    });
+  }
+
+  async read(remotePath: string): Promise<Buffer> {
+    const path = this.#path(remotePath);
+    try {
+      return (await this.#sftp.get(path)) as Buffer;
+    } catch (error) {
+      throw this.#classify(error, 'read', `reading ${path}`);
+    }
+  }
+
+  async remove(remotePath: string): Promise<void> {
+    const path = this.#path(remotePath);
+    await this.#sftp.delete(path).catch((error: unknown) => {
+      throw this.#classify(error, 'delete', `deleting ${path}`);
+    });
+  }
+
+  async discard(remotePath: string): Promise<void> {
+    await this.connect();
+    await this.#sftp.delete(this.#path(remotePath) + PART_SUFFIX, true);
+  }
+
+  urlOf(remotePath: string): string {
+    const { host, port, user } = this.#config;
+    const path = posix.join(this.#base || posix.resolve('/', this.#config.path), remotePath);
+    return `sftp://${encodeURIComponent(user)}@${host}${port === 22 ? '' : `:${port}`}${encodeURI(path)}`;
+  }
+
+  details(): { hostKeyFingerprint?: string } {
+    return this.#seenFingerprint === undefined ? {} : { hostKeyFingerprint: this.#seenFingerprint };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const client = this.#client;
+    this.#client = null;
+    await client?.end().catch(() => {});
+  }
+}

@@ -1,0 +1,236 @@
+import { Webhook } from 'standardwebhooks';
+import type { AnyStudioEvent } from '../../shared/events';
+import type { Settings } from '../config/schema';
+import { backoffMs } from '../delivery/backoff';
+import type { Logger } from '../logger';
+import type { EventRepository } from '../store/EventRepository';
+import type {
+  NewWebhookMessage,
+  WebhookMessageRecord,
+  WebhookRecord,
+  WebhookRepository,
+} from '../store/WebhookRepository';
+
+/** OpenTok archive status callbacks carry these events (their body is the archive JSON). */
+const OPENTOK_ARCHIVE_EVENTS: ReadonlySet<string> = new Set([
+  'archive.started',
+  'archive.paused',
+  'archive.stopped',
+  'archive.available',
+  'archive.uploaded',
+  'archive.failed',
+  'archive.expired',
+  'archive.deleted',
+]);
+
+/** POSTs in flight at once, across registrations. */
+const CONCURRENCY = 8;
+/** A receiver gets this long to answer. */
+const REQUEST_TIMEOUT_MS = 15_000;
+/** Finished messages and their log are kept this long. */
+const KEEP_LOG_MS = 7 * 86_400_000;
+const MAX_IDLE_MS = 5000;
+
+/** Whether a registration wants an event. */
+export function wants(registration: Pick<WebhookRecord, 'kind' | 'events'>, type: string): boolean {
+  if (registration.kind === 'opentok') return OPENTOK_ARCHIVE_EVENTS.has(type);
+  if (registration.events === null) return true;
+  return registration.events.some(
+    (filter) =>
+      filter === '*' || filter === type || (filter.endsWith('.*') && type.startsWith(filter.slice(0, -1))),
+  );
+}
+
+/** The body a registration receives for an event: OpenTok's archive JSON, or the studio envelope. */
+export function bodyOf(registration: Pick<WebhookRecord, 'kind'>, event: AnyStudioEvent): string {
+  if (registration.kind === 'opentok') return JSON.stringify(event.data);
+  return JSON.stringify({
+    id: event.id,
+    seq: event.seq,
+    type: event.type,
+    createdAt: event.createdAt,
+    ...(event.roomId !== undefined ? { roomId: event.roomId } : {}),
+    ...(event.archiveId !== undefined ? { archiveId: event.archiveId } : {}),
+    data: event.data,
+  });
+}
+
+export interface WebhookDispatcherOptions {
+  repo: WebhookRepository;
+  events: EventRepository;
+  logger: Logger;
+  settings: Settings;
+  /** User-Agent of the POSTs. */
+  userAgent: string;
+}
+
+/**
+ * The outbox: turns persisted events into one message per interested registration (each
+ * registration keeps a cursor in the events table, so nothing is lost across a restart), and
+ * POSTs them signed with the Standard Webhooks scheme, retrying with backoff until the retry
+ * window ends. Messages of the same archive go out in order: the next waits for the previous.
+ */
+export class WebhookDispatcher {
+  readonly #options: WebhookDispatcherOptions;
+  readonly #running = new Map<number, Promise<void>>();
+  readonly #abort = new AbortController();
+  #timer: NodeJS.Timeout | null = null;
+  #lastPrune = 0;
+  #started = false;
+  #closed = false;
+
+  constructor(options: WebhookDispatcherOptions) {
+    this.#options = options;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    this.fanOut();
+    this.pump();
+  }
+
+  /** Adds messages for events after each registration's cursor. */
+  fanOut(): void {
+    if (this.#closed) return;
+    const { repo, events, settings } = this.#options;
+    const registrations = repo.list();
+    if (registrations.length === 0) return;
+    let from = Math.min(...registrations.map((r) => r.cursor));
+    for (;;) {
+      const batch = events.since(from, 500);
+      if (batch.length === 0) return;
+      const last = batch[batch.length - 1]!.seq;
+      const now = Date.now();
+      for (const registration of registrations) {
+        if (registration.cursor >= last) continue;
+        const messages: NewWebhookMessage[] = [];
+        // Events while a registration is disabled are skipped, not kept for later.
+        if (registration.enabled) {
+          for (const event of batch) {
+            if (event.seq <= registration.cursor || !wants(registration, event.type)) continue;
+            messages.push({
+              webhookId: registration.id,
+              eventSeq: event.seq,
+              eventId: event.id,
+              eventType: event.type,
+              orderingKey: event.archiveId ?? null,
+              nextAttemptAt: now,
+              deadlineAt: now + settings.webhookRetryWindowSec * 1000,
+            });
+          }
+        }
+        repo.fanOut(registration.id, messages, last, now);
+        registration.cursor = last;
+      }
+      from = last;
+    }
+  }
+
+  /** Sends due messages while slots are free, then sleeps until the next is due. */
+  pump(): void {
+    if (!this.#started || this.#closed) return;
+    const { repo } = this.#options;
+    const now = Date.now();
+    if (now - this.#lastPrune > 3_600_000) {
+      this.#lastPrune = now;
+      repo.prune(now - KEEP_LOG_MS);
+    }
+    for (const message of repo.due(now, CONCURRENCY - this.#running.size, new Set(this.#running.keys()))) {
+      const promise = this.#send(message)
+        .catch((error: unknown) =>
+          this.#options.logger.error({ err: error, messageId: message.id }, 'webhook send crashed'),
+        )
+        .finally(() => {
+          this.#running.delete(message.id);
+          this.pump();
+        });
+      this.#running.set(message.id, promise);
+    }
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    const next = repo.nextDueAt();
+    if (next === null) return;
+    this.#timer = setTimeout(() => this.pump(), Math.min(MAX_IDLE_MS, Math.max(20, next - Date.now())));
+    this.#timer.unref();
+  }
+
+  async #send(message: WebhookMessageRecord): Promise<void> {
+    const { repo, events, logger, settings } = this.#options;
+    const registration = repo.get(message.webhookId);
+    if (registration === null) return;
+    const [event = null] = events.since(message.eventSeq - 1, 1).filter((e) => e.seq === message.eventSeq);
+    const started = Date.now();
+    let statusCode: number | null = null;
+    let error: string | null = null;
+    if (event === null) {
+      error = `event ${message.eventSeq} is no longer in the outbox`;
+    } else {
+      const body = bodyOf(registration, event);
+      const timestamp = new Date();
+      const signature = new Webhook(registration.secret).sign(message.eventId, timestamp, body);
+      try {
+        const response = await fetch(registration.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': this.#options.userAgent,
+            'webhook-id': message.eventId,
+            'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+            'webhook-signature': signature,
+          },
+          body,
+          // A redirect could send the signed body somewhere the user did not register.
+          redirect: 'manual',
+          signal: AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), this.#abort.signal]),
+        });
+        statusCode = response.status;
+        await response.body?.cancel().catch(() => {});
+        if (statusCode < 200 || statusCode >= 300) error = `receiver answered ${statusCode}`;
+      } catch (failure) {
+        if (this.#closed) return; // closing: the message stays pending and goes out after the restart
+        const cause = (failure as { cause?: { code?: string; message?: string } }).cause;
+        error = cause?.code ?? cause?.message ?? (failure as Error).message;
+        if ((failure as Error).name === 'TimeoutError')
+          error = `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
+      }
+    }
+    const at = Date.now();
+    const attempt = { statusCode, error, durationMs: at - started, at };
+    if (error === null) {
+      repo.recordAttempt(message, attempt, { status: 'delivered', nextAttemptAt: at });
+      logger.debug(
+        { webhookId: registration.id, eventType: message.eventType, statusCode },
+        'webhook delivered',
+      );
+      return;
+    }
+    const nextAt =
+      at + backoffMs(message.attempts + 1, settings.webhookBackoffBaseSec, settings.webhookBackoffMaxSec);
+    const giveUp = event === null || nextAt > message.deadlineAt;
+    repo.recordAttempt(message, attempt, {
+      status: giveUp ? 'failed' : 'pending',
+      nextAttemptAt: giveUp ? at : nextAt,
+    });
+    const log = {
+      webhookId: registration.id,
+      eventType: message.eventType,
+      attempt: message.attempts + 1,
+      error,
+    };
+    if (giveUp) logger.error(log, 'webhook message gave up');
+    else logger.warn(log, 'webhook attempt failed');
+  }
+
+  /** Stops sending; messages in flight stay pending and go out after a restart. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#abort.abort();
+    await Promise.allSettled(this.#running.values());
+  }
+}

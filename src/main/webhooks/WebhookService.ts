@@ -1,0 +1,222 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type BetterSqlite3 from 'better-sqlite3';
+import { notFound } from '../../shared/errors';
+import type { AnyStudioEvent } from '../../shared/events';
+import { parseWith } from '../../shared/validation';
+import {
+  createCallbackSchema,
+  createWebhookSchema,
+  updateWebhookSchema,
+  webhookDeliveriesQuerySchema,
+  type CallbackJson,
+  type CreatedCallbackJson,
+  type CreatedWebhookJson,
+  type WebhookDeliveryJson,
+  type WebhookJson,
+  type WebhookKind,
+} from '../../shared/webhooks';
+import type { Settings } from '../config/schema';
+import type { EventBus } from '../events/EventBus';
+import type { Logger } from '../logger';
+import type { Encryptor } from '../security/SecretBox';
+import { EventRepository } from '../store/EventRepository';
+import { WebhookRepository, type WebhookRecord } from '../store/WebhookRepository';
+import { WebhookDispatcher } from './WebhookDispatcher';
+
+export interface WebhookServiceOptions {
+  /** The store's database (webhooks, their messages, the events outbox). */
+  db: BetterSqlite3.Database;
+  bus: EventBus;
+  logger: Logger;
+  settings: Settings;
+  /** Encrypts signing secrets at rest. */
+  encryptor: Encryptor;
+  /** Studio version, for the User-Agent of webhook POSTs. */
+  version?: string;
+}
+
+/** A Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64. */
+function newSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+/**
+ * Webhook registrations: studio webhooks (`/api/webhooks`, the studio event envelope for every
+ * event or the ones listed) and OpenTok archive callbacks (`/v2/project/{apiKey}/callback`,
+ * the archive JSON). Every persisted event reaches them through the dispatcher's outbox.
+ */
+export class WebhookService {
+  readonly repo: WebhookRepository;
+  readonly #options: WebhookServiceOptions;
+  readonly #dispatcher: WebhookDispatcher;
+  readonly #listener = (event: AnyStudioEvent) => {
+    if (event.seq === 0) return;
+    this.#dispatcher.fanOut();
+    this.#dispatcher.pump();
+  };
+  #closing: Promise<void> | null = null;
+
+  constructor(options: WebhookServiceOptions) {
+    this.#options = options;
+    this.repo = new WebhookRepository(options.db, options.encryptor);
+    this.#dispatcher = new WebhookDispatcher({
+      repo: this.repo,
+      events: new EventRepository(options.db),
+      logger: options.logger,
+      settings: options.settings,
+      userAgent: `SpoolStudio/${options.version ?? 'dev'} (+Standard Webhooks)`,
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closing !== null;
+  }
+
+  /** Sends what the outbox holds (events from before a restart included) and follows new events. */
+  start(): void {
+    if (this.closed) return;
+    this.#options.bus.on('event', this.#listener);
+    this.#dispatcher.start();
+  }
+
+  #record(id: string, kind: WebhookKind): WebhookRecord {
+    const record = this.repo.get(id);
+    if (record === null || record.kind !== kind) {
+      throw notFound(
+        `${kind === 'opentok' ? 'callback' : 'webhook'} ${id} does not exist`,
+        kind === 'opentok' ? 'callbackId' : 'webhookId',
+      );
+    }
+    return record;
+  }
+
+  #insert(fields: Pick<WebhookRecord, 'kind' | 'url' | 'events' | 'description' | 'enabled'>): WebhookRecord {
+    const now = Date.now();
+    // Only events after the registration are sent to it.
+    const record: WebhookRecord = {
+      ...fields,
+      id: randomUUID(),
+      secret: newSecret(),
+      cursor: this.repo.lastEventSeq(),
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.repo.insert(record);
+    this.#options.logger.info(
+      { webhookId: record.id, kind: record.kind, url: record.url },
+      'webhook registered',
+    );
+    return record;
+  }
+
+  toJson(record: WebhookRecord): WebhookJson {
+    return {
+      id: record.id,
+      kind: record.kind,
+      url: record.url,
+      events: record.events,
+      description: record.description,
+      enabled: record.enabled,
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+      pending: this.repo.pendingCount(record.id),
+    };
+  }
+
+  // ---- studio webhooks --------------------------------------------------------------------
+
+  /** Registers a webhook; the answer holds its signing secret, which is never shown again. */
+  create(body: unknown): CreatedWebhookJson {
+    const input = parseWith(createWebhookSchema, body, 'webhook');
+    const record = this.#insert({
+      kind: 'studio',
+      url: input.url,
+      events: input.events ?? null,
+      description: input.description ?? null,
+      enabled: input.enabled,
+    });
+    return { ...this.toJson(record), secret: record.secret };
+  }
+
+  list(): WebhookJson[] {
+    return this.repo.list('studio').map((record) => this.toJson(record));
+  }
+
+  get(id: string): WebhookJson {
+    return this.toJson(this.#record(id, 'studio'));
+  }
+
+  update(id: string, body: unknown): WebhookJson {
+    const current = this.#record(id, 'studio');
+    const patch = parseWith(updateWebhookSchema, body, 'webhook');
+    const next: WebhookRecord = {
+      ...current,
+      ...(patch.url !== undefined ? { url: patch.url } : {}),
+      ...(patch.events !== undefined ? { events: patch.events } : {}),
+      ...(patch.description !== undefined ? { description: patch.description } : {}),
+      ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
+      updatedAt: Date.now(),
+    };
+    this.repo.update(next);
+    this.#dispatcher.pump();
+    return this.toJson(next);
+  }
+
+  delete(id: string): void {
+    this.#record(id, 'studio');
+    this.repo.delete(id);
+    this.#options.logger.info({ webhookId: id }, 'webhook removed');
+  }
+
+  /** `GET /api/webhooks/{id}/deliveries`: attempts, newest first. */
+  deliveries(id: string, query: unknown = {}): WebhookDeliveryJson[] {
+    this.#record(id, 'studio');
+    const { limit } = parseWith(webhookDeliveriesQuerySchema, query ?? {}, 'query');
+    return this.repo.attempts(id, limit);
+  }
+
+  // ---- OpenTok callbacks ------------------------------------------------------------------
+
+  #callbackJson(record: WebhookRecord): CallbackJson {
+    return {
+      id: record.id,
+      url: record.url,
+      group: 'archive',
+      event: 'status',
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+    };
+  }
+
+  /** `POST /v2/project/{apiKey}/callback`: answers `{ id, uri }` as OpenTok does, plus the signing secret. */
+  createCallback(body: unknown): CreatedCallbackJson {
+    const input = parseWith(createCallbackSchema, body, 'callback');
+    const record = this.#insert({
+      kind: 'opentok',
+      url: input.url,
+      events: null,
+      description: null,
+      enabled: true,
+    });
+    return { ...this.#callbackJson(record), uri: record.url, secret: record.secret };
+  }
+
+  listCallbacks(): CallbackJson[] {
+    return this.repo.list('opentok').map((record) => this.#callbackJson(record));
+  }
+
+  deleteCallback(id: string): void {
+    this.#record(id, 'opentok');
+    this.repo.delete(id);
+    this.#options.logger.info({ webhookId: id }, 'callback removed');
+  }
+
+  /** Stops sending; undelivered messages stay in the outbox for the next start. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#options.bus.off('event', this.#listener);
+      await this.#dispatcher.close();
+    })();
+    return this.#closing;
+  }
+}

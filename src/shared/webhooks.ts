@@ -1,0 +1,115 @@
+/** Webhook registrations and their delivery log, as the API shows them. */
+import { z } from 'zod';
+
+/** `studio`: the studio event envelope for every (or some) event; `opentok`: OpenTok archive callbacks. */
+export type WebhookKind = 'studio' | 'opentok';
+
+const callbackUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .max(2000, 'must be at most 2000 characters');
+
+/** An event type (`archive.uploaded`), a group (`delivery.*`) or every event (`*`). */
+const eventFilter = z
+  .string()
+  .trim()
+  .regex(
+    /^(\*|[a-z][a-zA-Z0-9_]*\.(\*|[a-zA-Z0-9_]+))$/,
+    'must be an event type like archive.uploaded, a group like delivery.*, or *',
+  );
+
+/** `POST /api/webhooks`. */
+export const createWebhookSchema = z.strictObject({
+  url: callbackUrl,
+  /** Event types to send; every event when absent. */
+  events: z
+    .array(eventFilter)
+    .min(1, 'must list at least one event (leave it out for every event)')
+    .max(100)
+    .optional(),
+  description: z.string().max(500, 'must be at most 500 characters').optional(),
+  enabled: z.boolean().default(true),
+});
+
+/** `PATCH /api/webhooks/{id}`. */
+export const updateWebhookSchema = z.strictObject({
+  url: callbackUrl.optional(),
+  /** null: every event again. */
+  events: z
+    .array(eventFilter)
+    .min(1, 'must list at least one event (null for every event)')
+    .max(100)
+    .nullable()
+    .optional(),
+  description: z.string().max(500, 'must be at most 500 characters').nullable().optional(),
+  enabled: z.boolean().optional(),
+});
+
+/** `POST /v2/project/{apiKey}/callback` (OpenTok): `{ group: "archive", event: "status", url }`. */
+export const createCallbackSchema = z
+  .object({
+    group: z.literal('archive', { error: 'must be "archive"' }),
+    event: z.literal('status', { error: 'must be "status"' }),
+    url: callbackUrl,
+  })
+  .refine((v) => JSON.stringify(v).length <= 8096, 'must be at most 8096 characters of JSON');
+
+/** A studio webhook registration. The signing secret is only in the creation answer. */
+export interface WebhookJson {
+  id: string;
+  kind: WebhookKind;
+  url: string;
+  /** null: every event. */
+  events: string[] | null;
+  description: string | null;
+  enabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+  /** Messages waiting to be delivered (retries included). */
+  pending: number;
+}
+
+/** Creation answer: the registration and its Standard Webhooks signing secret (`whsec_…`), shown once. */
+export type CreatedWebhookJson = WebhookJson & { secret: string };
+
+/** An OpenTok callback registration (`GET /v2/project/{apiKey}/callback`). */
+export interface CallbackJson {
+  id: string;
+  url: string;
+  group: 'archive';
+  event: 'status';
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Creation answer of an OpenTok callback: `{ id, uri }` as OpenTok answers, plus the signing secret. */
+export type CreatedCallbackJson = CallbackJson & { uri: string; secret: string };
+
+export type WebhookMessageStatus = 'pending' | 'delivered' | 'failed';
+
+/** One attempt to deliver one event to one registration (`GET /api/webhooks/{id}/deliveries`). */
+export interface WebhookDeliveryJson {
+  id: number;
+  /** The `webhook-id` header: the event's id. */
+  messageId: string;
+  eventType: string;
+  eventSeq: number;
+  archiveId: string | null;
+  attempt: number;
+  /** HTTP status answered, or null when no answer came (refused, timeout). */
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  at: number;
+  /** Where the message stands now. */
+  messageStatus: WebhookMessageStatus;
+}
+
+/** `GET /api/webhooks/{id}/deliveries` query. */
+export const webhookDeliveriesQuerySchema = z.strictObject({
+  limit: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(1000, 'must be at most 1000')
+    .default(100),
+});

@@ -1,0 +1,146 @@
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+
+/** A free TCP port on 127.0.0.1 (bound and released at once). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Waits until the port accepts connections (servers that exit silently on a bad option never do). */
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  what: string,
+  output = () => '',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await portOpen(port))) {
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Waits until nothing listens on the port any more. */
+export async function waitForPortClosed(port: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (await portOpen(port)) {
+    if (Date.now() > deadline) throw new Error(`port ${port} still open after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Pids of every descendant of `pid` (from /proc), children first-level before grandchildren. */
+export function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // The command name may hold spaces and parentheses; the ppid is the 2nd field after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = parents.get(ppid) ?? [];
+    list.push(Number(name));
+    parents.set(ppid, list);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const child of parents.get(p) ?? []) {
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** Sends a signal to a process and all its descendants (servers fork a process per client). */
+export function killTree(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      process.kill(p, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** A server process started by a test: its output and a way to stop it by PID. */
+export class ServerProcess {
+  readonly child: ChildProcess;
+  #output = '';
+  readonly #exited: Promise<void>;
+
+  constructor(command: string, args: string[], options: SpawnOptions = {}) {
+    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    this.child.stdout?.on('data', (chunk: Buffer) => this.#append(chunk));
+    this.child.stderr?.on('data', (chunk: Buffer) => this.#append(chunk));
+    this.#exited = new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.once('error', (error) => {
+        this.#append(Buffer.from(String(error)));
+        resolve();
+      });
+    });
+  }
+
+  #append(chunk: Buffer): void {
+    // Keep the tail only: a chatty server must not grow the test's memory.
+    this.#output = (this.#output + chunk.toString()).slice(-20_000);
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  output(): string {
+    return this.#output;
+  }
+
+  /** Kills the process and its children (SIGKILL unless told) and waits for it to exit. */
+  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.pid !== 0 && this.running) killTree(this.pid, signal);
+    await this.#exited;
+  }
+}
+
+/** Runs a command to completion; throws with its output when it fails. */
+export function run(command: string, args: string[], input?: string): string {
+  const result = spawnSync(command, args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
+  if (result.status !== 0) {
+    throw new Error(
+      `${command} ${args.join(' ')} failed (${result.status ?? result.signal}): ${result.stderr}${result.stdout}`,
+    );
+  }
+  return result.stdout;
+}
