@@ -6,6 +6,8 @@ import { loadConfig, type LoadConfigOptions, type StudioConfig } from './config/
 import { EventBus } from './events/EventBus';
 import type { HttpContext } from './http/context';
 import { HttpServer, type RouteModule } from './http/HttpServer';
+import { archiveRoutes } from './http/routes/archives';
+import { fileRoutes } from './http/routes/files';
 import { roomRoutes } from './http/routes/rooms';
 import { createLogger, type Logger } from './logger';
 import { describeFfmpeg, resolveFfmpeg, type Ffmpeg } from './media/ffmpeg';
@@ -13,6 +15,9 @@ import { RoomService } from './rooms/RoomService';
 import { Auth } from './security/Auth';
 import { loadOrCreateCertificate, type TlsMaterial } from './security/certificate';
 import { loadOrCreateKey } from './security/keys';
+import { ArchiveStatus } from './events/ArchiveStatus';
+import { RecordingService } from './recording/RecordingService';
+import { ArchiveRepository } from './store/ArchiveRepository';
 import { EventRepository } from './store/EventRepository';
 import { Store } from './store/Store';
 
@@ -49,6 +54,8 @@ export class Studio {
   readonly bus: EventBus;
   readonly auth: Auth;
   readonly rooms: RoomService;
+  readonly archives: ArchiveStatus;
+  readonly recording: RecordingService;
   /** The plain HTTP listener (loopback by default): API, operator UI, guests on this machine. */
   readonly http: HttpServer;
   /** The HTTPS listener on the LAN address, for guests on other machines. */
@@ -85,6 +92,21 @@ export class Studio {
       urls: () => ({ http: this.url, lan: this.lanUrl }),
     });
 
+    this.archives = new ArchiveStatus(new ArchiveRepository(this.store.db), this.bus, {
+      apiKey: settings.apiKey,
+      baseUrl: '',
+    });
+    this.recording = new RecordingService({
+      db: this.store.db,
+      bus: this.bus,
+      logger: logger.child({ part: 'recording' }),
+      settings,
+      dataDir,
+      rooms: this.rooms,
+      archiveStatus: this.archives,
+      ffmpeg: () => this.#ffmpeg,
+    });
+
     const ctx: HttpContext = {
       config,
       logger,
@@ -94,7 +116,11 @@ export class Studio {
       info: () => this.info(),
       rendererDir: pre.rendererDir,
     };
-    const routes: RouteModule[] = [roomRoutes(this.rooms)];
+    const routes: RouteModule[] = [
+      roomRoutes(this.rooms),
+      archiveRoutes(this.recording, this.rooms),
+      fileRoutes(this.recording, this.archives.repo),
+    ];
     this.http = new HttpServer(ctx, { host: settings.bindAddress, port: settings.httpPort, routes });
     this.https =
       pre.tls !== null && settings.lanAddress !== null
@@ -131,6 +157,11 @@ export class Studio {
       await studio.close();
       throw error;
     }
+    studio.archives.baseUrl = studio.url;
+    // Archives a crash interrupted are finalized once every service listens for their events.
+    const recovered = await studio.recording.recover();
+    if (recovered.length > 0)
+      logger.warn({ archives: recovered }, 'archives interrupted by a crash were recovered');
     studio.bus.publish('studio.started', { version: APP_VERSION });
     studio.#healthTimer = setInterval(() => studio.#publishHealth(), 5000);
     studio.#healthTimer.unref();
@@ -203,6 +234,7 @@ export class Studio {
         this.logger.error({ err: error }, `closing ${what} failed`);
       await this.https?.close().catch(log('https'));
       await this.http.close().catch(log('http'));
+      await this.recording.close().catch(log('recording'));
       this.rooms.close();
       this.bus.close();
       this.store.close();

@@ -149,6 +149,7 @@ export class SyntheticPublisher {
   #ffmpeg: ChildProcess | null = null;
   #sockets: Socket[] = [];
   readonly #options: PublisherOptions;
+  readonly #dropUntil = new Map<'audio' | 'video', number>();
   #stopped = false;
 
   private constructor(options: PublisherOptions) {
@@ -184,7 +185,9 @@ export class SyntheticPublisher {
       const track = new MediaStreamTrack({ kind });
       this.pc.addTransceiver(track, { direction: 'sendonly' });
       const socket = await udpSocket();
-      socket.on('message', (packet) => track.writeRtp(packet));
+      socket.on('message', (packet) => {
+        if (Date.now() >= (this.#dropUntil.get(kind) ?? 0)) track.writeRtp(packet);
+      });
       this.#sockets.push(socket);
       tracks.push({ kind, track, socket });
     }
@@ -221,6 +224,11 @@ export class SyntheticPublisher {
       );
     }
     this.#ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+
+  /** Stops sending one kind of media for a while (a mute gap: no packets at all). */
+  drop(kind: 'audio' | 'video', durationMs: number): void {
+    this.#dropUntil.set(kind, Date.now() + durationMs);
   }
 
   /** Resolves when the clip has played to its end (not with `loop`). */

@@ -21,7 +21,12 @@ export class ArchiveStatus {
   constructor(repo: ArchiveRepository, bus: EventBus, ctx: ArchiveJsonContext) {
     this.#repo = repo;
     this.#bus = bus;
-    this.#ctx = ctx;
+    this.#ctx = { ...ctx };
+  }
+
+  /** Base URL of the file server in archive URLs (known once the HTTP listener is up). */
+  set baseUrl(url: string) {
+    this.#ctx.baseUrl = url;
   }
 
   get repo(): ArchiveRepository {

@@ -78,9 +78,14 @@ export class HttpServer {
       eventSocketRoutes(scoped, ctx);
       for (const routes of options.routes ?? []) routes(scoped, ctx);
     });
-    if (ctx.rendererDir !== null && existsSync(ctx.rendererDir)) {
-      app.register(fastifyStatic, { root: ctx.rendererDir, index: ['index.html'], wildcard: true });
-    }
+    // Always registered: reply.sendFile serves archive files too (Range, types, no traversal).
+    const serveRenderer = ctx.rendererDir !== null && existsSync(ctx.rendererDir);
+    app.register(fastifyStatic, {
+      root: serveRenderer ? ctx.rendererDir! : ctx.config.dataDir,
+      serve: serveRenderer,
+      index: ['index.html'],
+      wildcard: true,
+    });
   }
 
   get closed(): boolean {

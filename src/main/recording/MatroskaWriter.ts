@@ -1,0 +1,276 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { APP_VERSION } from '../appInfo';
+import { element, float, ID, idBytes, int, string, uint, UNKNOWN_SIZE, vint, voidElement } from './ebml';
+
+/** A track of a Matroska/WebM file. Track numbers start at 1. */
+export interface MatroskaTrack {
+  number: number;
+  kind: 'audio' | 'video';
+  /** Matroska codec id: V_VP8, V_VP9, V_AV1, V_MPEG4/ISO/AVC, A_OPUS. */
+  codecId: string;
+  codecPrivate?: Buffer;
+  width?: number;
+  height?: number;
+  sampleRate?: number;
+  channels?: number;
+  /** Opus: pre-roll after a seek, in ns. */
+  seekPreRollNs?: number;
+}
+
+export interface MatroskaWriterOptions {
+  /** `webm` for VP8/VP9/AV1 + Opus; `matroska` for anything else (H.264). */
+  docType: 'webm' | 'matroska';
+  tracks: MatroskaTrack[];
+  /** Start a new cluster after this long (ms), so a crash loses at most this much. */
+  clusterMs?: number;
+}
+
+interface Cue {
+  timeMs: number;
+  track: number;
+  clusterPosition: number;
+}
+
+/** Space kept at the start of the segment for the SeekHead written at finalize. */
+const SEEKHEAD_RESERVE = 96;
+/** A Duration element: 2-byte ID, 1-byte size, 8-byte float. */
+const DURATION_BYTES = 11;
+
+/**
+ * Writes a Matroska/WebM file as media arrives. Clusters (≤ `clusterMs`, and at every video
+ * keyframe) are written whole with their sizes, so the file is playable while it grows and
+ * after a crash; `finalize` appends Cues and fills in Duration, the SeekHead and the Segment
+ * size, so players can seek. Blocks must be given in non-decreasing time per track.
+ */
+export class MatroskaWriter {
+  readonly path: string;
+  readonly #options: MatroskaWriterOptions;
+  #file: FileHandle | null = null;
+  #position = 0;
+  #segmentDataStart = 0;
+  #segmentSizeOffset = 0;
+  #durationOffset = 0;
+  #seekHeadOffset = 0;
+  #infoPosition = 0;
+  #tracksPosition = 0;
+  #cluster: { timeMs: number; blocks: Buffer[]; bytes: number; hasKeyframe: boolean } | null = null;
+  #cues: Cue[] = [];
+  #queue: Promise<void> = Promise.resolve();
+  #failure: Error | null = null;
+  #lastTimeMs = 0;
+  #firstTimeMs: number | null = null;
+  #closed = false;
+  readonly #videoTrack: number | null;
+
+  private constructor(path: string, options: MatroskaWriterOptions) {
+    this.path = path;
+    this.#options = options;
+    this.#videoTrack = options.tracks.find((t) => t.kind === 'video')?.number ?? null;
+  }
+
+  /** Creates the file and writes its header. */
+  static async create(path: string, options: MatroskaWriterOptions): Promise<MatroskaWriter> {
+    const writer = new MatroskaWriter(path, options);
+    writer.#file = await open(path, 'w', 0o644);
+    await writer.#writeHeader();
+    return writer;
+  }
+
+  /** Milliseconds of media written (last block time). */
+  get durationMs(): number {
+    return this.#firstTimeMs === null ? 0 : this.#lastTimeMs;
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.#position;
+  }
+
+  /** The first error a write hit, if any (the recorder stops that file then). */
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
+  async #writeHeader(): Promise<void> {
+    const { docType, tracks } = this.#options;
+    const ebml = element(ID.EBML, [
+      uint(ID.EBMLVersion, 1),
+      uint(ID.EBMLReadVersion, 1),
+      uint(ID.EBMLMaxIDLength, 4),
+      uint(ID.EBMLMaxSizeLength, 8),
+      string(ID.DocType, docType),
+      uint(ID.DocTypeVersion, 4),
+      uint(ID.DocTypeReadVersion, 2),
+    ]);
+    const segmentHead = Buffer.concat([idBytes(ID.Segment), UNKNOWN_SIZE]);
+    this.#segmentSizeOffset = ebml.length + idBytes(ID.Segment).length;
+    this.#segmentDataStart = ebml.length + segmentHead.length;
+    this.#seekHeadOffset = this.#segmentDataStart;
+    const reserve = voidElement(SEEKHEAD_RESERVE);
+
+    // Info with a Void where Duration goes once it is known (a Duration of 0 would mislead players).
+    const infoBody = Buffer.concat([
+      uint(ID.TimestampScale, 1_000_000),
+      string(ID.MuxingApp, `Spool Studio ${APP_VERSION}`),
+      string(ID.WritingApp, `Spool Studio ${APP_VERSION}`),
+      int(ID.DateUTC, BigInt(Date.now() - Date.UTC(2001, 0, 1)) * 1_000_000n),
+    ]);
+    const infoHead = Buffer.concat([idBytes(ID.Info), vint(infoBody.length + DURATION_BYTES, 8)]);
+    this.#infoPosition = this.#segmentDataStart + reserve.length;
+    this.#durationOffset = this.#infoPosition + infoHead.length + infoBody.length;
+    const info = Buffer.concat([infoHead, infoBody, voidElement(DURATION_BYTES)]);
+
+    const entries = tracks.map((track) => {
+      const parts: Buffer[] = [
+        uint(ID.TrackNumber, track.number),
+        uint(ID.TrackUID, track.number),
+        uint(ID.TrackType, track.kind === 'video' ? 1 : 2),
+        uint(ID.FlagLacing, 0),
+        string(ID.CodecID, track.codecId),
+      ];
+      if (track.codecPrivate) parts.push(element(ID.CodecPrivate, track.codecPrivate));
+      if (track.kind === 'video') {
+        parts.push(
+          element(ID.Video, [
+            uint(ID.PixelWidth, track.width ?? 640),
+            uint(ID.PixelHeight, track.height ?? 480),
+          ]),
+        );
+      } else {
+        if (track.seekPreRollNs !== undefined) {
+          parts.push(uint(ID.CodecDelay, 0), uint(ID.SeekPreRoll, track.seekPreRollNs));
+        }
+        parts.push(
+          element(ID.Audio, [
+            float(ID.SamplingFrequency, track.sampleRate ?? 48000),
+            uint(ID.Channels, track.channels ?? 2),
+          ]),
+        );
+      }
+      return element(ID.TrackEntry, parts);
+    });
+    const tracksElement = element(ID.Tracks, entries);
+    this.#tracksPosition = this.#infoPosition + info.length;
+    this.#enqueue(Buffer.concat([ebml, segmentHead, reserve, info, tracksElement]));
+    await this.#queue;
+  }
+
+  #enqueue(data: Buffer, at?: number): void {
+    const position = at ?? this.#position;
+    if (at === undefined) this.#position += data.length;
+    this.#queue = this.#queue.then(async () => {
+      if (this.#failure !== null || this.#file === null) return;
+      try {
+        await this.#file.write(data, 0, data.length, position);
+      } catch (error) {
+        this.#failure = error as Error;
+      }
+    });
+  }
+
+  /** Adds one frame. `timeMs` is on the file's timeline (0 = its start). */
+  write(track: number, timeMs: number, data: Buffer, keyframe: boolean): void {
+    if (this.#closed) return;
+    const time = Math.max(0, Math.round(timeMs));
+    if (this.#firstTimeMs === null) this.#firstTimeMs = time;
+    const isVideoKey = keyframe && track === this.#videoTrack;
+    const cluster = this.#cluster;
+    const clusterMs = this.#options.clusterMs ?? 1000;
+    if (
+      cluster === null ||
+      (isVideoKey && cluster.blocks.length > 0) ||
+      time - cluster.timeMs >= clusterMs ||
+      time - cluster.timeMs > 32_000
+    ) {
+      this.#flushCluster();
+      this.#cluster = { timeMs: time, blocks: [], bytes: 0, hasKeyframe: false };
+    }
+    const current = this.#cluster!;
+    const relative = Math.max(-32768, Math.min(32767, time - current.timeMs));
+    const header = Buffer.alloc(4);
+    header[0] = 0x80 | track; // track number as a 1-byte vint
+    header.writeInt16BE(relative, 1);
+    // Every audio frame is a keyframe; the flag lets players seek to it.
+    header[3] = keyframe || track !== this.#videoTrack ? 0x80 : 0x00;
+    const block = Buffer.concat([idBytes(ID.SimpleBlock), vint(header.length + data.length), header, data]);
+    if (isVideoKey && current.blocks.length === 0) current.hasKeyframe = true;
+    current.blocks.push(block);
+    current.bytes += block.length;
+    this.#lastTimeMs = Math.max(this.#lastTimeMs, time);
+  }
+
+  #flushCluster(): void {
+    const cluster = this.#cluster;
+    if (cluster === null || cluster.blocks.length === 0) return;
+    this.#cluster = null;
+    const clusterPosition = this.#position - this.#segmentDataStart;
+    if (cluster.hasKeyframe && this.#videoTrack !== null) {
+      this.#cues.push({ timeMs: cluster.timeMs, track: this.#videoTrack, clusterPosition });
+    } else if (this.#videoTrack === null) {
+      this.#cues.push({ timeMs: cluster.timeMs, track: this.#options.tracks[0]!.number, clusterPosition });
+    }
+    const timestamp = uint(ID.Timestamp, cluster.timeMs);
+    const body = Buffer.concat([timestamp, ...cluster.blocks]);
+    this.#enqueue(Buffer.concat([idBytes(ID.Cluster), vint(body.length), body]));
+  }
+
+  /** Writes what is buffered (a cluster in progress) without finalizing. */
+  async flush(): Promise<void> {
+    this.#flushCluster();
+    await this.#queue;
+  }
+
+  /** Appends Cues, fills in Duration, SeekHead and Segment size, and closes the file. */
+  async finalize(): Promise<{ durationMs: number; size: number }> {
+    if (this.#closed) return { durationMs: this.durationMs, size: this.#position };
+    this.#flushCluster();
+    this.#closed = true;
+    const cuesPosition = this.#position - this.#segmentDataStart;
+    if (this.#cues.length > 0) {
+      const points = this.#cues.map((cue) =>
+        element(ID.CuePoint, [
+          uint(ID.CueTime, cue.timeMs),
+          element(ID.CueTrackPositions, [
+            uint(ID.CueTrack, cue.track),
+            uint(ID.CueClusterPosition, cue.clusterPosition),
+          ]),
+        ]),
+      );
+      this.#enqueue(element(ID.Cues, points));
+    }
+    const seek = (id: number, position: number) =>
+      element(ID.Seek, [element(ID.SeekID, idBytes(id)), uint(ID.SeekPosition, position)]);
+    const seekEntries = [
+      seek(ID.Info, this.#infoPosition - this.#segmentDataStart),
+      seek(ID.Tracks, this.#tracksPosition - this.#segmentDataStart),
+    ];
+    if (this.#cues.length > 0) seekEntries.push(seek(ID.Cues, cuesPosition));
+    const seekHead = element(ID.SeekHead, seekEntries);
+    const fill = SEEKHEAD_RESERVE - seekHead.length;
+    if (fill === 0 || fill >= 2) {
+      this.#enqueue(
+        fill === 0 ? seekHead : Buffer.concat([seekHead, voidElement(fill)]),
+        this.#seekHeadOffset,
+      );
+    }
+    this.#enqueue(float(ID.Duration, Math.max(this.durationMs, 1)), this.#durationOffset);
+    const segmentSize = this.#position - this.#segmentDataStart;
+    this.#enqueue(vint(segmentSize, 8), this.#segmentSizeOffset);
+    await this.#queue;
+    await this.#file?.sync().catch(() => {});
+    await this.#file?.close();
+    this.#file = null;
+    if (this.#failure !== null) throw this.#failure;
+    return { durationMs: this.durationMs, size: this.#position };
+  }
+
+  /** Closes the file as it is (writes buffered data, no Cues): what a crash would leave. */
+  async abort(): Promise<void> {
+    if (this.#closed) return;
+    this.#flushCluster();
+    this.#closed = true;
+    await this.#queue;
+    await this.#file?.close();
+    this.#file = null;
+  }
+}

@@ -1,0 +1,754 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { ArchiveJson, ArchiveReason, Manifest, ManifestFile, VideoType } from '../../shared/archive';
+import { opentokLayoutSchema, patchArchiveStreamsSchema, startArchiveSchema } from '../../shared/archiveApi';
+import { conflict, notFound, StudioError } from '../../shared/errors';
+import type { RecordingState } from '../../shared/signaling';
+import { parseWith } from '../../shared/validation';
+import type { Settings } from '../config/schema';
+import type { ArchiveStatus } from '../events/ArchiveStatus';
+import type { EventBus } from '../events/EventBus';
+import type { Logger } from '../logger';
+import type { Ffmpeg } from '../media/ffmpeg';
+import type { LiveRoom } from '../rooms/LiveRoom';
+import type { RoomService } from '../rooms/RoomService';
+import type { Stream } from '../rooms/Stream';
+import type { ArchiveFileRecord, ArchiveRecord, ArchiveRepository } from '../store/ArchiveRepository';
+import { ActiveArchive } from './ActiveArchive';
+import { probeDuration, remux } from './remux';
+import { StreamRecorder, type RecordedFile } from './StreamRecorder';
+
+export interface RecordingServiceOptions {
+  db: BetterSqlite3.Database;
+  bus: EventBus;
+  logger: Logger;
+  settings: Settings;
+  dataDir: string;
+  rooms: RoomService;
+  archiveStatus: ArchiveStatus;
+  /** The ffmpeg in use (remux to MP4, crash recovery), or why there is none. */
+  ffmpeg: () => Ffmpeg | Error;
+}
+
+/** Archive ids are UUIDs, as OpenTok's; anything else is refused before touching the disk. */
+const ARCHIVE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Codecs an MP4 file can hold when copied (ffmpeg 5.1 cannot put VP8 in MP4). */
+const MP4_VIDEO = new Set(['H264', 'VP9', 'AV1']);
+
+/**
+ * Archives: the OpenTok lifecycle (started ⇄ paused → stopped → available / failed, deleted),
+ * limits, automatic archives of autoRecord rooms, per-stream recorders, the manifest, and
+ * recovery of archives a crash interrupted.
+ */
+export class RecordingService {
+  readonly #options: RecordingServiceOptions;
+  readonly #logger: Logger;
+  readonly #repo: ArchiveRepository;
+  readonly #status: ArchiveStatus;
+  readonly #active = new Map<string, ActiveArchive>();
+  readonly #roomListeners = new Map<string, Array<() => void>>();
+  readonly #limits: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(options: RecordingServiceOptions) {
+    this.#options = options;
+    this.#logger = options.logger;
+    this.#status = options.archiveStatus;
+    this.#repo = options.archiveStatus.repo;
+    mkdirSync(this.archivesDir, { recursive: true });
+    options.rooms.on('sessionStarted', (room) => this.#onSessionStarted(room));
+    options.rooms.on('sessionEnded', (room) => this.#onSessionEnded(room));
+    options.rooms.setRecordingControl({
+      start: async (roomId, body) => {
+        const room = options.rooms.record(roomId);
+        const defaults = room.settings.recording;
+        const json = await this.start({
+          outputMode: defaults.outputMode,
+          streamMode: defaults.streamMode,
+          format: defaults.format,
+          hasAudio: defaults.hasAudio,
+          hasVideo: defaults.hasVideo,
+          ...(defaults.outputMode === 'composed' ? { resolution: defaults.resolution } : {}),
+          ...(defaults.name !== undefined ? { name: defaults.name } : {}),
+          ...(defaults.splitDuration !== undefined ? { splitDuration: defaults.splitDuration } : {}),
+          ...(defaults.splitOnly !== undefined ? { splitOnly: defaults.splitOnly } : {}),
+          ...body,
+          sessionId: roomId,
+        });
+        return { id: json.id };
+      },
+      stop: async (roomId, archiveId) => {
+        const targets = [...this.#active.values()].filter(
+          (a) => a.record.roomId === roomId && (archiveId === undefined || a.id === archiveId),
+        );
+        if (targets.length === 0) throw conflict('nothing is recording in this room', 'archiveId');
+        await Promise.all(targets.map((a) => this.#stop(a, 'user initiated')));
+      },
+      state: (roomId) => this.state(roomId),
+    });
+    this.#limits = setInterval(() => this.#checkLimits(), 1000);
+    this.#limits.unref();
+  }
+
+  get archivesDir(): string {
+    return join(this.#options.dataDir, 'archives');
+  }
+
+  /** The folder of an archive (the id is checked, so it never leaves the archives folder). */
+  archiveDir(id: string): string {
+    if (!ARCHIVE_ID.test(id)) throw notFound(`archive ${id} does not exist`, 'archiveId');
+    return join(this.archivesDir, id);
+  }
+
+  /** Archives recording a room now, for the recording indicator. */
+  state(roomId: string): RecordingState {
+    const archives = [...this.#active.values()]
+      .filter((a) => a.record.roomId === roomId && !a.ended)
+      .map((a) => ({
+        id: a.id,
+        name: a.record.name,
+        status: a.record.status,
+        createdAt: a.record.createdAt,
+      }));
+    return { active: archives.length > 0, archives };
+  }
+
+  // ---- API --------------------------------------------------------------------------------
+
+  /** Starts an archive (`POST /v2/project/{apiKey}/archive`). */
+  async start(body: unknown, internal: { auto?: boolean; replaces?: string } = {}): Promise<ArchiveJson> {
+    const auto = internal.auto ?? false;
+    if (this.#closed) throw new StudioError('Unavailable', 'the studio is shutting down');
+    const input = parseWith(startArchiveSchema, body, 'archive');
+    const room = this.#options.rooms.record(input.sessionId);
+    const live = this.#options.rooms.live(room.id);
+    if (live === undefined || live.participants.size === 0) {
+      throw new StudioError(
+        'InvalidArgument',
+        `no clients are connected to session ${room.id}; an archive can start once someone has joined`,
+        'sessionId',
+      );
+    }
+    const tag = input.multiArchiveTag ?? null;
+    const clash = [...this.#active.values()].find(
+      (a) =>
+        a.record.roomId === room.id &&
+        !a.ended &&
+        a.record.multiArchiveTag === tag &&
+        a.id !== internal.replaces,
+    );
+    if (clash !== undefined) {
+      throw conflict(
+        tag === null
+          ? `session ${room.id} is already being recorded (archive ${clash.id}); set a unique multiArchiveTag to record it again at the same time`
+          : `an archive with multiArchiveTag "${tag}" is already recording session ${room.id}`,
+        'multiArchiveTag',
+      );
+    }
+    const outputMode = input.outputMode ?? 'composed';
+    const expireAt =
+      input.expireTime === undefined
+        ? null
+        : typeof input.expireTime === 'number'
+          ? input.expireTime
+          : Date.parse(input.expireTime);
+    if (expireAt !== null && expireAt <= Date.now())
+      throw new StudioError('InvalidArgument', 'expireTime is in the past', 'expireTime');
+    if (input.splitOnly && input.splitDuration === undefined) {
+      throw new StudioError('InvalidArgument', 'splitOnly needs splitDuration', 'splitOnly');
+    }
+    const now = Date.now();
+    const record: ArchiveRecord = {
+      id: randomUUID(),
+      roomId: room.id,
+      sessionId: live.session.id,
+      name: input.name ?? null,
+      status: 'started',
+      reason: '',
+      outputMode,
+      streamMode: input.streamMode ?? 'auto',
+      hasAudio: input.hasAudio ?? true,
+      hasVideo: input.hasVideo ?? true,
+      resolution: outputMode === 'composed' ? (input.resolution ?? '640x480') : null,
+      multiArchiveTag: tag,
+      format: input.format ?? room.settings.recording.format,
+      options: {
+        ...(input.splitDuration !== undefined ? { splitDuration: input.splitDuration } : {}),
+        ...(input.splitOnly !== undefined ? { splitOnly: input.splitOnly } : {}),
+        ...(input.recordingMetadata !== undefined ? { recordingMetadata: input.recordingMetadata } : {}),
+        ...(input.maxBitrate !== undefined ? { maxBitrate: input.maxBitrate } : {}),
+        ...(input.layout !== undefined ? { layout: input.layout } : {}),
+        ...(auto ? { auto: true } : {}),
+      },
+      size: 0,
+      duration: 0,
+      expireAt,
+      createdAt: now,
+      stoppedAt: null,
+      updatedAt: now,
+    };
+    if (!record.hasAudio && !record.hasVideo) {
+      throw new StudioError('InvalidArgument', 'an archive needs audio, video or both', 'hasAudio');
+    }
+    const dir = join(this.archivesDir, record.id);
+    mkdirSync(dir, { recursive: true });
+    this.#repo.insert(record);
+    const active = new ActiveArchive(record, live, dir);
+    this.#active.set(record.id, active);
+    this.#watchRoom(live);
+    this.#status.set(record.id, 'started');
+    this.#logger.info({ archiveId: record.id, roomId: room.id, outputMode, auto }, 'archive started');
+    for (const stream of live.streams.values()) this.#record(active, stream);
+    this.#refreshState(active);
+    this.#broadcast(active, 'started');
+    return this.#status.json(record.id);
+  }
+
+  /** Stops an archive (`POST archive/{id}/stop`). */
+  async stop(id: string): Promise<ArchiveJson> {
+    const active = this.#active.get(id);
+    if (active === undefined) {
+      const record = this.#repo.get(id);
+      if (record === null || record.status === 'deleted')
+        throw notFound(`archive ${id} does not exist`, 'archiveId');
+      throw conflict(`archive ${id} is not recording (status ${record.status})`, 'archiveId');
+    }
+    if (active.record.options.auto) {
+      // OpenTok: automatic archives stop with their session, not by API.
+      throw conflict(
+        `archive ${id} is an automatic archive of an autoRecord room; it stops when the session ends`,
+        'archiveId',
+      );
+    }
+    return this.#stop(active, 'user initiated');
+  }
+
+  get(id: string): ArchiveJson {
+    return this.#status.json(id);
+  }
+
+  list(query: { offset?: unknown; count?: unknown; sessionId?: unknown }): {
+    count: number;
+    items: ArchiveJson[];
+  } {
+    const number = (v: unknown, field: string, max: number, fallback: number) => {
+      if (v === undefined || v === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > max)
+        throw new StudioError('InvalidArgument', `${field} must be a whole number from 0 to ${max}`, field);
+      return n;
+    };
+    const result = this.#repo.list({
+      offset: number(query.offset, 'offset', 1_000_000, 0),
+      count: number(query.count, 'count', 1000, 50),
+      ...(typeof query.sessionId === 'string' && query.sessionId !== '' ? { roomId: query.sessionId } : {}),
+    });
+    return { count: result.count, items: result.items.map((r) => this.#status.toJson(r)) };
+  }
+
+  /** Deletes an archive that is not recording: its files go, its status becomes `deleted`. */
+  delete(id: string): void {
+    const record = this.#repo.get(id);
+    if (record === null || record.status === 'deleted')
+      throw notFound(`archive ${id} does not exist`, 'archiveId');
+    if (this.#active.has(id) || record.status === 'started' || record.status === 'paused') {
+      throw conflict(`archive ${id} is still recording; stop it first`, 'archiveId');
+    }
+    rmSync(this.archiveDir(id), { recursive: true, force: true });
+    this.#status.set(id, 'deleted');
+  }
+
+  /** Manual stream mode: adds or removes a stream (`PATCH archive/{id}/streams`). */
+  patchStreams(id: string, body: unknown): void {
+    const input = parseWith(patchArchiveStreamsSchema, body, 'streams');
+    const active = this.#active.get(id);
+    const record = active?.record ?? this.#repo.get(id);
+    if (record === null || record === undefined || record.status === 'deleted')
+      throw notFound(`archive ${id} does not exist`, 'archiveId');
+    if (record.streamMode !== 'manual') {
+      throw new StudioError(
+        'InvalidArgument',
+        `archive ${id} uses streamMode "auto"; streams can be chosen only in "manual" mode`,
+        'streamMode',
+      );
+    }
+    if (active === undefined) throw conflict(`archive ${id} is not recording`, 'archiveId');
+    if (input.addStream !== undefined) {
+      const stream = active.room.streams.get(input.addStream);
+      if (stream === undefined)
+        throw notFound(`stream ${input.addStream} is not published in session ${record.roomId}`, 'addStream');
+      active.selected.set(stream.id, {
+        streamId: stream.id,
+        hasAudio: input.hasAudio ?? true,
+        hasVideo: input.hasVideo ?? true,
+      });
+      this.#repo.setStream(id, {
+        streamId: stream.id,
+        hasAudio: input.hasAudio ?? true,
+        hasVideo: input.hasVideo ?? true,
+      });
+      // A changed selection of a recorded stream starts a new segment with the new tracks.
+      void this.#endSegment(active, stream.id).then(() => {
+        this.#record(active, stream);
+        this.#refreshState(active);
+      });
+    } else if (input.removeStream !== undefined) {
+      if (!active.selected.has(input.removeStream)) {
+        throw notFound(`stream ${input.removeStream} is not in archive ${id}`, 'removeStream');
+      }
+      active.selected.delete(input.removeStream);
+      void this.#endSegment(active, input.removeStream).then(() => this.#refreshState(active));
+    }
+  }
+
+  /** Stores a layout change with its time in the archive (`PUT archive/{id}/layout`). */
+  setLayout(id: string, body: unknown): void {
+    const layout = parseWith(opentokLayoutSchema, body, 'layout');
+    const record = this.#repo.get(id);
+    if (record === null || record.status === 'deleted')
+      throw notFound(`archive ${id} does not exist`, 'archiveId');
+    if (record.outputMode !== 'composed') {
+      throw new StudioError(
+        'InvalidArgument',
+        `archive ${id} is an individual-stream archive; layouts apply to composed archives`,
+        'outputMode',
+      );
+    }
+    const atMs =
+      record.status === 'started' || record.status === 'paused' ? Date.now() - record.createdAt : 0;
+    this.#options.db
+      .prepare('INSERT INTO layout_changes (archive_id, at_ms, layout) VALUES (?, ?, ?)')
+      .run(id, atMs, JSON.stringify(layout));
+  }
+
+  // ---- recording ----------------------------------------------------------------------------
+
+  #watchRoom(room: LiveRoom): void {
+    if (this.#roomListeners.has(room.id)) return;
+    const onStream = (stream: Stream) => {
+      for (const active of this.#archivesOf(room.id)) {
+        this.#record(active, stream);
+        this.#refreshState(active);
+      }
+    };
+    const onStreamGone = (stream: Stream) => {
+      for (const active of this.#archivesOf(room.id)) {
+        void this.#endSegment(active, stream.id).then(() => this.#refreshState(active));
+      }
+    };
+    room.on('streamAdded', onStream);
+    room.on('streamRemoved', onStreamGone);
+    this.#roomListeners.set(room.id, [
+      () => room.off('streamAdded', onStream),
+      () => room.off('streamRemoved', onStreamGone),
+    ]);
+  }
+
+  #archivesOf(roomId: string): ActiveArchive[] {
+    return [...this.#active.values()].filter((a) => a.record.roomId === roomId && !a.ended);
+  }
+
+  /** Starts a recorder for a stream when the archive should record it. */
+  #record(active: ActiveArchive, stream: Stream): void {
+    if (active.ended || active.recorders.has(stream.id) || stream.closed) return;
+    const pick = active.selection(stream);
+    if (pick === null) return;
+    const segment = active.segments.get(stream.id) ?? 0;
+    active.segments.set(stream.id, segment + 1);
+    if (active.record.streamMode === 'auto') this.#repo.setStream(active.id, pick);
+    const { splitDuration, splitOnly } = active.record.options;
+    const recorder = new StreamRecorder({
+      stream,
+      dir: active.dir,
+      baseName: segment === 0 ? stream.id : `${stream.id}_${segment}`,
+      format: active.record.format,
+      audio: pick.hasAudio,
+      video: pick.hasVideo,
+      ...(splitDuration !== undefined
+        ? { split: { durationSec: splitDuration, only: splitOnly ?? false } }
+        : {}),
+      archiveStartMs: active.record.createdAt,
+      keyframeIntervalSec: this.#options.settings.keyframeIntervalSec,
+      logger: this.#logger.child({ archiveId: active.id, streamId: stream.id }),
+      onFileStarted: (file) => this.#saveFile(active.id, stream, file, segment, null),
+    });
+    active.recorders.set(stream.id, recorder);
+  }
+
+  /** Finalizes a stream's current segment. */
+  async #endSegment(active: ActiveArchive, streamId: string): Promise<void> {
+    const recorder = active.recorders.get(streamId);
+    if (recorder === undefined) return;
+    active.recorders.delete(streamId);
+    if (active.record.streamMode === 'auto') this.#repo.removeStream(active.id, streamId);
+    const stream = active.room.streams.get(streamId);
+    const files = await recorder.stop();
+    for (const file of files) this.#saveFile(active.id, stream, file, null, file.stopOffsetMs);
+  }
+
+  #saveFile(
+    archiveId: string,
+    stream: Stream | undefined,
+    file: RecordedFile,
+    segment: number | null,
+    stop: number | null,
+  ): void {
+    const existing = this.#repo.files(archiveId).find((f) => f.filename === file.filename);
+    const info = {
+      ...(existing?.info ?? {}),
+      ...(stream
+        ? {
+            connectionId: stream.connectionId,
+            connectionData: stream.connectionData,
+            videoType: stream.videoType,
+          }
+        : {}),
+      audioCodec: file.audioCodec,
+      videoCodec: file.videoCodec,
+      container: file.container,
+      ...(segment !== null ? { segment } : {}),
+    };
+    this.#repo.upsertFile({
+      archiveId,
+      streamId: stream?.id ?? existing?.streamId ?? null,
+      filename: file.filename,
+      kind: file.kind,
+      size: file.size,
+      startOffsetMs: file.startOffsetMs,
+      stopOffsetMs: stop,
+      info,
+    });
+  }
+
+  /** started ⇄ paused: an archive with nothing to record is paused. */
+  #refreshState(active: ActiveArchive): void {
+    if (active.ended) return;
+    const recording = active.recorders.size > 0;
+    if (recording && active.paused) {
+      active.markStarted();
+      if (active.record.status !== 'started') {
+        active.record = this.#status.set(active.id, 'started');
+        this.#broadcast(active, 'started');
+      }
+    } else if (!recording && !active.paused) {
+      active.markPaused();
+      active.record = this.#status.set(active.id, 'paused');
+      this.#broadcast(active, 'paused');
+    } else if (!recording && active.record.status === 'started') {
+      // Created with nothing published yet.
+      active.markPaused();
+      active.record = this.#status.set(active.id, 'paused');
+      this.#broadcast(active, 'paused');
+    }
+  }
+
+  #checkLimits(): void {
+    const { maxDurationSec, maxTotalSec, idleTimeoutSec, autoArchiveOverlapSec } = this.#options.settings;
+    const now = Date.now();
+    for (const active of [...this.#active.values()]) {
+      if (active.ended) continue;
+      const recorded = active.recordedMs(now);
+      if (
+        active.record.options.auto &&
+        !active.rolledOver &&
+        recorded >= (maxDurationSec - autoArchiveOverlapSec) * 1000
+      ) {
+        // Automatic archives roll over: the next one starts a little before this one stops.
+        active.rolledOver = true;
+        void this.#startAuto(active.room, active.record.multiArchiveTag, active.id);
+      }
+      if (recorded >= maxDurationSec * 1000 || active.totalMs(now) >= maxTotalSec * 1000) {
+        void this.#stop(active, 'maximum duration exceeded');
+      } else if (active.idleMs(now) >= idleTimeoutSec * 1000) {
+        void this.#stop(active, 'maximum idle time exceeded');
+      } else if (!active.paused) {
+        const size = [...active.recorders.values()].reduce((n, r) => n + r.bytesWritten, 0);
+        this.#options.bus.publish(
+          'archive.progress',
+          { archiveId: active.id, durationSec: Math.round(recorded / 1000), size },
+          { persist: false, roomId: active.record.roomId, archiveId: active.id },
+        );
+      }
+    }
+  }
+
+  /** Stops an archive: finalizes every file, writes the manifest, then `stopped` → `available`. */
+  #stop(active: ActiveArchive, reason: ArchiveReason): Promise<ArchiveJson> {
+    if (active.stopping === null) {
+      active.ended = true;
+      active.stopping = this.#finish(active, reason);
+    }
+    return active.stopping;
+  }
+
+  async #finish(active: ActiveArchive, reason: ArchiveReason): Promise<ArchiveJson> {
+    const stoppedAt = Date.now();
+    const recordedMs = active.recordedMs(stoppedAt);
+    active.markPaused(stoppedAt);
+    this.#broadcast(active, 'stopped', reason);
+    let failed = false;
+    try {
+      await Promise.all([...active.recorders.keys()].map((streamId) => this.#endSegment(active, streamId)));
+      if (active.record.format === 'mp4') await this.#toMp4(active.id);
+      this.#writeManifest(active.id);
+    } catch (error) {
+      failed = true;
+      this.#logger.error({ err: error, archiveId: active.id }, 'archive could not be finalized');
+    }
+    this.#repo.clearStreams(active.id);
+    const size = this.#sizeOf(active.id);
+    const duration = Math.round(recordedMs / 1000);
+    this.#active.delete(active.id);
+    this.#unwatchIfIdle(active.record.roomId);
+    const stopped = this.#status.set(active.id, 'stopped', {
+      reason: failed ? 'failure' : reason,
+      size,
+      duration,
+      stoppedAt,
+    });
+    const json = this.#status.toJson(stopped);
+    this.#logger.info({ archiveId: active.id, reason, duration, size }, 'archive stopped');
+    // Individual archives are ready now; composed ones when their composition is.
+    if (active.record.outputMode === 'individual')
+      this.#status.set(active.id, failed && size === 0 ? 'failed' : 'available', { size });
+    return json;
+  }
+
+  #unwatchIfIdle(roomId: string): void {
+    if (this.#archivesOf(roomId).length > 0) return;
+    for (const off of this.#roomListeners.get(roomId) ?? []) off();
+    this.#roomListeners.delete(roomId);
+  }
+
+  #broadcast(
+    active: ActiveArchive,
+    status: 'started' | 'paused' | 'stopped',
+    reason: ArchiveReason = '',
+  ): void {
+    active.room.broadcast({
+      type: 'recording',
+      recording: this.state(active.record.roomId),
+      archive: { id: active.id, name: active.record.name, status, reason },
+    });
+  }
+
+  #sizeOf(archiveId: string): number {
+    return this.#repo.files(archiveId).reduce((n, f) => n + f.size, 0);
+  }
+
+  /** `format: mp4`: remuxes each file whose codecs fit MP4 (everything but VP8). */
+  async #toMp4(archiveId: string): Promise<void> {
+    const ffmpeg = this.#options.ffmpeg();
+    if (ffmpeg instanceof Error) {
+      this.#logger.warn({ archiveId }, 'no ffmpeg: the files stay WebM/Matroska');
+      return;
+    }
+    const dir = this.archiveDir(archiveId);
+    for (const file of this.#repo.files(archiveId)) {
+      const video = file.info.videoCodec as string | null | undefined;
+      if (file.kind === 'manifest' || file.kind === 'composition' || (video && !MP4_VIDEO.has(video)))
+        continue;
+      if (file.filename.endsWith('.mp4')) continue;
+      const target = file.filename.replace(/\.(webm|mkv)$/, '.mp4');
+      await remux(ffmpeg, join(dir, file.filename), join(dir, target), true);
+      rmSync(join(dir, file.filename), { force: true });
+      this.#repo.removeFile(archiveId, file.filename);
+      this.#repo.upsertFile({ ...file, filename: target, size: statSync(join(dir, target)).size });
+    }
+  }
+
+  /** Writes manifest.json in OpenTok's individual-stream format (extra fields allowed). */
+  #writeManifest(archiveId: string): void {
+    const record = this.#repo.get(archiveId)!;
+    const files = this.#repo.files(archiveId);
+    const entry = (f: ArchiveFileRecord): ManifestFile => ({
+      streamId: f.streamId ?? '',
+      filename: f.filename,
+      size: f.size,
+      startTimeOffset: f.startOffsetMs,
+      stopTimeOffset: f.stopOffsetMs ?? f.startOffsetMs,
+      connectionData: String(f.info.connectionData ?? ''),
+      videoType: (f.info.videoType as VideoType | null | undefined) ?? null,
+      connectionId: String(f.info.connectionId ?? ''),
+      hasAudio: f.info.audioCodec != null,
+      hasVideo: f.info.videoCodec != null,
+      audioCodec: (f.info.audioCodec as string | null | undefined) ?? null,
+      videoCodec: (f.info.videoCodec as string | null | undefined) ?? null,
+      segment: Number(f.info.segment ?? 0),
+    });
+    const apiKey = this.#options.settings.apiKey;
+    const manifest: Manifest = {
+      createdAt: record.createdAt,
+      id: record.id,
+      name: record.name ?? '',
+      partnerId: /^\d+$/.test(apiKey) ? Number(apiKey) : apiKey,
+      sessionId: record.roomId,
+      files: files.filter((f) => f.kind === 'media').map(entry),
+      roomId: record.roomId,
+      format: record.format,
+      ...(record.options.recordingMetadata !== undefined
+        ? { recordingMetadata: record.options.recordingMetadata }
+        : {}),
+    };
+    const splits = files.filter((f) => f.kind === 'split');
+    if (splits.length > 0) {
+      manifest.splits = splits.map((f) => ({
+        streamId: f.streamId ?? '',
+        filename: f.filename,
+        size: f.size,
+        startTimeOffset: f.startOffsetMs,
+        stopTimeOffset: f.stopOffsetMs ?? f.startOffsetMs,
+      }));
+    }
+    const path = join(this.archiveDir(archiveId), 'manifest.json');
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
+    renameSync(`${path}.tmp`, path);
+    this.#repo.upsertFile({
+      archiveId,
+      streamId: null,
+      filename: 'manifest.json',
+      kind: 'manifest',
+      size: statSync(path).size,
+      startOffsetMs: 0,
+      stopOffsetMs: null,
+      info: {},
+    });
+  }
+
+  // ---- automatic archives -------------------------------------------------------------------
+
+  #onSessionStarted(room: LiveRoom): void {
+    if (room.record.settings.autoRecord) void this.#startAuto(room, null);
+  }
+
+  async #startAuto(room: LiveRoom, tag: string | null, replaces?: string): Promise<void> {
+    const defaults = room.record.settings.recording;
+    // The session starts before its first participant is in; start once someone is.
+    if (room.participants.size === 0) {
+      await new Promise<void>((resolve) => room.once('participantAdded', () => resolve()));
+    }
+    if (room.closed || this.#closed) return;
+    try {
+      await this.start(
+        {
+          sessionId: room.id,
+          outputMode: defaults.outputMode,
+          streamMode: 'auto',
+          format: defaults.format,
+          hasAudio: defaults.hasAudio,
+          hasVideo: defaults.hasVideo,
+          ...(defaults.outputMode === 'composed' ? { resolution: defaults.resolution } : {}),
+          ...(defaults.name !== undefined ? { name: defaults.name } : {}),
+          ...(defaults.splitDuration !== undefined ? { splitDuration: defaults.splitDuration } : {}),
+          ...(defaults.splitOnly !== undefined ? { splitOnly: defaults.splitOnly } : {}),
+          ...(tag !== null ? { multiArchiveTag: tag } : {}),
+        },
+        // A rollover successor shares the tag of the archive it replaces, which still records.
+        { auto: true, ...(replaces !== undefined ? { replaces } : {}) },
+      );
+    } catch (error) {
+      this.#logger.error({ err: error, roomId: room.id }, 'automatic archive could not start');
+    }
+  }
+
+  #onSessionEnded(room: LiveRoom): void {
+    for (const active of this.#archivesOf(room.id)) void this.#stop(active, 'session ended');
+  }
+
+  // ---- recovery -----------------------------------------------------------------------------
+
+  /**
+   * Finalizes archives a crash left recording: repairs their files from what is on disk
+   * (remux: cues and duration), writes the manifest, and marks them `stopped` (reason
+   * `failure`), then `available`.
+   */
+  async recover(): Promise<string[]> {
+    const recovered: string[] = [];
+    for (const record of this.#repo.withStatus(['started', 'paused'])) {
+      if (this.#active.has(record.id)) continue;
+      try {
+        await this.#recoverOne(record);
+        recovered.push(record.id);
+      } catch (error) {
+        this.#logger.error({ err: error, archiveId: record.id }, 'archive recovery failed');
+        this.#status.set(record.id, 'failed', { reason: 'failure' });
+      }
+    }
+    return recovered;
+  }
+
+  async #recoverOne(record: ArchiveRecord): Promise<void> {
+    const dir = this.archiveDir(record.id);
+    const ffmpeg = this.#options.ffmpeg();
+    const known = new Map(this.#repo.files(record.id).map((f) => [f.filename, f]));
+    // Files that reached the disk but not the database (a crash in between) are taken too.
+    const onDisk = existsSync(dir) ? this.#mediaFiles(dir) : [];
+    let end = record.createdAt;
+    for (const filename of onDisk) {
+      const path = join(dir, filename);
+      const row: ArchiveFileRecord = known.get(filename) ?? {
+        archiveId: record.id,
+        streamId: /^(?:split\/)?([0-9a-f-]{36})/.exec(filename)?.[1] ?? null,
+        filename,
+        kind: filename.startsWith('split/') ? 'split' : 'media',
+        size: 0,
+        startOffsetMs: 0,
+        stopOffsetMs: null,
+        info: {},
+      };
+      let durationMs = 0;
+      if (!(ffmpeg instanceof Error)) {
+        const repaired = `${path}.repair${filename.slice(filename.lastIndexOf('.'))}`;
+        try {
+          await remux(ffmpeg, path, repaired, false);
+          renameSync(repaired, path);
+        } catch (error) {
+          rmSync(repaired, { force: true });
+          this.#logger.warn({ err: error, file: filename }, 'file could not be repaired; kept as it is');
+        }
+        durationMs = Math.round((await probeDuration(ffmpeg, path).catch(() => 0)) * 1000);
+      }
+      const stopOffsetMs = row.startOffsetMs + durationMs;
+      end = Math.max(end, record.createdAt + stopOffsetMs);
+      this.#repo.upsertFile({ ...row, size: statSync(path).size, stopOffsetMs });
+    }
+    if (record.format === 'mp4') await this.#toMp4(record.id);
+    this.#writeManifest(record.id);
+    this.#repo.clearStreams(record.id);
+    const durationSec = Math.round((end - record.createdAt) / 1000);
+    const size = this.#sizeOf(record.id);
+    this.#status.set(record.id, 'stopped', {
+      reason: 'failure',
+      size,
+      duration: durationSec,
+      stoppedAt: end,
+    });
+    this.#logger.warn({ archiveId: record.id, durationSec }, 'archive interrupted by a crash was recovered');
+    if (record.outputMode === 'individual') this.#status.set(record.id, 'available', { size });
+  }
+
+  #mediaFiles(dir: string): string[] {
+    const media = (name: string) => /\.(webm|mkv|mp4)$/.test(name) && !name.includes('.repair');
+    const files = readdirSync(dir).filter(media);
+    if (existsSync(join(dir, 'split')))
+      files.push(
+        ...readdirSync(join(dir, 'split'))
+          .filter(media)
+          .map((f) => `split/${f}`),
+      );
+    return files.filter((f) => f !== 'archive.mp4' && !f.startsWith('compositions/'));
+  }
+
+  /** Finalizes every archive: a clean shutdown ends the sessions, so nothing needs recovery. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#limits);
+    await Promise.all([...this.#active.values()].map((a) => this.#stop(a, 'session ended')));
+    for (const offs of this.#roomListeners.values()) for (const off of offs) off();
+    this.#roomListeners.clear();
+  }
+}
