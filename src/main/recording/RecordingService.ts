@@ -202,9 +202,11 @@ export class RecordingService {
     this.#status.set(record.id, 'started');
     this.#logger.info({ archiveId: record.id, roomId: room.id, outputMode, auto }, 'archive started');
     for (const stream of live.streams.values()) this.#record(active, stream);
-    this.#refreshState(active);
+    // OpenTok answers a start with "started"; an archive with nothing to record pauses after.
+    const json = this.#status.json(record.id);
     this.#broadcast(active, 'started');
-    return this.#status.json(record.id);
+    setImmediate(() => this.#refreshState(active));
+    return json;
   }
 
   /** Stops an archive (`POST archive/{id}/stop`). */

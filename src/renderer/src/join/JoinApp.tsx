@@ -38,6 +38,7 @@ export function JoinApp() {
   const [camOff, setCamOff] = useState(false);
   const [screen, setScreen] = useState<{ media: MediaStream; streamId: string } | null>(null);
   const client = useRef<RoomClient | null>(null);
+  const [role, setRole] = useState<string | null>(null);
   const cameraStreamId = useRef<string | null>(null);
 
   // The preview follows the chosen devices; the last one acquired is the one published.
@@ -99,10 +100,22 @@ export function JoinApp() {
       const roomId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
       const joined = await room.join(token, roomId || undefined);
       admitted = true;
+      setRole(joined.role);
       setPhase('joined');
-      if (preview && joined.role !== 'subscriber') {
-        const media = preview.clone();
-        cameraStreamId.current = await room.publish(media, 'camera');
+      if (joined.role !== 'subscriber') {
+        // Joining before the preview is ready still publishes: wait for the devices.
+        let source = previewRef.current;
+        if (source === null) {
+          source = await navigator.mediaDevices
+            .getUserMedia({ audio: true, video: { width: 1280, height: 720 } })
+            .catch(() => null);
+          if (source !== null) {
+            previewRef.current = source;
+            setPreview(source);
+          }
+        }
+        if (source !== null) cameraStreamId.current = await room.publish(source.clone(), 'camera');
+        else setError('Joined without camera and microphone: they are not available.');
       }
     } catch (e) {
       setError((e as Error).message);
@@ -142,6 +155,16 @@ export function JoinApp() {
       setScreen({ media, streamId });
     } catch (e) {
       setError(`Screen sharing failed: ${(e as Error).message}`);
+    }
+  };
+  const toggleRecording = async () => {
+    const room = client.current;
+    if (!room) return;
+    try {
+      if (recording.active) await room.stopRecording();
+      else await room.startRecording();
+    } catch (e) {
+      setError(`Recording: ${(e as Error).message}`);
     }
   };
   const leave = () => {
@@ -252,6 +275,11 @@ export function JoinApp() {
             <button type="button" className="secondary" onClick={() => void toggleScreen()}>
               {screen ? 'Stop sharing' : 'Share screen'}
             </button>
+            {role === 'moderator' && (
+              <button type="button" onClick={() => void toggleRecording()}>
+                {recording.active ? 'Stop recording' : 'Record'}
+              </button>
+            )}
             <button type="button" className="danger" onClick={leave}>
               Leave
             </button>
