@@ -183,13 +183,14 @@ export class AzureDestination implements Destination {
           const body =
             job.size === 0 ? Buffer.alloc(0) : await readChunk(file, (n - 1) * partSize, sizeOf(n));
           const id = blockId(resume.nonce, n);
+          // Counted when sent, so a block whose answer was lost counts again when re-sent.
+          resume.partsSent += 1;
           await this.#call('upload', `${what} (block ${n} of ${partsTotal})`, () =>
             blob.stageBlock(id, body, body.length, {
               transactionalContentMD5: createHash('md5').update(body).digest(),
               abortSignal: signal,
             }),
           );
-          resume.partsSent += 1;
           resume.stored[String(n)] = id;
           job.saveResume(resume as unknown as ResumeState);
           bytes += body.length;

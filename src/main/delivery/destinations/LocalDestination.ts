@@ -54,6 +54,7 @@ export class LocalDestination implements Destination {
       );
       // Resume an earlier attempt's temp file when it is a prefix of the file (it grows in order).
       const start = existing > 0 && existing <= job.size ? existing : 0;
+      job.onProgress(start);
       await pipeline(
         createReadStream(job.localPath, { start, highWaterMark: STREAM_CHUNK }),
         progressTap(start, job.onProgress),

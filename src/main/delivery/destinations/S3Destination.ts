@@ -229,6 +229,8 @@ export class S3Destination implements Destination {
         async (n) => {
           const body = await readChunk(file, (n - 1) * partSize, sizeOf(n));
           const md5 = createHash('md5').update(body).digest();
+          // Counted when sent, so a part whose answer was lost counts again when re-sent.
+          resume.partsSent += 1;
           const answer = await this.#send('upload', `${what} (part ${n} of ${partsTotal})`, () =>
             this.#client.send(
               new UploadPartCommand({
@@ -243,7 +245,6 @@ export class S3Destination implements Destination {
               { abortSignal: signal },
             ),
           );
-          resume.partsSent += 1;
           resume.stored[String(n)] = unquote(answer.ETag) || md5.toString('hex');
           job.saveResume(resume as unknown as ResumeState);
           bytes += body.length;
