@@ -13,7 +13,7 @@ import {
   type TargetKind,
   type TargetTestResult,
 } from '../../shared/targets';
-import { parseWith } from '../../shared/validation';
+import { parseBody } from './parseBody';
 import type { Settings } from '../config/schema';
 import type { ArchiveStatus } from '../events/ArchiveStatus';
 import type { EventBus } from '../events/EventBus';
@@ -485,7 +485,7 @@ export class DeliveryService {
 
   /** `GET /api/deliveries?archiveId=&targetId=&status=&limit=`. */
   list(query: unknown = {}): DeliveryJson[] {
-    const parsed = parseWith(deliveryQuerySchema, query ?? {}, 'query');
+    const parsed = parseBody(deliveryQuerySchema, query ?? {}, 'query');
     const targets = this.targets.repo.summaries();
     return this.repo.list(parsed).map((record) => this.toJson(record, targets));
   }

@@ -10,7 +10,7 @@ import {
   type TargetJson,
   type TargetTestResult,
 } from '../../shared/targets';
-import { parseWith } from '../../shared/validation';
+import { parseBody } from './parseBody';
 import type { Logger } from '../logger';
 import type { Encryptor } from '../security/SecretBox';
 import { TargetRepository, type TargetRecord } from '../store/TargetRepository';
@@ -78,7 +78,7 @@ export class TargetManager {
         );
       }
     }
-    const config = parseWith(targetConfigSchema, merged, what);
+    const config = parseBody(targetConfigSchema, merged, what);
     const missing = missingCredential(config);
     if (missing !== null)
       throw invalidArgument(`${what}: ${missing.field}: ${missing.message}`, missing.field);
