@@ -146,6 +146,11 @@ export class SyntheticPublisher {
   readonly pc: RTCPeerConnection;
   resourceUrl = '';
   answer = '';
+  /** RTP packets and payload bytes sent so far. */
+  packetsSent = 0;
+  bytesSent = 0;
+  /** Called for every RTP packet sent (benchmarks time them). */
+  onPacket: ((kind: 'audio' | 'video', packet: Buffer) => void) | null = null;
   #ffmpeg: ChildProcess | null = null;
   #sockets: Socket[] = [];
   readonly #options: PublisherOptions;
@@ -179,17 +184,25 @@ export class SyntheticPublisher {
 
   async #start(): Promise<void> {
     const { audio = true, video = true } = this.#options;
-    const tracks: Array<{ kind: 'audio' | 'video'; track: MediaStreamTrack; socket: Socket }> = [];
+    const tracks: Array<{ kind: 'audio' | 'video'; track: MediaStreamTrack; socket: Socket; rtcp: Socket }> =
+      [];
     for (const kind of ['video', 'audio'] as const) {
       if ((kind === 'audio' && !audio) || (kind === 'video' && !video)) continue;
       const track = new MediaStreamTrack({ kind });
       this.pc.addTransceiver(track, { direction: 'sendonly' });
       const socket = await udpSocket();
+      // ffmpeg sends its RTCP to a port of its own here, never into another track's socket.
+      const rtcp = await udpSocket();
+      this.#sockets.push(rtcp);
       socket.on('message', (packet) => {
-        if (Date.now() >= (this.#dropUntil.get(kind) ?? 0)) track.writeRtp(packet);
+        if (Date.now() < (this.#dropUntil.get(kind) ?? 0)) return;
+        this.packetsSent++;
+        this.bytesSent += packet.length - 12; // RTP payload (ffmpeg sends no header extensions)
+        this.onPacket?.(kind, packet);
+        track.writeRtp(packet);
       });
       this.#sockets.push(socket);
-      tracks.push({ kind, track, socket });
+      tracks.push({ kind, track, socket, rtcp });
     }
     await this.pc.setLocalDescription(await this.pc.createOffer());
     await waitForGathering(this.pc);
@@ -210,7 +223,7 @@ export class SyntheticPublisher {
     const args = ['-hide_banner', '-loglevel', 'error', '-re'];
     if (this.#options.loop) args.push('-stream_loop', '-1');
     args.push('-i', this.#options.clip);
-    for (const { kind, socket } of tracks) {
+    for (const { kind, socket, rtcp } of tracks) {
       args.push(
         '-map',
         `0:${kind === 'video' ? 'v' : 'a'}:0`,
@@ -220,7 +233,7 @@ export class SyntheticPublisher {
         kind === 'video' ? '96' : '111',
         '-f',
         'rtp',
-        `rtp://127.0.0.1:${socket.address().port}?pkt_size=1200`,
+        `rtp://127.0.0.1:${socket.address().port}?pkt_size=1200&rtcpport=${rtcp.address().port}`,
       );
     }
     this.#ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
