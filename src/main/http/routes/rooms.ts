@@ -114,12 +114,10 @@ export function roomRoutes(rooms: RoomService): RouteModule {
         .trim()
         .toLowerCase();
       if (type !== expected) {
-        return reply
-          .status(415)
-          .send({
-            code: 'InvalidArgument',
-            message: `WHIP ${request.method} bodies must be Content-Type: ${expected}`,
-          });
+        return reply.status(415).send({
+          code: 'InvalidArgument',
+          message: `WHIP ${request.method} bodies must be Content-Type: ${expected}`,
+        });
       }
     };
     app.options('/whip/:roomId', { config: { public: true } }, async (_request, reply) => {
