@@ -9,6 +9,7 @@ import { HttpServer, type RouteModule } from './http/HttpServer';
 import { archiveRoutes } from './http/routes/archives';
 import { fileRoutes } from './http/routes/files';
 import { roomRoutes } from './http/routes/rooms';
+import { studioRoutes } from './http/routes/studio';
 import { createLogger, type Logger } from './logger';
 import { describeFfmpeg, resolveFfmpeg, type Ffmpeg } from './media/ffmpeg';
 import { RoomService } from './rooms/RoomService';
@@ -19,6 +20,7 @@ import { ArchiveStatus } from './events/ArchiveStatus';
 import { RecordingService } from './recording/RecordingService';
 import { ArchiveRepository } from './store/ArchiveRepository';
 import { EventRepository } from './store/EventRepository';
+import { LayoutRepository } from './store/LayoutRepository';
 import { Store } from './store/Store';
 
 export interface StudioOptions extends LoadConfigOptions {
@@ -120,6 +122,7 @@ export class Studio {
       roomRoutes(this.rooms),
       archiveRoutes(this.recording, this.rooms),
       fileRoutes(this.recording, this.archives.repo),
+      studioRoutes({ archives: this.archives.repo, layouts: new LayoutRepository(this.store.db) }),
     ];
     this.http = new HttpServer(ctx, { host: settings.bindAddress, port: settings.httpPort, routes });
     this.https =

@@ -140,3 +140,63 @@ export function loadConfig(options: LoadConfigOptions = {}): StudioConfig {
   if (generated.length > 0) writeSettingsFile(settingsPath, { schemaVersion: 1, ...toSave });
   return { dataDir, settingsPath, settings, generated };
 }
+
+/** Settings that take effect at once when changed; the others after a restart. */
+export const LIVE_SETTINGS: ReadonlySet<SettingsField> = new Set([
+  'maxDurationSec',
+  'maxTotalSec',
+  'idleTimeoutSec',
+  'sessionGraceSec',
+  'keyframeIntervalSec',
+  'autoArchiveOverlapSec',
+  'deliveryRetryWindowSec',
+  'deliveryBackoffBaseSec',
+  'deliveryBackoffMaxSec',
+  'storageFallback',
+  'retentionEnabled',
+  'retentionSec',
+  'webhookBackoffBaseSec',
+  'webhookBackoffMaxSec',
+  'webhookRetryWindowSec',
+  'logLevel',
+]);
+
+/**
+ * Changes settings: validates the result as a whole (the same rules as at start), saves the
+ * file, and applies the live fields to `config.settings` in place (services read them from
+ * there). Returns the fields that need a restart. Fields set by SPOOL_* variables cannot be
+ * changed here (the variable would win at the next start).
+ */
+export function updateSettings(
+  config: StudioConfig,
+  patch: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): { restartRequired: SettingsField[] } {
+  for (const key of Object.keys(patch)) {
+    if (!(key in settingsSchema.shape) || key === 'schemaVersion') {
+      throw new ConfigError(`unknown setting "${key}"`, key);
+    }
+    if (env[envNameOf(key)]) {
+      throw new ConfigError(`setting ${key} is set by ${envNameOf(key)} and cannot be changed here`, key);
+    }
+  }
+  const fromFile = readSettingsFile(config.settingsPath);
+  const next = { ...fromFile, ...patch };
+  const merged = { ...config.settings, ...patch };
+  const result = settingsSchema.safeParse(merged);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(`setting ${issuePath(issue.path)} ${issue.message}`, issuePath(issue.path));
+  }
+  if (result.data.maxTotalSec < result.data.maxDurationSec) {
+    throw new ConfigError('setting maxTotalSec must be at least maxDurationSec', 'maxTotalSec');
+  }
+  writeSettingsFile(config.settingsPath, next);
+  const restartRequired: SettingsField[] = [];
+  const settings = config.settings as Record<string, unknown>;
+  for (const key of Object.keys(patch) as SettingsField[]) {
+    if (LIVE_SETTINGS.has(key)) settings[key] = result.data[key];
+    else if (settings[key] !== result.data[key]) restartRequired.push(key);
+  }
+  return { restartRequired };
+}

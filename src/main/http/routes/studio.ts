@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { parseLayout } from '../../../shared/layout';
+import { StudioError } from '../../../shared/errors';
+import { parseWith } from '../../../shared/validation';
+import { ConfigError, updateSettings } from '../../config/loadConfig';
+import { envNameOf, SECRET_FIELDS, settingsSchema } from '../../config/schema';
+import type { ArchiveRepository } from '../../store/ArchiveRepository';
+import type { LayoutRepository } from '../../store/LayoutRepository';
+import { principalOf, type HttpContext } from '../context';
+import type { RouteModule } from '../HttpServer';
+
+const resolution = z.string().regex(/^\d{2,4}x\d{2,4}$/, 'must look like 1280x720');
+const layoutBody = z.strictObject({
+  name: z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
+  resolution: resolution.default('1280x720'),
+  layout: z.unknown(),
+});
+const playbackBody = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }),
+  user: z.string().max(256).optional(),
+  password: z.string().max(1024).optional(),
+});
+
+function operatorOnly(request: Parameters<typeof principalOf>[0]): void {
+  if (principalOf(request).kind !== 'operator') {
+    throw new StudioError('PermissionDenied', 'only the operator (logged-in UI) can do this');
+  }
+}
+
+/**
+ * What the operator UI needs beyond the public API: archive files, saved layouts, settings,
+ * the file-server credentials for the player, and playback of remote files behind Basic auth.
+ */
+export function studioRoutes(deps: { archives: ArchiveRepository; layouts: LayoutRepository }): RouteModule {
+  return (app: FastifyInstance, ctx: HttpContext) => {
+    app.get<{ Params: { id: string } }>('/api/archives/:id/files', async (request) => {
+      const record = deps.archives.get(request.params.id);
+      if (record === null || record.status === 'deleted') {
+        throw new StudioError('NotFound', `archive ${request.params.id} does not exist`, 'archiveId');
+      }
+      return { items: deps.archives.files(record.id).map((f) => ({ ...f, url: `/files/${record.id}/${f.filename}` })) };
+    });
+
+    // Saved layouts.
+    app.get('/api/layouts', async () => ({ items: deps.layouts.list() }));
+    const validLayout = (body: z.output<typeof layoutBody>) => {
+      const [width, height] = body.resolution.split('x').map(Number) as [number, number];
+      return parseLayout(body.layout, 'layout', { width, height });
+    };
+    app.post('/api/layouts', async (request, reply) => {
+      const body = parseWith(layoutBody, request.body, 'layout');
+      if (deps.layouts.byName(body.name) !== null) {
+        throw new StudioError('Conflict', `a layout named "${body.name}" exists; choose another name`, 'name');
+      }
+      const now = Date.now();
+      const saved = { id: randomUUID(), name: body.name, resolution: body.resolution, layout: validLayout(body), createdAt: now, updatedAt: now };
+      deps.layouts.save(saved);
+      return reply.status(201).send(saved);
+    });
+    app.put<{ Params: { id: string } }>('/api/layouts/:id', async (request) => {
+      const existing = deps.layouts.get(request.params.id);
+      if (existing === null) throw new StudioError('NotFound', `layout ${request.params.id} does not exist`, 'layoutId');
+      const body = parseWith(layoutBody, request.body, 'layout');
+      const clash = deps.layouts.byName(body.name);
+      if (clash !== null && clash.id !== existing.id) {
+        throw new StudioError('Conflict', `a layout named "${body.name}" exists; choose another name`, 'name');
+      }
+      const saved = { ...existing, name: body.name, resolution: body.resolution, layout: validLayout(body), updatedAt: Date.now() };
+      deps.layouts.save(saved);
+      return saved;
+    });
+    app.delete<{ Params: { id: string } }>('/api/layouts/:id', async (request, reply) => {
+      if (!deps.layouts.delete(request.params.id)) throw new StudioError('NotFound', `layout ${request.params.id} does not exist`, 'layoutId');
+      return reply.status(204).send();
+    });
+
+    // Settings: every field but the secrets, which can only be set.
+    app.get('/api/settings', async (request) => {
+      operatorOnly(request);
+      const values = Object.fromEntries(
+        Object.entries(ctx.config.settings).filter(([key]) => !SECRET_FIELDS.has(key as keyof typeof ctx.config.settings)),
+      );
+      const fromEnv = Object.keys(settingsSchema.shape).filter((k) => process.env[envNameOf(k)]);
+      return { values, fromEnvironment: fromEnv, dataDir: ctx.config.dataDir, settingsPath: ctx.config.settingsPath };
+    });
+    app.patch('/api/settings', async (request) => {
+      operatorOnly(request);
+      const body = request.body;
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+        throw new StudioError('InvalidArgument', 'send a JSON object of settings to change');
+      }
+      try {
+        return updateSettings(ctx.config, body as Record<string, unknown>);
+      } catch (error) {
+        if (error instanceof ConfigError) throw new StudioError('InvalidArgument', error.message, error.field);
+        throw error;
+      }
+    });
+    app.get('/api/settings/files-credentials', async (request) => {
+      operatorOnly(request);
+      return { user: ctx.config.settings.filesUser, password: ctx.config.settings.filesPassword };
+    });
+
+    // Remote files behind Basic auth (EnableX-style storage): the player asks the studio to fetch
+    // them, so the credentials stay in memory here and never appear in a URL.
+    const sources = new Map<string, { url: string; authorization: string | null; createdAt: number }>();
+    app.post('/api/playback-sources', async (request, reply) => {
+      operatorOnly(request);
+      const body = parseWith(playbackBody, request.body, 'source');
+      const id = randomUUID();
+      const authorization =
+        body.user !== undefined ? `Basic ${Buffer.from(`${body.user}:${body.password ?? ''}`).toString('base64')}` : null;
+      sources.set(id, { url: body.url, authorization, createdAt: Date.now() });
+      for (const [key, s] of sources) if (Date.now() - s.createdAt > 12 * 3600_000) sources.delete(key);
+      return reply.status(201).send({ id, mediaUrl: `/api/playback-sources/${id}/media` });
+    });
+    app.get<{ Params: { id: string } }>('/api/playback-sources/:id/media', async (request, reply) => {
+      operatorOnly(request);
+      const source = sources.get(request.params.id);
+      if (source === undefined) throw new StudioError('NotFound', 'this playback source is gone; open the file again');
+      const headers: Record<string, string> = {};
+      if (source.authorization !== null) headers.authorization = source.authorization;
+      if (request.headers.range) headers.range = request.headers.range;
+      let upstream: Response;
+      try {
+        upstream = await fetch(source.url, { headers, redirect: 'follow' });
+      } catch (error) {
+        throw new StudioError('Unavailable', `cannot reach ${new URL(source.url).host}: ${(error as Error).message}`);
+      }
+      if (upstream.status === 401 || upstream.status === 403) {
+        throw new StudioError('PermissionDenied', `the file server refused the credentials (${upstream.status})`);
+      }
+      if (!upstream.ok) throw new StudioError('Unavailable', `the file server answered ${upstream.status}`);
+      reply.status(upstream.status);
+      for (const name of ['content-type', 'content-length', 'content-range', 'accept-ranges', 'last-modified', 'etag']) {
+        const value = upstream.headers.get(name);
+        if (value !== null) reply.header(name, value);
+      }
+      return reply.send(upstream.body ? Readable.fromWeb(upstream.body as WebReadableStream) : '');
+    });
+  };
+}
