@@ -102,6 +102,8 @@ export interface LayoutSource {
   classes?: readonly string[];
   /** When the source arrived (ms on the archive timeline): the order of the grid and of `reuse`. */
   since: number;
+  /** Breaks ties between sources that arrived at the same time (e.g. the manifest's order). */
+  order?: number;
   /**
    * The source has left. Pass sources that left only so that `reuse: none` keeps their cells
    * empty; they never get a tile.
@@ -698,7 +700,7 @@ function stylesheetRegions(css: string, canvas: Size): Record<string, LayoutRegi
 }
 
 function bySince(a: LayoutSource, b: LayoutSource): number {
-  return a.since - b.since || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return a.since - b.since || (a.order ?? 0) - (b.order ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 function tilesOfGrid(area: Rect, sources: LayoutSource[], region: string, z: number): Tile[] {

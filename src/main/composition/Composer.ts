@@ -1,0 +1,177 @@
+import { existsSync } from 'node:fs';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Manifest, ManifestFile } from '../../shared/archive';
+import { StudioError } from '../../shared/errors';
+import type { Size } from '../../shared/layout';
+import type { Logger } from '../logger';
+import type { Ffmpeg } from '../media/ffmpeg';
+import { planComposition, type CompositionPlan, type PlanSource, type TimedLayout } from './compositionPlan';
+import { COMPOSITION_FPS, type EncodeSettings } from './encoding';
+import { FfmpegJob } from './FfmpegJob';
+import { buildFfmpegArgs } from './filterGraph';
+import { probeMedia } from './mediaProbe';
+
+/** One composition to render. */
+export interface ComposeRequest {
+  /** The archive's folder: manifest file names are relative to it. */
+  archiveDir: string;
+  manifest: Manifest;
+  /** The layout timeline (first entry from the start). */
+  layouts: TimedLayout[];
+  canvas: Size;
+  encode: EncodeSettings;
+  audioSources: string[];
+  audioSourcesExcluded: string[];
+  trim: boolean;
+  /** The archive recorded video / audio (false: leave that track out). */
+  video: boolean;
+  audio: boolean;
+  /** Where the file goes; written under a temporary name and renamed when complete. */
+  output: string;
+}
+
+export interface ComposeResult {
+  /** Seconds of media. */
+  duration: number;
+  /** Bytes. */
+  size: number;
+  plan: CompositionPlan;
+  /** Wall-clock milliseconds ffmpeg ran. */
+  elapsedMs: number;
+}
+
+export interface ComposeControl {
+  /** Percent done, as ffmpeg reports its progress. */
+  onProgress?: (percent: number) => void;
+  /** Aborting kills ffmpeg; compose rejects with an FfmpegError whose `cancelled` is true. */
+  signal?: AbortSignal;
+  /** Called with the running job (tests and the bench read its PID). */
+  onJob?: (job: FfmpegJob) => void;
+}
+
+export interface ComposerOptions {
+  ffmpeg: Ffmpeg;
+  logger: Logger;
+  /** Output frame rate (default 30). */
+  fps?: number;
+}
+
+/** Manifest extras an OpenTok-style recorder may add: the stream's layout classes. */
+type ManifestFileWithClasses = ManifestFile & { layoutClassList?: unknown };
+
+/**
+ * Renders compositions: probes an archive's files, plans the timeline from the manifest and the
+ * layout timeline, builds one ffmpeg filter graph and runs it.
+ */
+export class Composer {
+  readonly #ffmpeg: Ffmpeg;
+  readonly #logger: Logger;
+  readonly #fps: number;
+
+  constructor(options: ComposerOptions) {
+    this.#ffmpeg = options.ffmpeg;
+    this.#logger = options.logger;
+    this.#fps = options.fps ?? COMPOSITION_FPS;
+  }
+
+  /** Probes the manifest's files (ffprobe) into plan sources. */
+  async sources(archiveDir: string, manifest: Manifest, signal?: AbortSignal): Promise<PlanSource[]> {
+    const ffprobe = this.#ffmpeg.ffprobePath;
+    if (ffprobe === null) {
+      throw new StudioError(
+        'Unavailable',
+        'ffprobe was not found next to ffmpeg or on PATH; compositions need it',
+      );
+    }
+    const sources: PlanSource[] = [];
+    for (const file of manifest.files as ManifestFileWithClasses[]) {
+      const path = join(archiveDir, file.filename);
+      if (!existsSync(path)) {
+        throw new StudioError(
+          'NotFound',
+          `recording file ${file.filename} of the manifest is missing`,
+          'file',
+        );
+      }
+      const probe = await probeMedia(ffprobe, path, signal ? { signal } : {});
+      const classes = Array.isArray(file.layoutClassList)
+        ? file.layoutClassList.filter((c): c is string => typeof c === 'string')
+        : [];
+      sources.push({
+        id: file.filename,
+        path,
+        streamId: file.streamId,
+        connectionData: file.connectionData ?? '',
+        videoType: file.videoType ?? null,
+        classes,
+        startMs: file.startTimeOffset,
+        stopMs: file.stopTimeOffset,
+        probe,
+      });
+    }
+    return sources;
+  }
+
+  /** Plans a composition without rendering it. */
+  async plan(request: ComposeRequest, signal?: AbortSignal): Promise<CompositionPlan> {
+    const sources = await this.sources(request.archiveDir, request.manifest, signal);
+    return planComposition(sources, {
+      canvas: request.canvas,
+      fps: this.#fps,
+      layouts: request.layouts,
+      audioSources: request.audioSources,
+      audioSourcesExcluded: request.audioSourcesExcluded,
+      trim: request.trim,
+      video: request.video,
+      audio: request.audio,
+    });
+  }
+
+  /** Renders a composition to `request.output`. */
+  async compose(request: ComposeRequest, control: ComposeControl = {}): Promise<ComposeResult> {
+    const plan = await this.plan(request, control.signal);
+    if (!plan.hasVideo && !plan.hasAudio) {
+      throw new StudioError(
+        'InvalidArgument',
+        'nothing to compose: the archive has neither video nor audio',
+        'archiveId',
+      );
+    }
+    const partial = `${request.output}.part`;
+    const script = `${request.output}.graph.txt`;
+    const { args, filterGraph } = buildFfmpegArgs(plan, request.encode, partial, script);
+    await writeFile(script, `${filterGraph}\n`);
+    const started = Date.now();
+    const job = new FfmpegJob(this.#ffmpeg.path, args);
+    control.onJob?.(job);
+    this.#logger.debug(
+      { pid: job.pid, output: request.output, inputs: plan.inputs.length },
+      'ffmpeg started',
+    );
+    const abort = () => job.cancel();
+    control.signal?.addEventListener('abort', abort, { once: true });
+    if (control.signal?.aborted) job.cancel();
+    let lastPercent = -1;
+    job.on('progress', (seconds) => {
+      const percent = Math.max(0, Math.min(99, Math.floor((seconds / plan.duration) * 100)));
+      if (percent !== lastPercent) {
+        lastPercent = percent;
+        control.onProgress?.(percent);
+      }
+    });
+    try {
+      await job.done;
+      await rename(partial, request.output);
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw error;
+    } finally {
+      control.signal?.removeEventListener('abort', abort);
+      job.close();
+      await rm(script, { force: true });
+    }
+    const { size } = await stat(request.output);
+    return { duration: plan.duration, size, plan, elapsedMs: Date.now() - started };
+  }
+}

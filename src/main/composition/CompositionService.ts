@@ -1,0 +1,738 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { ArchiveJson, Manifest } from '../../shared/archive';
+import {
+  compositionSpecSchema,
+  createCompositionHookSchema,
+  createCompositionSchema,
+  listCompositionsSchema,
+  sizeOfResolution,
+  updateCompositionHookSchema,
+  type CompositionHookJson,
+  type CompositionJson,
+  type CompositionKind,
+  type CompositionSpec,
+} from '../../shared/compositions';
+import { conflict, notFound, StudioError, unavailable } from '../../shared/errors';
+import type { AnyStudioEvent } from '../../shared/events';
+import type { CompositionEventBase } from '../../shared/events/compositions';
+import { DEFAULT_LAYOUT, normalizeLayout, type Layout, type Size } from '../../shared/layout';
+import { parseWith } from '../../shared/validation';
+import type { Settings } from '../config/schema';
+import type { ArchiveStatus } from '../events/ArchiveStatus';
+import type { EventBus } from '../events/EventBus';
+import type { Logger } from '../logger';
+import type { Ffmpeg } from '../media/ffmpeg';
+import type { ArchiveRecord } from '../store/ArchiveRepository';
+import { CompositionHookRepository, type CompositionHookRecord } from '../store/CompositionHookRepository';
+import { CompositionRepository, type CompositionRecord } from '../store/CompositionRepository';
+import { Composer } from './Composer';
+import type { TimedLayout } from './compositionPlan';
+import { FfmpegError } from './FfmpegJob';
+
+export interface CompositionServiceOptions {
+  db: BetterSqlite3.Database;
+  bus: EventBus;
+  archiveStatus: ArchiveStatus;
+  logger: Logger;
+  settings: Pick<Settings, 'compositionConcurrency'>;
+  /** The studio's data folder: archives live in `<dataDir>/archives/<archiveId>/`. */
+  dataDir: string;
+  /** The ffmpeg to use, or why there is none (compositions then fail with that reason). */
+  ffmpeg: Ffmpeg | Error;
+  /** x264 preset override (tests use `ultrafast`); default: the tuned settings of encoding.ts. */
+  x264Preset?: string;
+  /** A job interrupted by crashes this many times is failed instead of retried (default 3). */
+  maxAttempts?: number;
+}
+
+/** A running job: how to stop it and what it does when stopped. */
+interface RunningJob {
+  abort: AbortController;
+  /** Why it was stopped: `close` leaves it re-runnable, `delete` marks it deleted. */
+  stopReason: 'close' | 'delete' | null;
+  finished: Promise<void>;
+}
+
+/** The media file of a completed composition. */
+export interface CompositionMedia {
+  path: string;
+  size: number;
+  contentType: string;
+  /** A file name for downloads. */
+  downloadName: string;
+}
+
+const PROGRESS_PUBLISH_MS = 1000;
+
+/**
+ * Compositions of archives: the composed archive's `archive.mp4` after an archive with
+ * `outputMode: composed` stops, compositions asked for through the API, and those composition
+ * hooks create for every archive that stops. Jobs are rows of the compositions table, so the
+ * queue survives restarts; `compositionConcurrency` ffmpeg processes run at once.
+ */
+export class CompositionService {
+  readonly repo: CompositionRepository;
+  readonly hooks: CompositionHookRepository;
+  readonly #options: CompositionServiceOptions;
+  readonly #logger: Logger;
+  readonly #running = new Map<string, RunningJob>();
+  readonly #onEvent = (event: AnyStudioEvent) => this.#handle(event);
+  #composer: Composer | null = null;
+  #started = false;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: CompositionServiceOptions) {
+    this.#options = options;
+    this.#logger = options.logger;
+    this.repo = new CompositionRepository(options.db);
+    this.hooks = new CompositionHookRepository(options.db);
+    if (!(options.ffmpeg instanceof Error)) {
+      this.#composer = new Composer({ ffmpeg: options.ffmpeg, logger: options.logger });
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Jobs running now (ids). */
+  get running(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  /**
+   * Re-queues jobs a crash interrupted, queues composed archives that stopped while the
+   * service was down, listens for stopping archives and starts the queue.
+   */
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    const maxAttempts = this.#options.maxAttempts ?? 3;
+    for (const record of this.repo.withStatus(['processing'])) {
+      if (record.attempts >= maxAttempts) {
+        this.#fail(
+          record,
+          `interrupted ${record.attempts} times (the studio stopped while it ran); giving up`,
+        );
+      } else {
+        this.repo.update(record.id, { status: 'enqueued', progress: 0 });
+        this.#logger.info({ compositionId: record.id }, 'composition interrupted by a restart; queued again');
+      }
+    }
+    for (const archive of this.#options.archiveStatus.repo.withStatus(['stopped'])) {
+      if (archive.outputMode !== 'composed') continue;
+      const has = this.repo
+        .forArchive(archive.id)
+        .some((c) => c.kind === 'archive' && c.status !== 'deleted');
+      if (!has) this.#enqueueArchive(archive);
+    }
+    this.#options.bus.on('event', this.#onEvent);
+    this.#pump();
+  }
+
+  /** Stops listening and kills running ffmpeg processes; their jobs stay queued. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      this.#options.bus.off('event', this.#onEvent);
+      const finishing: Array<Promise<void>> = [];
+      for (const job of this.#running.values()) {
+        job.stopReason ??= 'close';
+        job.abort.abort();
+        finishing.push(job.finished);
+      }
+      await Promise.allSettled(finishing);
+    })();
+    return this.#closing;
+  }
+
+  // ---- API: compositions ----------------------------------------------------------------------
+
+  /** `POST /api/compositions`: validates and queues a composition of an archive. */
+  create(body: unknown): CompositionJson {
+    const { archiveId, spec } = parseWith(createCompositionSchema, body, 'composition');
+    const archive = this.#archive(archiveId);
+    if (archive.status === 'started' || archive.status === 'paused') {
+      throw conflict(`archive ${archiveId} is still recording; compose it once it has stopped`, 'archiveId');
+    }
+    if (archive.status === 'expired') {
+      throw conflict(`archive ${archiveId} has expired: its files are gone`, 'archiveId');
+    }
+    if (this.#options.ffmpeg instanceof Error) throw unavailable(this.#options.ffmpeg.message);
+    return this.toJson(this.#enqueue(archive, 'composition', spec, null));
+  }
+
+  get(id: string): CompositionJson {
+    return this.toJson(this.#get(id));
+  }
+
+  /** `GET /api/compositions`: newest first, optionally of one archive or status. */
+  list(query: unknown = {}): { count: number; items: CompositionJson[] } {
+    const q = parseWith(listCompositionsSchema, query ?? {}, 'query');
+    const { items, count } = this.repo.list({
+      ...(q.archiveId !== undefined ? { archiveId: q.archiveId } : {}),
+      ...(q.status !== undefined ? { status: q.status } : {}),
+      offset: q.offset,
+      count: q.count,
+    });
+    return { count, items: items.map((r) => this.toJson(r)) };
+  }
+
+  /** `DELETE /api/compositions/{id}`: cancels it if it runs, removes its file, status `deleted`. */
+  async delete(id: string): Promise<void> {
+    const record = this.#get(id);
+    if (record.kind === 'archive') {
+      throw conflict(
+        `composition ${id} is the composed archive's archive.mp4; delete the archive instead`,
+        'id',
+      );
+    }
+    const job = this.#running.get(id);
+    if (job !== undefined) {
+      job.stopReason = 'delete';
+      job.abort.abort();
+      await job.finished;
+    }
+    this.#markDeleted(this.repo.get(id)!);
+  }
+
+  /** The file of a completed composition, for download. */
+  media(id: string): CompositionMedia {
+    const record = this.#get(id);
+    if (record.status !== 'completed' || record.filename === null) {
+      throw notFound(`composition ${id} is ${record.status}; its media exists once it is completed`, 'id');
+    }
+    const path = join(this.#archiveDir(record.archiveId), record.filename);
+    if (!existsSync(path)) throw notFound(`the media file of composition ${id} is gone`, 'id');
+    return {
+      path,
+      size: statSync(path).size,
+      contentType: record.spec.format === 'mp4' ? 'video/mp4' : 'video/webm',
+      downloadName: `${record.id}.${record.spec.format}`,
+    };
+  }
+
+  toJson(record: CompositionRecord): CompositionJson {
+    return {
+      ...record.spec,
+      id: record.id,
+      archiveId: record.archiveId,
+      roomId: record.roomId,
+      kind: record.kind,
+      hookId: record.hookId,
+      status: record.status,
+      progress: record.progress,
+      filename: record.filename,
+      size: record.size,
+      duration: record.duration,
+      error: record.error,
+      createdAt: record.createdAt,
+      startedAt: record.startedAt,
+      completedAt: record.completedAt,
+      updatedAt: record.updatedAt,
+      mediaUrl: `/api/compositions/${record.id}/media`,
+    };
+  }
+
+  // ---- API: hooks -----------------------------------------------------------------------------
+
+  createHook(body: unknown): CompositionHookJson {
+    const input = parseWith(createCompositionHookSchema, body, 'composition hook');
+    const now = Date.now();
+    const record: CompositionHookRecord = {
+      id: randomUUID(),
+      friendlyName: input.friendlyName,
+      enabled: input.enabled,
+      roomId: input.roomId,
+      spec: input.spec,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.hooks.save(record);
+    return hookJson(record);
+  }
+
+  getHook(id: string): CompositionHookJson {
+    return hookJson(this.#hook(id));
+  }
+
+  listHooks(): { count: number; items: CompositionHookJson[] } {
+    const items = this.hooks.list().map(hookJson);
+    return { count: items.length, items };
+  }
+
+  /** `PATCH /api/composition-hooks/{id}`: changes some fields; the result is validated whole. */
+  updateHook(id: string, body: unknown): CompositionHookJson {
+    const current = this.#hook(id);
+    const patch = parseWith(updateCompositionHookSchema, body ?? {}, 'composition hook');
+    const { friendlyName, enabled, roomId, ...specPatch } = patch;
+    const base: Partial<CompositionSpec> = { ...current.spec };
+    // A new container without a codec takes that container's default codec.
+    if (specPatch.format !== undefined && specPatch.videoCodec === undefined) delete base.videoCodec;
+    const merged = {
+      ...base,
+      ...Object.fromEntries(Object.entries(specPatch).filter(([, v]) => v !== undefined)),
+    };
+    const spec = parseWith(compositionSpecSchema, merged, 'composition hook');
+    const record: CompositionHookRecord = {
+      ...current,
+      friendlyName: friendlyName ?? current.friendlyName,
+      enabled: enabled ?? current.enabled,
+      roomId: roomId === undefined ? current.roomId : roomId,
+      spec,
+      updatedAt: Date.now(),
+    };
+    this.hooks.save(record);
+    return hookJson(record);
+  }
+
+  deleteHook(id: string): void {
+    if (!this.hooks.delete(id)) throw notFound(`composition hook ${id} does not exist`, 'id');
+  }
+
+  // ---- archives ------------------------------------------------------------------------------
+
+  #handle(event: AnyStudioEvent): void {
+    if (event.type === 'archive.stopped') this.#archiveStopped(event.data);
+    else if (event.type === 'archive.deleted') this.#archiveDeleted(event.data.id);
+  }
+
+  /** The recorder publishes `archive.stopped` once the files and manifest.json are final. */
+  #archiveStopped(json: ArchiveJson): void {
+    const archive = this.#options.archiveStatus.repo.get(json.id);
+    if (archive === null) return;
+    if (archive.outputMode === 'composed') {
+      const has = this.repo
+        .forArchive(archive.id)
+        .some((c) => c.kind === 'archive' && c.status !== 'deleted');
+      if (!has) this.#enqueueArchive(archive);
+    }
+    for (const hook of this.hooks.forRoom(archive.roomId)) {
+      this.#enqueue(archive, 'composition', hook.spec, hook.id);
+    }
+    this.#pump();
+  }
+
+  #archiveDeleted(archiveId: string): void {
+    for (const record of this.repo.forArchive(archiveId)) {
+      if (record.status === 'deleted') continue;
+      const job = this.#running.get(record.id);
+      if (job !== undefined) {
+        job.stopReason = 'delete';
+        job.abort.abort();
+        void job.finished.then(() => this.#markDeleted(this.repo.get(record.id)!));
+      } else {
+        this.#markDeleted(record);
+      }
+    }
+  }
+
+  /** The composed archive's job: its resolution, initial layout and bitrate cap. */
+  #enqueueArchive(archive: ArchiveRecord): CompositionRecord | null {
+    const resolution = archive.resolution ?? '640x480';
+    const raw = {
+      audioSources: ['*'],
+      videoLayout: archive.options.layout ?? DEFAULT_LAYOUT,
+      resolution,
+      format: 'mp4',
+      trim: false,
+      maxBitrate: archive.options.maxBitrate ?? null,
+    };
+    let parsed = compositionSpecSchema.safeParse(raw);
+    if (!parsed.success) {
+      // A layout the recorder accepted but the composer cannot draw must not lose the archive.
+      this.#logger.warn(
+        { archiveId: archive.id, issue: parsed.error.issues[0]?.message },
+        'composed archive settings are not valid; composing with the default layout',
+      );
+      parsed = compositionSpecSchema.safeParse({ ...raw, videoLayout: DEFAULT_LAYOUT, maxBitrate: null });
+    }
+    if (!parsed.success) {
+      this.#options.archiveStatus.set(archive.id, 'failed', { reason: 'failure' });
+      return null;
+    }
+    return this.#enqueue(archive, 'archive', parsed.data, null);
+  }
+
+  #enqueue(
+    archive: ArchiveRecord,
+    kind: CompositionKind,
+    spec: CompositionSpec,
+    hookId: string | null,
+  ): CompositionRecord {
+    const now = Date.now();
+    const record: CompositionRecord = {
+      id: randomUUID(),
+      archiveId: archive.id,
+      roomId: archive.roomId,
+      kind,
+      hookId,
+      status: 'enqueued',
+      spec,
+      filename: null,
+      size: 0,
+      duration: 0,
+      progress: 0,
+      attempts: 0,
+      error: null,
+      createdAt: now,
+      startedAt: null,
+      completedAt: null,
+      updatedAt: now,
+    };
+    this.repo.insert(record);
+    this.#publish('composition.enqueued', record, {});
+    this.#logger.info(
+      { compositionId: record.id, archiveId: archive.id, kind, hookId },
+      'composition queued',
+    );
+    queueMicrotask(() => this.#pump());
+    return record;
+  }
+
+  // ---- the queue -----------------------------------------------------------------------------
+
+  #pump(): void {
+    if (!this.#started || this.#closed) return;
+    const limit = Math.max(1, this.#options.settings.compositionConcurrency);
+    while (this.#running.size < limit) {
+      const next = this.repo.nextEnqueued(new Set(this.#running.keys()));
+      if (next === null) return;
+      const job: RunningJob = { abort: new AbortController(), stopReason: null, finished: Promise.resolve() };
+      this.#running.set(next.id, job);
+      job.finished = this.#run(next, job)
+        .catch((error: unknown) =>
+          this.#logger.error({ err: error, compositionId: next.id }, 'composition job crashed'),
+        )
+        .finally(() => {
+          this.#running.delete(next.id);
+          this.#pump();
+        });
+    }
+  }
+
+  async #run(queued: CompositionRecord, job: RunningJob): Promise<void> {
+    let record = this.repo.update(queued.id, {
+      status: 'processing',
+      startedAt: Date.now(),
+      attempts: queued.attempts + 1,
+      progress: 0,
+      error: null,
+    });
+    this.#publish('composition.started', record, {});
+    const filename =
+      record.kind === 'archive' ? 'archive.mp4' : `compositions/${record.id}.${record.spec.format}`;
+    const archiveDir = this.#archiveDir(record.archiveId);
+    const output = join(archiveDir, filename);
+    let lastStep = 0;
+    let lastPublish = 0;
+    const onProgress = (percent: number) => {
+      const step = Math.floor(percent / 10);
+      const now = Date.now();
+      if (step > lastStep) {
+        lastStep = step;
+        lastPublish = now;
+        this.repo.update(record.id, { progress: percent });
+        this.#publish('composition.progress', record, { percent });
+      } else if (now - lastPublish >= PROGRESS_PUBLISH_MS) {
+        lastPublish = now;
+        this.repo.update(record.id, { progress: percent });
+        this.#publish('composition.progress', record, { percent }, false);
+      }
+    };
+    try {
+      if (this.#composer === null) throw unavailable((this.#options.ffmpeg as Error).message);
+      const archive = this.#archive(record.archiveId);
+      const canvas = sizeOfResolution(record.spec.resolution);
+      mkdirSync(dirname(output), { recursive: true });
+      const result = await this.#composer.compose(
+        {
+          archiveDir,
+          manifest: this.#manifest(archive),
+          layouts:
+            record.kind === 'archive'
+              ? this.#layoutTimeline(archive, record.spec.videoLayout, canvas)
+              : [{ atMs: 0, layout: record.spec.videoLayout }],
+          canvas,
+          encode: {
+            format: record.spec.format,
+            videoCodec: record.spec.videoCodec,
+            maxBitrate: record.spec.maxBitrate,
+            ...(this.#options.x264Preset !== undefined ? { x264Preset: this.#options.x264Preset } : {}),
+          },
+          audioSources: record.spec.audioSources,
+          audioSourcesExcluded: record.spec.audioSourcesExcluded,
+          trim: record.spec.trim,
+          video: archive.hasVideo,
+          audio: archive.hasAudio,
+          output,
+        },
+        { onProgress, signal: job.abort.signal },
+      );
+      if (job.stopReason !== null) {
+        // Stopped while the file was being renamed into place: treat it as not done.
+        if (job.stopReason === 'delete') rmSync(output, { force: true });
+        else this.repo.update(record.id, { status: 'enqueued', progress: 0 });
+        return;
+      }
+      this.#options.archiveStatus.repo.upsertFile({
+        archiveId: record.archiveId,
+        streamId: null,
+        filename,
+        kind: 'composition',
+        size: result.size,
+        startOffsetMs: Math.round(result.plan.startMs),
+        stopOffsetMs: Math.round(result.plan.startMs + result.duration * 1000),
+        info: {
+          compositionId: record.id,
+          compositionKind: record.kind,
+          format: record.spec.format,
+          resolution: record.spec.resolution,
+          duration: result.duration,
+        },
+      });
+      record = this.repo.update(record.id, {
+        status: 'completed',
+        filename,
+        size: result.size,
+        duration: result.duration,
+        progress: 100,
+        completedAt: Date.now(),
+      });
+      this.#logger.info(
+        {
+          compositionId: record.id,
+          archiveId: record.archiveId,
+          duration: result.duration,
+          size: result.size,
+          ms: result.elapsedMs,
+        },
+        'composition completed',
+      );
+      if (record.kind === 'archive') {
+        const current = this.#options.archiveStatus.repo.get(record.archiveId);
+        if (current !== null && current.status === 'stopped') {
+          const size = this.#options.archiveStatus.repo
+            .files(record.archiveId)
+            .reduce((n, f) => n + f.size, 0);
+          this.#options.archiveStatus.set(record.archiveId, 'available', { size });
+        }
+      }
+      this.#publish('composition.available', record, {
+        filename,
+        size: result.size,
+        duration: result.duration,
+        format: record.spec.format,
+        resolution: record.spec.resolution,
+      });
+    } catch (error) {
+      if (job.stopReason !== null || (error instanceof FfmpegError && error.cancelled)) {
+        if (job.stopReason === 'close') {
+          this.repo.update(record.id, { status: 'enqueued', progress: 0 });
+          this.#logger.info(
+            { compositionId: record.id },
+            'composition stopped by close; it runs again at the next start',
+          );
+        }
+        return;
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      this.#logger.error(
+        { err: error, compositionId: record.id, archiveId: record.archiveId },
+        'composition failed',
+      );
+      this.#fail(this.repo.get(record.id)!, message);
+    }
+  }
+
+  #fail(record: CompositionRecord, message: string): void {
+    const failed = this.repo.update(record.id, { status: 'failed', error: message, completedAt: Date.now() });
+    this.#publish('composition.failed', failed, { error: message });
+    if (failed.kind === 'archive') {
+      const archive = this.#options.archiveStatus.repo.get(failed.archiveId);
+      if (archive !== null && archive.status === 'stopped') {
+        this.#options.archiveStatus.set(failed.archiveId, 'failed', { reason: 'failure' });
+      }
+    }
+  }
+
+  #markDeleted(record: CompositionRecord): void {
+    if (record.status === 'deleted') return;
+    const dir = this.#archiveDir(record.archiveId);
+    const filename =
+      record.filename ??
+      (record.kind === 'archive' ? 'archive.mp4' : `compositions/${record.id}.${record.spec.format}`);
+    for (const path of [
+      join(dir, filename),
+      join(dir, `${filename}.part`),
+      join(dir, `${filename}.graph.txt`),
+    ]) {
+      rmSync(path, { force: true });
+    }
+    if (record.filename !== null)
+      this.#options.archiveStatus.repo.removeFile(record.archiveId, record.filename);
+    const deleted = this.repo.update(record.id, { status: 'deleted' });
+    this.#publish('composition.deleted', deleted, {});
+  }
+
+  // ---- reading archives -------------------------------------------------------------------
+
+  #archive(archiveId: string): ArchiveRecord {
+    const archive = this.#options.archiveStatus.repo.get(archiveId);
+    if (archive === null || archive.status === 'deleted') {
+      throw notFound(`archive ${archiveId} does not exist`, 'archiveId');
+    }
+    return archive;
+  }
+
+  #archiveDir(archiveId: string): string {
+    return join(this.#options.dataDir, 'archives', archiveId);
+  }
+
+  /** manifest.json, or (when a crash left none) the same facts from the archive's file rows. */
+  #manifest(archive: ArchiveRecord): Manifest {
+    const path = join(this.#archiveDir(archive.id), 'manifest.json');
+    if (existsSync(path)) {
+      try {
+        return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+      } catch (error) {
+        throw new StudioError(
+          'Internal',
+          `manifest.json of archive ${archive.id} is not valid JSON`,
+          'manifest.json',
+          {
+            cause: error,
+          },
+        );
+      }
+    }
+    const files = this.#options.archiveStatus.repo.files(archive.id).filter((f) => f.kind === 'media');
+    if (files.length === 0)
+      throw notFound(`archive ${archive.id} has no manifest.json and no recording files`, 'manifest.json');
+    return {
+      createdAt: archive.createdAt,
+      id: archive.id,
+      name: archive.name ?? '',
+      partnerId: '',
+      sessionId: archive.roomId,
+      files: files.map((f) => ({
+        streamId: f.streamId ?? f.filename,
+        filename: f.filename,
+        size: f.size,
+        startTimeOffset: f.startOffsetMs,
+        stopTimeOffset: f.stopOffsetMs ?? f.startOffsetMs,
+        connectionData: typeof f.info.connectionData === 'string' ? f.info.connectionData : '',
+        videoType: (f.info.videoType as Manifest['files'][number]['videoType']) ?? null,
+      })),
+    };
+  }
+
+  /** The initial layout, then each change made while recording (`layout_changes`). */
+  #layoutTimeline(archive: ArchiveRecord, initial: Layout, canvas: Size): TimedLayout[] {
+    const timeline: TimedLayout[] = [{ atMs: 0, layout: initial }];
+    const rows = this.#options.db
+      .prepare('SELECT at_ms, layout FROM layout_changes WHERE archive_id = ? ORDER BY at_ms, id')
+      .all(archive.id) as Array<{ at_ms: number; layout: string }>;
+    for (const row of rows) {
+      let value: unknown;
+      try {
+        value = JSON.parse(row.layout);
+      } catch {
+        value = undefined;
+      }
+      const result = normalizeLayout(value, canvas);
+      if ('layout' in result) timeline.push({ atMs: row.at_ms, layout: result.layout });
+      else
+        this.#logger.warn(
+          { archiveId: archive.id, atMs: row.at_ms, issue: result.issues[0]?.message },
+          'layout change ignored',
+        );
+    }
+    return timeline;
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  #get(id: string): CompositionRecord {
+    const record = this.repo.get(id);
+    if (record === null || record.status === 'deleted')
+      throw notFound(`composition ${id} does not exist`, 'id');
+    return record;
+  }
+
+  #hook(id: string): CompositionHookRecord {
+    const hook = this.hooks.get(id);
+    if (hook === null) throw notFound(`composition hook ${id} does not exist`, 'id');
+    return hook;
+  }
+
+  #publish<K extends 'composition.enqueued' | 'composition.started' | 'composition.deleted'>(
+    type: K,
+    record: CompositionRecord,
+    extra: Record<string, never>,
+    persist?: boolean,
+  ): void;
+  #publish(
+    type: 'composition.progress',
+    record: CompositionRecord,
+    extra: { percent: number },
+    persist?: boolean,
+  ): void;
+  #publish(
+    type: 'composition.failed',
+    record: CompositionRecord,
+    extra: { error: string },
+    persist?: boolean,
+  ): void;
+  #publish(
+    type: 'composition.available',
+    record: CompositionRecord,
+    extra: {
+      filename: string;
+      size: number;
+      duration: number;
+      format: CompositionSpec['format'];
+      resolution: string;
+    },
+    persist?: boolean,
+  ): void;
+  #publish(type: CompositionEventType, record: CompositionRecord, extra: object, persist = true): void {
+    const base: CompositionEventBase = {
+      compositionId: record.id,
+      archiveId: record.archiveId,
+      roomId: record.roomId,
+      kind: record.kind,
+      hookId: record.hookId,
+    };
+    // The overloads above tie each event type to its extra fields.
+    this.#options.bus.publish(type, { ...base, ...extra } as never, {
+      roomId: record.roomId,
+      archiveId: record.archiveId,
+      persist,
+    });
+  }
+}
+
+type CompositionEventType =
+  | 'composition.enqueued'
+  | 'composition.started'
+  | 'composition.progress'
+  | 'composition.available'
+  | 'composition.failed'
+  | 'composition.deleted';
+
+function hookJson(record: CompositionHookRecord): CompositionHookJson {
+  return {
+    ...record.spec,
+    id: record.id,
+    friendlyName: record.friendlyName,
+    enabled: record.enabled,
+    roomId: record.roomId,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}

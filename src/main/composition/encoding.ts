@@ -1,0 +1,111 @@
+import type { CompositionFormat, CompositionVideoCodec } from '../../shared/compositions';
+import type { Size } from '../../shared/layout';
+
+/** How the output is encoded. */
+export interface EncodeSettings {
+  format: CompositionFormat;
+  videoCodec: CompositionVideoCodec;
+  /** Video bitrate cap in bits per second, or null for quality-based rate control only. */
+  maxBitrate: number | null;
+  /**
+   * x264 speed override (tests pass `ultrafast`). By default the tuned settings below, chosen
+   * with bench/compose.ts.
+   */
+  x264Preset?: string;
+}
+
+/** Output frame rate of compositions. */
+export const COMPOSITION_FPS = 30;
+
+/**
+ * x264 settings for compositions. Measured on 2 cores with bench/compose.ts (four 640x480
+ * sources → 1280x720 grid): `veryfast` spends most of its time in motion search and sub-pixel
+ * refinement that buys little on talking-head tiles over black. Diamond search, subme 1 and two
+ * fixed B-frames cut x264's CPU by ~35 % while mb-tree (kept) still saves the bits of static
+ * areas; CRF 24 keeps the file no larger than `veryfast` CRF 23 (see the bench's SSIM).
+ */
+export const X264_TUNED = {
+  preset: 'veryfast',
+  crf: 24,
+  params: 'me=dia:subme=1:bframes=2:b-adapt=0',
+} as const;
+
+/** Default VP8/VP9 bitrate when no cap is given: ~0.08 bits per pixel per frame. */
+function defaultVpxBitrate(canvas: Size, fps: number): number {
+  return Math.max(300_000, Math.min(6_000_000, Math.round(canvas.width * canvas.height * fps * 0.08)));
+}
+
+/** ffmpeg output options for the video stream. */
+export function videoEncoderArgs(settings: EncodeSettings, canvas: Size, fps: number): string[] {
+  const cap = settings.maxBitrate;
+  if (settings.videoCodec === 'h264') {
+    const args =
+      settings.x264Preset !== undefined
+        ? ['-c:v', 'libx264', '-preset', settings.x264Preset, '-crf', '23']
+        : [
+            '-c:v',
+            'libx264',
+            '-preset',
+            X264_TUNED.preset,
+            '-crf',
+            String(X264_TUNED.crf),
+            '-x264-params',
+            X264_TUNED.params,
+          ];
+    if (cap !== null) args.push('-maxrate', String(cap), '-bufsize', String(cap * 2));
+    // Baseline-compatible chroma and a keyframe every 4 s keep seeking quick in every player.
+    args.push('-pix_fmt', 'yuv420p', '-g', String(fps * 4));
+    return args;
+  }
+  const bitrate = String(cap ?? defaultVpxBitrate(canvas, fps));
+  if (settings.videoCodec === 'vp8') {
+    // Negative cpu-used in realtime mode is the fastest VP8 setting offline (notes/ffmpeg.md).
+    return [
+      '-c:v',
+      'libvpx',
+      '-deadline',
+      'realtime',
+      '-cpu-used',
+      '-8',
+      '-crf',
+      '10',
+      '-b:v',
+      bitrate,
+      '-g',
+      String(fps * 4),
+      '-pix_fmt',
+      'yuv420p',
+    ];
+  }
+  return [
+    '-c:v',
+    'libvpx-vp9',
+    '-deadline',
+    'realtime',
+    '-cpu-used',
+    '8',
+    '-row-mt',
+    '1',
+    '-crf',
+    '32',
+    '-b:v',
+    bitrate,
+    '-g',
+    String(fps * 4),
+    '-pix_fmt',
+    'yuv420p',
+  ];
+}
+
+/** ffmpeg output options for the audio stream: AAC 128 kb/s 48 kHz (OpenTok) or Opus. */
+export function audioEncoderArgs(settings: EncodeSettings): string[] {
+  if (settings.format === 'mp4') return ['-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2'];
+  return ['-c:a', 'libopus', '-b:a', '128k', '-ar', '48000', '-ac', '2'];
+}
+
+/** ffmpeg container options. */
+export function containerArgs(settings: EncodeSettings): string[] {
+  // faststart moves the index to the front so players start before the download ends.
+  if (settings.format === 'mp4') return ['-movflags', '+faststart', '-f', 'mp4'];
+  return ['-f', 'webm'];
+}
