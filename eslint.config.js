@@ -20,6 +20,10 @@ export default tseslint.config(
     rules: { 'no-console': 'error' },
   },
   {
+    files: ['src/renderer/public/sw.js'],
+    languageOptions: { globals: { ...globals.serviceworker } },
+  },
+  {
     files: ['src/renderer/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },
     plugins: { 'react-hooks': reactHooks },

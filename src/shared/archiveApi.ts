@@ -9,22 +9,6 @@ const resolution = z
     return w % 2 === 0 && h % 2 === 0 && w >= 16 && h >= 16 && w <= 1920 && h <= 1920;
   }, 'must be even sizes of at most 1920 per side (e.g. 640x480, 1280x720, 1920x1080, 720x1280)');
 
-/** OpenTok's layout object (`PUT archive/{id}/layout` and `layout` at start). */
-export const opentokLayoutSchema = z
-  .object({
-    type: z.enum(['bestFit', 'pip', 'verticalPresentation', 'horizontalPresentation', 'focus', 'custom'], {
-      error: 'must be bestFit, pip, verticalPresentation, horizontalPresentation, focus or custom',
-    }),
-    stylesheet: z.string().max(10_000).optional(),
-    screenshareType: z.enum(['bestFit', 'pip', 'verticalPresentation', 'horizontalPresentation']).optional(),
-  })
-  .passthrough()
-  .refine((l) => l.type !== 'custom' || (l.stylesheet !== undefined && l.stylesheet.trim() !== ''), {
-    message: 'a custom layout needs a stylesheet (or use regions)',
-    path: ['stylesheet'],
-  });
-export type OpentokLayout = z.output<typeof opentokLayoutSchema>;
-
 /** `POST /v2/project/{apiKey}/archive`. */
 export const startArchiveSchema = z.strictObject({
   /** The OpenTok session id: the room id. */
@@ -35,7 +19,8 @@ export const startArchiveSchema = z.strictObject({
   outputMode: z.enum(['composed', 'individual']).optional(),
   streamMode: z.enum(['auto', 'manual']).optional(),
   resolution: resolution.optional(),
-  layout: opentokLayoutSchema.optional(),
+  /** OpenTok's layout object or the studio's regions (checked against the resolution). */
+  layout: z.unknown().optional(),
   multiArchiveTag: z.string().min(1).max(100).optional(),
   maxBitrate: z
     .number()

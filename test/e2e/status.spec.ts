@@ -38,6 +38,7 @@ describe('operator UI: login and status', () => {
     await page.goto(core.url);
     await page.getByLabel('Operator password').fill(TEST_CREDENTIALS.SPOOL_OPERATOR_PASSWORD);
     await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('link', { name: 'Status' }).click();
     await page
       .getByTestId('ffmpeg')
       .filter({ hasText: `ffmpeg ${ffmpegVersion}` })

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, write
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ArchiveJson, ArchiveReason, Manifest, ManifestFile, VideoType } from '../../shared/archive';
-import { opentokLayoutSchema, patchArchiveStreamsSchema, startArchiveSchema } from '../../shared/archiveApi';
+import { patchArchiveStreamsSchema, startArchiveSchema } from '../../shared/archiveApi';
+import { parseLayout } from '../../shared/layout';
 import { conflict, notFound, StudioError } from '../../shared/errors';
 import type { RecordingState } from '../../shared/signaling';
 import { parseWith } from '../../shared/validation';
@@ -149,6 +150,11 @@ export class RecordingService {
       );
     }
     const outputMode = input.outputMode ?? 'composed';
+    const resolution = outputMode === 'composed' ? (input.resolution ?? '640x480') : null;
+    const layout =
+      input.layout === undefined
+        ? undefined
+        : parseLayout(input.layout, 'layout', canvasOf(resolution ?? '1280x720'));
     const expireAt =
       input.expireTime === undefined
         ? null
@@ -172,7 +178,7 @@ export class RecordingService {
       streamMode: input.streamMode ?? 'auto',
       hasAudio: input.hasAudio ?? true,
       hasVideo: input.hasVideo ?? true,
-      resolution: outputMode === 'composed' ? (input.resolution ?? '640x480') : null,
+      resolution,
       multiArchiveTag: tag,
       format: input.format ?? room.settings.recording.format,
       options: {
@@ -180,7 +186,7 @@ export class RecordingService {
         ...(input.splitOnly !== undefined ? { splitOnly: input.splitOnly } : {}),
         ...(input.recordingMetadata !== undefined ? { recordingMetadata: input.recordingMetadata } : {}),
         ...(input.maxBitrate !== undefined ? { maxBitrate: input.maxBitrate } : {}),
-        ...(input.layout !== undefined ? { layout: input.layout } : {}),
+        ...(layout !== undefined ? { layout } : {}),
         ...(auto ? { auto: true } : {}),
       },
       size: 0,
@@ -308,7 +314,6 @@ export class RecordingService {
 
   /** Stores a layout change with its time in the archive (`PUT archive/{id}/layout`). */
   setLayout(id: string, body: unknown): void {
-    const layout = parseWith(opentokLayoutSchema, body, 'layout');
     const record = this.#repo.get(id);
     if (record === null || record.status === 'deleted')
       throw notFound(`archive ${id} does not exist`, 'archiveId');
@@ -319,6 +324,8 @@ export class RecordingService {
         'outputMode',
       );
     }
+    // OpenTok's layout object or the studio's regions, checked against the archive's canvas.
+    const layout = parseLayout(body, 'layout', canvasOf(record.resolution ?? '640x480'));
     const atMs =
       record.status === 'started' || record.status === 'paused' ? Date.now() - record.createdAt : 0;
     this.#options.db
@@ -753,4 +760,9 @@ export class RecordingService {
     for (const offs of this.#roomListeners.values()) for (const off of offs) off();
     this.#roomListeners.clear();
   }
+}
+
+function canvasOf(resolution: string): { width: number; height: number } {
+  const [width, height] = resolution.split('x').map(Number) as [number, number];
+  return { width, height };
 }

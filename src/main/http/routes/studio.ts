@@ -42,7 +42,11 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
       if (record === null || record.status === 'deleted') {
         throw new StudioError('NotFound', `archive ${request.params.id} does not exist`, 'archiveId');
       }
-      return { items: deps.archives.files(record.id).map((f) => ({ ...f, url: `/files/${record.id}/${f.filename}` })) };
+      return {
+        items: deps.archives
+          .files(record.id)
+          .map((f) => ({ ...f, url: `/files/${record.id}/${f.filename}` })),
+      };
     });
 
     // Saved layouts.
@@ -54,27 +58,50 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
     app.post('/api/layouts', async (request, reply) => {
       const body = parseWith(layoutBody, request.body, 'layout');
       if (deps.layouts.byName(body.name) !== null) {
-        throw new StudioError('Conflict', `a layout named "${body.name}" exists; choose another name`, 'name');
+        throw new StudioError(
+          'Conflict',
+          `a layout named "${body.name}" exists; choose another name`,
+          'name',
+        );
       }
       const now = Date.now();
-      const saved = { id: randomUUID(), name: body.name, resolution: body.resolution, layout: validLayout(body), createdAt: now, updatedAt: now };
+      const saved = {
+        id: randomUUID(),
+        name: body.name,
+        resolution: body.resolution,
+        layout: validLayout(body),
+        createdAt: now,
+        updatedAt: now,
+      };
       deps.layouts.save(saved);
       return reply.status(201).send(saved);
     });
     app.put<{ Params: { id: string } }>('/api/layouts/:id', async (request) => {
       const existing = deps.layouts.get(request.params.id);
-      if (existing === null) throw new StudioError('NotFound', `layout ${request.params.id} does not exist`, 'layoutId');
+      if (existing === null)
+        throw new StudioError('NotFound', `layout ${request.params.id} does not exist`, 'layoutId');
       const body = parseWith(layoutBody, request.body, 'layout');
       const clash = deps.layouts.byName(body.name);
       if (clash !== null && clash.id !== existing.id) {
-        throw new StudioError('Conflict', `a layout named "${body.name}" exists; choose another name`, 'name');
+        throw new StudioError(
+          'Conflict',
+          `a layout named "${body.name}" exists; choose another name`,
+          'name',
+        );
       }
-      const saved = { ...existing, name: body.name, resolution: body.resolution, layout: validLayout(body), updatedAt: Date.now() };
+      const saved = {
+        ...existing,
+        name: body.name,
+        resolution: body.resolution,
+        layout: validLayout(body),
+        updatedAt: Date.now(),
+      };
       deps.layouts.save(saved);
       return saved;
     });
     app.delete<{ Params: { id: string } }>('/api/layouts/:id', async (request, reply) => {
-      if (!deps.layouts.delete(request.params.id)) throw new StudioError('NotFound', `layout ${request.params.id} does not exist`, 'layoutId');
+      if (!deps.layouts.delete(request.params.id))
+        throw new StudioError('NotFound', `layout ${request.params.id} does not exist`, 'layoutId');
       return reply.status(204).send();
     });
 
@@ -82,10 +109,17 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
     app.get('/api/settings', async (request) => {
       operatorOnly(request);
       const values = Object.fromEntries(
-        Object.entries(ctx.config.settings).filter(([key]) => !SECRET_FIELDS.has(key as keyof typeof ctx.config.settings)),
+        Object.entries(ctx.config.settings).filter(
+          ([key]) => !SECRET_FIELDS.has(key as keyof typeof ctx.config.settings),
+        ),
       );
       const fromEnv = Object.keys(settingsSchema.shape).filter((k) => process.env[envNameOf(k)]);
-      return { values, fromEnvironment: fromEnv, dataDir: ctx.config.dataDir, settingsPath: ctx.config.settingsPath };
+      return {
+        values,
+        fromEnvironment: fromEnv,
+        dataDir: ctx.config.dataDir,
+        settingsPath: ctx.config.settingsPath,
+      };
     });
     app.patch('/api/settings', async (request) => {
       operatorOnly(request);
@@ -96,13 +130,18 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
       try {
         return updateSettings(ctx.config, body as Record<string, unknown>);
       } catch (error) {
-        if (error instanceof ConfigError) throw new StudioError('InvalidArgument', error.message, error.field);
+        if (error instanceof ConfigError)
+          throw new StudioError('InvalidArgument', error.message, error.field);
         throw error;
       }
     });
     app.get('/api/settings/files-credentials', async (request) => {
       operatorOnly(request);
       return { user: ctx.config.settings.filesUser, password: ctx.config.settings.filesPassword };
+    });
+    app.get('/api/settings/api-credentials', async (request) => {
+      operatorOnly(request);
+      return { apiKey: ctx.config.settings.apiKey, apiSecret: ctx.config.settings.apiSecret };
     });
 
     // Remote files behind Basic auth (EnableX-style storage): the player asks the studio to fetch
@@ -113,7 +152,9 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
       const body = parseWith(playbackBody, request.body, 'source');
       const id = randomUUID();
       const authorization =
-        body.user !== undefined ? `Basic ${Buffer.from(`${body.user}:${body.password ?? ''}`).toString('base64')}` : null;
+        body.user !== undefined
+          ? `Basic ${Buffer.from(`${body.user}:${body.password ?? ''}`).toString('base64')}`
+          : null;
       sources.set(id, { url: body.url, authorization, createdAt: Date.now() });
       for (const [key, s] of sources) if (Date.now() - s.createdAt > 12 * 3600_000) sources.delete(key);
       return reply.status(201).send({ id, mediaUrl: `/api/playback-sources/${id}/media` });
@@ -121,7 +162,8 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
     app.get<{ Params: { id: string } }>('/api/playback-sources/:id/media', async (request, reply) => {
       operatorOnly(request);
       const source = sources.get(request.params.id);
-      if (source === undefined) throw new StudioError('NotFound', 'this playback source is gone; open the file again');
+      if (source === undefined)
+        throw new StudioError('NotFound', 'this playback source is gone; open the file again');
       const headers: Record<string, string> = {};
       if (source.authorization !== null) headers.authorization = source.authorization;
       if (request.headers.range) headers.range = request.headers.range;
@@ -129,14 +171,27 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
       try {
         upstream = await fetch(source.url, { headers, redirect: 'follow' });
       } catch (error) {
-        throw new StudioError('Unavailable', `cannot reach ${new URL(source.url).host}: ${(error as Error).message}`);
+        throw new StudioError(
+          'Unavailable',
+          `cannot reach ${new URL(source.url).host}: ${(error as Error).message}`,
+        );
       }
       if (upstream.status === 401 || upstream.status === 403) {
-        throw new StudioError('PermissionDenied', `the file server refused the credentials (${upstream.status})`);
+        throw new StudioError(
+          'PermissionDenied',
+          `the file server refused the credentials (${upstream.status})`,
+        );
       }
       if (!upstream.ok) throw new StudioError('Unavailable', `the file server answered ${upstream.status}`);
       reply.status(upstream.status);
-      for (const name of ['content-type', 'content-length', 'content-range', 'accept-ranges', 'last-modified', 'etag']) {
+      for (const name of [
+        'content-type',
+        'content-length',
+        'content-range',
+        'accept-ranges',
+        'last-modified',
+        'etag',
+      ]) {
         const value = upstream.headers.get(name);
         if (value !== null) reply.header(name, value);
       }

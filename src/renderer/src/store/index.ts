@@ -4,6 +4,7 @@ import type { SpoolBridge } from '../../../shared/bridge';
 import type { AnyStudioEvent } from '../../../shared/events';
 import { ApiClient, ApiError } from '../api/client';
 import { EventSocket, type SocketState } from '../api/EventSocket';
+import { clearPlayerCredentials } from '../api/player';
 
 declare global {
   interface Window {
@@ -59,6 +60,7 @@ const authSlice: StateCreator<StudioState, [], [], AuthSlice> = (set, get) => ({
   },
   logout() {
     sessionStorage.removeItem(TOKEN_KEY);
+    void clearPlayerCredentials();
     set({ api: get().api.withToken(null) });
   },
 });
@@ -82,9 +84,18 @@ const statusSlice: StateCreator<StudioState, [], [], StatusSlice> = (set, get) =
   },
 });
 
+const eventListeners = new Set<(event: AnyStudioEvent) => void>();
+
+/** Hears every event from the socket (screens refresh their data on the ones they show). */
+export function onStudioEvent(listener: (event: AnyStudioEvent) => void): () => void {
+  eventListeners.add(listener);
+  return () => eventListeners.delete(listener);
+}
+
 const eventsSlice: StateCreator<StudioState, [], [], EventsSlice> = (set, get) => ({
   recentEvents: [],
   handleEvent(event) {
+    for (const listener of eventListeners) listener(event);
     set({ recentEvents: [...get().recentEvents.slice(-99), event] });
     if (event.type === 'studio.health') {
       const health = get().health;
