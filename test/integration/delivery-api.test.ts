@@ -132,6 +132,7 @@ describe('targets and deliveries API', () => {
         user: sshd.user.name,
         privateKey: sshd.privateKey,
         passphrase: SECRETS.passphrase,
+        path: sshd.root,
       },
       {
         kind: 's3',

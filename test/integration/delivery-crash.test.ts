@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { PART_CONCURRENCY } from '../../src/main/delivery/destinations/Destination';
-import type { AnyStudioEvent } from '../../src/shared/events';
-import { ROOT } from '../helpers/headless';
 import { startAzurite, type AzuriteServer } from '../helpers/servers/azurite';
 import { DeliveryHarness } from '../helpers/servers/deliveryHarness';
+import { DeliveryWorker } from '../helpers/servers/DeliveryWorker';
 import {
   blobNames,
   blobSha256,
@@ -23,60 +18,12 @@ import { tempDir } from '../helpers/tmp';
 
 const SIZE = 200 * 1024 * 1024;
 
-/** A delivery service in a child process, and the delivery events it printed. */
-class Worker {
-  readonly child: ChildProcess;
-  readonly events: AnyStudioEvent[] = [];
-  readonly #waiters = new Set<() => void>();
-
-  constructor(dataDir: string) {
-    this.child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'test/helpers/servers/deliveryWorker.ts'), dataDir],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      const message = JSON.parse(line) as AnyStudioEvent | { type: 'ready' };
-      if (message.type !== 'ready') this.events.push(message as AnyStudioEvent);
-      for (const wake of this.#waiters) wake();
-    });
-  }
-
-  /** Resolves with the first printed event that `predicate` accepts. */
-  waitFor(predicate: (event: AnyStudioEvent) => boolean, timeoutMs = 60_000): Promise<AnyStudioEvent> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`worker: no matching event in ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      const check = () => {
-        const found = this.events.find(predicate);
-        if (found === undefined) return;
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        resolve(found);
-      };
-      this.#waiters.add(check);
-      check();
-    });
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill(signal);
-    await once(this.child, 'exit');
-  }
-}
-
 describe('delivery survives the core killed (SIGKILL) mid-upload', () => {
   let swift: SwiftServer;
   let azurite: AzuriteServer;
   let dir: ReturnType<typeof tempDir>;
   let parent: DeliveryHarness;
-  const workers: Worker[] = [];
+  const workers: DeliveryWorker[] = [];
 
   before(async () => {
     [swift, azurite] = await Promise.all([startSwift(), startAzurite()]);
@@ -103,7 +50,7 @@ describe('delivery survives the core killed (SIGKILL) mid-upload', () => {
     const archive = await parent.createArchive([{ filename: 'big.webm', size: SIZE }]);
     // Published before any worker runs: the worker finds it in the outbox when it starts.
     parent.available(archive.id);
-    const first = new Worker(dir.path);
+    const first = new DeliveryWorker(dir.path);
     workers.push(first);
     await first.waitFor(
       (e) => e.type === 'delivery.progress' && e.data.bytes >= 48 * 1024 * 1024 && e.data.bytes < SIZE,
@@ -119,7 +66,7 @@ describe('delivery survives the core killed (SIGKILL) mid-upload', () => {
     const storedAtKill = crashed!.parts!.stored;
     assert.ok(storedAtKill > 0, 'parts were stored before the kill');
 
-    const second = new Worker(dir.path);
+    const second = new DeliveryWorker(dir.path);
     workers.push(second);
     const done = await second.waitFor(
       (e) => e.type === 'delivery.succeeded' || (e.type === 'delivery.failed' && e.data.retryAt === null),

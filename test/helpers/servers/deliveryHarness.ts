@@ -157,10 +157,13 @@ export class DeliveryHarness {
       operatorPassword: this.settings.operatorPassword,
       operatorKey: loadOrCreateKey(this.dataDir, 'operator'),
     });
-    if (options.start !== false) {
-      this.delivery.start();
-      this.webhooks.start();
-    }
+    if (options.start !== false) this.startServices();
+  }
+
+  /** Starts the delivery and webhook services (the constructor does unless `start: false`). */
+  startServices(): void {
+    this.delivery.start();
+    this.webhooks.start();
   }
 
   /** Starts the harness, with an HTTP server when asked. */

@@ -97,8 +97,14 @@ export class ServerProcess {
   #output = '';
   readonly #exited: Promise<void>;
 
+  readonly #onExit = () => {
+    if (this.pid !== 0 && this.running) killTree(this.pid, 'SIGKILL');
+  };
+
   constructor(command: string, args: string[], options: SpawnOptions = {}) {
     this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    // A test or bench that dies without its teardown must not leave servers behind.
+    process.on('exit', this.#onExit);
     this.child.stdout?.on('data', (chunk: Buffer) => this.#append(chunk));
     this.child.stderr?.on('data', (chunk: Buffer) => this.#append(chunk));
     this.#exited = new Promise((resolve) => {
@@ -129,6 +135,7 @@ export class ServerProcess {
 
   /** Kills the process and its children (SIGKILL unless told) and waits for it to exit. */
   async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    process.off('exit', this.#onExit);
     if (this.pid !== 0 && this.running) killTree(this.pid, signal);
     await this.#exited;
   }

@@ -175,13 +175,19 @@ export class AzureDestination implements Destination {
       (n) => resume.stored[String(n)] === undefined,
     );
     const file = await open(job.localPath, 'r');
+    // One block buffer per runner, reused: memory stays at PART_CONCURRENCY blocks.
+    const buffers = Array.from({ length: Math.min(PART_CONCURRENCY, missing.length) }, () =>
+      Buffer.allocUnsafe(partSize),
+    );
     try {
       await runPool(
         missing,
         PART_CONCURRENCY,
-        async (n) => {
+        async (n, slot) => {
           const body =
-            job.size === 0 ? Buffer.alloc(0) : await readChunk(file, (n - 1) * partSize, sizeOf(n));
+            job.size === 0
+              ? Buffer.alloc(0)
+              : await readChunk(file, (n - 1) * partSize, sizeOf(n), buffers[slot]);
           const id = blockId(resume.nonce, n);
           // Counted when sent, so a block whose answer was lost counts again when re-sent.
           resume.partsSent += 1;

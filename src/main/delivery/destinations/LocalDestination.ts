@@ -1,12 +1,37 @@
-import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import type { LocalTargetConfig } from '../../../shared/targets';
 import { DestinationError, nodeReason, toDestinationError } from '../DestinationError';
 import { PART_SUFFIX, type Destination, type UploadJob, type UploadResult } from './Destination';
-import { progressTap, STREAM_CHUNK } from './io';
+import { readChunk } from './io';
+
+/** Bytes per read and write: big enough that a local copy runs near `cp` speed. */
+const COPY_CHUNK = 16 << 20;
+
+/** Copies the job's file from `start` into `path` in big chunks, reporting progress, then syncs it. */
+async function copyRange(job: UploadJob, path: string, start: number): Promise<void> {
+  const source = await open(job.localPath, 'r');
+  const target = await open(path, start > 0 ? 'r+' : 'w');
+  try {
+    const buffer = Buffer.allocUnsafe(COPY_CHUNK);
+    for (let offset = start; offset < job.size;) {
+      job.signal.throwIfAborted();
+      const chunk = await readChunk(source, offset, Math.min(COPY_CHUNK, job.size - offset), buffer);
+      for (let written = 0; written < chunk.length;) {
+        written += (await target.write(chunk, written, chunk.length - written, offset + written))
+          .bytesWritten;
+      }
+      offset += chunk.length;
+      job.onProgress(offset);
+    }
+    await target.truncate(job.size);
+    // Durable before it becomes visible under the final name.
+    await target.sync();
+  } finally {
+    await Promise.all([source.close(), target.close()]);
+  }
+}
 
 /** A folder on this machine or a mounted share. */
 export class LocalDestination implements Destination {
@@ -55,19 +80,7 @@ export class LocalDestination implements Destination {
       // Resume an earlier attempt's temp file when it is a prefix of the file (it grows in order).
       const start = existing > 0 && existing <= job.size ? existing : 0;
       job.onProgress(start);
-      await pipeline(
-        createReadStream(job.localPath, { start, highWaterMark: STREAM_CHUNK }),
-        progressTap(start, job.onProgress),
-        createWriteStream(temp, { flags: start > 0 ? 'r+' : 'w', start, highWaterMark: STREAM_CHUNK }),
-        { signal: job.signal },
-      );
-      // Durable before it becomes visible under the final name.
-      const handle = await open(temp, 'r+');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await copyRange(job, temp, start);
     } catch (error) {
       throw toDestinationError(error, 'upload', `writing ${temp}`);
     }

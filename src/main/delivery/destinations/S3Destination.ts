@@ -222,12 +222,16 @@ export class S3Destination implements Destination {
     job.onProgress(bytes);
     const missing = Array.from({ length: partsTotal }, (_, i) => i + 1).filter((n) => !stored.has(n));
     const file = await open(job.localPath, 'r');
+    // One part buffer per runner, reused: memory stays at PART_CONCURRENCY parts.
+    const buffers = Array.from({ length: Math.min(PART_CONCURRENCY, missing.length) }, () =>
+      Buffer.allocUnsafe(partSize),
+    );
     try {
       await runPool(
         missing,
         PART_CONCURRENCY,
-        async (n) => {
-          const body = await readChunk(file, (n - 1) * partSize, sizeOf(n));
+        async (n, slot) => {
+          const body = await readChunk(file, (n - 1) * partSize, sizeOf(n), buffers[slot]);
           const md5 = createHash('md5').update(body).digest();
           // Counted when sent, so a part whose answer was lost counts again when re-sent.
           resume.partsSent += 1;

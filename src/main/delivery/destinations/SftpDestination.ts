@@ -13,9 +13,11 @@ import {
   type FailureStage,
 } from '../DestinationError';
 import { PART_SUFFIX, type Destination, type UploadJob, type UploadResult } from './Destination';
-import { readChunk, STREAM_CHUNK } from './io';
+import { readChunk } from './io';
 
-/** Writes in flight at once (of STREAM_CHUNK bytes each). */
+/** Bytes per write request (ssh2 splits it into packets the server accepts). */
+const WRITE_CHUNK = 1 << 20;
+/** Write requests in flight at once: sftp's own client keeps a window open the same way. */
 const WRITE_WINDOW = 4;
 
 /** SFTP status codes (draft-ietf-secsh-filexfer): what a failed file operation means. */
@@ -164,7 +166,7 @@ export class SftpDestination implements Destination {
       // last window of a temp file cut short is written again.
       const existing = (await this.#size(temp)) ?? 0;
       const rewound =
-        Math.floor(Math.max(0, existing - WRITE_WINDOW * STREAM_CHUNK) / STREAM_CHUNK) * STREAM_CHUNK;
+        Math.floor(Math.max(0, existing - WRITE_WINDOW * WRITE_CHUNK) / WRITE_CHUNK) * WRITE_CHUNK;
       const start = existing <= job.size ? rewound : 0;
       job.onProgress(start);
       await this.#writeFile(job, temp, start);
@@ -227,7 +229,7 @@ export class SftpDestination implements Destination {
       while (next < job.size || inflight.size > 0) {
         while (next < job.size && inflight.size < WRITE_WINDOW) {
           signal.throwIfAborted();
-          const length = Math.min(STREAM_CHUNK, job.size - next);
+          const length = Math.min(WRITE_CHUNK, job.size - next);
           const chunk = await readChunk(file, next, length);
           const position = next;
           next += length;
