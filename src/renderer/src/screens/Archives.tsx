@@ -1,6 +1,7 @@
 import { useMemo, useState } from 'react';
 import type { ArchiveJson } from '../../../shared/archive';
 import type { RoomJson } from '../../../shared/rooms';
+import { RemotePlayer } from '../components/RemotePlayer';
 import { EmptyState, ErrorNote, StatusBadge } from '../components/ui';
 import { formatBytes, formatDuration } from '../format';
 import { useApi, useProjectBase } from '../hooks';
@@ -92,6 +93,7 @@ export function Archives() {
           </tbody>
         </table>
       )}
+      <RemotePlayer />
     </section>
   );
 }
