@@ -13,13 +13,12 @@ import {
   type TargetKind,
   type TargetTestResult,
 } from '../../shared/targets';
-import { parseBody } from './parseBody';
 import type { Settings } from '../config/schema';
 import type { ArchiveStatus } from '../events/ArchiveStatus';
 import type { EventBus } from '../events/EventBus';
 import type { Logger } from '../logger';
 import type { Encryptor } from '../security/SecretBox';
-import type { ArchiveFileRecord } from '../store/ArchiveRepository';
+import type { ArchiveFileKind, ArchiveFileRecord } from '../store/ArchiveRepository';
 import { DeliveryRepository, PENDING_STATUSES, type DeliveryRecord } from '../store/DeliveryRepository';
 import { EventRepository } from '../store/EventRepository';
 import type { TargetRecord } from '../store/TargetRepository';
@@ -27,6 +26,7 @@ import { backoffMs } from './backoff';
 import { DestinationError, isAbort, scrubFailure, toDestinationError } from './DestinationError';
 import { createDestination } from './destinations/createDestination';
 import type { PartsResume } from './destinations/Destination';
+import { parseBody } from './parseBody';
 import { dateValues, renderPath } from './pathTemplate';
 import { RetentionSweeper } from './RetentionSweeper';
 import { TargetManager } from './TargetManager';
@@ -142,8 +142,8 @@ export class DeliveryService {
     try {
       if (event.type === 'archive.available') this.enqueueArchive(event.data.id);
       else if (event.type === 'composition.available') {
-        const { archiveId, filename, size } = event.data;
-        this.enqueueArchive(archiveId, { filename, kind: 'composition', size });
+        const { archiveId, filename } = event.data;
+        this.enqueueArchive(archiveId, { filename, kind: 'composition' });
       } else if (event.type === 'archive.deleted') this.#cancelArchive(event.data);
     } catch (error) {
       // One bad event must not stop the ones after it (nor replay forever at each start).
@@ -161,7 +161,7 @@ export class DeliveryService {
    * composition that just finished). Files already queued for a target are left as they are.
    * Returns the number of deliveries added.
    */
-  enqueueArchive(archiveId: string, only?: { filename: string; kind: string; size: number }): number {
+  enqueueArchive(archiveId: string, only?: { filename: string; kind: ArchiveFileKind }): number {
     const archives = this.#options.archiveStatus.repo;
     const archive = archives.get(archiveId);
     if (archive === null || archive.status === 'deleted' || archive.status === 'expired') return 0;
@@ -170,8 +170,7 @@ export class DeliveryService {
     let files: Array<Pick<ArchiveFileRecord, 'filename' | 'kind' | 'streamId'>> = archives.files(archiveId);
     if (only !== undefined) {
       files = files.filter((f) => f.filename === only.filename);
-      if (files.length === 0)
-        files = [{ filename: only.filename, kind: only.kind as ArchiveFileRecord['kind'], streamId: null }];
+      if (files.length === 0) files = [{ filename: only.filename, kind: only.kind, streamId: null }];
     }
     const roomName = this.repo.roomName(archive.roomId) ?? archive.roomId;
     const now = Date.now();
@@ -293,11 +292,8 @@ export class DeliveryService {
     if (target === null) return; // deleted meanwhile (its deliveries went with it)
     const ref = this.#ref(record, target);
     const localPath = join(this.#archivesDir, record.archiveId, record.file);
-    const size = await stat(localPath).then(
-      (s) => s.size,
-      () => null,
-    );
-    if (size === null) {
+    const info = await stat(localPath).catch(() => null);
+    if (info === null) {
       this.#failed(
         record,
         ref,
@@ -307,8 +303,12 @@ export class DeliveryService {
       );
       return;
     }
-    // A file rewritten since it was queued (a manifest updated) uploads from the start.
-    const resume = size === record.size ? record.resume : {};
+    const size = info.size;
+    // What was stored belongs to this version of the file only: a file rewritten since (a
+    // manifest updated) uploads from the start.
+    const source = { size, mtimeMs: Math.floor(info.mtimeMs) };
+    const stored = record.resume.source as typeof source | undefined;
+    const resume = stored?.size === source.size && stored.mtimeMs === source.mtimeMs ? record.resume : {};
     this.repo.start(record.id, size);
     const signal = entry.controller.signal;
     const meter = this.#progressMeter(ref, size);
@@ -321,7 +321,7 @@ export class DeliveryService {
         size,
         resume,
         saveResume: (state) => {
-          if (!entry.canceled && !this.#closed) this.repo.saveResume(record.id, state);
+          if (!entry.canceled && !this.#closed) this.repo.saveResume(record.id, { ...state, source });
         },
         onProgress: meter,
         signal,

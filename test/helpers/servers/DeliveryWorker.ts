@@ -24,7 +24,7 @@ export class DeliveryWorker {
       ],
       {
         cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
+        stdio: ['pipe', 'pipe', 'inherit'],
       },
     );
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
@@ -51,6 +51,11 @@ export class DeliveryWorker {
       this.#waiters.add(check);
       check();
     });
+  }
+
+  /** Queues the deliveries of an archive made available by another process. */
+  enqueue(archiveId: string): void {
+    this.child.stdin!.write(`${JSON.stringify({ enqueue: archiveId })}\n`);
   }
 
   /** Peak resident memory of the process so far, in bytes (Linux). */

@@ -45,6 +45,14 @@ export interface Destination {
   close(): Promise<void>;
 }
 
+/**
+ * Resume state of uploads to a temp file (local, FTP, SFTP): set once writing began, so a temp
+ * file is only continued by an attempt for the same version of the file.
+ */
+export interface TempFileResume {
+  partial?: boolean;
+}
+
 /** Suffix of the temporary name a file is written under before it is renamed into place. */
 export const PART_SUFFIX = '.spoolpart';
 

@@ -12,7 +12,13 @@ import {
   toDestinationError,
   type FailureStage,
 } from '../DestinationError';
-import { PART_SUFFIX, type Destination, type UploadJob, type UploadResult } from './Destination';
+import {
+  PART_SUFFIX,
+  type Destination,
+  type TempFileResume,
+  type UploadJob,
+  type UploadResult,
+} from './Destination';
 import { progressTap, STREAM_CHUNK } from './io';
 
 /** An FTP server, plain or with explicit TLS (FTPS). */
@@ -149,8 +155,9 @@ export class FtpDestination implements Destination {
         throw this.#classify(error, 'upload', `creating folder ${posix.dirname(final)}`);
       });
       // APPE continues a temp file an earlier attempt left; servers write it in order.
-      const existing = (await this.#size(temp)) ?? 0;
+      const existing = (job.resume as TempFileResume).partial === true ? ((await this.#size(temp)) ?? 0) : 0;
       const start = existing > 0 && existing <= job.size ? existing : 0;
+      job.saveResume({ partial: true } satisfies TempFileResume);
       job.onProgress(start);
       const source = createReadStream(job.localPath, { start, highWaterMark: STREAM_CHUNK }).pipe(
         progressTap(start, job.onProgress),

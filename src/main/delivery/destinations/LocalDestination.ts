@@ -3,7 +3,13 @@ import { dirname, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LocalTargetConfig } from '../../../shared/targets';
 import { DestinationError, nodeReason, toDestinationError } from '../DestinationError';
-import { PART_SUFFIX, type Destination, type UploadJob, type UploadResult } from './Destination';
+import {
+  PART_SUFFIX,
+  type Destination,
+  type TempFileResume,
+  type UploadJob,
+  type UploadResult,
+} from './Destination';
 import { readChunk } from './io';
 
 /** Bytes per read and write: big enough that a local copy runs near `cp` speed. */
@@ -73,12 +79,16 @@ export class LocalDestination implements Destination {
     const temp = final + PART_SUFFIX;
     try {
       await mkdir(dirname(final), { recursive: true });
-      const existing = await stat(temp).then(
-        (s) => s.size,
-        () => 0,
-      );
+      const existing =
+        (job.resume as TempFileResume).partial === true
+          ? await stat(temp).then(
+              (s) => s.size,
+              () => 0,
+            )
+          : 0;
       // Resume an earlier attempt's temp file when it is a prefix of the file (it grows in order).
       const start = existing > 0 && existing <= job.size ? existing : 0;
+      job.saveResume({ partial: true } satisfies TempFileResume);
       job.onProgress(start);
       await copyRange(job, temp, start);
     } catch (error) {

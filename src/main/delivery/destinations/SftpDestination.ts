@@ -12,7 +12,13 @@ import {
   toDestinationError,
   type FailureStage,
 } from '../DestinationError';
-import { PART_SUFFIX, type Destination, type UploadJob, type UploadResult } from './Destination';
+import {
+  PART_SUFFIX,
+  type Destination,
+  type TempFileResume,
+  type UploadJob,
+  type UploadResult,
+} from './Destination';
 import { readChunk } from './io';
 
 /** Bytes per write request (ssh2 splits it into packets the server accepts). */
@@ -164,10 +170,11 @@ export class SftpDestination implements Destination {
       });
       // Writes in flight when a connection drops may land out of order on some servers: the
       // last window of a temp file cut short is written again.
-      const existing = (await this.#size(temp)) ?? 0;
+      const existing = (job.resume as TempFileResume).partial === true ? ((await this.#size(temp)) ?? 0) : 0;
       const rewound =
         Math.floor(Math.max(0, existing - WRITE_WINDOW * WRITE_CHUNK) / WRITE_CHUNK) * WRITE_CHUNK;
       const start = existing <= job.size ? rewound : 0;
+      job.saveResume({ partial: true } satisfies TempFileResume);
       job.onProgress(start);
       await this.#writeFile(job, temp, start);
       const written = await this.#size(temp);
