@@ -30,8 +30,19 @@ export function s3ClientOf(swift: SwiftServer): S3Client {
   });
 }
 
+/** Creates a bucket, retrying while a Swift that just started answers 503 (busy machines). */
 export async function createBucket(swift: SwiftServer, bucket: string): Promise<void> {
-  await s3ClientOf(swift).send(new CreateBucketCommand({ Bucket: bucket }));
+  const client = s3ClientOf(swift);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      return;
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status !== 503 || attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }
 
 async function hashStream(stream: Readable | AsyncIterable<Uint8Array>): Promise<string> {

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../tmp';
-import { freePort, run, ServerProcess, waitForPortClosed } from './processes';
+import { freePort, run, ServerProcess, waitForPort, waitForPortClosed } from './processes';
 
 /** A running OpenStack Swift (one replica, one device) with its S3 layer `s3api` on 127.0.0.1. */
 export interface SwiftServer {
@@ -121,6 +121,12 @@ export async function startSwift(): Promise<SwiftServer> {
     await waitForPortClosed(ports.proxy);
   };
   try {
+    // The proxy answers its healthcheck before the storage servers listen; S3 calls need both.
+    await Promise.all(
+      SERVERS.map((name, i) =>
+        waitForPort(ports[name], 30_000, `swift-${name}-server`, () => storage[i]!.output()),
+      ),
+    );
     await start();
   } catch (error) {
     await Promise.all([proxy, ...storage].map((p) => p?.stop()));

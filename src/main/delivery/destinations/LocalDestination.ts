@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LocalTargetConfig } from '../../../shared/targets';
@@ -13,28 +13,41 @@ import {
 import { readChunk } from './io';
 
 /** Bytes per read and write: big enough that a local copy runs near `cp` speed. */
-const COPY_CHUNK = 16 << 20;
+const COPY_CHUNK = 8 << 20;
 
-/** Copies the job's file from `start` into `path` in big chunks, reporting progress, then syncs it. */
+/** Writes all of `chunk` at `position` (a write may take fewer bytes than asked). */
+async function writeAll(file: FileHandle, chunk: Buffer, position: number): Promise<void> {
+  for (let written = 0; written < chunk.length;) {
+    written += (await file.write(chunk, written, chunk.length - written, position + written)).bytesWritten;
+  }
+}
+
+/**
+ * Copies the job's file from `start` into `path`, reading the next chunk while the last one is
+ * written (two buffers), reporting progress, then syncs it.
+ */
 async function copyRange(job: UploadJob, path: string, start: number): Promise<void> {
   const source = await open(job.localPath, 'r');
   const target = await open(path, start > 0 ? 'r+' : 'w');
+  let writing: Promise<void> = Promise.resolve();
   try {
-    const buffer = Buffer.allocUnsafe(COPY_CHUNK);
-    for (let offset = start; offset < job.size;) {
+    const buffers = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
+    for (let offset = start, i = 0; offset < job.size; i++) {
       job.signal.throwIfAborted();
-      const chunk = await readChunk(source, offset, Math.min(COPY_CHUNK, job.size - offset), buffer);
-      for (let written = 0; written < chunk.length;) {
-        written += (await target.write(chunk, written, chunk.length - written, offset + written))
-          .bytesWritten;
-      }
-      offset += chunk.length;
-      job.onProgress(offset);
+      const chunk = await readChunk(source, offset, Math.min(COPY_CHUNK, job.size - offset), buffers[i % 2]);
+      // The write before this one used the other buffer, which the next read fills.
+      await writing;
+      const end = offset + chunk.length;
+      writing = writeAll(target, chunk, offset).then(() => job.onProgress(end));
+      offset = end;
     }
+    await writing;
     await target.truncate(job.size);
     // Durable before it becomes visible under the final name.
     await target.sync();
   } finally {
+    // An abort leaves the last write in flight: let it end before the file is closed.
+    await writing.catch(() => {});
     await Promise.all([source.close(), target.close()]);
   }
 }
