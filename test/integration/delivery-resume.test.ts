@@ -133,6 +133,29 @@ describe('delivery survives a target server killed mid-upload', () => {
     assert.ok(resumedAt >= 40 * 1024 * 1024, `the attempt after the restart resumed at ${resumedAt}`);
   });
 
+  it('FTP without APPE: the file is sent again whole, once', async () => {
+    const noAppend = await startVsftpd(['cmds_denied=APPE']);
+    try {
+      h.delivery.createTarget({
+        kind: 'ftp',
+        name: 'FTP',
+        host: noAppend.host,
+        port: noAppend.port,
+        user: noAppend.user.name,
+        password: noAppend.user.password,
+        path: noAppend.root,
+      });
+      const { archive, resumedAt } = await killMidUpload(noAppend, 48 * 1024 * 1024, tempSize(noAppend.root));
+      const folder = join(noAppend.root, archive.roomId, archive.id);
+      assert.equal(await sha256File(join(folder, 'big.webm')), archive.files[0]!.sha256);
+      assert.deepEqual(readdirSync(folder), ['big.webm']);
+      // APPE was tried first; refused, the whole file went again (else it would never arrive).
+      assert.ok(resumedAt > 0, 'APPE was tried first');
+    } finally {
+      await noAppend.close();
+    }
+  });
+
   it('S3: the object arrives whole, once, and only parts the store did not have are sent again', async () => {
     h.delivery.createTarget({
       kind: 's3',

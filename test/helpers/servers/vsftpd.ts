@@ -23,8 +23,11 @@ export interface VsftpdServer {
   close(): Promise<void>;
 }
 
-/** Starts vsftpd in the foreground with a throw-away config and self-signed certificate. */
-export async function startVsftpd(): Promise<VsftpdServer> {
+/**
+ * Starts vsftpd in the foreground with a throw-away config and self-signed certificate;
+ * `extraConfig` lines are added (e.g. `cmds_denied=APPE`).
+ */
+export async function startVsftpd(extraConfig: string[] = []): Promise<VsftpdServer> {
   const user = testUser();
   const dir = tempDir('spool-vsftpd-');
   const port = await freePort();
@@ -77,6 +80,7 @@ export async function startVsftpd(): Promise<VsftpdServer> {
       'force_local_data_ssl=NO',
       `rsa_cert_file=${certFile}`,
       `rsa_private_key_file=${keyFile}`,
+      ...extraConfig,
       '',
     ].join('\n'),
   );

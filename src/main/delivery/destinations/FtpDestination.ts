@@ -159,16 +159,14 @@ export class FtpDestination implements Destination {
       const start = existing > 0 && existing <= job.size ? existing : 0;
       job.saveResume({ partial: true } satisfies TempFileResume);
       job.onProgress(start);
-      const source = createReadStream(job.localPath, { start, highWaterMark: STREAM_CHUNK }).pipe(
-        progressTap(start, job.onProgress),
-      );
       try {
-        if (start > 0) await this.#client.appendFrom(source, temp);
-        else await this.#client.uploadFrom(source, temp);
+        await this.#send(job, temp, start);
       } catch (error) {
-        throw this.#classify(error, 'upload', `writing ${temp}`);
-      } finally {
-        source.destroy();
+        // A server that refuses APPE (not implemented, or not allowed) gets the whole file again.
+        if (start === 0 || !(error instanceof FTPError) || error.code < 500 || error.code === 530)
+          throw error;
+        job.onProgress(0);
+        await this.#send(job, temp, 0);
       }
       const written = await this.#size(temp);
       if (written !== job.size) {
@@ -188,6 +186,22 @@ export class FtpDestination implements Destination {
       throw this.#classify(error, 'upload', `uploading to ${this.#config.host}`);
     } finally {
       job.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Streams the file from `start` into `temp`: APPE to continue it, STOR to write it anew. */
+  async #send(job: UploadJob, temp: string, start: number): Promise<void> {
+    const source = createReadStream(job.localPath, { start, highWaterMark: STREAM_CHUNK }).pipe(
+      progressTap(start, job.onProgress),
+    );
+    try {
+      if (start > 0) await this.#client.appendFrom(source, temp);
+      else await this.#client.uploadFrom(source, temp);
+    } catch (error) {
+      if (error instanceof FTPError) throw error;
+      throw this.#classify(error, 'upload', `writing ${temp}`);
+    } finally {
+      source.destroy();
     }
   }
 
