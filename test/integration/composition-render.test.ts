@@ -274,12 +274,16 @@ describe('composition rendering (real ffmpeg)', () => {
       { canvas: { width: 320, height: 120 } },
     );
     const beeps = await beepTimes(output);
-    // Alone, a is centred (x 80–240); once b arrives they sit side by side: watch where both overlap.
+    // Alone, a source is centred (x 80–240); together they sit side by side (a: 0–160, b: 160–320):
+    // watch where both places of each overlap.
     // After a leaves (12 s), b is centred there in turn.
     const flashesA = (await flashTimes(output, { x: 88, y: 20, width: 64, height: 80 })).filter(
       (t) => t > 0.5 && t < 12,
     );
-    const flashesB = await flashTimes(output, { x: 200, y: 20, width: 80, height: 80 });
+    // Before b arrives, a is centred there.
+    const flashesB = (await flashTimes(output, { x: 168, y: 20, width: 64, height: 80 })).filter(
+      (t) => t > 6.9,
+    );
     assert.deepEqual(
       flashesA.map((t) => Math.round(t)),
       [2, 6, 8, 10],

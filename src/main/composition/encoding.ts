@@ -18,16 +18,18 @@ export interface EncodeSettings {
 export const COMPOSITION_FPS = 30;
 
 /**
- * x264 settings for compositions. Measured on 2 cores with bench/compose.ts (four 640x480
- * sources → 1280x720 grid): `veryfast` spends most of its time in motion search and sub-pixel
- * refinement that buys little on talking-head tiles over black. Diamond search, subme 1 and two
- * fixed B-frames cut x264's CPU by ~35 % while mb-tree (kept) still saves the bits of static
- * areas; CRF 24 keeps the file no larger than `veryfast` CRF 23 (see the bench's SSIM).
+ * x264 settings for compositions, chosen with bench/compose.ts (four 640x480 sources → 1280x720
+ * grid, 2 cores). x264 is ~70 % of the CPU of a composition at `veryfast`, and `veryfast` CRF 23
+ * gives ~4.7× realtime there. `superfast` drops sub-pixel refinement, uses diamond search and
+ * skips the B-frame decision; mb-tree with a 20-frame lookahead (off in `superfast`) and p8x8
+ * partitions win back the bits on the static parts of tiles, and CRF 24.5 lands the file at
+ * ~95 % of `veryfast` CRF 23's size. x264 then needs ~40 % less CPU; the price is ~0.5 dB of
+ * SSIM, which the bench reports next to the speed.
  */
 export const X264_TUNED = {
-  preset: 'veryfast',
-  crf: 24,
-  params: 'me=dia:subme=1:bframes=2:b-adapt=0',
+  preset: 'superfast',
+  crf: 24.5,
+  params: 'mbtree=1:rc-lookahead=20:bframes=2:b-adapt=0:partitions=i8x8,i4x4,p8x8',
 } as const;
 
 /** Default VP8/VP9 bitrate when no cap is given: ~0.08 bits per pixel per frame. */
