@@ -1,9 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { BlobServiceClient, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
 import type { AzureTargetConfig } from '../../../shared/targets';
-import type { ResumeState } from '../../store/DeliveryRepository';
 import {
   DestinationError,
   messageOf,
@@ -13,13 +11,12 @@ import {
 } from '../DestinationError';
 import {
   MIN_PART_SIZE,
-  PART_CONCURRENCY,
   type Destination,
   type PartsResume,
   type UploadJob,
   type UploadResult,
 } from './Destination';
-import { partSizeFor, readChunk, runPool } from './io';
+import { planParts, uploadMissingParts } from './partUpload';
 
 /** Resume state of a block upload: block ids are derived from a nonce and the block number. */
 interface AzureResume extends PartsResume {
@@ -136,9 +133,8 @@ export class AzureDestination implements Destination {
     const blob = this.#blob(job.remotePath);
     const what = `uploading ${this.#config.container}/${blob.name}`;
     const signal = job.signal;
-    const partSize = partSizeFor(job.size, MIN_PART_SIZE, MAX_BLOCKS);
-    const partsTotal = Math.max(1, Math.ceil(job.size / partSize));
-    const sizeOf = (n: number) => (n < partsTotal ? partSize : job.size - partSize * (partsTotal - 1));
+    const plan = planParts(job.size, MIN_PART_SIZE, MAX_BLOCKS);
+    const { partSize, partsTotal } = plan;
 
     const previous = job.resume as Partial<AzureResume>;
     const resumable =
@@ -164,49 +160,19 @@ export class AzureDestination implements Destination {
       const staged = new Map((list?.uncommittedBlocks ?? []).map((b) => [b.name, b.size]));
       for (let n = 1; n <= partsTotal; n++) {
         const id = blockId(resume.nonce, n);
-        if (staged.get(id) === sizeOf(n)) resume.stored[String(n)] = id;
+        if (staged.get(id) === plan.sizeOf(n)) resume.stored[String(n)] = id;
       }
     }
-    job.saveResume(resume as unknown as ResumeState);
-
-    let bytes = Object.keys(resume.stored).reduce((sum, n) => sum + sizeOf(Number(n)), 0);
-    job.onProgress(bytes);
-    const missing = Array.from({ length: partsTotal }, (_, i) => i + 1).filter(
-      (n) => resume.stored[String(n)] === undefined,
-    );
-    const file = await open(job.localPath, 'r');
-    // One block buffer per runner, reused: memory stays at PART_CONCURRENCY blocks.
-    const buffers = Array.from({ length: Math.min(PART_CONCURRENCY, missing.length) }, () =>
-      Buffer.allocUnsafe(partSize),
-    );
-    try {
-      await runPool(
-        missing,
-        PART_CONCURRENCY,
-        async (n, slot) => {
-          const body =
-            job.size === 0
-              ? Buffer.alloc(0)
-              : await readChunk(file, (n - 1) * partSize, sizeOf(n), buffers[slot]);
-          const id = blockId(resume.nonce, n);
-          // Counted when sent, so a block whose answer was lost counts again when re-sent.
-          resume.partsSent += 1;
-          await this.#call('upload', `${what} (block ${n} of ${partsTotal})`, () =>
-            blob.stageBlock(id, body, body.length, {
-              transactionalContentMD5: createHash('md5').update(body).digest(),
-              abortSignal: signal,
-            }),
-          );
-          resume.stored[String(n)] = id;
-          job.saveResume(resume as unknown as ResumeState);
-          bytes += body.length;
-          job.onProgress(bytes);
-        },
-        signal,
+    await uploadMissingParts(job, plan, resume, async (n, body) => {
+      const id = blockId(resume.nonce, n);
+      await this.#call('upload', `${what} (block ${n} of ${partsTotal})`, () =>
+        blob.stageBlock(id, body, body.length, {
+          transactionalContentMD5: createHash('md5').update(body).digest(),
+          abortSignal: signal,
+        }),
       );
-    } finally {
-      await file.close();
-    }
+      return id;
+    });
     // Committing makes the blob appear at once, whole: no partial blob is ever visible.
     await this.#call('upload', `${what} (committing)`, () =>
       blob.commitBlockList(

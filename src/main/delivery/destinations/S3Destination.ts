@@ -28,13 +28,13 @@ import {
 } from '../DestinationError';
 import {
   MIN_PART_SIZE,
-  PART_CONCURRENCY,
   type Destination,
   type PartsResume,
   type UploadJob,
   type UploadResult,
 } from './Destination';
-import { partSizeFor, readChunk, runPool } from './io';
+import { readChunk } from './io';
+import { planParts, uploadMissingParts } from './partUpload';
 
 /** Resume state of a multipart upload. */
 interface S3Resume extends PartsResume {
@@ -165,10 +165,9 @@ export class S3Destination implements Destination {
 
   async upload(job: UploadJob): Promise<UploadResult> {
     const key = this.#key(job.remotePath);
-    const partSize = partSizeFor(job.size, MIN_PART_SIZE, MAX_PARTS);
-    if (job.size <= partSize) return this.#putSingle(job, key);
-    const partsTotal = Math.ceil(job.size / partSize);
-    const sizeOf = (n: number) => (n < partsTotal ? partSize : job.size - partSize * (partsTotal - 1));
+    const plan = planParts(job.size, MIN_PART_SIZE, MAX_PARTS);
+    if (plan.partsTotal === 1) return this.#putSingle(job, key);
+    const { partSize, partsTotal } = plan;
     const what = `uploading s3://${this.#config.bucket}/${key}`;
     const signal = job.signal;
 
@@ -177,7 +176,7 @@ export class S3Destination implements Destination {
     let stored = new Map<number, string>();
     if (state.uploadId !== undefined && state.key === key && state.partSize === partSize) {
       try {
-        stored = await this.#storedParts(key, state.uploadId, sizeOf, signal);
+        stored = await this.#storedParts(key, state.uploadId, plan.sizeOf, signal);
       } catch (error) {
         if (codeOf(error) !== 'NoSuchUpload') throw this.#classify(error, 'upload', what);
         // Completed by an attempt that died before recording it, or aborted: check the object.
@@ -206,7 +205,7 @@ export class S3Destination implements Destination {
           { abortSignal: signal },
         ),
       );
-      state = { uploadId: created.UploadId!, key, partSize, partsTotal, stored: {}, partsSent };
+      state = { uploadId: created.UploadId! };
     }
     const resume: S3Resume = {
       uploadId: state.uploadId!,
@@ -216,49 +215,24 @@ export class S3Destination implements Destination {
       stored: Object.fromEntries([...stored].map(([n, etag]) => [String(n), etag])),
       partsSent,
     };
-    job.saveResume(resume as unknown as ResumeState);
-
-    let bytes = [...stored.keys()].reduce((sum, n) => sum + sizeOf(n), 0);
-    job.onProgress(bytes);
-    const missing = Array.from({ length: partsTotal }, (_, i) => i + 1).filter((n) => !stored.has(n));
-    const file = await open(job.localPath, 'r');
-    // One part buffer per runner, reused: memory stays at PART_CONCURRENCY parts.
-    const buffers = Array.from({ length: Math.min(PART_CONCURRENCY, missing.length) }, () =>
-      Buffer.allocUnsafe(partSize),
-    );
-    try {
-      await runPool(
-        missing,
-        PART_CONCURRENCY,
-        async (n, slot) => {
-          const body = await readChunk(file, (n - 1) * partSize, sizeOf(n), buffers[slot]);
-          const md5 = createHash('md5').update(body).digest();
-          // Counted when sent, so a part whose answer was lost counts again when re-sent.
-          resume.partsSent += 1;
-          const answer = await this.#send('upload', `${what} (part ${n} of ${partsTotal})`, () =>
-            this.#client.send(
-              new UploadPartCommand({
-                Bucket: this.#config.bucket,
-                Key: key,
-                UploadId: resume.uploadId,
-                PartNumber: n,
-                Body: body,
-                ContentLength: body.length,
-                ContentMD5: md5.toString('base64'),
-              }),
-              { abortSignal: signal },
-            ),
-          );
-          resume.stored[String(n)] = unquote(answer.ETag) || md5.toString('hex');
-          job.saveResume(resume as unknown as ResumeState);
-          bytes += body.length;
-          job.onProgress(bytes);
-        },
-        signal,
+    await uploadMissingParts(job, plan, resume, async (n, body) => {
+      const md5 = createHash('md5').update(body).digest();
+      const answer = await this.#send('upload', `${what} (part ${n} of ${partsTotal})`, () =>
+        this.#client.send(
+          new UploadPartCommand({
+            Bucket: this.#config.bucket,
+            Key: key,
+            UploadId: resume.uploadId,
+            PartNumber: n,
+            Body: body,
+            ContentLength: body.length,
+            ContentMD5: md5.toString('base64'),
+          }),
+          { abortSignal: signal },
+        ),
       );
-    } finally {
-      await file.close();
-    }
+      return unquote(answer.ETag) || md5.toString('hex');
+    });
 
     const parts: CompletedPart[] = Array.from({ length: partsTotal }, (_, i) => ({
       PartNumber: i + 1,

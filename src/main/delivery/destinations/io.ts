@@ -39,12 +39,6 @@ export async function readChunk(
   return buffer;
 }
 
-/** Part size for a multipart or block upload: at least `min`, whole MiB, and at most `maxParts` parts. */
-export function partSizeFor(size: number, min: number, maxParts: number): number {
-  const mib = 1 << 20;
-  return Math.max(min, Math.ceil(size / maxParts / mib) * mib);
-}
-
 /**
  * Runs `fn` over items with at most `concurrency` at once; stops starting new ones after a
  * failure. `slot` (0…concurrency-1) names the runner, so each can reuse its own buffer.
