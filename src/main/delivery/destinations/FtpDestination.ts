@@ -19,7 +19,7 @@ import {
   type UploadJob,
   type UploadResult,
 } from './Destination';
-import { progressTap, STREAM_CHUNK } from './io';
+import { progressTap, serverUrl, STREAM_CHUNK } from './io';
 
 /** An FTP server, plain or with explicit TLS (FTPS). */
 export class FtpDestination implements Destination {
@@ -242,9 +242,8 @@ export class FtpDestination implements Destination {
   }
 
   urlOf(remotePath: string): string {
-    const { host, port, user } = this.#config;
     const path = posix.join(this.#base || posix.resolve('/', this.#config.path), remotePath);
-    return `ftp://${encodeURIComponent(user)}@${host}${port === 21 ? '' : `:${port}`}${encodeURI(path)}`;
+    return serverUrl('ftp', this.#config, 21, path);
   }
 
   details(): { certificateFingerprint?: string } {

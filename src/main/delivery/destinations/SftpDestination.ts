@@ -19,7 +19,7 @@ import {
   type UploadJob,
   type UploadResult,
 } from './Destination';
-import { readChunk } from './io';
+import { readChunk, serverUrl } from './io';
 
 /** Bytes per write request (ssh2 splits it into packets the server accepts). */
 const WRITE_CHUNK = 1 << 20;
@@ -309,9 +309,8 @@ export class SftpDestination implements Destination {
   }
 
   urlOf(remotePath: string): string {
-    const { host, port, user } = this.#config;
     const path = posix.join(this.#base || posix.resolve('/', this.#config.path), remotePath);
-    return `sftp://${encodeURIComponent(user)}@${host}${port === 22 ? '' : `:${port}`}${encodeURI(path)}`;
+    return serverUrl('sftp', this.#config, 22, path);
   }
 
   details(): { hostKeyFingerprint?: string } {

@@ -65,3 +65,14 @@ export async function runPool<T>(
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, (_, slot) => worker(slot)));
   if (failure !== null) throw failure;
 }
+
+/** `scheme://user@host[:port]/path` of a file on an FTP or SFTP server (never a password). */
+export function serverUrl(
+  scheme: 'ftp' | 'sftp',
+  server: { user: string; host: string; port: number },
+  defaultPort: number,
+  path: string,
+): string {
+  const port = server.port === defaultPort ? '' : `:${server.port}`;
+  return `${scheme}://${encodeURIComponent(server.user)}@${server.host}${port}${encodeURI(path)}`;
+}
