@@ -6,6 +6,10 @@ import { loadConfig, type LoadConfigOptions, type StudioConfig } from './config/
 import { EventBus } from './events/EventBus';
 import type { HttpContext } from './http/context';
 import { HttpServer, type RouteModule } from './http/HttpServer';
+import { CompositionService } from './composition/CompositionService';
+import { compositionRoutes } from './composition/compositionRoutes';
+import { DeliveryService } from './delivery/DeliveryService';
+import { deliveryRoutes } from './delivery/deliveryRoutes';
 import { archiveRoutes } from './http/routes/archives';
 import { fileRoutes } from './http/routes/files';
 import { roomRoutes } from './http/routes/rooms';
@@ -16,6 +20,9 @@ import { RoomService } from './rooms/RoomService';
 import { Auth } from './security/Auth';
 import { loadOrCreateCertificate, type TlsMaterial } from './security/certificate';
 import { loadOrCreateKey } from './security/keys';
+import { SecretBox, type Encryptor } from './security/SecretBox';
+import { WebhookService } from './webhooks/WebhookService';
+import { webhookRoutes } from './webhooks/webhookRoutes';
 import { ArchiveStatus } from './events/ArchiveStatus';
 import { RecordingService } from './recording/RecordingService';
 import { ArchiveRepository } from './store/ArchiveRepository';
@@ -28,6 +35,8 @@ export interface StudioOptions extends LoadConfigOptions {
   logger?: Logger;
   /** Built renderer to serve; null serves none. */
   rendererDir?: string | null;
+  /** Encrypts stored credentials (Electron passes safeStorage); default: a key file in the data folder. */
+  encryptor?: Encryptor;
 }
 
 /** Free and total bytes of the file system holding `path`. */
@@ -43,6 +52,7 @@ interface Prerequisites {
   ffmpeg: Ffmpeg | Error;
   rendererDir: string | null;
   tls: TlsMaterial | null;
+  encryptor: Encryptor;
 }
 
 /**
@@ -58,6 +68,9 @@ export class Studio {
   readonly rooms: RoomService;
   readonly archives: ArchiveStatus;
   readonly recording: RecordingService;
+  readonly composition: CompositionService;
+  readonly delivery: DeliveryService;
+  readonly webhooks: WebhookService;
   /** The plain HTTP listener (loopback by default): API, operator UI, guests on this machine. */
   readonly http: HttpServer;
   /** The HTTPS listener on the LAN address, for guests on other machines. */
@@ -109,6 +122,33 @@ export class Studio {
       ffmpeg: () => this.#ffmpeg,
     });
 
+    this.composition = new CompositionService({
+      db: this.store.db,
+      bus: this.bus,
+      archiveStatus: this.archives,
+      logger: logger.child({ part: 'composition' }),
+      settings,
+      dataDir,
+      ffmpeg: pre.ffmpeg,
+    });
+    this.delivery = new DeliveryService({
+      db: this.store.db,
+      bus: this.bus,
+      archiveStatus: this.archives,
+      logger: logger.child({ part: 'delivery' }),
+      settings,
+      dataDir,
+      encryptor: pre.encryptor,
+    });
+    this.webhooks = new WebhookService({
+      db: this.store.db,
+      bus: this.bus,
+      logger: logger.child({ part: 'webhooks' }),
+      settings,
+      encryptor: pre.encryptor,
+      version: APP_VERSION,
+    });
+
     const ctx: HttpContext = {
       config,
       logger,
@@ -123,6 +163,9 @@ export class Studio {
       archiveRoutes(this.recording, this.rooms),
       fileRoutes(this.recording, this.archives.repo),
       studioRoutes({ archives: this.archives.repo, layouts: new LayoutRepository(this.store.db) }),
+      compositionRoutes(this.composition),
+      deliveryRoutes(this.delivery),
+      webhookRoutes(this.webhooks),
     ];
     this.http = new HttpServer(ctx, { host: settings.bindAddress, port: settings.httpPort, routes });
     this.https =
@@ -152,6 +195,7 @@ export class Studio {
       ffmpeg,
       tls,
       rendererDir: options.rendererDir === undefined ? DEFAULT_RENDERER_DIR : options.rendererDir,
+      encryptor: options.encryptor ?? SecretBox.forDataDir(config.dataDir),
     });
     try {
       await studio.http.listen();
@@ -161,6 +205,9 @@ export class Studio {
       throw error;
     }
     studio.archives.baseUrl = studio.url;
+    studio.webhooks.start();
+    studio.delivery.start();
+    studio.composition.start();
     // Archives a crash interrupted are finalized once every service listens for their events.
     const recovered = await studio.recording.recover();
     if (recovered.length > 0)
@@ -238,6 +285,9 @@ export class Studio {
       await this.https?.close().catch(log('https'));
       await this.http.close().catch(log('http'));
       await this.recording.close().catch(log('recording'));
+      await this.composition.close().catch(log('composition'));
+      await this.delivery.close().catch(log('delivery'));
+      await this.webhooks.close().catch(log('webhooks'));
       this.rooms.close();
       this.bus.close();
       this.store.close();

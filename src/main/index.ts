@@ -81,7 +81,18 @@ async function openWindow(): Promise<void> {
 
 app.whenReady().then(async () => {
   try {
-    studio = await Studio.start({ dataDir: process.env.SPOOL_DATA_DIR || app.getPath('userData') });
+    studio = await Studio.start({
+      dataDir: process.env.SPOOL_DATA_DIR || app.getPath('userData'),
+      // Target credentials and webhook secrets are sealed by the OS keychain when it is available.
+      ...(safeStorage.isEncryptionAvailable()
+        ? {
+            encryptor: {
+              encrypt: (plaintext: string) => safeStorage.encryptString(plaintext),
+              decrypt: (ciphertext: Buffer) => safeStorage.decryptString(ciphertext),
+            },
+          }
+        : {}),
+    });
     operatorToken = (await studio.auth.issueOperatorToken(30 * 24 * 3600)).token;
   } catch (error) {
     dialog.showErrorBox('Spool Studio could not start', (error as Error).message);

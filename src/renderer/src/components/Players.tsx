@@ -133,7 +133,14 @@ export function MultiTrackPlayer({ tracks }: { tracks: Track[] }) {
       <div className="player-grid">
         {tracks.map((track, i) => (
           <figure key={track.src} className="player">
-            <video ref={(el) => (videos.current[i] = el)} src={track.src} preload="auto" playsInline />
+            <video
+              ref={(el) => {
+                videos.current[i] = el;
+              }}
+              src={track.src}
+              preload="auto"
+              playsInline
+            />
             <figcaption>
               {track.label} <span className="muted">from {formatDuration(track.startOffsetMs / 1000)}</span>
             </figcaption>
