@@ -11,6 +11,7 @@ import {
   dialog,
   ipcMain,
   Notification,
+  safeStorage,
   shell,
   type IpcMainEvent,
   type IpcMainInvokeEvent,
