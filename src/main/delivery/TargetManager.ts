@@ -8,6 +8,7 @@ import {
   targetConfigSchema,
   type TargetConfig,
   type TargetJson,
+  type TargetKind,
   type TargetTestResult,
 } from '../../shared/targets';
 import { parseBody } from './parseBody';
@@ -16,14 +17,11 @@ import type { Encryptor } from '../security/SecretBox';
 import { TargetRepository, type TargetRecord } from '../store/TargetRepository';
 import { testTarget } from './testTarget';
 
-const secretFieldsOf = (config: { kind: TargetConfig['kind'] }): readonly string[] =>
-  SECRET_FIELDS[config.kind];
-
 /** A target as the API shows it: stored credentials replaced by the mask, their names listed. */
 export function toTargetJson(record: TargetRecord): TargetJson {
   const shown: Record<string, unknown> = { ...record.config };
   const secrets: string[] = [];
-  for (const field of secretFieldsOf(record.config)) {
+  for (const field of SECRET_FIELDS[record.config.kind] as readonly string[]) {
     if (shown[field] === undefined) continue;
     shown[field] = SECRET_MASK;
     secrets.push(field);
@@ -47,7 +45,7 @@ function asObject(body: unknown, what: string): Record<string, unknown> {
 /**
  * Delivery targets: create, change, remove and test them. Credentials are validated with the
  * rest of the config, stored encrypted and never given back: the API shows SECRET_MASK, and a
- * body that sends the mask back (or leaves the field out of a PATCH) keeps the stored value.
+ * body that sends the mask back or leaves the field out keeps the stored value (null drops it).
  */
 export class TargetManager {
   readonly repo: TargetRepository;
@@ -62,16 +60,19 @@ export class TargetManager {
   #parse(body: Record<string, unknown>, stored: TargetConfig | null, what: string): TargetConfig {
     const merged: Record<string, unknown> = { ...body };
     const kind = typeof body.kind === 'string' ? body.kind : stored?.kind;
-    for (const field of kind !== undefined && kind in SECRET_FIELDS
-      ? secretFieldsOf({ kind: kind as TargetConfig['kind'] })
-      : []) {
-      const keep = merged[field] === undefined || merged[field] === SECRET_MASK;
-      if (merged[field] === null) delete merged[field];
-      else if (keep && stored !== null && stored.kind === kind) {
-        const value = (stored as Record<string, unknown>)[field];
-        if (value !== undefined) merged[field] = value;
-        else delete merged[field];
-      } else if (merged[field] === SECRET_MASK) {
+    const fields: readonly string[] =
+      kind !== undefined && kind in SECRET_FIELDS ? SECRET_FIELDS[kind as TargetKind] : [];
+    for (const field of fields) {
+      const value = merged[field];
+      if (value === null) {
+        // null removes a stored credential.
+        delete merged[field];
+        continue;
+      }
+      if (value !== undefined && value !== SECRET_MASK) continue; // a new credential
+      const kept = stored?.kind === kind ? (stored as Record<string, unknown>)[field] : undefined;
+      if (kept !== undefined) merged[field] = kept;
+      else if (value === SECRET_MASK) {
         throw invalidArgument(
           `${what}: ${field}: no stored value to keep; send the credential itself`,
           field,
