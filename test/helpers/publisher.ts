@@ -21,6 +21,8 @@ export interface ClipOptions {
   syncPeriodSec?: number;
   /** Keyframe interval in seconds. */
   gopSec?: number;
+  /** A solid colour (ffmpeg colour name or 0xRRGGBB) instead of the test pattern. */
+  color?: string;
 }
 
 /** Where clips are cached between test runs (encoding is the slow part). */
@@ -39,9 +41,10 @@ export function makeClip(options: ClipOptions): string {
     videoKbps = 800,
     syncPeriodSec,
     gopSec = 1,
+    color,
   } = options;
   mkdirSync(CACHE, { recursive: true });
-  const name = `clip-${durationSec}s-${width}x${height}-${fps}-${videoKbps}k-g${gopSec}${syncPeriodSec ? `-sync${syncPeriodSec}` : ''}.webm`;
+  const name = `clip-${durationSec}s-${width}x${height}-${fps}-${videoKbps}k-g${gopSec}${syncPeriodSec ? `-sync${syncPeriodSec}` : ''}${color ? `-${color}` : ''}.webm`;
   const path = join(CACHE, name);
   if (existsSync(path)) return path;
   const flash = syncPeriodSec
@@ -61,7 +64,9 @@ export function makeClip(options: ClipOptions): string {
         '-f',
         'lavfi',
         '-i',
-        `testsrc2=s=${width}x${height}:r=${fps}:d=${durationSec}`,
+        color
+          ? `color=c=${color}:s=${width}x${height}:r=${fps}:d=${durationSec}`
+          : `testsrc2=s=${width}x${height}:r=${fps}:d=${durationSec}`,
         '-f',
         'lavfi',
         '-i',
