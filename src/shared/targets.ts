@@ -260,6 +260,8 @@ export type TargetJson = TargetConfig & {
   id: string;
   /** Names of the credential fields that are stored (shown masked). */
   secrets: string[];
+  /** Set when the stored credentials cannot be decrypted: they must be entered again. */
+  credentialsError?: string;
   createdAt: number;
   updatedAt: number;
 };

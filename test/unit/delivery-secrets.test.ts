@@ -57,6 +57,38 @@ describe('credentials at rest', () => {
     assert.ok(!bytes.includes('very-secret'), 'the secret is not in the database file');
   });
 
+  it('a target whose credentials cannot be decrypted is still listed, flagged, and the others work', () => {
+    const store = new Store({ path: join(dir.path, 'db.sqlite') });
+    const base = {
+      enabled: true,
+      pathTemplate: '{file}',
+      host: 'h',
+      port: 21,
+      user: 'u',
+      secure: false,
+      path: '',
+    } as const;
+    new TargetRepository(store.db, new SecretBox(Buffer.alloc(32, 1))).insert({
+      id: 'old',
+      config: { ...base, kind: 'ftp', name: 'Old key', password: 'pw-old-key' },
+      createdAt: 1,
+      updatedAt: 1,
+    });
+    const repo = new TargetRepository(store.db, new SecretBox(Buffer.alloc(32, 2)));
+    repo.insert({
+      id: 'new',
+      config: { ...base, kind: 'ftp', name: 'New key', password: 'pw-new-key' },
+      createdAt: 2,
+      updatedAt: 2,
+    });
+    const [old, fresh] = repo.list();
+    assert.match(old!.credentialsError!, /cannot be decrypted/);
+    assert.equal((old!.config as { password?: string }).password, undefined);
+    assert.equal(fresh!.credentialsError, undefined);
+    assert.equal((fresh!.config as { password?: string }).password, 'pw-new-key');
+    store.close();
+  });
+
   it('scrubs credentials and SAS signatures out of error messages', () => {
     const config = {
       kind: 'ftp',

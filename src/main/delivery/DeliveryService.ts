@@ -291,6 +291,15 @@ export class DeliveryService {
     const target = this.targets.repo.get(record.targetId);
     if (target === null) return; // deleted meanwhile (its deliveries went with it)
     const ref = this.#ref(record, target);
+    if (target.credentialsError !== undefined) {
+      const error = new DestinationError(
+        'connect',
+        'config',
+        `target ${target.config.name}: ${target.credentialsError}`,
+      );
+      this.#failed(record, ref, error, target, false);
+      return;
+    }
     const localPath = join(this.#archivesDir, record.archiveId, record.file);
     const info = await stat(localPath).catch(() => null);
     if (info === null) {

@@ -30,6 +30,7 @@ export function toTargetJson(record: TargetRecord): TargetJson {
     ...(shown as TargetConfig),
     id: record.id,
     secrets,
+    ...(record.credentialsError !== undefined ? { credentialsError: record.credentialsError } : {}),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };
@@ -127,8 +128,16 @@ export class TargetManager {
   }
 
   /** Tests a stored target, with unsaved changes from `body` applied when given. */
-  test(id: string, body?: unknown): Promise<TargetTestResult> {
+  async test(id: string, body?: unknown): Promise<TargetTestResult> {
     const current = this.record(id);
+    if (current.credentialsError !== undefined && (body === undefined || body === null)) {
+      const message = `${current.config.name}: ${current.credentialsError}`;
+      return {
+        ok: false,
+        steps: [],
+        error: { stage: 'connect', reason: 'config', permanent: true, message },
+      };
+    }
     const config =
       body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0)
         ? current.config

@@ -8,6 +8,8 @@ export interface TargetRecord {
   config: TargetConfig;
   createdAt: number;
   updatedAt: number;
+  /** Why the stored credentials cannot be read (they must be entered again). */
+  credentialsError?: string;
 }
 
 interface TargetRow {
@@ -44,12 +46,27 @@ export class TargetRepository {
   }
 
   #toRecord(row: TargetRow): TargetRecord {
-    const secrets =
-      row.secrets === null
-        ? {}
-        : (JSON.parse(this.#encryptor.decrypt(Buffer.from(row.secrets, 'base64'))) as Record<string, string>);
+    let secrets: Record<string, string> = {};
+    let credentialsError: string | undefined;
+    try {
+      if (row.secrets !== null) {
+        secrets = JSON.parse(this.#encryptor.decrypt(Buffer.from(row.secrets, 'base64'))) as Record<
+          string,
+          string
+        >;
+      }
+    } catch (error) {
+      // One unreadable target (key file replaced, another encryptor) must not hide the others.
+      credentialsError = (error as Error).message;
+    }
     const config = { ...(JSON.parse(row.config) as object), ...secrets } as unknown as TargetConfig;
-    return { id: row.id, config, createdAt: row.created_at, updatedAt: row.updated_at };
+    return {
+      id: row.id,
+      config,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      ...(credentialsError !== undefined ? { credentialsError } : {}),
+    };
   }
 
   #columns(config: TargetConfig): {
