@@ -1,9 +1,10 @@
 /**
  * Synthetic media and the measurements tests make on media files, all with the real ffmpeg.
  *
- * Make sources:   `makeSource` (solid colour or test pattern, VP8/Opus WebM or H.264/Opus
- *                 Matroska, with optional PTS gaps, white flashes with matching beeps, or a
- *                 resolution change), `writeManifest` (an archive folder as the recorder leaves it).
+ * Make sources:   `makeSource` (solid colour or test pattern; VP8/VP9/AV1 WebM, H.264 Matroska
+ *                 or fragmented MP4, Opus audio; optional PTS gaps, white flashes with matching
+ *                 beeps, or a resolution change), `writeManifest` (an archive folder as the
+ *                 recorder leaves it).
  * Inspect files:  `probeFile` (ffprobe JSON), `isFaststart` (moov before mdat),
  *                 `frameAt` + `pixel`/`averageColor`/`colorNear` (sample pixels of a frame),
  *                 `flashTimes` and `beepTimes` (A/V sync), `serveFile` (HTTP with Range).
@@ -39,8 +40,10 @@ export const COLORS = {
 export type ColorName = keyof typeof COLORS;
 
 export interface SourceOptions {
-  /** Output file; `.webm` → VP8 + Opus, `.mkv` → H.264 + Opus. */
+  /** Output file: `.webm` (VP8 by default), `.mkv` or `.mp4` (fragmented; H.264 by default); Opus audio. */
   path: string;
+  /** Video codec (default: VP8 for .webm, H.264 otherwise). */
+  codec?: SourceCodec;
   /** Seconds. */
   duration: number;
   width?: number;
@@ -101,16 +104,25 @@ function audioFilter(o: SourceOptions): string {
   return graph;
 }
 
-function codecArgs(path: string, video: boolean, audio: boolean, fps: number): string[] {
+/** Video codecs `makeSource` can write (AV1 with SVT-AV1 at its fastest preset). */
+export type SourceCodec = 'vp8' | 'vp9' | 'h264' | 'av1';
+
+function codecArgs(o: SourceOptions & { fps: number }, video: boolean, audio: boolean): string[] {
   const args: string[] = [];
+  const gop = String(o.fps);
   if (video) {
-    args.push(
-      ...(path.endsWith('.mkv')
-        ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(fps)]
-        : ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '400k', '-g', String(fps)]),
-    );
+    const codec = o.codec ?? (o.path.endsWith('.webm') ? 'vp8' : 'h264');
+    if (codec === 'vp8')
+      args.push('-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '400k', '-g', gop);
+    if (codec === 'vp9') {
+      args.push('-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '400k', '-g', gop);
+    }
+    if (codec === 'h264') args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-g', gop);
+    if (codec === 'av1') args.push('-c:v', 'libsvtav1', '-preset', '12', '-g', gop);
   }
   if (audio) args.push('-c:a', 'libopus', '-b:a', '48k');
+  // MP4 as a recorder writes it: fragmented, readable while it grows.
+  if (o.path.endsWith('.mp4')) args.push('-movflags', 'frag_keyframe+empty_moov+default_base_moof');
   return args;
 }
 
@@ -155,7 +167,7 @@ export async function makeSource(options: SourceOptions): Promise<string> {
   if (video) args.push('-f', 'lavfi', '-i', videoFilter(o));
   if (audio) args.push('-f', 'lavfi', '-i', audioFilter(o));
   // Gaps must stay gaps: no frame duplication to a constant rate.
-  args.push('-fps_mode', 'passthrough', ...codecArgs(o.path, video, audio, o.fps), o.path);
+  args.push('-fps_mode', 'passthrough', ...codecArgs(o, video, audio), o.path);
   await run(FFMPEG, args);
   return o.path;
 }

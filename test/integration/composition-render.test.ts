@@ -139,6 +139,10 @@ describe('composition rendering (real ffmpeg)', () => {
     jobs.push(
       makeSource({ path: src('busy.webm'), duration: 6, width: 320, height: 240, pattern: 'testsrc2' }),
     );
+    jobs.push(makeSource({ path: src('h264.mkv'), duration: 3, color: 'red' }));
+    jobs.push(makeSource({ path: src('h264.mp4'), duration: 3, color: 'green' }));
+    jobs.push(makeSource({ path: src('vp9.webm'), duration: 3, color: 'blue', codec: 'vp9' }));
+    jobs.push(makeSource({ path: src('av1.webm'), duration: 3, color: 'yellow', codec: 'av1' }));
     await Promise.all(jobs);
   });
 
@@ -344,6 +348,26 @@ describe('composition rendering (real ffmpeg)', () => {
     const portrait = await frameAt(output, 4.5);
     assert.equal(colorAt(portrait, 160, 120), 'magenta', '3:4 sits in the middle');
     assert.equal(colorAt(portrait, 20, 120), 'black', 'with bars left and right');
+  });
+
+  it('composes H.264 (Matroska, fragmented MP4), VP9 and AV1 recordings alike', async () => {
+    const names = ['h264.mkv', 'h264.mp4', 'vp9.webm', 'av1.webm'];
+    const { output } = await compose(
+      'codecs',
+      names.map((name) =>
+        manifestFile({
+          streamId: name,
+          filename: `../sources/${name}`,
+          startTimeOffset: 0,
+          stopTimeOffset: 3000,
+        }),
+      ),
+    );
+    const frame = await frameAt(output, 1.5);
+    assert.deepEqual(
+      [colorAt(frame, 80, 60), colorAt(frame, 240, 60), colorAt(frame, 80, 180), colorAt(frame, 240, 180)],
+      ['red', 'green', 'blue', 'yellow'],
+    );
   });
 
   it('trims the leading and trailing stretches without sources when asked', async () => {
