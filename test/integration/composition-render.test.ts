@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Composer, type ComposeRequest } from '../../src/main/composition/Composer';
@@ -438,6 +439,48 @@ describe('composition rendering (real ffmpeg)', () => {
       await browser.close();
       await served.close();
     }
+  });
+
+  it('stops an ffmpeg that makes no progress and fails the composition', async () => {
+    const fake = join(dir.path, 'wedged-ffmpeg');
+    writeFileSync(fake, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+    const wedged = new Composer({
+      ffmpeg: { ...ffmpeg, path: fake },
+      logger: createLogger({ level: 'silent' }),
+      stallTimeoutMs: 400,
+    });
+    const archiveDir = join(dir.path, 'wedged');
+    const manifest = writeManifest(archiveDir, [
+      manifestFile({
+        streamId: 'r',
+        filename: '../sources/cam-red.webm',
+        startTimeOffset: 0,
+        stopTimeOffset: 4000,
+      }),
+    ]);
+    let pid: number | undefined;
+    await assert.rejects(
+      wedged.compose(
+        {
+          archiveDir,
+          manifest,
+          layouts: [{ atMs: 0, layout: { type: 'bestFit' } }],
+          canvas: { width: 320, height: 240 },
+          encode: { format: 'mp4', videoCodec: 'h264', maxBitrate: null },
+          audioSources: ['*'],
+          audioSourcesExcluded: [],
+          trim: false,
+          video: true,
+          audio: true,
+          output: join(archiveDir, 'out.mp4'),
+        },
+        { onJob: (job) => (pid = job.pid) },
+      ),
+      /made no progress for 0 s/,
+    );
+    assert.ok(pid !== undefined);
+    assert.throws(() => process.kill(pid!, 0), 'the process is gone');
+    assert.ok(!existsSync(join(archiveDir, 'out.mp4')));
   });
 
   it('colorNear tells tile colours apart after H.264 compression', async () => {

@@ -8,7 +8,7 @@ import type { Logger } from '../logger';
 import type { Ffmpeg } from '../media/ffmpeg';
 import { planComposition, type CompositionPlan, type PlanSource, type TimedLayout } from './compositionPlan';
 import { COMPOSITION_FPS, type EncodeSettings } from './encoding';
-import { FfmpegJob } from './FfmpegJob';
+import { FfmpegError, FfmpegJob } from './FfmpegJob';
 import { buildFfmpegArgs } from './filterGraph';
 import { probeMedia } from './mediaProbe';
 
@@ -55,6 +55,8 @@ export interface ComposerOptions {
   logger: Logger;
   /** Output frame rate (default 30). */
   fps?: number;
+  /** ffmpeg is stopped (and the composition fails) after this long without progress (default 300 s). */
+  stallTimeoutMs?: number;
 }
 
 /** Manifest extras an OpenTok-style recorder may add: the stream's layout classes. */
@@ -68,11 +70,13 @@ export class Composer {
   readonly #ffmpeg: Ffmpeg;
   readonly #logger: Logger;
   readonly #fps: number;
+  readonly #stallMs: number;
 
   constructor(options: ComposerOptions) {
     this.#ffmpeg = options.ffmpeg;
     this.#logger = options.logger;
     this.#fps = options.fps ?? COMPOSITION_FPS;
+    this.#stallMs = options.stallTimeoutMs ?? 300_000;
   }
 
   /** Probes the manifest's files (ffprobe) into plan sources. */
@@ -153,20 +157,48 @@ export class Composer {
     control.signal?.addEventListener('abort', abort, { once: true });
     if (control.signal?.aborted) job.cancel();
     let lastPercent = -1;
+    let lastSeconds = -1;
+    let lastAdvance = Date.now();
     job.on('progress', (seconds) => {
+      if (seconds > lastSeconds) {
+        lastSeconds = seconds;
+        lastAdvance = Date.now();
+      }
       const percent = Math.max(0, Math.min(99, Math.floor((seconds / plan.duration) * 100)));
       if (percent !== lastPercent) {
         lastPercent = percent;
         control.onProgress?.(percent);
       }
     });
+    // A wedged ffmpeg would hold the queue forever. The limit is generous: moving the index of
+    // a long MP4 to the front (faststart) runs after the last progress report.
+    let stalled = false;
+    const watchdog = setInterval(
+      () => {
+        if (Date.now() - lastAdvance > this.#stallMs) {
+          stalled = true;
+          job.cancel();
+        }
+      },
+      Math.min(5000, this.#stallMs / 4),
+    );
+    watchdog.unref();
     try {
       await job.done;
       await rename(partial, request.output);
     } catch (error) {
       await rm(partial, { force: true });
+      if (stalled) {
+        throw new FfmpegError(
+          `ffmpeg made no progress for ${Math.round(this.#stallMs / 1000)} s and was stopped`,
+          error instanceof FfmpegError ? error.stderr : '',
+          null,
+          false,
+        );
+      }
       throw error;
     } finally {
+      clearInterval(watchdog);
       control.signal?.removeEventListener('abort', abort);
       job.close();
       await rm(script, { force: true });
