@@ -8,7 +8,8 @@ import type { Logger } from '../logger';
 import type { Ffmpeg } from '../media/ffmpeg';
 import { planComposition, type CompositionPlan, type PlanSource, type TimedLayout } from './compositionPlan';
 import { COMPOSITION_FPS, type EncodeSettings } from './encoding';
-import { FfmpegError, FfmpegJob } from './FfmpegJob';
+import { FfmpegError } from './FfmpegError';
+import { FfmpegJob } from './FfmpegJob';
 import { buildFfmpegArgs } from './filterGraph';
 import { probeMedia } from './mediaProbe';
 

@@ -30,7 +30,7 @@ import { CompositionHookRepository, type CompositionHookRecord } from '../store/
 import { CompositionRepository, type CompositionRecord } from '../store/CompositionRepository';
 import { Composer } from './Composer';
 import type { TimedLayout } from './compositionPlan';
-import { FfmpegError } from './FfmpegJob';
+import { FfmpegError } from './FfmpegError';
 
 export interface CompositionServiceOptions {
   db: BetterSqlite3.Database;

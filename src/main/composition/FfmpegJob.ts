@@ -1,28 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { TypedEmitter } from '../util/TypedEmitter';
+import { FfmpegError } from './FfmpegError';
 
 export interface FfmpegJobEvents {
   [key: string]: unknown[];
   /** Seconds of output written so far (from `-progress`). */
   progress: [number];
-}
-
-/** Why an ffmpeg run ended without a file. */
-export class FfmpegError extends Error {
-  /** ffmpeg's last lines on stderr. */
-  readonly stderr: string;
-  readonly exitCode: number | null;
-  /** The run was cancelled (or closed), not failed. */
-  readonly cancelled: boolean;
-
-  constructor(message: string, stderr: string, exitCode: number | null, cancelled: boolean) {
-    super(message);
-    this.name = 'FfmpegError';
-    this.stderr = stderr;
-    this.exitCode = exitCode;
-    this.cancelled = cancelled;
-  }
 }
 
 /** Bytes of stderr kept for the error message. */
