@@ -90,9 +90,10 @@ async function main(): Promise<void> {
     startAzurite(),
   ]);
   // The bench's own view of the store: targets and archives; the worker delivers.
-  const harness = await DeliveryHarness.start({ dataDir, start: false });
   const results: Record<string, Result> = {};
+  let harness: DeliveryHarness | null = null;
   try {
+    harness = await DeliveryHarness.start({ dataDir, start: false });
     await createBucket(swift, 'bench');
     const container = containerOf(azurite, 'bench');
     await container.create();
@@ -263,7 +264,7 @@ async function main(): Promise<void> {
       };
     }
   } finally {
-    await harness.close();
+    await harness?.close();
     await Promise.all([sshd.close(), ftpd.close(), swift.close(), azurite.close()]);
     work.remove();
   }
