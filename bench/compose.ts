@@ -165,8 +165,9 @@ async function ssimOf(ffmpeg: Ffmpeg, file: string, reference: string): Promise<
       '10',
       '-i',
       reference,
+      // Pair frames by index: containers round timestamps differently (Matroska to 1 ms).
       '-lavfi',
-      '[0:v][1:v]ssim',
+      '[0:v]setpts=N/(30*TB)[a];[1:v]setpts=N/(30*TB)[b];[a][b]ssim',
       '-f',
       'null',
       '-',
@@ -259,7 +260,7 @@ async function main(): Promise<void> {
     let ssim: { ours: number; veryfast: number } | null = null;
     if (SSIM) {
       log(`${canvas}: lossless render of the first 10 s for SSIM`);
-      const reference = join(dir, `reference-${canvas}.mkv`);
+      const reference = join(dir, `reference-${canvas}.mp4`);
       const script = join(dir, `reference-${canvas}.graph.txt`);
       const { args, filterGraph } = buildFfmpegArgs(
         o.plan,
@@ -270,7 +271,7 @@ async function main(): Promise<void> {
       writeFileSync(script, filterGraph);
       const lossless = args.map((a, i) => (args[i - 1] === '-crf' ? '0' : a === '-crf' ? '-qp' : a));
       const out = lossless.indexOf('-movflags');
-      await run(ffmpeg.path, [...lossless.slice(0, out), '-t', '10', '-f', 'matroska', reference]);
+      await run(ffmpeg.path, [...lossless.slice(0, out), '-t', '10', '-f', 'mp4', reference]);
       ssim = {
         ours: round(await ssimOf(ffmpeg, ours, reference), 5),
         veryfast: round(await ssimOf(ffmpeg, veryfastOut, reference), 5),
