@@ -319,6 +319,18 @@ describe('composition service (real ffmpeg)', () => {
     assert.equal(listed.body.items[0]!.maxBitrate, 500_000);
   });
 
+  it('a composed archive with a layout the composer cannot draw is composed with bestFit', async () => {
+    const archive = h.createArchive(twoColours(), {
+      resolution: '640x481',
+      options: { layout: { type: 'custom', stylesheet: 'div.x { width: 10% }' } },
+    });
+    h.stop(archive.id);
+    await h.event((e) => e.type === 'archive.available' && e.data.id === archive.id);
+    const [composition] = h.service.repo.forArchive(archive.id);
+    assert.deepEqual(composition!.spec.videoLayout, { type: 'bestFit' });
+    assert.equal(composition!.spec.resolution, '640x480');
+  });
+
   it('a composed archive whose recording file is missing fails with reason "failure"', async () => {
     const archive = h.createArchive(twoColours());
     writeManifest(join(dir.path, 'archives', archive.id), [

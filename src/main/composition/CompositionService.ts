@@ -347,9 +347,14 @@ export class CompositionService {
       // A layout the recorder accepted but the composer cannot draw must not lose the archive.
       this.#logger.warn(
         { archiveId: archive.id, issue: parsed.error.issues[0]?.message },
-        'composed archive settings are not valid; composing with the default layout',
+        'composed archive settings are not valid; composing with the defaults',
       );
-      parsed = compositionSpecSchema.safeParse({ ...raw, videoLayout: DEFAULT_LAYOUT, maxBitrate: null });
+      parsed = compositionSpecSchema.safeParse({
+        ...raw,
+        videoLayout: DEFAULT_LAYOUT,
+        maxBitrate: null,
+        resolution: compositionSpecSchema.safeParse({ resolution }).success ? resolution : '640x480',
+      });
     }
     if (!parsed.success) {
       this.#options.archiveStatus.set(archive.id, 'failed', { reason: 'failure' });
