@@ -15,7 +15,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Composer, type ComposeRequest } from '../src/main/composition/Composer';
@@ -205,7 +205,12 @@ async function main(): Promise<void> {
       audio: true,
       output,
     });
-    const tuned: EncodeSettings = { format: 'mp4', videoCodec: 'h264', maxBitrate: null };
+    const tuned: EncodeSettings = {
+      format: 'mp4',
+      videoCodec: 'h264',
+      maxBitrate: null,
+      cores: availableParallelism(),
+    };
     const ours = join(dir, `ours-${canvas}.mp4`);
 
     /** Composes through the Composer: wall time from the call to the file in place. */

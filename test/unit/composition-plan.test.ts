@@ -222,12 +222,11 @@ describe('composition plan and filter graph', () => {
       '-bufsize',
       '2000000',
     ]);
-    assert.deepEqual(args.slice(args.indexOf('-c:a'), args.indexOf('-c:a') + 4), [
-      '-c:a',
-      'aac',
-      '-b:a',
-      '128k',
-    ]);
+    assert.deepEqual(
+      args.slice(args.indexOf('-c:a'), args.indexOf('-c:a') + 6),
+      ['-c:a', 'aac', '-aac_coder', 'fast', '-b:a', '128k'],
+      'AAC 128 kb/s',
+    );
   });
 
   it('an audio-only archive makes an audio-only file', () => {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest, ManifestFile } from '../../shared/archive';
 import { StudioError } from '../../shared/errors';
@@ -11,7 +12,7 @@ import { COMPOSITION_FPS, type EncodeSettings } from './encoding';
 import { FfmpegError } from './FfmpegError';
 import { FfmpegJob } from './FfmpegJob';
 import { buildFfmpegArgs } from './filterGraph';
-import { probeMedia } from './mediaProbe';
+import { probeMedia, type MediaProbe } from './mediaProbe';
 
 /** One composition to render. */
 export interface ComposeRequest {
@@ -89,32 +90,39 @@ export class Composer {
         'ffprobe was not found next to ffmpeg or on PATH; compositions need it',
       );
     }
-    const sources: PlanSource[] = [];
-    for (const file of manifest.files as ManifestFileWithClasses[]) {
-      const path = join(archiveDir, file.filename);
-      if (!existsSync(path)) {
+    const files = manifest.files as ManifestFileWithClasses[];
+    for (const file of files) {
+      if (!existsSync(join(archiveDir, file.filename))) {
         throw new StudioError(
           'NotFound',
           `recording file ${file.filename} of the manifest is missing`,
           'file',
         );
       }
-      const probe = await probeMedia(ffprobe, path, signal ? { signal } : {});
-      const classes = Array.isArray(file.layoutClassList)
-        ? file.layoutClassList.filter((c): c is string => typeof c === 'string')
-        : [];
-      sources.push({
-        id: file.filename,
-        path,
-        streamId: file.streamId,
-        connectionData: file.connectionData ?? '',
-        videoType: file.videoType ?? null,
-        classes,
-        startMs: file.startTimeOffset,
-        stopMs: file.stopTimeOffset,
-        probe,
-      });
     }
+    // A few ffprobe runs at once: probing is part of every composition's wall time.
+    const probes: MediaProbe[] = new Array(files.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < files.length) {
+        const i = next++;
+        probes[i] = await probeMedia(ffprobe, join(archiveDir, files[i]!.filename), signal ? { signal } : {});
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, files.length) }, worker));
+    const sources: PlanSource[] = files.map((file, i) => ({
+      id: file.filename,
+      path: join(archiveDir, file.filename),
+      streamId: file.streamId,
+      connectionData: file.connectionData ?? '',
+      videoType: file.videoType ?? null,
+      classes: Array.isArray(file.layoutClassList)
+        ? file.layoutClassList.filter((c): c is string => typeof c === 'string')
+        : [],
+      startMs: file.startTimeOffset,
+      stopMs: file.stopTimeOffset,
+      probe: probes[i]!,
+    }));
     return sources;
   }
 
@@ -145,7 +153,8 @@ export class Composer {
     }
     const partial = `${request.output}.part`;
     const script = `${request.output}.graph.txt`;
-    const { args, filterGraph } = buildFfmpegArgs(plan, request.encode, partial, script);
+    const encode = { cores: availableParallelism(), ...request.encode };
+    const { args, filterGraph } = buildFfmpegArgs(plan, encode, partial, script);
     await writeFile(script, `${filterGraph}\n`);
     const started = Date.now();
     const job = new FfmpegJob(this.#ffmpeg.path, args);

@@ -1,6 +1,12 @@
 import type { Rect } from '../../shared/layout';
 import type { CompositionPlan, Placement, VideoLayer } from './compositionPlan';
-import { audioEncoderArgs, containerArgs, videoEncoderArgs, type EncodeSettings } from './encoding';
+import {
+  audioEncoderArgs,
+  containerArgs,
+  threading,
+  videoEncoderArgs,
+  type EncodeSettings,
+} from './encoding';
 
 /** Audio of every composition: 48 kHz stereo. */
 const SAMPLE_RATE = 48_000;
@@ -170,8 +176,15 @@ export function buildFfmpegArgs(
     'pipe:1',
     '-stats_period',
     '0.5',
+    // The filters here are light (scale a tile, copy it in): slice-threading them costs more in
+    // hand-offs than it saves, and those hand-offs stall the thread that feeds the encoder
+    // (bench: 1280x720 grid 6.0× → 7.3× realtime on 2 cores).
+    '-filter_complex_threads',
+    '1',
   ];
+  const decoderThreads = threading(settings.cores ?? 2).decoderThreads;
   for (const input of plan.inputs) {
+    if (decoderThreads !== null) args.push('-threads', String(decoderThreads));
     // ffmpeg subtracts each input's start time; adding it back keeps the file's timestamp 0 at
     // its startTimeOffset. reinit_filter 0: a resolution change inside a file goes to the scaler
     // (which adapts) instead of rebuilding the whole graph mid-stream.

@@ -1,9 +1,6 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 import { StudioError } from '../../shared/errors';
-
-const execFileAsync = promisify(execFile);
 
 /** A stretch with no video frames, in the file's own seconds. */
 export interface MediaGap {
@@ -39,36 +36,47 @@ export interface ProbeOptions {
   signal?: AbortSignal;
 }
 
-interface FfprobeJson {
-  format?: { start_time?: string; duration?: string };
-  streams?: Array<{
-    codec_type?: string;
-    codec_name?: string;
-    width?: number;
-    height?: number;
-    start_time?: string;
-    channels?: number;
-    sample_rate?: string;
-  }>;
-}
-
 function num(value: string | undefined): number | null {
   if (value === undefined || value === 'N/A') return null;
   const n = Number(value);
   return Number.isFinite(n) ? n : null;
 }
 
-/** Frame times of the first video stream, scanned without decoding: first, last and gaps. */
-async function scanVideoPackets(
+/** `section|key=value|key=value` (ffprobe's compact writer) → section and fields. */
+function parseCompact(line: string): { section: string; fields: Record<string, string> } {
+  const parts = line.split('|');
+  const fields: Record<string, string> = {};
+  for (const part of parts.slice(1)) {
+    const eq = part.indexOf('=');
+    if (eq > 0) fields[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return { section: parts[0] ?? '', fields };
+}
+
+/**
+ * Probes a recording file with one ffprobe run: its streams, its start time, and the times of
+ * its video packets (read without decoding), which give the first and last frame and the gaps.
+ */
+export async function probeMedia(
   ffprobe: string,
   file: string,
-  gapSec: number,
-  signal?: AbortSignal,
-): Promise<{ first: number; last: number; gaps: MediaGap[] } | null> {
+  options: ProbeOptions = {},
+): Promise<MediaProbe> {
+  const gapSec = options.gapSec ?? 2;
   const child = spawn(
     ffprobe,
-    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file],
-    { stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) },
+    [
+      '-v',
+      'error',
+      '-show_entries',
+      'packet=stream_index,pts_time:' +
+        'stream=index,codec_type,codec_name,width,height,start_time,channels,sample_rate:' +
+        'format=start_time,duration',
+      '-of',
+      'compact',
+      file,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], ...(options.signal ? { signal: options.signal } : {}) },
   );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
@@ -76,79 +84,74 @@ async function scanVideoPackets(
     child.on('error', reject);
     child.on('close', resolve);
   });
-  let first = Infinity;
-  let last = -Infinity;
-  const gaps: MediaGap[] = [];
-  for await (const line of createInterface({ input: child.stdout })) {
-    const t = Number(line.split(',')[0]);
-    if (!Number.isFinite(line === '' ? NaN : t)) continue;
-    // Packets come in decode order; B-frames make times step back a little, never a gap.
-    if (last !== -Infinity && t - last >= gapSec) gaps.push({ from: last, to: t });
-    first = Math.min(first, t);
-    last = Math.max(last, t);
-  }
-  const code = await exited;
-  if (code !== 0) throw new Error(`ffprobe cannot read the video packets of ${file}: ${stderr.trim()}`);
-  return first === Infinity ? null : { first, last, gaps };
-}
 
-/** Probes a recording file with ffprobe: streams, start time, and gaps in its video. */
-export async function probeMedia(
-  ffprobe: string,
-  file: string,
-  options: ProbeOptions = {},
-): Promise<MediaProbe> {
-  let json: FfprobeJson;
-  try {
-    const { stdout } = await execFileAsync(
-      ffprobe,
-      [
-        '-v',
-        'error',
-        '-show_entries',
-        'format=start_time,duration:stream=codec_type,codec_name,width,height,start_time,channels,sample_rate',
-        '-of',
-        'json',
-        file,
-      ],
-      { timeout: 60_000, maxBuffer: 4 * 1024 * 1024, ...(options.signal ? { signal: options.signal } : {}) },
-    );
-    json = JSON.parse(stdout) as FfprobeJson;
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr?.trim();
-    throw new StudioError(
-      'InvalidArgument',
-      `recording file ${file} cannot be read: ${stderr || (error as Error).message}`,
-      'file',
-      { cause: error },
-    );
-  }
-  const streams = json.streams ?? [];
-  const v = streams.find((s) => s.codec_type === 'video');
-  const a = streams.find((s) => s.codec_type === 'audio');
-  const startTime = num(json.format?.start_time) ?? 0;
-  let video: MediaProbe['video'] = null;
-  if (v !== undefined) {
-    const scan = await scanVideoPackets(ffprobe, file, options.gapSec ?? 2, options.signal);
-    if (scan !== null) {
-      video = {
-        codec: v.codec_name ?? 'unknown',
-        width: v.width ?? 0,
-        height: v.height ?? 0,
-        firstPts: scan.first,
-        lastPts: scan.last,
-        gaps: scan.gaps,
-      };
+  // Packets come before the stream sections: keep each stream's packet times until we know
+  // which one is the video.
+  const packets = new Map<string, { first: number; last: number; gaps: MediaGap[] }>();
+  const streams: Array<Record<string, string>> = [];
+  let format: Record<string, string> = {};
+  for await (const line of createInterface({ input: child.stdout })) {
+    const { section, fields } = parseCompact(line);
+    if (section === 'packet') {
+      const t = num(fields.pts_time);
+      const index = fields.stream_index ?? '';
+      if (t === null) continue;
+      const p = packets.get(index);
+      if (p === undefined) {
+        packets.set(index, { first: t, last: t, gaps: [] });
+        continue;
+      }
+      // Packets come in decode order; B-frames step back a little, never a gap.
+      if (t - p.last >= gapSec) p.gaps.push({ from: p.last, to: t });
+      p.first = Math.min(p.first, t);
+      p.last = Math.max(p.last, t);
+    } else if (section === 'stream') {
+      streams.push(fields);
+    } else if (section === 'format') {
+      format = fields;
     }
   }
-  const audio: MediaProbe['audio'] =
-    a === undefined
-      ? null
-      : {
-          codec: a.codec_name ?? 'unknown',
-          startTime: num(a.start_time) ?? startTime,
-          channels: a.channels ?? 1,
-          sampleRate: num(a.sample_rate) ?? 48_000,
-        };
-  return { startTime, duration: num(json.format?.duration), video, audio };
+  let code: number | null;
+  try {
+    code = await exited;
+  } catch (error) {
+    throw new StudioError('Unavailable', `ffprobe cannot run: ${(error as Error).message}`, undefined, {
+      cause: error,
+    });
+  }
+  if (code !== 0) {
+    throw new StudioError(
+      'InvalidArgument',
+      `recording file ${file} cannot be read: ${stderr.trim() || `ffprobe exited with ${code}`}`,
+      'file',
+    );
+  }
+  const startTime = num(format.start_time) ?? 0;
+  const v = streams.find((s) => s.codec_type === 'video');
+  const a = streams.find((s) => s.codec_type === 'audio');
+  const scan = v === undefined ? undefined : packets.get(v.index ?? '');
+  return {
+    startTime,
+    duration: num(format.duration),
+    video:
+      v === undefined || scan === undefined
+        ? null
+        : {
+            codec: v.codec_name ?? 'unknown',
+            width: num(v.width) ?? 0,
+            height: num(v.height) ?? 0,
+            firstPts: scan.first,
+            lastPts: scan.last,
+            gaps: scan.gaps,
+          },
+    audio:
+      a === undefined
+        ? null
+        : {
+            codec: a.codec_name ?? 'unknown',
+            startTime: num(a.start_time) ?? startTime,
+            channels: num(a.channels) ?? 1,
+            sampleRate: num(a.sample_rate) ?? 48_000,
+          },
+  };
 }
