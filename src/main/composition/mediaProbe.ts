@@ -84,6 +84,8 @@ export async function probeMedia(
     child.on('error', reject);
     child.on('close', resolve);
   });
+  // Awaited after the output is read; an abort meanwhile must not count as unhandled.
+  exited.catch(() => {});
 
   // Packets come before the stream sections: keep each stream's packet times until we know
   // which one is the video.
@@ -115,6 +117,7 @@ export async function probeMedia(
   try {
     code = await exited;
   } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error;
     throw new StudioError('Unavailable', `ffprobe cannot run: ${(error as Error).message}`, undefined, {
       cause: error,
     });
