@@ -19,6 +19,11 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: 
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    // zod puts unknown keys in `keys`, with the path of the object holding them.
+    const unknown = issuePath([...issue.path, issue.keys[0]!]);
+    throwInvalid(`${what}: ${unknown}: is not a known field`, unknown);
+  }
   const field = issuePath(issue.path);
   const message = field === '' ? `${what}: ${issue.message}` : `${what}: ${field}: ${issue.message}`;
   return throwInvalid(message, field === '' ? undefined : field);

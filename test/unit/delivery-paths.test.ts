@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffMs } from '../../src/main/delivery/backoff';
+import { backoffMs } from '../../src/main/util/backoff';
 import { dateValues, renderPath, type PathValues } from '../../src/main/delivery/pathTemplate';
 import { targetConfigSchema } from '../../src/shared/targets';
 import { parseWith } from '../../src/shared/validation';

@@ -22,11 +22,11 @@ import type { ArchiveFileKind, ArchiveFileRecord } from '../store/ArchiveReposit
 import { DeliveryRepository, PENDING_STATUSES, type DeliveryRecord } from '../store/DeliveryRepository';
 import { EventRepository } from '../store/EventRepository';
 import type { TargetRecord } from '../store/TargetRepository';
-import { backoffMs } from './backoff';
+import { backoffMs } from '../util/backoff';
 import { DestinationError, isAbort, scrubFailure, toDestinationError } from './DestinationError';
 import { createDestination } from './destinations/createDestination';
 import type { PartsResume } from './destinations/Destination';
-import { parseBody } from './parseBody';
+import { parseWith } from '../../shared/validation';
 import { dateValues, renderPath } from './pathTemplate';
 import { RetentionSweeper } from './RetentionSweeper';
 import { TargetManager } from './TargetManager';
@@ -494,7 +494,7 @@ export class DeliveryService {
 
   /** `GET /api/deliveries?archiveId=&targetId=&status=&limit=`. */
   list(query: unknown = {}): DeliveryJson[] {
-    const parsed = parseBody(deliveryQuerySchema, query ?? {}, 'query');
+    const parsed = parseWith(deliveryQuerySchema, query ?? {}, 'query');
     const targets = this.targets.repo.summaries();
     return this.repo.list(parsed).map((record) => this.toJson(record, targets));
   }

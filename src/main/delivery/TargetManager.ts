@@ -11,7 +11,7 @@ import {
   type TargetKind,
   type TargetTestResult,
 } from '../../shared/targets';
-import { parseBody } from './parseBody';
+import { parseWith } from '../../shared/validation';
 import type { Logger } from '../logger';
 import type { Encryptor } from '../security/SecretBox';
 import { TargetRepository, type TargetRecord } from '../store/TargetRepository';
@@ -80,7 +80,7 @@ export class TargetManager {
         );
       }
     }
-    const config = parseBody(targetConfigSchema, merged, what);
+    const config = parseWith(targetConfigSchema, merged, what);
     const missing = missingCredential(config);
     if (missing !== null)
       throw invalidArgument(`${what}: ${missing.field}: ${missing.message}`, missing.field);

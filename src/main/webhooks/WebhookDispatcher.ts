@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import type { AnyStudioEvent } from '../../shared/events';
 import type { Settings } from '../config/schema';
-import { backoffMs } from '../delivery/backoff';
+import { backoffMs } from '../util/backoff';
 import type { Logger } from '../logger';
 import type { EventRepository } from '../store/EventRepository';
 import type {

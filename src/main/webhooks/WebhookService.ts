@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
 import { notFound } from '../../shared/errors';
 import type { AnyStudioEvent } from '../../shared/events';
-import { parseBody } from '../delivery/parseBody';
+import { parseWith } from '../../shared/validation';
 import {
   createCallbackSchema,
   createWebhookSchema,
@@ -127,7 +127,7 @@ export class WebhookService {
 
   /** Registers a webhook; the answer holds its signing secret, which is never shown again. */
   create(body: unknown): CreatedWebhookJson {
-    const input = parseBody(createWebhookSchema, body, 'webhook');
+    const input = parseWith(createWebhookSchema, body, 'webhook');
     const record = this.#insert({
       kind: 'studio',
       url: input.url,
@@ -148,7 +148,7 @@ export class WebhookService {
 
   update(id: string, body: unknown): WebhookJson {
     const current = this.#record(id, 'studio');
-    const patch = parseBody(updateWebhookSchema, body, 'webhook');
+    const patch = parseWith(updateWebhookSchema, body, 'webhook');
     const next: WebhookRecord = {
       ...current,
       ...(patch.url !== undefined ? { url: patch.url } : {}),
@@ -171,7 +171,7 @@ export class WebhookService {
   /** `GET /api/webhooks/{id}/deliveries`: attempts, newest first. */
   deliveries(id: string, query: unknown = {}): WebhookDeliveryJson[] {
     this.#record(id, 'studio');
-    const { limit } = parseBody(webhookDeliveriesQuerySchema, query ?? {}, 'query');
+    const { limit } = parseWith(webhookDeliveriesQuerySchema, query ?? {}, 'query');
     return this.repo.attempts(id, limit);
   }
 
@@ -190,7 +190,7 @@ export class WebhookService {
 
   /** `POST /v2/project/{apiKey}/callback`: answers `{ id, uri }` as OpenTok does, plus the signing secret. */
   createCallback(body: unknown): CreatedCallbackJson {
-    const input = parseBody(createCallbackSchema, body, 'callback');
+    const input = parseWith(createCallbackSchema, body, 'callback');
     const record = this.#insert({
       kind: 'opentok',
       url: input.url,
