@@ -10,22 +10,25 @@ import { tempDir } from '../helpers/tmp';
 
 /** Plays a <video> a little, seeks it, and reports what happened. */
 async function playAndSeek(page: Page, selector: string, to: number) {
-  return page.locator(selector).first().evaluate(async (v: HTMLVideoElement, target: number) => {
-    v.muted = true;
-    if (v.readyState < 1) {
-      await new Promise<void>((resolve, reject) => {
-        v.onloadedmetadata = () => resolve();
-        v.onerror = () => reject(new Error(`media error ${v.error?.code}`));
-      });
-    }
-    await v.play();
-    const t0 = v.currentTime;
-    await new Promise((r) => setTimeout(r, 1200));
-    const advanced = v.currentTime - t0;
-    v.currentTime = target;
-    await new Promise<void>((resolve) => (v.onseeked = () => resolve()));
-    return { advanced, seeked: v.currentTime, duration: v.duration, error: v.error?.code ?? null };
-  }, to);
+  return page
+    .locator(selector)
+    .first()
+    .evaluate(async (v: HTMLVideoElement, target: number) => {
+      v.muted = true;
+      if (v.readyState < 1) {
+        await new Promise<void>((resolve, reject) => {
+          v.onloadedmetadata = () => resolve();
+          v.onerror = () => reject(new Error(`media error ${v.error?.code}`));
+        });
+      }
+      await v.play();
+      const t0 = v.currentTime;
+      await new Promise((r) => setTimeout(r, 1200));
+      const advanced = v.currentTime - t0;
+      v.currentTime = target;
+      await new Promise<void>((resolve) => (v.onseeked = () => resolve()));
+      return { advanced, seeked: v.currentTime, duration: v.duration, error: v.error?.code ?? null };
+    }, to);
 }
 
 describe("an operator's day", () => {
@@ -82,7 +85,11 @@ describe("an operator's day", () => {
     // The operator's room page shows the guest's live video.
     const tile = page.getByTestId('live-tile').first();
     await tile.waitFor({ timeout: 20_000 });
-    await waitFor(() => tile.locator('video').evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && v.currentTime > 0), 20_000, 'live video in the tile');
+    await waitFor(
+      () => tile.locator('video').evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && v.currentTime > 0),
+      20_000,
+      'live video in the tile',
+    );
     assert.match((await tile.textContent()) ?? '', /Guest One/);
     await page.screenshot({ path: artifactPath('screen-room-live.png'), fullPage: true });
 
@@ -100,7 +107,10 @@ describe("an operator's day", () => {
     await row.waitFor();
     await page.screenshot({ path: artifactPath('screen-archives.png'), fullPage: true });
     await row.getByRole('link').click();
-    await page.getByText(/available|uploaded/).first().waitFor();
+    await page
+      .getByText(/available|uploaded/)
+      .first()
+      .waitFor();
     const deliveryRow = page.getByTestId('delivery-row').first();
     await deliveryRow.waitFor({ timeout: 15_000 });
     await page.locator('.badge-uploaded').first().waitFor({ timeout: 30_000 });
@@ -111,7 +121,9 @@ describe("an operator's day", () => {
     const compositionRow = page.getByTestId('composition-row').first();
     await compositionRow.waitFor();
     await waitFor(
-      async () => (await compositionRow.locator('progress').count()) > 0 || /completed/.test((await compositionRow.textContent()) ?? ''),
+      async () =>
+        (await compositionRow.locator('progress').count()) > 0 ||
+        /completed/.test((await compositionRow.textContent()) ?? ''),
       30_000,
       'composition progress',
     );
@@ -128,12 +140,22 @@ describe("an operator's day", () => {
 
     // Every file reached the folder target.
     const operator = await OperatorClient.login(core);
-    const archives = await operator.ok<{ items: Array<{ id: string; status: string }> }>('GET', `/v2/project/${TEST_CREDENTIALS.SPOOL_API_KEY}/archive`);
+    const archives = await operator.ok<{ items: Array<{ id: string; status: string }> }>(
+      'GET',
+      `/v2/project/${TEST_CREDENTIALS.SPOOL_API_KEY}/archive`,
+    );
     const archive = archives.items[0]!;
-    await waitFor(async () => {
-      const a = await operator.ok<{ status: string }>('GET', `/v2/project/${TEST_CREDENTIALS.SPOOL_API_KEY}/archive/${archive.id}`);
-      return a.status === 'uploaded';
-    }, 30_000, 'the archive to be uploaded');
+    await waitFor(
+      async () => {
+        const a = await operator.ok<{ status: string }>(
+          'GET',
+          `/v2/project/${TEST_CREDENTIALS.SPOOL_API_KEY}/archive/${archive.id}`,
+        );
+        return a.status === 'uploaded';
+      },
+      30_000,
+      'the archive to be uploaded',
+    );
     const roomFolders = readdirSync(delivered.path);
     assert.equal(roomFolders.length, 1);
     assert.ok(existsSync(join(delivered.path, roomFolders[0]!, archive.id, 'manifest.json')));
