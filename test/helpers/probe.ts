@@ -23,11 +23,19 @@ export async function probe(file: string): Promise<Probe> {
   return { duration: Number(json.format.duration ?? NaN), streams: json.streams };
 }
 
-/** What `ffmpeg -v error -i file -f null -` prints: empty for a clean file. */
+/**
+ * What `ffmpeg -v error -i file -f null -` prints: empty for a clean file. The null output
+ * keeps the file's own time base, so a variable frame rate (browsers adapt theirs) is not
+ * taken for colliding timestamps.
+ */
 export async function decodeErrors(file: string): Promise<string> {
-  const { stderr } = await run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', file, '-f', 'null', '-'], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const { stderr } = await run(
+    'ffmpeg',
+    ['-hide_banner', '-v', 'error', '-i', file, '-enc_time_base:v', '-1', '-f', 'null', '-'],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   return stderr.trim();
 }
 

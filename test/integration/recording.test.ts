@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ArchiveJson, Manifest } from '../../src/shared/archive';
@@ -399,5 +400,57 @@ describe('recording', () => {
     assert.equal((await api.call('POST', '/archive/00000000-0000-0000-0000-000000000000/stop')).status, 404);
     assert.equal((await api.call('GET', '/archive?count=-1')).status, 400);
     assert.ok(existsSync(join(dir.path, 'archives')));
+  });
+
+  it('records a stream whose resolution changes mid-stream, playable throughout', async () => {
+    // 5 s at 640x360, then 5 s at 320x240: one VP8 stream, as a sender switching resolution.
+    const parts = [makeClip({ durationSec: 5 }), makeClip({ durationSec: 5, width: 320, height: 240 })];
+    const list = join(dir.path, 'concat.txt');
+    writeFileSync(list, parts.map((p) => `file '${p}'`).join('\n'));
+    const clip = join(dir.path, 'switch.webm');
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'concat',
+      '-safe',
+      '0',
+      '-i',
+      list,
+      '-c',
+      'copy',
+      clip,
+    ]);
+    const room = await operator.createRoom();
+    const waiting = await publish(room.id, { connectionData: 'Waiting' });
+    const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+    await waiting.stop();
+    const token = await operator.createToken(room.id, { connectionData: 'Switcher' });
+    const publisher = await SyntheticPublisher.start({ whipUrl: token.whipUrl, token: token.token, clip });
+    publishers.push(publisher);
+    await publisher.finished();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await api.stop(archive.id);
+    const file = manifestOf(dir.path, archive.id).files.find((f) => f.connectionData === 'Switcher')!;
+    const path = join(dir.path, 'archives', archive.id, file.filename);
+    const widths = execFileSync('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'v',
+      '-show_entries',
+      'frame=width',
+      '-of',
+      'csv=p=0',
+      path,
+    ])
+      .toString()
+      .trim()
+      .split('\n')
+      .map(Number);
+    assert.ok(widths.includes(640) && widths.includes(320), `both sizes decoded: ${[...new Set(widths)]}`);
+    assert.ok(widths.length >= 290, `frames ${widths.length}`);
+    assert.equal(await decodeErrors(path), '');
   });
 });

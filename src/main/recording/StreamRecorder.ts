@@ -65,6 +65,7 @@ interface OpenFile {
   kind: 'media' | 'split';
   startTime: number;
   lastTime: number;
+  lastByKind: Map<MediaKind, number>;
   info: RecordedFile;
   tracks: Map<MediaKind, number>;
 }
@@ -352,7 +353,16 @@ export class StreamRecorder {
       container,
     };
     this.#options.onFileStarted?.(info);
-    return { writer, filename, kind, startTime, lastTime: startTime, info, tracks: kinds };
+    return {
+      writer,
+      filename,
+      kind,
+      startTime,
+      lastTime: startTime,
+      lastByKind: new Map(),
+      info,
+      tracks: kinds,
+    };
   }
 
   async #write(frame: TrackFrame): Promise<void> {
@@ -376,9 +386,12 @@ export class StreamRecorder {
       if (file === null) continue;
       const track = file.tracks.get(frame.kind);
       if (track === undefined) continue;
-      // Frames never go back in time within a file (a late frame is written at the last time).
-      const time = Math.max(frame.timeMs, file.lastTime);
+      // Frames never go back in time within a file (a late frame is written at the last time);
+      // video frames keep distinct times, as players need one frame per timestamp.
+      const last = file.lastByKind.get(frame.kind) ?? -Infinity;
+      const time = Math.max(frame.timeMs, file.lastTime, frame.kind === 'video' ? last + 1 : last);
       file.lastTime = time;
+      file.lastByKind.set(frame.kind, time);
       file.writer.write(track, time - file.startTime, frame.data, frame.keyframe);
     }
   }
@@ -400,6 +413,8 @@ export class StreamRecorder {
       await this.#work;
       return this.#files;
     }
+    // Frames still held by the pipelines are part of the recording.
+    for (const { pipeline } of this.#pipelines.values()) pipeline.flush();
     this.#stopped = true;
     clearInterval(this.#timer);
     clearInterval(this.#keyframeTimer);

@@ -54,6 +54,7 @@ export class TrackPipeline {
   /** Extra offset applied to this track's times (lip-sync correction from sender reports). */
   offsetMs = 0;
   #frame: { ts: number; packets: RtpPacket[]; broken: boolean } | null = null;
+  #pendingVideo: { ts: number; data: Buffer; keyframe: boolean } | null = null;
   #waitingForKeyframe: boolean;
   #closed = false;
 
@@ -100,7 +101,11 @@ export class TrackPipeline {
 
   /** Gives up on missing packets that waited too long (call periodically). */
   tick(): void {
-    if (!this.#closed) this.#drain(this.#options.now());
+    if (this.#closed) return;
+    this.#drain(this.#options.now());
+    // A held frame whose picture has had time to complete goes out even if no frame follows.
+    if (this.#pendingVideo !== null && this.#options.now() - this.timeOf(this.#pendingVideo.ts) > 100)
+      this.flush();
   }
 
   #drain(now: number): void {
@@ -190,11 +195,45 @@ export class TrackPipeline {
       }
       this.#waitingForKeyframe = false;
     }
+    if (!video) {
+      this.stats.frames++;
+      this.#options.onFrame({
+        kind: this.#options.kind,
+        timeMs: this.timeOf(ts),
+        data: result.data,
+        keyframe,
+      });
+      return;
+    }
+    // Pieces of one picture (same RTP timestamp) that came as separate marker-terminated runs,
+    // as some H.264 encoders send parameter sets, are one frame: a container needs one block
+    // per timestamp.
+    const pending = this.#pendingVideo;
+    if (pending !== null && pending.ts === ts) {
+      pending.data = Buffer.concat([pending.data, result.data]);
+      pending.keyframe ||= keyframe;
+      return;
+    }
+    this.flush();
+    this.#pendingVideo = { ts, data: result.data, keyframe };
+  }
+
+  /** Emits a video frame held back to see whether more of its picture follows. */
+  flush(): void {
+    const pending = this.#pendingVideo;
+    if (pending === null) return;
+    this.#pendingVideo = null;
     this.stats.frames++;
-    this.#options.onFrame({ kind: this.#options.kind, timeMs: this.timeOf(ts), data: result.data, keyframe });
+    this.#options.onFrame({
+      kind: 'video',
+      timeMs: this.timeOf(pending.ts),
+      data: pending.data,
+      keyframe: pending.keyframe,
+    });
   }
 
   close(): void {
+    this.flush();
     this.#closed = true;
     this.#buffer.clear();
     this.#frame = null;

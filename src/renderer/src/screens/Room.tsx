@@ -473,6 +473,11 @@ function RoomSettings({
   const [autoRecord, setAutoRecord] = useState(room.autoRecord);
   const [maxParticipants, setMax] = useState(String(room.maxParticipants));
   const [codec, setCodec] = useState(room.preferredVideoCodec);
+  const [outputMode, setOutputMode] = useState(room.recording.outputMode);
+  const [format, setFormat] = useState(room.recording.format);
+  const [split, setSplit] = useState(
+    room.recording.splitDuration ? String(room.recording.splitDuration) : '',
+  );
   const save = async (event: FormEvent) => {
     event.preventDefault();
     try {
@@ -481,6 +486,7 @@ function RoomSettings({
         autoRecord,
         maxParticipants: Number(maxParticipants),
         preferredVideoCodec: codec,
+        recording: { outputMode, format, ...(split ? { splitDuration: Number(split) } : {}) },
       });
       onError(null);
       onSaved();
@@ -519,6 +525,30 @@ function RoomSettings({
               <option key={c}>{c}</option>
             ))}
           </select>
+        </label>
+        <label>
+          Recording output
+          <select value={outputMode} onChange={(e) => setOutputMode(e.target.value as typeof outputMode)}>
+            <option value="individual">Individual tracks</option>
+            <option value="composed">Composed MP4</option>
+          </select>
+        </label>
+        <label>
+          Recording format
+          <select value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
+            <option value="webm">WebM / Matroska</option>
+            <option value="mp4">MP4 where the codec allows</option>
+          </select>
+        </label>
+        <label>
+          Split every (s)
+          <input
+            type="number"
+            min="5"
+            value={split}
+            onChange={(e) => setSplit(e.target.value)}
+            placeholder="no split"
+          />
         </label>
         <button type="submit">Save</button>
       </form>
