@@ -52,7 +52,14 @@ export class LayoutRepository {
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, resolution = excluded.resolution,
            layout = excluded.layout, updated_at = excluded.updated_at`,
       )
-      .run(layout.id, layout.name, layout.resolution, JSON.stringify(layout.layout), layout.createdAt, layout.updatedAt);
+      .run(
+        layout.id,
+        layout.name,
+        layout.resolution,
+        JSON.stringify(layout.layout),
+        layout.createdAt,
+        layout.updatedAt,
+      );
   }
 
   delete(id: string): boolean {
