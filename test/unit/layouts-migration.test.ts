@@ -25,12 +25,16 @@ describe('migration 004 (saved layouts)', () => {
     assert.equal(store.version, 4);
     assert.deepEqual(store.db.prepare('SELECT id FROM archives').all(), [{ id: 'a1' }]);
     store.db
-      .prepare("INSERT INTO layouts (id, name, resolution, layout, created_at, updated_at) VALUES ('l1', 'Interview', '1280x720', '{}', 1, 1)")
+      .prepare(
+        "INSERT INTO layouts (id, name, resolution, layout, created_at, updated_at) VALUES ('l1', 'Interview', '1280x720', '{}', 1, 1)",
+      )
       .run();
     assert.throws(
       () =>
         store.db
-          .prepare("INSERT INTO layouts (id, name, resolution, layout, created_at, updated_at) VALUES ('l2', 'Interview', '1280x720', '{}', 1, 1)")
+          .prepare(
+            "INSERT INTO layouts (id, name, resolution, layout, created_at, updated_at) VALUES ('l2', 'Interview', '1280x720', '{}', 1, 1)",
+          )
           .run(),
       /UNIQUE/,
     );
