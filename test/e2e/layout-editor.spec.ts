@@ -6,7 +6,7 @@ import type { Browser } from 'playwright-core';
 import type { ArchiveJson } from '../../src/shared/archive';
 import type { CompositionJson } from '../../src/shared/compositions';
 import { projectJwt } from '../helpers/api';
-import { artifactPath, launchChromium } from '../helpers/browser';
+import { artifactPath, launchChromium, loginOperator } from '../helpers/browser';
 import { startHeadless, TEST_CREDENTIALS, type HeadlessCore } from '../helpers/headless';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { OperatorClient, waitFor } from '../helpers/studio';
@@ -84,9 +84,7 @@ describe('layout editor', () => {
 
   it('drags and resizes a region, saves the layout, applies it to a composition, and the output matches', async () => {
     const page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
-    await page.goto(core.url);
-    await page.getByLabel('Operator password').fill(TEST_CREDENTIALS.SPOOL_OPERATOR_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await loginOperator(page, core.url, TEST_CREDENTIALS.SPOOL_OPERATOR_PASSWORD);
     await page.getByRole('link', { name: 'Layouts' }).click();
     await page.getByLabel('Resolution').selectOption('1280x720');
     await page.getByRole('button', { name: 'Add region' }).click();

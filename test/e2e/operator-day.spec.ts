@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { artifactPath, launchChromium } from '../helpers/browser';
+import { artifactPath, launchChromium, loginOperator } from '../helpers/browser';
 import { startHeadless, TEST_CREDENTIALS, type HeadlessCore } from '../helpers/headless';
 import { OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
@@ -52,9 +52,7 @@ describe("an operator's day", () => {
   it('creates a room, a guest joins, records, composes, plays and delivers', async () => {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.on('pageerror', (error) => console.error('operator page error:', error.message));
-    await page.goto(core.url);
-    await page.getByLabel('Operator password').fill(TEST_CREDENTIALS.SPOOL_OPERATOR_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await loginOperator(page, core.url, TEST_CREDENTIALS.SPOOL_OPERATOR_PASSWORD);
 
     // A local folder target, tested from the settings.
     await page.getByRole('link', { name: 'Settings' }).click();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { artifactPath, launchChromium } from '../helpers/browser';
+import { artifactPath, launchChromium, loginOperator } from '../helpers/browser';
 import { startHeadless, TEST_CREDENTIALS, type HeadlessCore } from '../helpers/headless';
 import { tempDir } from '../helpers/tmp';
 
@@ -35,9 +35,7 @@ describe('operator UI: login and status', () => {
       execFileSync('ffmpeg', ['-hide_banner', '-version']).toString(),
     )![1]!;
     const page = await browser.newPage();
-    await page.goto(core.url);
-    await page.getByLabel('Operator password').fill(TEST_CREDENTIALS.SPOOL_OPERATOR_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await loginOperator(page, core.url, TEST_CREDENTIALS.SPOOL_OPERATOR_PASSWORD);
     await page.getByRole('link', { name: 'Status' }).click();
     await page
       .getByTestId('ffmpeg')

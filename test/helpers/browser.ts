@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT } from './headless';
 
 /** Flags for Chromium on a machine without network, GPU or camera; fake media devices. */
@@ -40,4 +40,12 @@ export function artifactPath(name: string): string {
   const dir = join(ROOT, 'test', 'artifacts');
   mkdirSync(dir, { recursive: true });
   return join(dir, name);
+}
+
+/** Opens the operator UI of a core in a page and logs in with the test password. */
+export async function loginOperator(page: Page, url: string, password: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('Operator password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
 }

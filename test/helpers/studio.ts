@@ -1,4 +1,7 @@
-import { json, operatorToken } from './api';
+import assert from 'node:assert/strict';
+import type { ArchiveJson } from '../../src/shared/archive';
+import { json, operatorToken, projectJwt } from './api';
+import { TEST_CREDENTIALS } from './headless';
 import type { HeadlessCore } from './headless';
 import type { RoomJson, TokenResponse } from '../../src/shared/rooms';
 
@@ -62,5 +65,45 @@ export async function waitFor<T>(
     if (Date.now() > deadline)
       throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The OpenTok archive API as a script would call it. */
+export class ArchiveApi {
+  constructor(readonly base: string) {}
+  async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const response = await fetch(`${this.base}/v2/project/${TEST_CREDENTIALS.SPOOL_API_KEY}${path}`, {
+      method,
+      headers: {
+        'x-opentok-auth': await projectJwt(),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+  async start(body: Record<string, unknown>): Promise<ArchiveJson> {
+    const r = await this.call<ArchiveJson>('POST', '/archive', body);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body;
+  }
+  async stop(id: string): Promise<ArchiveJson> {
+    const r = await this.call<ArchiveJson>('POST', `/archive/${id}/stop`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body;
+  }
+  async get(id: string): Promise<ArchiveJson> {
+    return (await this.call<ArchiveJson>('GET', `/archive/${id}`)).body;
+  }
+  waitStatus(id: string, status: string, timeoutMs = 10_000): Promise<ArchiveJson> {
+    return waitFor(
+      async () => {
+        const a = await this.get(id);
+        return a.status === status ? a : undefined;
+      },
+      timeoutMs,
+      `archive ${id} to be ${status}`,
+    );
   }
 }

@@ -3,56 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ArchiveJson, Manifest } from '../../src/shared/archive';
-import { projectJwt } from '../helpers/api';
+import type { Manifest } from '../../src/shared/archive';
 import { avOffsets } from '../helpers/avsync';
-import { startHeadless, TEST_CREDENTIALS, type HeadlessCore } from '../helpers/headless';
+import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { decodeErrors, firstVideoFrameIsKey, probe } from '../helpers/probe';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
-import { OperatorClient, waitFor } from '../helpers/studio';
+import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
-
-const KEY = TEST_CREDENTIALS.SPOOL_API_KEY;
-
-/** The OpenTok archive API as a script would call it. */
-class ArchiveApi {
-  constructor(readonly base: string) {}
-  async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const response = await fetch(`${this.base}/v2/project/${KEY}${path}`, {
-      method,
-      headers: {
-        'x-opentok-auth': await projectJwt(),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-  }
-  async start(body: Record<string, unknown>): Promise<ArchiveJson> {
-    const r = await this.call<ArchiveJson>('POST', '/archive', body);
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    return r.body;
-  }
-  async stop(id: string): Promise<ArchiveJson> {
-    const r = await this.call<ArchiveJson>('POST', `/archive/${id}/stop`);
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    return r.body;
-  }
-  async get(id: string): Promise<ArchiveJson> {
-    return (await this.call<ArchiveJson>('GET', `/archive/${id}`)).body;
-  }
-  waitStatus(id: string, status: string, timeoutMs = 10_000): Promise<ArchiveJson> {
-    return waitFor(
-      async () => {
-        const a = await this.get(id);
-        return a.status === status ? a : undefined;
-      },
-      timeoutMs,
-      `archive ${id} to be ${status}`,
-    );
-  }
-}
 
 function manifestOf(dataDir: string, id: string): Manifest {
   return JSON.parse(readFileSync(join(dataDir, 'archives', id, 'manifest.json'), 'utf8')) as Manifest;

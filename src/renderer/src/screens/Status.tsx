@@ -1,26 +1,8 @@
-import { useEffect, useState } from 'react';
+import { useEffect } from 'react';
+import { CopyButton } from '../components/ui';
 import { useShallow } from 'zustand/react/shallow';
 import { formatBytes, formatDuration } from '../format';
 import { useStudio } from '../store';
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <button
-      type="button"
-      className="small"
-      aria-label={label}
-      onClick={() => {
-        void navigator.clipboard?.writeText(text).then(() => {
-          setCopied(true);
-          setTimeout(() => setCopied(false), 1500);
-        });
-      }}
-    >
-      {copied ? 'Copied' : 'Copy'}
-    </button>
-  );
-}
 
 /** Studio status: version, ffmpeg, disk, API key. Live over the event socket. */
 export function Status() {
@@ -74,8 +56,7 @@ export function Status() {
         </dd>
         <dt>API key</dt>
         <dd>
-          <code data-testid="api-key">{info.apiKey}</code>{' '}
-          <CopyButton text={info.apiKey} label="Copy API key" />
+          <code data-testid="api-key">{info.apiKey}</code> <CopyButton text={info.apiKey} label="Copy" />
         </dd>
         <dt>API base</dt>
         <dd>
