@@ -22,16 +22,16 @@ export const COMPOSITION_FPS = 30;
 /**
  * x264 settings for compositions, chosen with bench/compose.ts (four 640x480 sources → 1280x720
  * grid, 2 cores). x264 is ~70 % of a composition's CPU at `veryfast`, and `veryfast` CRF 23 runs
- * ~4.5× realtime there. `superfast` drops sub-pixel refinement, uses diamond search and skips
- * the B-frame decision; mb-tree with a 15-frame lookahead (off in `superfast`) and p8x8
- * partitions win back the bits on the static parts of tiles, and CRF 24.25 lands the file at
- * ~97 % of `veryfast` CRF 23's size. x264 then needs ~40 % less CPU; the price is ~0.45 dB of
- * SSIM, which the bench reports next to the speed.
+ * ~4.7× realtime there. `superfast` drops sub-pixel refinement, uses diamond search and skips
+ * the B-frame decision (3 fixed B-frames); mb-tree with a 15-frame lookahead (off in
+ * `superfast`) and p8x8 partitions win back the bits on the static parts of tiles, and CRF 24
+ * lands the file at ~98 % of `veryfast` CRF 23's size. x264 then needs ~40 % less CPU; the
+ * price is ~0.45 dB of SSIM, which the bench reports next to the speed.
  */
 export const X264_TUNED = {
   preset: 'superfast',
-  crf: 24.25,
-  params: 'mbtree=1:rc-lookahead=15:bframes=2:b-adapt=0:partitions=i8x8,i4x4,p8x8',
+  crf: 24,
+  params: 'mbtree=1:rc-lookahead=15:bframes=3:b-adapt=0:partitions=i8x8,i4x4,p8x8',
 } as const;
 
 /**
