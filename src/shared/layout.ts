@@ -295,10 +295,13 @@ const presetSchema = z.strictObject({
 });
 
 function zodIssues(error: z.ZodError, prefix: Array<string | number>): LayoutIssue[] {
-  return error.issues.map((issue) => ({
-    path: [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
-    message: issue.message,
-  }));
+  return error.issues.map((issue) => {
+    const path = [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+    // Name the unknown field itself, as parseWith does for request bodies.
+    if (issue.code === 'unrecognized_keys')
+      return { path: [...path, issue.keys[0]!], message: 'is not a known field' };
+    return { path, message: issue.message };
+  });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -259,7 +259,7 @@ describe('layout model', () => {
       invalid({ main: { cells_excluded: [1], video_sources: ['*'] } }).field,
       'main.cells_excluded',
     );
-    assert.equal(invalid({ main: { video_sources: ['*'], colour: 'red' } }).field, 'main');
+    assert.equal(invalid({ main: { video_sources: ['*'], colour: 'red' } }).field, 'main.colour');
   });
 
   it('refuses unknown presets, misplaced OpenTok options and unsupported stylesheets', () => {
