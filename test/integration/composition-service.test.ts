@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from '
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { compositionRoutes } from '../../src/main/composition/compositionRoutes';
+import { compositionRoutes } from '../../src/main/http/routes/compositions';
 import { CompositionService } from '../../src/main/composition/CompositionService';
 import { ArchiveStatus } from '../../src/main/events/ArchiveStatus';
 import { EventBus } from '../../src/main/events/EventBus';

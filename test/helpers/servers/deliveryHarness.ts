@@ -9,7 +9,7 @@ import { ArchiveRepository } from '../../../src/main/store/ArchiveRepository';
 import type { StudioConfig } from '../../../src/main/config/loadConfig';
 import { settingsSchema, type Settings } from '../../../src/main/config/schema';
 import { DeliveryService } from '../../../src/main/delivery/DeliveryService';
-import { deliveryRoutes } from '../../../src/main/delivery/deliveryRoutes';
+import { deliveryRoutes } from '../../../src/main/http/routes/deliveries';
 import { ArchiveStatus } from '../../../src/main/events/ArchiveStatus';
 import { EventBus } from '../../../src/main/events/EventBus';
 import { HttpServer } from '../../../src/main/http/HttpServer';
@@ -19,7 +19,7 @@ import { SecretBox } from '../../../src/main/security/SecretBox';
 import { EventRepository } from '../../../src/main/store/EventRepository';
 import { Store } from '../../../src/main/store/Store';
 import { WebhookService } from '../../../src/main/webhooks/WebhookService';
-import { webhookRoutes } from '../../../src/main/webhooks/webhookRoutes';
+import { webhookRoutes } from '../../../src/main/http/routes/webhooks';
 import type { AnyStudioEvent } from '../../../src/shared/events';
 import { TEST_CREDENTIALS } from '../headless';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { RouteModule } from '../http/HttpServer';
-import type { WebhookService } from './WebhookService';
+import type { RouteModule } from '../HttpServer';
+import type { WebhookService } from '../../webhooks/WebhookService';
 
 type IdParams = { Params: { id: string } };
 type CallbackParams = { Params: { apiKey: string; callbackId: string } };

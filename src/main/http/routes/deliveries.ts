@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { RouteModule } from '../http/HttpServer';
-import type { DeliveryService } from './DeliveryService';
+import type { RouteModule } from '../HttpServer';
+import type { DeliveryService } from '../../delivery/DeliveryService';
 
 type IdParams = { Params: { id: string } };
 

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 // Only the RouteModule type: the composition part has no runtime dependency on the HTTP layer.
-import type { RouteModule } from '../http/HttpServer';
-import type { CompositionMedia, CompositionService } from './CompositionService';
+import type { RouteModule } from '../HttpServer';
+import type { CompositionMedia, CompositionService } from '../../composition/CompositionService';
 
 /** Parses `Range: bytes=a-b` (one range) against a size; null: no or unusable header. */
 function byteRange(
