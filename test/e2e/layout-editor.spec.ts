@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
@@ -8,36 +7,10 @@ import type { CompositionJson } from '../../src/shared/compositions';
 import { projectJwt } from '../helpers/api';
 import { artifactPath, launchChromium, loginOperator } from '../helpers/browser';
 import { startHeadless, TEST_CREDENTIALS, type HeadlessCore } from '../helpers/headless';
+import { frameAt, pixel } from '../helpers/media';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
-
-/** RGB of one pixel of the frame at `seconds`. */
-function pixel(file: string, seconds: number, x: number, y: number, width: number): [number, number, number] {
-  const frame = execFileSync(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-ss',
-      String(seconds),
-      '-i',
-      file,
-      '-frames:v',
-      '1',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-',
-    ],
-    {
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
-  const i = (y * width + x) * 3;
-  return [frame[i]!, frame[i + 1]!, frame[i + 2]!];
-}
 
 describe('layout editor', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -151,20 +124,16 @@ describe('layout editor', () => {
     );
 
     const file = join(dir.path, 'archives', archive.id, composition.filename!);
-    const center = pixel(
-      file,
-      2,
-      Math.round(rect.x + rect.width / 2),
-      Math.round(rect.y + rect.height / 2),
-      1280,
-    );
+    const frame = await frameAt(file, 2);
+    assert.equal(frame.width, 1280);
+    const center = pixel(frame, rect.x + rect.width / 2, rect.y + rect.height / 2);
     assert.ok(center[0] > 180 && center[1] < 80 && center[2] < 80, `red inside the region: ${center}`);
     for (const [x, y] of [
       [100, 100],
       [1200, 650],
       [Math.max(0, rect.x - 40), Math.max(0, rect.y - 40)],
     ] as const) {
-      const outside = pixel(file, 2, x, y, 1280);
+      const outside = pixel(frame, x, y);
       assert.ok(
         outside[0] < 60 && outside[1] < 60 && outside[2] < 60,
         `dark outside the region at ${x},${y}: ${outside}`,

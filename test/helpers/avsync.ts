@@ -4,46 +4,15 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { flashTimes } from './media';
 
 const run = promisify(execFile);
 
-/** Presentation times (s) of frames whose mean luma is above `threshold` (start of each run). */
-export async function flashTimes(file: string, threshold = 128): Promise<number[]> {
-  const { stderr } = await run(
-    'ffmpeg',
-    [
-      '-hide_banner',
-      '-i',
-      file,
-      '-an',
-      '-vf',
-      'signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-',
-      '-f',
-      'null',
-      '-',
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
-  ).then(
-    (r) => ({ stderr: r.stdout + r.stderr }),
-    (e: { stdout?: string; stderr?: string }) => ({ stderr: (e.stdout ?? '') + (e.stderr ?? '') }),
-  );
-  const times: number[] = [];
-  let time = 0;
-  let bright = false;
-  for (const line of stderr.split('\n')) {
-    const t = /pts_time:([\d.]+)/.exec(line);
-    if (t) time = Number(t[1]);
-    const y = /YAVG=([\d.]+)/.exec(line);
-    if (y) {
-      const isBright = Number(y[1]) > threshold;
-      if (isBright && !bright) times.push(time);
-      bright = isBright;
-    }
-  }
-  return times;
-}
-
-/** Onset times (s) of beeps: 10 ms windows whose RMS rises above `thresholdDb` after quiet. */
+/**
+ * Onset times (s) of beeps: 10 ms windows whose RMS rises above `thresholdDb` after quiet. Unlike
+ * `media.beepTimes` (silence detection), a beep at the very start of a file counts too: a
+ * recording may begin on one.
+ */
 export async function beepTimes(file: string, thresholdDb = -30): Promise<number[]> {
   const { stdout, stderr } = await run(
     'ffmpeg',

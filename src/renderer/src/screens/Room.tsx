@@ -281,26 +281,12 @@ function RecordingControl({
           Archive name
           <input value={options.name} onChange={(e) => set('name', e.target.value)} placeholder="optional" />
         </label>
-        <label>
-          Output
-          <select
-            value={options.outputMode}
-            onChange={(e) => set('outputMode', e.target.value as RecordOptions['outputMode'])}
-          >
-            <option value="individual">Individual tracks</option>
-            <option value="composed">Composed MP4</option>
-          </select>
-        </label>
-        <label>
-          Format
-          <select
-            value={options.format}
-            onChange={(e) => set('format', e.target.value as RecordOptions['format'])}
-          >
-            <option value="webm">WebM / Matroska</option>
-            <option value="mp4">MP4 where the codec allows</option>
-          </select>
-        </label>
+        <OutputChoices
+          outputMode={options.outputMode}
+          format={options.format}
+          onOutputMode={(v) => set('outputMode', v)}
+          onFormat={(v) => set('format', v)}
+        />
         <label>
           Streams
           <select
@@ -342,6 +328,40 @@ function RecordingControl({
         {!room.session && ' Recording starts once someone has joined.'}
       </p>
     </div>
+  );
+}
+
+/** The output mode and container of a recording, as the room settings and the record panel ask. */
+function OutputChoices(props: {
+  outputMode: RecordOptions['outputMode'];
+  format: RecordOptions['format'];
+  onOutputMode: (v: RecordOptions['outputMode']) => void;
+  onFormat: (v: RecordOptions['format']) => void;
+  prefix?: string;
+}) {
+  return (
+    <>
+      <label>
+        {props.prefix ?? ''}Output
+        <select
+          value={props.outputMode}
+          onChange={(e) => props.onOutputMode(e.target.value as RecordOptions['outputMode'])}
+        >
+          <option value="individual">Individual tracks</option>
+          <option value="composed">Composed MP4</option>
+        </select>
+      </label>
+      <label>
+        {props.prefix ?? ''}Format
+        <select
+          value={props.format}
+          onChange={(e) => props.onFormat(e.target.value as RecordOptions['format'])}
+        >
+          <option value="webm">WebM / Matroska</option>
+          <option value="mp4">MP4 where the codec allows</option>
+        </select>
+      </label>
+    </>
   );
 }
 
@@ -526,20 +546,13 @@ function RoomSettings({
             ))}
           </select>
         </label>
-        <label>
-          Recording output
-          <select value={outputMode} onChange={(e) => setOutputMode(e.target.value as typeof outputMode)}>
-            <option value="individual">Individual tracks</option>
-            <option value="composed">Composed MP4</option>
-          </select>
-        </label>
-        <label>
-          Recording format
-          <select value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
-            <option value="webm">WebM / Matroska</option>
-            <option value="mp4">MP4 where the codec allows</option>
-          </select>
-        </label>
+        <OutputChoices
+          outputMode={outputMode}
+          format={format}
+          onOutputMode={setOutputMode}
+          onFormat={setFormat}
+          prefix="Recording "
+        />
         <label>
           Split every (s)
           <input
