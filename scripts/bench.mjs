@@ -3,7 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureNodeSqlite, root } from './lib.mjs';
+import { ensureNodeSqlite, requireSupportedNode, root } from './lib.mjs';
+
+requireSupportedNode();
 
 ensureNodeSqlite();
 const wanted = process.argv.slice(2);

@@ -6,6 +6,20 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** The Node major the studio runs on: the Node inside Electron (Electron ≥ 40 ships Node 24). */
+export const REQUIRED_NODE_MAJOR = 24;
+
+/** Exits with a clear message when this Node is older than the supported one. */
+export function requireSupportedNode() {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= REQUIRED_NODE_MAJOR) return;
+  console.error(
+    `Spool Studio needs Node ${REQUIRED_NODE_MAJOR} or later (the Node inside Electron); this is Node ${process.versions.node} (${process.execPath}).\n` +
+      `Install Node ${REQUIRED_NODE_MAJOR} LTS, or on Linux x64 without it run \`. .ci/node24.sh\` first: it fetches Node ${REQUIRED_NODE_MAJOR} from the npm registry and puts it first on PATH.`,
+  );
+  process.exit(1);
+}
 const require = createRequire(import.meta.url);
 
 function run(command, args) {

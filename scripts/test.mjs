@@ -3,7 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ensureBuilt, ensureNodeSqlite, root } from './lib.mjs';
+import { ensureBuilt, ensureNodeSqlite, requireSupportedNode, root } from './lib.mjs';
+
+requireSupportedNode();
 
 ensureNodeSqlite();
 // End-to-end specs need the built renderer.
@@ -33,7 +35,16 @@ if (files.length === 0) {
 
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=1',
+    // A hung test fails with its name instead of hanging CI (tests may set a shorter one).
+    `--test-timeout=${process.env.SPOOL_TEST_TIMEOUT_MS ?? 240_000}`,
+    '--test-reporter=spec',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 );
 process.exit(result.status ?? 1);

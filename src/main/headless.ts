@@ -17,7 +17,18 @@ usage: npm run serve -- [--data <dir>] [--port <n>] [--host <address>]
        npm run doctor -- [--data <dir>]
 Settings live in <data>/settings.json; every field can be overridden with SPOOL_<FIELD>.`;
 
+/** The Node major the studio supports: the one inside Electron (Electron ≥ 40 ships Node 24). */
+const REQUIRED_NODE_MAJOR = 24;
+
 async function main(): Promise<number> {
+  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  if (nodeMajor < REQUIRED_NODE_MAJOR) {
+    err(
+      `Spool Studio needs Node ${REQUIRED_NODE_MAJOR} or later; this is Node ${process.versions.node}. ` +
+        `Install Node ${REQUIRED_NODE_MAJOR} LTS (see the README).`,
+    );
+    return 1;
+  }
   let args;
   try {
     args = parseArgs({
