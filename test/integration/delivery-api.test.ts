@@ -8,6 +8,7 @@ import { DeliveryHarness } from '../helpers/servers/deliveryHarness';
 import { freePort } from '../helpers/servers/processes';
 import { startSshd, type SshdServer } from '../helpers/servers/sshd';
 import { startVsftpd, type VsftpdServer } from '../helpers/servers/vsftpd';
+import { startServers } from '../helpers/servers/processes';
 import { tempDir } from '../helpers/tmp';
 
 const SECRETS = {
@@ -33,7 +34,7 @@ describe('targets and deliveries API', () => {
     });
 
   before(async () => {
-    [sshd, ftpd] = await Promise.all([startSshd(), startVsftpd()]);
+    [sshd, ftpd] = await startServers([startSshd(), startVsftpd()] as const);
   });
   after(async () => {
     await Promise.all([sshd?.close(), ftpd?.close()]);

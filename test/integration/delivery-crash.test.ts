@@ -14,6 +14,7 @@ import {
   s3Sha256,
 } from '../helpers/servers/remote';
 import { startSwift, type SwiftServer } from '../helpers/servers/swift';
+import { startServers } from '../helpers/servers/processes';
 import { tempDir } from '../helpers/tmp';
 
 const SIZE = 200 * 1024 * 1024;
@@ -26,7 +27,7 @@ describe('delivery survives the core killed (SIGKILL) mid-upload', () => {
   const workers: DeliveryWorker[] = [];
 
   before(async () => {
-    [swift, azurite] = await Promise.all([startSwift(), startAzurite()]);
+    [swift, azurite] = await startServers([startSwift(), startAzurite()] as const);
     await createBucket(swift, 'crash');
     await containerOf(azurite, 'crash').create();
   });

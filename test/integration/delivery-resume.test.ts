@@ -9,6 +9,7 @@ import { createBucket, s3Keys, s3OpenUploads, s3Sha256 } from '../helpers/server
 import { startSshd, type SshdServer } from '../helpers/servers/sshd';
 import { startSwift, type SwiftServer } from '../helpers/servers/swift';
 import { startVsftpd, type VsftpdServer } from '../helpers/servers/vsftpd';
+import { startServers } from '../helpers/servers/processes';
 import { tempDir } from '../helpers/tmp';
 
 const SIZE = 200 * 1024 * 1024;
@@ -29,7 +30,7 @@ describe('delivery survives a target server killed mid-upload', () => {
   let h: DeliveryHarness;
 
   before(async () => {
-    [sshd, ftpd, swift] = await Promise.all([startSshd(), startVsftpd(), startSwift()]);
+    [sshd, ftpd, swift] = await startServers([startSshd(), startVsftpd(), startSwift()] as const);
     await createBucket(swift, 'resume');
   });
   after(async () => {

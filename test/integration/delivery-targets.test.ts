@@ -19,6 +19,7 @@ import {
 import { startSshd, type SshdServer } from '../helpers/servers/sshd';
 import { startSwift, type SwiftServer } from '../helpers/servers/swift';
 import { startVsftpd, type VsftpdServer } from '../helpers/servers/vsftpd';
+import { startServers } from '../helpers/servers/processes';
 import { tempDir } from '../helpers/tmp';
 
 /** A target config as the API takes it (checked by the service, not here). */
@@ -45,12 +46,12 @@ describe('delivery to real servers', () => {
   let h: DeliveryHarness;
 
   before(async () => {
-    [sshd, ftpd, swift, azurite] = await Promise.all([
+    [sshd, ftpd, swift, azurite] = await startServers([
       startSshd(),
       startVsftpd(),
       startSwift(),
       startAzurite(),
-    ]);
+    ] as const);
     await createBucket(swift, 'spool');
     await containerOf(azurite, 'spool').create();
   });

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
@@ -150,4 +150,39 @@ export function run(command: string, args: string[], input?: string): string {
     );
   }
   return result.stdout;
+}
+
+/**
+ * Runs a command to completion without blocking the event loop (servers started alongside keep
+ * being polled); throws with its output when it fails or outlives `timeoutMs`.
+ */
+export function runAsync(command: string, args: string[], timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { encoding: 'utf8', timeout: timeoutMs }, (error, stdout, stderr) => {
+      if (error)
+        reject(new Error(`${command} ${args.join(' ')} failed (${error.message}): ${stderr}${stdout}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * Starts servers together. When one fails the others are closed before the error is thrown:
+ * a `before` hook that fails must not leave servers behind, which would keep the test file's
+ * process alive after its tests ended.
+ */
+export async function startServers<T extends readonly Promise<{ close(): Promise<void> }>[]>(
+  starts: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(starts);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.allSettled(
+      results.map((r) => (r.status === 'fulfilled' ? r.value.close() : Promise.resolve())),
+    );
+    throw failed.reason;
+  }
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
 }

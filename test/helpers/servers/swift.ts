@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../tmp';
-import { freePort, run, ServerProcess, waitForPort, waitForPortClosed } from './processes';
+import { freePort, runAsync, ServerProcess, waitForPort, waitForPortClosed } from './processes';
 
 /** A running OpenStack Swift (one replica, one device) with its S3 layer `s3api` on 127.0.0.1. */
 export interface SwiftServer {
@@ -57,18 +57,27 @@ export async function startSwift(): Promise<SwiftServer> {
       'mount_check = false',
       'log_level = WARNING',
     ]);
-  for (const name of SERVERS) {
-    const builder = join(etc, `${name}.builder`);
-    run('/usr/bin/swift-ring-builder', [builder, 'create', '10', '1', '1']);
-    run('/usr/bin/swift-ring-builder', [builder, 'add', `r1z1-127.0.0.1:${ports[name]}/d1`, '100']);
-    run('/usr/bin/swift-ring-builder', [builder, 'rebalance']);
-    writeFileSync(
-      join(etc, `${name}-server.conf`),
-      defaults(ports[name]) +
-        section('pipeline:main', [`pipeline = ${name}-server`]) +
-        section(`app:${name}-server`, [`use = egg:swift#${name}`]),
-    );
-  }
+  // Ring builders run in parallel and off the event loop: each is a Python start-up of a
+  // second or more, and blocking would starve the servers started alongside.
+  await Promise.all(
+    SERVERS.map(async (name) => {
+      const builder = join(etc, `${name}.builder`);
+      await runAsync('/usr/bin/swift-ring-builder', [builder, 'create', '10', '1', '1']);
+      await runAsync('/usr/bin/swift-ring-builder', [
+        builder,
+        'add',
+        `r1z1-127.0.0.1:${ports[name]}/d1`,
+        '100',
+      ]);
+      await runAsync('/usr/bin/swift-ring-builder', [builder, 'rebalance']);
+      writeFileSync(
+        join(etc, `${name}-server.conf`),
+        defaults(ports[name]) +
+          section('pipeline:main', [`pipeline = ${name}-server`]) +
+          section(`app:${name}-server`, [`use = egg:swift#${name}`]),
+      );
+    }),
+  );
   const filters = [
     'catch_errors',
     'gatekeeper',
