@@ -42,6 +42,9 @@ const result = spawnSync(
     '--test-concurrency=1',
     // A hung test fails with its name instead of hanging CI (tests may set a shorter one).
     `--test-timeout=${process.env.SPOOL_TEST_TIMEOUT_MS ?? 240_000}`,
+    // A file whose tests ended exits even if something (a server a failed hook left) holds its
+    // event loop; the servers' exit handlers then kill them.
+    '--test-force-exit',
     '--test-reporter=spec',
     ...files,
   ],
