@@ -126,12 +126,13 @@ export class ReplayPublisher {
     const packet = Buffer.from(p.data);
     packet.writeUInt16BE(seq, 2);
     packet.writeUInt32BE(ts, 4);
+    const bytes = packet.length - rtpPayloadOffset(packet);
     this.packetsSent++;
-    this.bytesSent += packet.length - rtpPayloadOffset(packet);
-    this.#tally.sent(`${this.key}/${kind}`, seq, now, this.#hashes[index]!);
+    this.bytesSent += bytes;
+    this.#tally.sent(`${this.key}/${kind}`, seq, now, this.#hashes[index]!, bytes);
     if (p.frameEnd) {
       const mediaMs = this.#loop * this.#clip.durationMs + p.dueMs;
-      this.#tally.frame(`${this.key}/video`, mediaMs);
+      this.#tally.frame(`${this.key}/video`, mediaMs, p.frameSize, now);
     }
     this.#tracks[kind].writeRtp(packet);
   }

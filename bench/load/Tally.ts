@@ -5,6 +5,7 @@
  * tallies of all load processes after the run.
  */
 import type { RtpPacket } from 'werift';
+import type { SentFrames } from './frames';
 import { payloadHash } from './rtpClip';
 import { nowMs } from './ReplayPublisher';
 
@@ -16,8 +17,10 @@ export interface PacketLog {
 
 export interface TallyReport {
   sent: Record<string, PacketLog>;
-  /** Media time (ms on the sender's timeline) of every video frame sent, per stream key. */
-  frames: Record<string, number[]>;
+  /** Payload bytes sent, per stream key. */
+  bytes: Record<string, number>;
+  /** Every video frame sent, per stream key. */
+  frames: Record<string, SentFrames>;
   /** One entry per receiver in this process: through the studio (`sfu`) or the direct path. */
   received: Array<{ path: ReceivePath; logs: Record<string, PacketLog> }>;
 }
@@ -30,11 +33,13 @@ export class Tally {
   sending = false;
   receiving = false;
   #sent = new Map<string, PacketLog>();
-  #frames = new Map<string, number[]>();
+  #frames = new Map<string, SentFrames>();
+  #bytes = new Map<string, number>();
   #received: Array<{ path: ReceivePath; logs: Map<string, PacketLog> }> = [];
 
-  sent(key: string, seq: number, t: number, hash: number): void {
+  sent(key: string, seq: number, t: number, hash: number, bytes: number): void {
     if (!this.sending) return;
+    this.#bytes.set(key, (this.#bytes.get(key) ?? 0) + bytes);
     let l = this.#sent.get(key);
     if (l === undefined) this.#sent.set(key, (l = log()));
     l.seq.push(seq);
@@ -42,11 +47,14 @@ export class Tally {
     l.hash.push(hash);
   }
 
-  frame(key: string, mediaMs: number): void {
+  /** A video frame completed: its media time (ms on the sender's timeline), size and send time. */
+  frame(key: string, mediaMs: number, size: number, t: number): void {
     if (!this.sending) return;
     let l = this.#frames.get(key);
-    if (l === undefined) this.#frames.set(key, (l = []));
-    l.push(mediaMs);
+    if (l === undefined) this.#frames.set(key, (l = { ms: [], size: [], t: [] }));
+    l.ms.push(mediaMs);
+    l.size.push(size);
+    l.t.push(t);
   }
 
   /** A new receiver; returns the function it calls for every packet it receives. */
@@ -69,10 +77,12 @@ export class Tally {
     const report: TallyReport = {
       sent: Object.fromEntries(this.#sent),
       frames: Object.fromEntries(this.#frames),
+      bytes: Object.fromEntries(this.#bytes),
       received: this.#received.map((r) => ({ path: r.path, logs: Object.fromEntries(r.logs) })),
     };
     this.#sent = new Map();
     this.#frames = new Map();
+    this.#bytes = new Map();
     for (const r of this.#received) r.logs.clear();
     return report;
   }

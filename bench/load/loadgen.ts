@@ -102,13 +102,10 @@ async function handle(request: LoadRequest): Promise<unknown> {
       } satisfies LoadStatus;
     case 'collect': {
       lags.sort((a, b) => a - b);
-      const bytesSent: Record<string, number> = {};
-      for (const p of publishers) bytesSent[p.key] = p.bytesSent;
       const result: LoadCollect = {
         ...tally.take(),
         lagMsP99: lags[Math.floor(lags.length * 0.99)] ?? 0,
         lagMsMax: lags[lags.length - 1] ?? 0,
-        bytesSent,
       };
       lags = [];
       return result;

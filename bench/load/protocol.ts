@@ -33,7 +33,6 @@ export interface LoadCollect extends TallyReport {
   /** How late packets left the scheduler, p99 and max, ms (a busy load process sends late). */
   lagMsP99: number;
   lagMsMax: number;
-  bytesSent: Record<string, number>;
 }
 
 export interface LoadResponse {

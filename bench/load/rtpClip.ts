@@ -20,6 +20,8 @@ export interface ClipPacket {
   dueMs: number;
   /** Last packet of a video frame (the RTP marker bit). */
   frameEnd: boolean;
+  /** On the last packet of a video frame: the frame's size (VP8 data without descriptors). */
+  frameSize: number;
 }
 
 export interface RtpClip {
@@ -112,6 +114,7 @@ export function loadRtpClip(path: string, fps: number): RtpClip {
   const prevTs: Partial<Record<Kind, number>> = {};
   const unwrapped: Partial<Record<Kind, number>> = {};
   let videoFrames = 0;
+  let frameBytes = 0;
   for (let at = 0; at < raw.length;) {
     const kind: Kind = raw[at] === 1 ? 'video' : 'audio';
     const length = raw.readUInt16BE(at + 1);
@@ -125,8 +128,17 @@ export function loadRtpClip(path: string, fps: number): RtpClip {
     prevTs[kind] = ts;
     const rtpOffset = unwrapped[kind]!;
     const frameEnd = kind === 'video' && (data[1]! & 0x80) !== 0;
-    if (frameEnd) videoFrames++;
-    packets.push({ kind, data, rtpOffset, dueMs: (rtpOffset / CLOCK[kind]) * 1000, frameEnd });
+    let frameSize = 0;
+    if (kind === 'video') {
+      const payload = data.subarray(rtpPayloadOffset(data));
+      frameBytes += payload.length - vp8DescriptorLength(payload);
+      if (frameEnd) {
+        videoFrames++;
+        frameSize = frameBytes;
+        frameBytes = 0;
+      }
+    }
+    packets.push({ kind, data, rtpOffset, dueMs: (rtpOffset / CLOCK[kind]) * 1000, frameEnd, frameSize });
   }
   packets.sort((a, b) => a.dueMs - b.dueMs);
   const lastDue: Record<Kind, number> = { audio: 0, video: 0 };
@@ -154,4 +166,16 @@ export function rtpPayloadOffset(packet: Buffer): number {
   let offset = 12 + (packet[0]! & 0x0f) * 4;
   if ((packet[0]! & 0x10) !== 0) offset += 4 + packet.readUInt16BE(offset + 2) * 4;
   return offset;
+}
+
+/** Length of the VP8 payload descriptor at the start of an RTP payload (RFC 7741 §4.2). */
+export function vp8DescriptorLength(payload: Uint8Array): number {
+  let length = 1;
+  if ((payload[0]! & 0x80) === 0) return length; // no extension byte
+  const x = payload[1]!;
+  length++;
+  if (x & 0x80) length += payload[length]! & 0x80 ? 2 : 1; // PictureID, 7 or 15 bits
+  if (x & 0x40) length++; // TL0PICIDX
+  if (x & 0x30) length++; // TID / KEYIDX
+  return length;
 }
