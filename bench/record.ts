@@ -10,6 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest } from '../src/shared/archive';
 import { ROOT } from '../test/helpers/headless';
@@ -17,13 +18,7 @@ import { makeClip } from '../test/helpers/publisher';
 import { ArchiveApi, OperatorClient, waitFor } from '../test/helpers/studio';
 import { tempDir } from '../test/helpers/tmp';
 import { matchFrames, type FileFrames } from './load/frames';
-import {
-  CpuMeter,
-  LOAD_CPU_LIMIT_PERCENT,
-  startLoadPool,
-  startStudio,
-  type LoadProcess,
-} from './load/harness';
+import { CpuMeter, loadProblems, startLoadPool, startStudio, type LoadProcess } from './load/harness';
 import type { LoadCollect } from './load/protocol';
 import { nowMs } from './load/ReplayPublisher';
 import { captureRtpClip } from './load/rtpClip';
@@ -110,6 +105,7 @@ try {
   await sleep(seconds * 1000);
   // Frames sent from here on are not counted; media keeps flowing until the stop, as in use.
   await Promise.all(pool.map((p) => p.request({ op: 'window', sending: false })));
+  const windowTo = nowMs();
   const cpu = meter.read();
   const stats = await studio.stats();
   await sleep(1000);
@@ -164,11 +160,7 @@ try {
     cpuPercentOfOneCore: round(cpu.byPid.get(p.pid)!),
     sendLagMsP99: round(collects[i]!.lagMsP99, 2),
   }));
-  for (const l of load)
-    if (l.cpuPercentOfOneCore > LOAD_CPU_LIMIT_PERCENT)
-      invalid.push(
-        `load process ${l.pid} used ${l.cpuPercentOfOneCore} % of a core (limit ${LOAD_CPU_LIMIT_PERCENT}): use more --procs or a lower --bitrate`,
-      );
+  invalid.push(...loadProblems(load));
   console.log(
     JSON.stringify({
       bench: 'record',
@@ -188,6 +180,7 @@ try {
       peakRssMb: peak,
       heapByThread: stats.heapByThread,
       harnessCpuPercentOfOneCore: round(cpu.harness),
+      machineLoadAverage: round(loadavg()[0]!, 2),
       load,
       framesSent,
       framesRecorded,
@@ -200,7 +193,9 @@ try {
       bytesSent,
       bytesWritten,
       stopToAvailableMs,
-      ...(cpuProfDir ? { cpuProfileDir: cpuProfDir } : {}),
+      ...(cpuProfDir
+        ? { cpuProfileDir: cpuProfDir, profileWindowMs: [Math.round(startedAt), Math.round(windowTo)] }
+        : {}),
       targets: {
         framesLost: 0,
         stopToAvailableMs: 2000,

@@ -224,6 +224,26 @@ export class CpuMeter {
 
 /** A result is invalid when a load process was this busy: it may have sent or read late. */
 export const LOAD_CPU_LIMIT_PERCENT = 90;
+/** …or when its packets left this late (p99, ms): the machine did not give it the CPU it needed. */
+export const LOAD_LAG_LIMIT_MS = 50;
+
+/** Why the load processes' figures make a result untrustworthy (none: it is valid). */
+export function loadProblems(
+  load: Array<{ pid: number; cpuPercentOfOneCore: number; sendLagMsP99: number }>,
+): string[] {
+  const problems: string[] = [];
+  for (const l of load) {
+    if (l.cpuPercentOfOneCore > LOAD_CPU_LIMIT_PERCENT)
+      problems.push(
+        `load process ${l.pid} used ${l.cpuPercentOfOneCore} % of a core (limit ${LOAD_CPU_LIMIT_PERCENT}): use more --procs or a lower --bitrate`,
+      );
+    if (l.sendLagMsP99 > LOAD_LAG_LIMIT_MS)
+      problems.push(
+        `load process ${l.pid} sent packets up to ${l.sendLagMsP99} ms late (p99, limit ${LOAD_LAG_LIMIT_MS}): the machine is too busy`,
+      );
+  }
+  return problems;
+}
 
 /** Percentile of a sorted array (NaN when empty). */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
