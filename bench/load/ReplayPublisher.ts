@@ -191,7 +191,12 @@ async function waitForConnected(pc: RTCPeerConnection, timeoutMs: number): Promi
   if (pc.connectionState === 'connected') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`peer did not connect within ${timeoutMs} ms (state ${pc.connectionState})`)),
+      () =>
+        reject(
+          new Error(
+            `peer did not connect within ${timeoutMs} ms (connection ${pc.connectionState}, ICE ${pc.iceConnectionState}, DTLS ${pc.dtlsTransports.map((d) => d.state).join('/')})`,
+          ),
+        ),
       timeoutMs,
     );
     const { unSubscribe } = pc.connectionStateChange.subscribe((state) => {

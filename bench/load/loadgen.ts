@@ -3,6 +3,7 @@
  * IPC (LoadRequest). Several run side by side so the load is spread and never measured as part
  * of the studio; the harness reads this process's CPU from /proc.
  */
+import { installDtlsGuard } from '../../src/main/rooms/dtlsGuard';
 import { NodeSubscriber } from '../../test/helpers/subscriber';
 import type { LoadCollect, LoadRequest, LoadResponse, LoadStatus } from './protocol';
 import { DirectSubscriber, nowMs, ReplayPublisher } from './ReplayPublisher';
@@ -10,6 +11,9 @@ import { loadRtpClip, type RtpClip } from './rtpClip';
 import { Tally } from './Tally';
 
 const TICK_MS = 2;
+
+// This process's werift peers are DTLS clients too when they answer the studio's offers.
+installDtlsGuard();
 
 const tally = new Tally();
 let clip: RtpClip | null = null;
