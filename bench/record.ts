@@ -18,7 +18,15 @@ import { makeClip } from '../test/helpers/publisher';
 import { ArchiveApi, OperatorClient, waitFor } from '../test/helpers/studio';
 import { tempDir } from '../test/helpers/tmp';
 import { matchFrames, type FileFrames } from './load/frames';
-import { CpuMeter, loadProblems, startLoadPool, startStudio, type LoadProcess } from './load/harness';
+import {
+  connectFailures,
+  CpuMeter,
+  loadProblems,
+  publishWithRetry,
+  startLoadPool,
+  startStudio,
+  type LoadProcess,
+} from './load/harness';
 import type { LoadCollect } from './load/protocol';
 import { nowMs } from './load/ReplayPublisher';
 import { captureRtpClip } from './load/rtpClip';
@@ -74,12 +82,10 @@ try {
   let nextPublisher = 0;
   const connectOne = async (): Promise<void> => {
     for (let i = nextPublisher++; i < streams; i = nextPublisher++) {
-      const token = await operator.createToken(room.id, { connectionData: `publisher ${i}` });
       const proc = pool[i % pool.length]!;
-      const { connectionId } = await proc.request<{ connectionId: string }>({
-        op: 'publish',
-        whipUrl: token.whipUrl,
-        token: token.token,
+      const { connectionId } = await publishWithRetry(proc, async () => {
+        const token = await operator.createToken(room.id, { connectionData: `publisher ${i}` });
+        return { op: 'publish', whipUrl: token.whipUrl, token: token.token };
       });
       proc.publishers++;
       connectionIds.set(connectionId, i);
@@ -179,6 +185,8 @@ try {
       mainEventLoopDelayMsMax: round(stats.eventLoopDelayMs.max, 2),
       peakRssMb: peak,
       heapByThread: stats.heapByThread,
+      connectRetries: connectFailures.length,
+      ...(connectFailures.length > 0 ? { connectFailures } : {}),
       harnessCpuPercentOfOneCore: round(cpu.harness),
       machineLoadAverage: round(loadavg()[0]!, 2),
       load,

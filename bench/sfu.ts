@@ -15,8 +15,10 @@ import { makeClip } from '../test/helpers/publisher';
 import { OperatorClient, waitFor } from '../test/helpers/studio';
 import { tempDir } from '../test/helpers/tmp';
 import {
+  connectFailures,
   CpuMeter,
   loadProblems,
+  publishWithRetry,
   percentile,
   startLoadPool,
   startStudio,
@@ -62,9 +64,11 @@ try {
   const answer = await directSub.request<{ sdp: string }>({ op: 'direct-answer', sdp: offer.sdp });
   await directPub.request({ op: 'direct-accept', sdp: answer.sdp });
   for (let i = 0; i < P; i++) {
-    const token = await operator.createToken(room.id, { connectionData: `publisher ${i}` });
     const proc = procFor(i);
-    await proc.request({ op: 'publish', whipUrl: token.whipUrl, token: token.token });
+    await publishWithRetry(proc, async () => {
+      const token = await operator.createToken(room.id, { connectionData: `publisher ${i}` });
+      return { op: 'publish', whipUrl: token.whipUrl, token: token.token };
+    });
     proc.publishers++;
   }
   await waitFor(
@@ -136,6 +140,8 @@ try {
       mainEventLoopDelayMsMax: ms(stats.eventLoopDelayMs.max),
       peakRssMb: rss.stop(),
       heapByThread: stats.heapByThread,
+      connectRetries: connectFailures.length,
+      ...(connectFailures.length > 0 ? { connectFailures } : {}),
       harnessCpuPercentOfOneCore: round(cpu.harness),
       machineLoadAverage: round(loadavg()[0]!, 2),
       load,

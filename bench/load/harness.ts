@@ -250,3 +250,27 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
+
+/** Why publishers had to connect again (printed with the result: a busy machine shows here). */
+export const connectFailures: string[] = [];
+/** Attempts per publisher before the bench gives up. */
+const CONNECT_ATTEMPTS = 3;
+
+/**
+ * Connects a WHIP publisher in a load process, trying again (with a fresh token) when the peer
+ * does not connect: under a heavy machine load werift's ICE checks can time out. Every failure
+ * is kept in `connectFailures`.
+ */
+export async function publishWithRetry(
+  proc: LoadProcess,
+  request: () => Promise<Extract<LoadRequest, { op: 'publish' }>>,
+): Promise<{ connectionId: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await proc.request<{ connectionId: string }>(await request(), 90_000);
+    } catch (error) {
+      connectFailures.push((error as Error).message);
+      if (attempt === CONNECT_ATTEMPTS) throw error;
+    }
+  }
+}

@@ -59,6 +59,11 @@ async function handle(request: LoadRequest): Promise<unknown> {
         await publisher.accept(body);
       } catch (error) {
         await publisher.close();
+        // End the studio's side too, so a retry does not leave a half-open stream behind.
+        await fetch(location, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${request.token}` },
+        }).catch(() => {});
         throw error;
       }
       publishers.push(publisher);
