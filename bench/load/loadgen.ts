@@ -47,6 +47,7 @@ async function handle(request: LoadRequest): Promise<unknown> {
         method: 'POST',
         headers: { 'content-type': 'application/sdp', authorization: `Bearer ${request.token}` },
         body: offer,
+        signal: AbortSignal.timeout(30_000),
       });
       const body = await response.text();
       if (response.status !== 201) {
