@@ -42,17 +42,20 @@ async function handle(request: LoadRequest): Promise<unknown> {
       return { packets: clip.packets.length, durationMs: clip.durationMs };
     case 'publish': {
       const publisher = new ReplayPublisher(needClip(), tally);
-      const offer = await publisher.offer();
-      const response = await fetch(request.whipUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/sdp', authorization: `Bearer ${request.token}` },
-        body: offer,
-        signal: AbortSignal.timeout(30_000),
-      });
-      const body = await response.text();
-      if (response.status !== 201) {
+      let response: Response;
+      let body: string;
+      try {
+        response = await fetch(request.whipUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/sdp', authorization: `Bearer ${request.token}` },
+          body: await publisher.offer(),
+          signal: AbortSignal.timeout(30_000),
+        });
+        body = await response.text();
+        if (response.status !== 201) throw new Error(`WHIP POST answered ${response.status}: ${body}`);
+      } catch (error) {
         await publisher.close();
-        throw new Error(`WHIP POST answered ${response.status}: ${body}`);
+        throw error;
       }
       const location = new URL(response.headers.get('location')!, request.whipUrl).toString();
       publisher.key = location.split('/').pop()!;
