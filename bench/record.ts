@@ -147,8 +147,9 @@ try {
     for (const [key, sent] of Object.entries(c.frames)) {
       if (!connectionIds.has(key.split('/')[0]!)) continue;
       const files = (filesByKey.get(key) ?? []).sort((a, b) => a.segment - b.segment).map((f) => f.frames);
-      // The first recorded frame was sent after the start request and within a few seconds.
-      const match = matchFrames(sent, files, frameMs, [startedAt - 1000, startedAt + 10_000]);
+      // The first recorded frame was sent after the start request, and well within one pass of
+      // the 20 s clip (frame sizes repeat every pass).
+      const match = matchFrames(sent, files, frameMs, [startedAt - 1000, startedAt + 15_000]);
       if (!match.aligned) invalid.push(`the file of ${key} could not be matched to what its sender sent`);
       framesSent += match.expected;
       framesRecorded += match.matched;
