@@ -47,3 +47,34 @@ export function numberArgs<T extends Record<string, number>>(defaults: T): T {
 }
 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** A `--name value` argument as a string. */
+export function stringArg(name: string, fallback: string): string {
+  const argv = process.argv.slice(2);
+  const at = argv.indexOf(`--${name}`);
+  return at >= 0 && argv[at + 1] !== undefined ? argv[at + 1]! : fallback;
+}
+
+/** A `--name` flag. */
+export function flagArg(name: string): boolean {
+  return process.argv.slice(2).includes(`--${name}`);
+}
+
+/** `--size WIDTHxHEIGHT`, e.g. 1280x720. */
+export function sizeArg(fallback: string): { width: number; height: number; label: string } {
+  const label = stringArg('size', fallback);
+  const match = /^(\d{2,4})x(\d{2,4})$/.exec(label);
+  if (!match) throw new Error(`--size must be WIDTHxHEIGHT with even numbers (e.g. 640x360), not "${label}"`);
+  const width = Number(match[1]);
+  const height = Number(match[2]);
+  if (width % 2 !== 0 || height % 2 !== 0)
+    throw new Error(`--size must have even width and height: ${label}`);
+  return { width, height, label };
+}
+
+/** Fails with a clear message unless every number option is a positive integer. */
+export function requirePositiveIntegers(options: Record<string, number>): void {
+  for (const [name, value] of Object.entries(options))
+    if (!Number.isInteger(value) || value <= 0)
+      throw new Error(`--${name} must be a positive integer, not ${value}`);
+}

@@ -1,122 +1,220 @@
 /**
- * bench/record: N concurrent recorded streams (synthetic 720p VP8 ~1.5 Mbit/s + Opus) for a
- * while, measured on the headless core: CPU % per stream (of one core), RSS, bytes written vs
- * received, video frames lost, and the stop → available latency. Prints one JSON line.
- *   node --import tsx bench/record.ts [--streams 16] [--seconds 60]
+ * bench/record: N streams recorded at once (synthetic VP8 + Opus, 720p ~1.5 Mbit/s by default).
+ * The studio runs alone in its own process; the WHIP publishers are werift peers in a pool of
+ * load-generator processes (`--procs`). Video frames lost are counted against what the senders
+ * sent (each file's frames matched to the sender's by time and size), not guessed from gaps in
+ * the file. Prints one JSON line; `"valid": false` (with reasons) when a load process was too
+ * busy to be trusted.
+ *   node --import tsx bench/record.ts [--streams 16] [--seconds 60] [--procs 2]
+ *     [--size 1280x720] [--bitrate 1500] [--fps 30] [--cpu-prof]
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import type { ArchiveJson, Manifest } from '../src/shared/archive';
-import { projectJwt } from '../test/helpers/api';
-import { startHeadless, TEST_CREDENTIALS } from '../test/helpers/headless';
-import { makeClip, SyntheticPublisher } from '../test/helpers/publisher';
-import { OperatorClient, waitFor } from '../test/helpers/studio';
+import type { Manifest } from '../src/shared/archive';
+import { ROOT } from '../test/helpers/headless';
+import { makeClip } from '../test/helpers/publisher';
+import { ArchiveApi, OperatorClient, waitFor } from '../test/helpers/studio';
 import { tempDir } from '../test/helpers/tmp';
-import { cpuSeconds, numberArgs, peakRss, round } from './lib';
+import { matchFrames, type FileFrames } from './load/frames';
+import {
+  connectFailures,
+  CpuMeter,
+  loadProblems,
+  publishWithRetry,
+  startLoadPool,
+  startStudio,
+  type LoadProcess,
+} from './load/harness';
+import type { LoadCollect } from './load/protocol';
+import { nowMs } from './load/ReplayPublisher';
+import { captureRtpClip } from './load/rtpClip';
+import { flagArg, numberArgs, peakRss, requirePositiveIntegers, round, sizeArg } from './lib';
 
-const { streams, seconds } = numberArgs({ streams: 16, seconds: 60 });
-const FPS = 30;
+const options = numberArgs({ streams: 16, seconds: 60, procs: 2, bitrate: 1500, fps: 30 });
+requirePositiveIntegers(options);
+const { streams, seconds, procs, bitrate, fps } = options;
+const size = sizeArg('1280x720');
+const cpuProfDir = flagArg('cpu-prof') ? join(ROOT, '.tmp', 'profiles', `record-${Date.now()}`) : undefined;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Publishers connecting at the same time. */
+const CONNECT_CONCURRENCY = 4;
 
+/** Frame times (ms) and sizes of a file's first video track. */
+function fileFrames(path: string): FileFrames {
+  const rows = execFileSync('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'packet=pts_time,size',
+    '-of',
+    'csv=p=0',
+    path,
+  ])
+    .toString()
+    .trim()
+    .split('\n')
+    .map((line) => line.split(',').map(Number) as [number, number])
+    .filter(([t, s]) => Number.isFinite(t) && Number.isFinite(s))
+    .sort((a, b) => a[0] - b[0]);
+  return { ms: rows.map(([t]) => t * 1000), size: rows.map(([, s]) => s) };
+}
+
+const clip = makeClip({ durationSec: 20, width: size.width, height: size.height, videoKbps: bitrate, fps });
+const capture = await captureRtpClip(clip);
 const dir = tempDir('spool-bench-');
-const core = await startHeadless({
+const studio = await startStudio({
   dataDir: dir.path,
-  env: { SPOOL_LOG_LEVEL: 'error', SPOOL_MAX_PARTICIPANTS: '' },
+  env: { SPOOL_MAX_PARTICIPANTS: '' },
+  ...(cpuProfDir ? { cpuProfDir } : {}),
 });
-const publishers: SyntheticPublisher[] = [];
+let pool: LoadProcess[] = [];
 try {
-  const operator = await OperatorClient.login(core);
-  const room = await operator.createRoom({ name: 'bench', maxParticipants: 100 });
-  const clip = makeClip({ durationSec: 60, width: 1280, height: 720, videoKbps: 1500, fps: FPS });
-  for (let i = 0; i < streams; i++) {
-    const token = await operator.createToken(room.id, { connectionData: `publisher ${i}` });
-    publishers.push(
-      await SyntheticPublisher.start({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
-    );
-  }
+  pool = await startLoadPool(procs);
+  await Promise.all(pool.map((p) => p.request({ op: 'clip', capture, fps })));
+  const operator = await OperatorClient.login(studio);
+  const room = await operator.createRoom({ name: 'bench', maxParticipants: Math.max(100, streams) });
+
+  const connectionIds = new Map<string, number>(); // connection id → publisher index
+  let nextPublisher = 0;
+  const connectOne = async (): Promise<void> => {
+    for (let i = nextPublisher++; i < streams; i = nextPublisher++) {
+      const proc = pool[i % pool.length]!;
+      const { connectionId } = await publishWithRetry(proc, async () => {
+        const token = await operator.createToken(room.id, { connectionData: `publisher ${i}` });
+        return { op: 'publish', whipUrl: token.whipUrl, token: token.token };
+      });
+      proc.publishers++;
+      connectionIds.set(connectionId, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, streams) }, connectOne));
   await waitFor(
     async () =>
       (await operator.room(room.id)).session?.streams.filter((s) => s.codecs.video).length === streams,
-    20_000,
-    'all streams',
+    60_000,
+    'every stream in the room',
   );
-  const api = `${core.url}/v2/project/${TEST_CREDENTIALS.SPOOL_API_KEY}/archive`;
-  const headers = { 'x-opentok-auth': await projectJwt(), 'content-type': 'application/json' };
-  const archive = (await (
-    await fetch(api, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ sessionId: room.id, outputMode: 'individual' }),
-    })
-  ).json()) as ArchiveJson;
-  const sentBefore = publishers.reduce((n, p) => n + p.bytesSent, 0);
-  const pid = core.process.pid!;
-  const cpu0 = cpuSeconds(pid);
-  const t0 = Date.now();
-  const rss = peakRss(pid);
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  const cpu1 = cpuSeconds(pid);
-  const wall = (Date.now() - t0) / 1000;
+  await sleep(1000);
+
+  // The senders log every frame from just before the recording starts.
+  await Promise.all(pool.map((p) => p.request({ op: 'window', sending: true })));
+  const rss = peakRss(studio.process.pid!);
+  await studio.stats(true);
+  const meter = new CpuMeter([studio.process.pid!, ...pool.map((p) => p.pid)]);
+  const archives = new ArchiveApi(studio.url);
+  const startedAt = nowMs();
+  const archive = await archives.start({ sessionId: room.id, outputMode: 'individual' });
+  await sleep(seconds * 1000);
+  // Frames sent from here on are not counted; media keeps flowing until the stop, as in use.
+  await Promise.all(pool.map((p) => p.request({ op: 'window', sending: false })));
+  const windowTo = nowMs();
+  const cpu = meter.read();
+  const stats = await studio.stats();
+  await sleep(1000);
   const stopAt = Date.now();
-  await fetch(`${api}/${archive.id}/stop`, { method: 'POST', headers, body: '{}' });
-  await waitFor(
-    async () =>
-      ((await (await fetch(`${api}/${archive.id}`, { headers })).json()) as ArchiveJson).status ===
-      'available',
-    30_000,
-    'available',
-  );
-  const availableMs = Date.now() - stopAt;
+  await archives.stop(archive.id);
+  await archives.waitStatus(archive.id, 'available', 60_000);
+  const stopToAvailableMs = Date.now() - stopAt;
   const peak = rss.stop();
-  const sent = publishers.reduce((n, p) => n + p.bytesSent, 0) - sentBefore;
+  const collects = await Promise.all(pool.map((p) => p.request<LoadCollect>({ op: 'collect' })));
 
   const manifest = JSON.parse(
     readFileSync(join(dir.path, 'archives', archive.id, 'manifest.json'), 'utf8'),
   ) as Manifest;
-  let written = 0;
-  let framesLost = 0;
+  const filesByKey = new Map<string, Array<{ segment: number; frames: FileFrames }>>();
+  let bytesWritten = 0;
   for (const file of manifest.files) {
-    written += file.size;
-    // Video frames expected between the first and the last video frame of the file, at the
-    // clip's frame rate, against those present (audio may start a little before video).
-    const times = execFileSync('ffprobe', [
-      '-v',
-      'error',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'packet=pts_time',
-      '-of',
-      'csv=p=0',
-      join(dir.path, 'archives', archive.id, file.filename),
-    ])
-      .toString()
-      .trim()
-      .split('\n')
-      .map(Number)
-      .filter((t) => Number.isFinite(t));
-    const expected = Math.round((Math.max(...times) - Math.min(...times)) * FPS) + 1;
-    framesLost += Math.max(0, expected - times.length);
+    bytesWritten += file.size;
+    if (file.hasVideo === false) continue;
+    const key = `${file.connectionId}/video`;
+    const list = filesByKey.get(key) ?? [];
+    list.push({
+      segment: file.segment ?? 0,
+      frames: fileFrames(join(dir.path, 'archives', archive.id, file.filename)),
+    });
+    filesByKey.set(key, list);
   }
-  const cpuPercentOfOneCore = ((cpu1 - cpu0) / wall) * 100;
+  let framesSent = 0;
+  let framesRecorded = 0;
+  let framesUnmatched = 0;
+  const invalid: string[] = [];
+  const frameMs = 1000 / fps;
+  for (const c of collects)
+    for (const [key, sent] of Object.entries(c.frames)) {
+      if (!connectionIds.has(key.split('/')[0]!)) continue;
+      const files = (filesByKey.get(key) ?? []).sort((a, b) => a.segment - b.segment).map((f) => f.frames);
+      // The first recorded frame was sent after the start request, and well within one pass of
+      // the 20 s clip (frame sizes repeat every pass).
+      const match = matchFrames(sent, files, frameMs, [startedAt - 1000, startedAt + 15_000]);
+      if (!match.aligned) invalid.push(`the file of ${key} could not be matched to what its sender sent`);
+      framesSent += match.expected;
+      framesRecorded += match.matched;
+      framesUnmatched += match.unmatched;
+    }
+  let bytesSent = 0;
+  for (const c of collects)
+    for (const [key, bytes] of Object.entries(c.bytes))
+      if (connectionIds.has(key.split('/')[0]!)) bytesSent += bytes;
+
+  const studioCpu = cpu.byPid.get(studio.process.pid!)!;
+  const load = pool.map((p, i) => ({
+    pid: p.pid,
+    publishers: p.publishers,
+    cpuPercentOfOneCore: round(cpu.byPid.get(p.pid)!),
+    sendLagMsP99: round(collects[i]!.lagMsP99, 2),
+  }));
+  invalid.push(...loadProblems(load));
   console.log(
     JSON.stringify({
       bench: 'record',
+      valid: invalid.length === 0,
+      ...(invalid.length > 0 ? { invalidReasons: invalid } : {}),
       streams,
-      seconds: round(wall),
-      cpuPercentPerStream: round(cpuPercentOfOneCore / streams, 2),
-      cpuPercentOfTwoCores: round(cpuPercentOfOneCore / 2),
+      procs: pool.length,
+      size: size.label,
+      bitrateKbps: bitrate,
+      fps,
+      seconds: round(cpu.seconds),
+      studioCpuPercentOfOneCore: round(studioCpu),
+      cpuPercentPerStream: round(studioCpu / streams, 2),
+      cpuPercentOfTwoCores: round(studioCpu / 2),
+      mainEventLoopDelayMsP99: round(stats.eventLoopDelayMs.p99, 2),
+      mainEventLoopDelayMsMax: round(stats.eventLoopDelayMs.max, 2),
       peakRssMb: peak,
-      bytesReceived: sent,
-      bytesWritten: written,
-      writtenToReceived: round(written / Math.max(1, sent), 3),
-      framesLost,
-      stopToAvailableMs: availableMs,
-      targets: { cpuPercentOfTwoCores: 50, framesLost: 0, stopToAvailableMs: 2000 },
+      heapByThread: stats.heapByThread,
+      connectRetries: connectFailures.length,
+      ...(connectFailures.length > 0 ? { connectFailures } : {}),
+      harnessCpuPercentOfOneCore: round(cpu.harness),
+      machineLoadAverage: round(loadavg()[0]!, 2),
+      load,
+      framesSent,
+      framesRecorded,
+      framesLost: framesSent - framesRecorded,
+      framesLostPercent: round(
+        framesSent === 0 ? 100 : ((framesSent - framesRecorded) / framesSent) * 100,
+        3,
+      ),
+      framesUnexpected: framesUnmatched,
+      bytesSent,
+      bytesWritten,
+      stopToAvailableMs,
+      ...(cpuProfDir
+        ? { cpuProfileDir: cpuProfDir, profileWindowMs: [Math.round(startedAt), Math.round(windowTo)] }
+        : {}),
+      targets: {
+        framesLost: 0,
+        stopToAvailableMs: 2000,
+        cpuPercentOfTwoCores: 50,
+        mainEventLoopDelayMsP99: 20,
+      },
     }),
   );
 } finally {
-  for (const p of publishers) await p.close();
-  await core.stop();
+  await Promise.all(pool.map((p) => p.close()));
+  await studio.stop();
   dir.remove();
 }

@@ -122,6 +122,9 @@ export interface PublisherOptions {
   bundleOnly?: boolean;
 }
 
+/** RTCP packet types 200–204 in the second byte (RTP payload types 96 and 111 never look so). */
+const isRtcp = (packet: Buffer) => packet.length >= 2 && packet[1]! >= 200 && packet[1]! <= 204;
+
 async function udpSocket(): Promise<Socket> {
   const socket = createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
@@ -189,17 +192,15 @@ export class SyntheticPublisher {
 
   async #start(): Promise<void> {
     const { audio = true, video = true } = this.#options;
-    const tracks: Array<{ kind: 'audio' | 'video'; track: MediaStreamTrack; socket: Socket; rtcp: Socket }> =
-      [];
+    const tracks: Array<{ kind: 'audio' | 'video'; track: MediaStreamTrack; socket: Socket }> = [];
     for (const kind of ['video', 'audio'] as const) {
       if ((kind === 'audio' && !audio) || (kind === 'video' && !video)) continue;
       const track = new MediaStreamTrack({ kind });
       this.pc.addTransceiver(track, { direction: 'sendonly' });
       const socket = await udpSocket();
-      // ffmpeg sends its RTCP to a port of its own here, never into another track's socket.
-      const rtcp = await udpSocket();
-      this.#sockets.push(rtcp);
       socket.on('message', (packet) => {
+        // ffmpeg's sender reports share the socket; werift makes its own.
+        if (isRtcp(packet)) return;
         if (Date.now() < (this.#dropUntil.get(kind) ?? 0)) return;
         this.packetsSent++;
         this.bytesSent += packet.length - 12; // RTP payload (ffmpeg sends no header extensions)
@@ -207,7 +208,7 @@ export class SyntheticPublisher {
         track.writeRtp(packet);
       });
       this.#sockets.push(socket);
-      tracks.push({ kind, track, socket, rtcp });
+      tracks.push({ kind, track, socket });
     }
     await this.pc.setLocalDescription(await this.pc.createOffer());
     await waitForGathering(this.pc);
@@ -228,7 +229,7 @@ export class SyntheticPublisher {
     const args = ['-hide_banner', '-loglevel', 'error', '-re'];
     if (this.#options.loop) args.push('-stream_loop', '-1');
     args.push('-i', this.#options.clip);
-    for (const { kind, socket, rtcp } of tracks) {
+    for (const { kind, socket } of tracks) {
       args.push(
         '-map',
         `0:${kind === 'video' ? 'v' : 'a'}:0`,
@@ -238,7 +239,10 @@ export class SyntheticPublisher {
         kind === 'video' ? '96' : '111',
         '-f',
         'rtp',
-        `rtp://127.0.0.1:${socket.address().port}?pkt_size=1200&rtcpport=${rtcp.address().port}`,
+        // udp://, not rtp://: ffmpeg's rtp:// protocol binds its RTCP socket to its RTP port + 1,
+        // which fails with "bind failed: Address already in use" when that port is taken (likely
+        // with many peers on the machine). udp:// binds one ephemeral socket for RTP and RTCP.
+        `udp://127.0.0.1:${socket.address().port}?pkt_size=1200`,
       );
     }
     this.#ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -20,6 +20,7 @@ import type { EventBus } from '../events/EventBus';
 import type { Logger } from '../logger';
 import { RoomRepository, type RoomRecord } from '../store/RoomRepository';
 import { TypedEmitter } from '../util/TypedEmitter';
+import { installDtlsGuard } from './dtlsGuard';
 import { JoinTokens, type JoinClaims } from './JoinTokens';
 import { LiveRoom } from './LiveRoom';
 import { Participant } from './Participant';
@@ -90,6 +91,8 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     this.#logger = options.logger;
     this.repo = new RoomRepository(options.db);
     this.tokens = new JoinTokens(options.joinKey);
+    // werift's DTLS client drops the handshake on a retransmitted HelloVerifyRequest.
+    installDtlsGuard();
     this.onListenerError = (event, error) =>
       this.#logger.error({ err: error, event }, 'room listener failed');
     // Sessions left open by a crash ended when the process did.

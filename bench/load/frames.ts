@@ -1,0 +1,111 @@
+/**
+ * Video frames lost in recording, counted against the sender: the frames a file holds (their
+ * timestamps) are matched to the frames the publisher sent (media time of each), so a frame the
+ * studio never wrote is lost however the file's timestamps look.
+ */
+
+export interface FrameMatch {
+  /** Sender frames from the first recorded one to the end of the window. */
+  expected: number;
+  matched: number;
+  /** File frames within the window matching no sent frame (duplicated or altered). */
+  unmatched: number;
+  /** The file could not be aligned with the sender at all. */
+  aligned: boolean;
+}
+
+function nearest(sorted: number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo > 0 && Math.abs(sorted[lo - 1]! - value) <= Math.abs(sorted[lo]! - value)) return lo - 1;
+  return lo;
+}
+
+/** Frames the sender sent, in order. */
+export interface SentFrames {
+  /** Media time, ms. */
+  ms: number[];
+  /** Frame size in bytes (the VP8 frame, as a file holds it). */
+  size: number[];
+  /** When it was sent (machine monotonic clock), ms. */
+  t: number[];
+}
+
+/** Frames of a file, in presentation order. */
+export interface FileFrames {
+  ms: number[];
+  size: number[];
+}
+
+/**
+ * Matches the files of one stream to the frames its sender sent. Frame timestamps alone are
+ * evenly spaced and fit anywhere, so a file is anchored where its first frames' sizes match
+ * the sender's, among frames sent while `anchorT` (a [from, to] range on the monotonic clock)
+ * allows: the clip loops, and only the start of the recording is unambiguous. Files are the
+ * stream's segments in order, each anchored on its own after the one before; then the offset
+ * follows slow drift. `frameMs` is the frame interval.
+ */
+export function matchFrames(
+  sent: SentFrames,
+  files: FileFrames[],
+  frameMs: number,
+  anchorT: [number, number],
+): FrameMatch {
+  const tolerance = frameMs * 0.4;
+  const matched = new Set<number>();
+  let unmatched = 0;
+  let aligned = true;
+  let first = Infinity;
+  const n = sent.ms.length;
+  let after = -1;
+  for (const [fileIndex, file] of files.entries()) {
+    if (file.ms.length === 0) continue;
+    const probe = Math.min(30, file.ms.length);
+    const score = (k: number) => {
+      const offset = sent.ms[k]! - file.ms[0]!;
+      let hits = 0;
+      for (let i = 0; i < probe; i++) {
+        const j = nearest(sent.ms, file.ms[i]! + offset);
+        if (Math.abs(sent.ms[j]! - (file.ms[i]! + offset)) <= tolerance && sent.size[j] === file.size[i])
+          hits++;
+      }
+      return hits;
+    };
+    let best = { index: -1, hits: 0 };
+    for (let k = after + 1; k < n; k++) {
+      // The first file starts near the recording's start; later segments after the one before.
+      if (fileIndex === 0 && (sent.t[k]! < anchorT[0] || sent.t[k]! > anchorT[1])) continue;
+      if (sent.size[k] !== file.size[0]) continue;
+      const hits = score(k);
+      if (hits > best.hits) best = { index: k, hits };
+      if (hits >= probe * 0.9) break;
+    }
+    if (best.hits < probe * 0.5) {
+      aligned = false;
+      unmatched += file.ms.length;
+      continue;
+    }
+    first = Math.min(first, best.index);
+    let offset = sent.ms[best.index]! - file.ms[0]!;
+    for (let i = 0; i < file.ms.length; i++) {
+      const t = file.ms[i]!;
+      const j = nearest(sent.ms, t + offset);
+      if (
+        Math.abs(sent.ms[j]! - (t + offset)) <= tolerance &&
+        sent.size[j] === file.size[i] &&
+        !matched.has(j)
+      ) {
+        matched.add(j);
+        after = Math.max(after, j);
+        offset = sent.ms[j]! - t;
+      } else if (t + offset <= sent.ms[n - 1]! + tolerance) unmatched++; // later ones: sent after the window
+    }
+  }
+  const expected = first === Infinity ? n : n - first;
+  return { expected, matched: matched.size, unmatched, aligned };
+}

@@ -1,0 +1,276 @@
+/**
+ * The bench harness's side of the processes it runs: the studio core alone in its own process
+ * (with a probe for its event-loop delay and heap), and a pool of load-generator processes.
+ * CPU of each is read from /proc so the figures of the studio, the load and the harness are
+ * reported separately.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, TEST_CREDENTIALS, type HeadlessCore } from '../../test/helpers/headless';
+import { cpuSeconds } from '../lib';
+import type { ProbeStats } from './probe';
+import type { LoadRequest, LoadResponse } from './protocol';
+
+/** A process whose requests and responses travel over its IPC channel. */
+class Channel {
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  #nextId = 1;
+  #exited: Error | null = null;
+
+  constructor(child: ChildProcess, what: string) {
+    this.#child = child;
+    child.on('message', (message: LoadResponse) => {
+      const pending = this.#pending.get(message.id);
+      if (pending === undefined) return;
+      this.#pending.delete(message.id);
+      if (message.ok) pending.resolve(message.result);
+      else pending.reject(new Error(`${what}: ${message.error}`));
+    });
+    child.once('exit', (code, signal) => {
+      this.#exited = new Error(`${what} exited (${signal ?? code})`);
+      for (const p of this.#pending.values()) p.reject(this.#exited);
+      this.#pending.clear();
+    });
+  }
+
+  request<T>(request: unknown, timeoutMs = 60_000): Promise<T> {
+    if (this.#exited) return Promise.reject(this.#exited);
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new Error(`no answer to ${JSON.stringify(request).slice(0, 80)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.#child.send({ id, request });
+    });
+  }
+}
+
+/** One load-generator process. */
+export class LoadProcess {
+  readonly index: number;
+  readonly child: ChildProcess;
+  readonly #channel: Channel;
+  publishers = 0;
+  subscribers = 0;
+
+  private constructor(index: number, child: ChildProcess) {
+    this.index = index;
+    this.child = child;
+    this.#channel = new Channel(child, `load process ${index}`);
+  }
+
+  static async start(index: number): Promise<LoadProcess> {
+    const child = fork(join(ROOT, 'bench/load/loadgen.ts'), [], {
+      cwd: ROOT,
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const [ready] = (await Promise.race([
+      once(child, 'message'),
+      once(child, 'exit').then(([code]) => {
+        throw new Error(`load process ${index} exited with ${String(code)} before it was ready`);
+      }),
+    ])) as [LoadResponse];
+    if (ready.result !== 'ready') throw new Error(`load process ${index} sent ${JSON.stringify(ready)}`);
+    return new LoadProcess(index, child);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  request<T>(request: LoadRequest, timeoutMs?: number): Promise<T> {
+    return this.#channel.request<T>(request, timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    await this.request({ op: 'close' }, 10_000).catch(() => {});
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** A pool of load processes, started together. */
+export async function startLoadPool(procs: number): Promise<LoadProcess[]> {
+  const started = await Promise.allSettled(Array.from({ length: procs }, (_, i) => LoadProcess.start(i)));
+  const pool = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(pool.map((p) => p.close()));
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return pool;
+}
+
+export interface StudioProcess extends HeadlessCore {
+  /** Event-loop delay, heap and memory since the last reset. */
+  stats(reset?: boolean): Promise<ProbeStats>;
+}
+
+/**
+ * Starts the headless core (the same entry as `npm run serve`) alone in a process, with the
+ * probe preloaded. `cpuProfDir` runs it under `--cpu-prof` (written when it exits).
+ */
+export async function startStudio(options: {
+  dataDir: string;
+  env?: Record<string, string>;
+  cpuProfDir?: string;
+}): Promise<StudioProcess> {
+  const nodeArgs = ['--import', 'tsx', '--import', join(ROOT, 'bench/load/probe.ts')];
+  if (options.cpuProfDir !== undefined) {
+    mkdirSync(options.cpuProfDir, { recursive: true });
+    nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir);
+  }
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, 'src/main/headless.ts', '--data', options.dataDir, '--port', '0'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, SPOOL_LOG_LEVEL: 'error', ...TEST_CREDENTIALS, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    },
+  );
+  const channel = new Channel(child, 'studio probe');
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = once(child, 'exit');
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the studio did not start within 30 s:\n${output}`));
+    }, 30_000);
+    const check = () => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the studio exited with ${code}:\n${output}`));
+    });
+  });
+  const exitCode = async (): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    const [code] = (await exited) as [number | null];
+    return code;
+  };
+  return {
+    url,
+    port: Number(new URL(url).port),
+    process: child,
+    output: () => output,
+    stats: (reset = false) => channel.request<ProbeStats>({ op: 'stats', reset }, 10_000),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exitCode();
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exitCode();
+    },
+  };
+}
+
+/** CPU use of processes over an interval, as % of one core. */
+export class CpuMeter {
+  readonly #start = new Map<number, number>();
+  readonly #t0 = performance.now();
+  readonly #self0 = process.cpuUsage();
+
+  constructor(pids: number[]) {
+    for (const pid of pids) this.#start.set(pid, cpuSeconds(pid));
+  }
+
+  /** % of one core each pid used since construction, and the harness itself. */
+  read(): { byPid: Map<number, number>; harness: number; seconds: number } {
+    const seconds = (performance.now() - this.#t0) / 1000;
+    const byPid = new Map<number, number>();
+    for (const [pid, c0] of this.#start) {
+      let c1 = c0;
+      try {
+        c1 = cpuSeconds(pid);
+      } catch {
+        // the process ended
+      }
+      byPid.set(pid, ((c1 - c0) / seconds) * 100);
+    }
+    const self = process.cpuUsage(this.#self0);
+    return { byPid, harness: ((self.user + self.system) / 1e6 / seconds) * 100, seconds };
+  }
+}
+
+/** A result is invalid when a load process was this busy: it may have sent or read late. */
+export const LOAD_CPU_LIMIT_PERCENT = 90;
+/** …or when its packets left this late (p99, ms): the machine did not give it the CPU it needed. */
+export const LOAD_LAG_LIMIT_MS = 50;
+
+/** Why the load processes' figures make a result untrustworthy (none: it is valid). */
+export function loadProblems(
+  load: Array<{ pid: number; cpuPercentOfOneCore: number; sendLagMsP99: number }>,
+): string[] {
+  const problems: string[] = [];
+  for (const l of load) {
+    if (l.cpuPercentOfOneCore > LOAD_CPU_LIMIT_PERCENT)
+      problems.push(
+        `load process ${l.pid} used ${l.cpuPercentOfOneCore} % of a core (limit ${LOAD_CPU_LIMIT_PERCENT}): use more --procs or a lower --bitrate`,
+      );
+    if (l.sendLagMsP99 > LOAD_LAG_LIMIT_MS)
+      problems.push(
+        `load process ${l.pid} sent packets up to ${l.sendLagMsP99} ms late (p99, limit ${LOAD_LAG_LIMIT_MS}): the machine is too busy`,
+      );
+  }
+  return problems;
+}
+
+/** Percentile of a sorted array (NaN when empty). */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+/** Why publishers had to connect again (printed with the result: a busy machine shows here). */
+export const connectFailures: string[] = [];
+/** Attempts per publisher before the bench gives up. */
+const CONNECT_ATTEMPTS = 3;
+
+/**
+ * Connects a WHIP publisher in a load process, trying again (with a fresh token) when the peer
+ * does not connect: under a heavy machine load werift's ICE checks can time out. Every failure
+ * is kept in `connectFailures`.
+ */
+export async function publishWithRetry(
+  proc: LoadProcess,
+  request: () => Promise<Extract<LoadRequest, { op: 'publish' }>>,
+): Promise<{ connectionId: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await proc.request<{ connectionId: string }>(await request(), 90_000);
+    } catch (error) {
+      connectFailures.push((error as Error).message);
+      if (attempt === CONNECT_ATTEMPTS) throw error;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Preloaded (`--import`) into the studio process by the benches: measures the main thread's
+ * event-loop delay and reports it with heap and memory figures over the IPC channel. It changes
+ * nothing in the studio; without an IPC channel it does nothing.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+
+export interface ThreadHeap {
+  thread: string;
+  heapUsedMb: number;
+  heapTotalMb: number;
+}
+
+export interface ProbeStats {
+  /** Main-thread event-loop delay since the last reset, ms. */
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /** Heap per thread (the media plane runs on the main thread for now: one entry). */
+  heapByThread: ThreadHeap[];
+  rssMb: number;
+  externalMb: number;
+  arrayBuffersMb: number;
+}
+
+const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+if (process.send !== undefined) {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  process.on('message', (message: { id: number; request: { op: string; reset?: boolean } }) => {
+    if (message?.request?.op !== 'stats') return;
+    const heap = getHeapStatistics();
+    const memory = process.memoryUsage();
+    const stats: ProbeStats = {
+      eventLoopDelayMs: {
+        p50: delay.percentile(50) / 1e6,
+        p99: delay.percentile(99) / 1e6,
+        max: delay.max / 1e6,
+      },
+      heapByThread: [
+        { thread: 'main', heapUsedMb: mb(heap.used_heap_size), heapTotalMb: mb(heap.total_heap_size) },
+      ],
+      rssMb: mb(memory.rss),
+      externalMb: mb(memory.external),
+      arrayBuffersMb: mb(memory.arrayBuffers),
+    };
+    if (message.request.reset) delay.reset();
+    process.send!({ id: message.id, ok: true, result: stats });
+  });
+  // The channel must not keep the studio alive once it has closed everything.
+  process.channel?.unref();
+}

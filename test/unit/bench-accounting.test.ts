@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { matchFrames, type SentFrames } from '../../bench/load/frames';
+import { joinPath } from '../../bench/load/join';
+import type { LoadCollect } from '../../bench/load/protocol';
+import { payloadHash, vp8DescriptorLength } from '../../bench/load/rtpClip';
+
+const FRAME_MS = 1000 / 30;
+
+/** A sender that sent `n` frames of pseudo-random sizes, one every frame interval from t = 0. */
+function sender(n: number, loopFrames = n): SentFrames {
+  const size = (i: number) => 1000 + (((i % loopFrames) * 7919) % 977);
+  return {
+    ms: Array.from({ length: n }, (_, i) => i * FRAME_MS),
+    size: Array.from({ length: n }, (_, i) => size(i)),
+    t: Array.from({ length: n }, (_, i) => 10_000 + i * FRAME_MS),
+  };
+}
+
+/** A file holding sender frames `from`..`to` (exclusive) except `missing`, timed from its own 0. */
+function file(sent: SentFrames, from: number, to: number, missing: number[] = []) {
+  const frames = { ms: [] as number[], size: [] as number[] };
+  for (let i = from; i < to; i++) {
+    if (missing.includes(i)) continue;
+    frames.ms.push(Math.round(sent.ms[i]! - sent.ms[from]!) + 3); // 1 ms timestamps, own origin
+    frames.size.push(sent.size[i]!);
+  }
+  return frames;
+}
+
+describe('bench frame accounting', () => {
+  it('counts nothing lost when the file holds every frame from its first one on', () => {
+    const sent = sender(300);
+    const result = matchFrames(sent, [file(sent, 40, 300)], FRAME_MS, [10_000, 20_000]);
+    assert.deepEqual(result, { expected: 260, matched: 260, unmatched: 0, aligned: true });
+  });
+
+  it('counts frames missing from the middle of a file as lost', () => {
+    const sent = sender(300);
+    const result = matchFrames(sent, [file(sent, 40, 300, [100, 101, 250])], FRAME_MS, [10_000, 20_000]);
+    assert.equal(result.expected, 260);
+    assert.equal(result.matched, 257);
+  });
+
+  it('counts frames missing at the end of the window as lost', () => {
+    const sent = sender(300);
+    const result = matchFrames(sent, [file(sent, 40, 290)], FRAME_MS, [10_000, 20_000]);
+    assert.equal(result.expected - result.matched, 10);
+  });
+
+  it('anchors a looping clip at the pass the recording started in', () => {
+    // The sizes repeat every 100 frames; only frames sent in the anchor range may start the file.
+    const sent = sender(300, 100);
+    const anchor: [number, number] = [sent.t[150]!, sent.t[190]!];
+    const result = matchFrames(sent, [file(sent, 160, 300)], FRAME_MS, anchor);
+    assert.deepEqual(result, { expected: 140, matched: 140, unmatched: 0, aligned: true });
+  });
+
+  it('reports a file that matches nothing the sender sent', () => {
+    const sent = sender(100);
+    const alien = { ms: [0, 33, 67], size: [1, 2, 3] };
+    const result = matchFrames(sent, [alien], FRAME_MS, [0, Infinity]);
+    assert.equal(result.aligned, false);
+  });
+});
+
+describe('bench packet accounting', () => {
+  const payload = (i: number) => Buffer.from([i & 0xff, (i >> 8) & 0xff, 1, 2, 3]);
+  const sentLog = (seqs: number[]) => ({
+    seq: seqs,
+    t: seqs.map((s) => s * 10),
+    hash: seqs.map((s) => payloadHash(payload(s))),
+  });
+
+  it('counts loss per receiver against the sent sequence numbers and measures latency', () => {
+    const collect: LoadCollect = {
+      sent: { 'c1/video': sentLog([1, 2, 3, 4]) },
+      bytes: {},
+      frames: {},
+      received: [
+        {
+          path: 'sfu',
+          logs: {
+            // 3 is lost, 2 arrives twice (a retransmission), 9 was sent outside the window.
+            'c1/video': {
+              seq: [1, 2, 2, 4, 9],
+              t: [12, 25, 40, 43, 99],
+              hash: [1, 2, 2, 4, 9].map((s) => payloadHash(payload(s))),
+            },
+          },
+        },
+        { path: 'sfu', logs: {} },
+      ],
+      lagMsP99: 0,
+      lagMsMax: 0,
+    };
+    const figures = joinPath([collect], 'sfu');
+    assert.equal(figures.expected, 8);
+    assert.equal(figures.received, 3);
+    assert.deepEqual([...figures.latencies], [2, 3, 5]);
+  });
+
+  it('does not count a packet whose payload differs from what was sent under its number', () => {
+    const collect: LoadCollect = {
+      sent: { 'c1/audio': sentLog([7]) },
+      bytes: {},
+      frames: {},
+      received: [
+        { path: 'sfu', logs: { 'c1/audio': { seq: [7], t: [80], hash: [payloadHash(payload(8))] } } },
+      ],
+      lagMsP99: 0,
+      lagMsMax: 0,
+    };
+    const figures = joinPath([collect], 'sfu');
+    assert.equal(figures.received, 0);
+    assert.equal(figures.mismatched, 1);
+  });
+
+  it('reads the length of VP8 payload descriptors', () => {
+    assert.equal(vp8DescriptorLength(Uint8Array.from([0x10, 0xaa])), 1);
+    // X, then I with a 15-bit picture id.
+    assert.equal(vp8DescriptorLength(Uint8Array.from([0x90, 0x80, 0x81, 0x23, 0xaa])), 4);
+    // X, then I (7-bit id), L and T.
+    assert.equal(vp8DescriptorLength(Uint8Array.from([0x90, 0xe0, 0x05, 0x01, 0x40, 0xaa])), 5);
+  });
+});
