@@ -72,7 +72,7 @@ async function render(page, svg, size) {
   await page.setContent(
     `<html><body style="margin:0;background:transparent"><img src="${src}" width="${size}" height="${size}" style="display:block"></body></html>`,
   );
-  await page.waitForFunction(() => document.images[0]?.complete);
+  await page.waitForFunction(() => globalThis.document.images[0]?.complete);
   return page.screenshot({ omitBackground: true, clip: { x: 0, y: 0, width: size, height: size } });
 }
 
