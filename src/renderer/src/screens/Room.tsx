@@ -5,6 +5,7 @@ import type { Role, RoomJson, TokenResponse } from '../../../shared/rooms';
 import { AudioMeter } from '../components/AudioMeter';
 import { MediaView } from '../components/MediaView';
 import { CopyButton, EmptyState, ErrorNote } from '../components/ui';
+import { COMMAND_EVENT, commandOf } from '../desktopCommands';
 import { formatDuration } from '../format';
 import { useApi, useNow, useProjectBase, useStudioEvents } from '../hooks';
 import { RoomClient, type RemoteStream } from '../rtc/RoomClient';
@@ -268,8 +269,18 @@ function RecordingControl({
         void stop();
       }
     };
+    // The desktop app's Studio menu sends the same two actions.
+    const onCommand = (event: Event) => {
+      const command = commandOf(event);
+      if (command === 'start-recording' && active.length === 0) void start();
+      else if (command === 'stop-recording' && active.length > 0) void stop();
+    };
     window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
+    window.addEventListener(COMMAND_EVENT, onCommand);
+    return () => {
+      window.removeEventListener('keydown', onKey);
+      window.removeEventListener(COMMAND_EVENT, onCommand);
+    };
   }, [start, stop, active.length]);
 
   const set = <K extends keyof RecordOptions>(key: K, value: RecordOptions[K]) =>
