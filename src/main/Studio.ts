@@ -16,6 +16,7 @@ import { roomRoutes } from './http/routes/rooms';
 import { studioRoutes } from './http/routes/studio';
 import { createLogger, type Logger } from './logger';
 import { describeFfmpeg, resolveFfmpeg, type Ffmpeg } from './media/ffmpeg';
+import { HealthMonitor } from './rooms/HealthMonitor';
 import { RoomService } from './rooms/RoomService';
 import { Auth } from './security/Auth';
 import { loadOrCreateCertificate, type TlsMaterial } from './security/certificate';
@@ -66,6 +67,8 @@ export class Studio {
   readonly bus: EventBus;
   readonly auth: Auth;
   readonly rooms: RoomService;
+  /** Connection health of every published stream, pushed as `health.streams` about 1 Hz. */
+  readonly streamHealth: HealthMonitor;
   readonly archives: ArchiveStatus;
   readonly recording: RecordingService;
   readonly composition: CompositionService;
@@ -106,6 +109,7 @@ export class Studio {
       network: { lanAddress: settings.lanAddress, portRange: null },
       urls: () => ({ http: this.url, lan: this.lanUrl }),
     });
+    this.streamHealth = new HealthMonitor({ rooms: this.rooms, bus: this.bus });
 
     this.archives = new ArchiveStatus(new ArchiveRepository(this.store.db), this.bus, {
       apiKey: settings.apiKey,
@@ -288,6 +292,7 @@ export class Studio {
       await this.composition.close().catch(log('composition'));
       await this.delivery.close().catch(log('delivery'));
       await this.webhooks.close().catch(log('webhooks'));
+      this.streamHealth.close();
       this.rooms.close();
       this.bus.close();
       this.store.close();

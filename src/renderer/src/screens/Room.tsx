@@ -4,6 +4,8 @@ import type { StreamInfo } from '../../../shared/events/rooms';
 import type { Role, RoomJson, TokenResponse } from '../../../shared/rooms';
 import { AudioMeter } from '../components/AudioMeter';
 import { MediaView } from '../components/MediaView';
+import { RecordingStats } from '../components/RecordingStats';
+import { StreamHealthBadge, useRoomHealth } from '../components/StreamHealth';
 import { CopyButton, EmptyState, ErrorNote } from '../components/ui';
 import { COMMAND_EVENT, commandOf } from '../desktopCommands';
 import { formatDuration } from '../format';
@@ -56,6 +58,7 @@ export function Room({ id }: { id: string }) {
       <header className="toolbar">
         <h2 style={{ margin: 0 }}>{r.name}</h2>
         {active.length > 0 && <RecordingIndicator archives={active} />}
+        {active.length > 0 && <RecordingStats archives={active} />}
         <span className="muted">
           {r.session ? `${r.session.connections.length} connected` : 'nobody is in the room'}
         </span>
@@ -419,6 +422,7 @@ function SessionView({
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api, room.id, room.session?.id]);
   useStudioEvents(['stream.'], () => undefined);
+  const health = useRoomHealth(room.id);
 
   const manual = active.find((a) => a.streamMode === 'manual');
   const toggle = async (stream: StreamInfo, kind: 'hasAudio' | 'hasVideo') => {
@@ -461,6 +465,7 @@ function SessionView({
               <span className="muted">
                 {[s.info.codecs.video, s.info.codecs.audio].filter(Boolean).join(' + ')}
               </span>
+              <StreamHealthBadge health={health.get(s.info.id)} />
               {manual && (
                 <>
                   <label className="inline">
