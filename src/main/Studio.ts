@@ -16,6 +16,8 @@ import { roomRoutes } from './http/routes/rooms';
 import { studioRoutes } from './http/routes/studio';
 import { createLogger, type Logger } from './logger';
 import { describeFfmpeg, resolveFfmpeg, type Ffmpeg } from './media/ffmpeg';
+import { PosterMaker } from './media/PosterMaker';
+import { archiveSummaryRoutes } from './http/routes/archiveSummaries';
 import { HealthMonitor } from './rooms/HealthMonitor';
 import { RoomService } from './rooms/RoomService';
 import { Auth } from './security/Auth';
@@ -74,6 +76,8 @@ export class Studio {
   readonly composition: CompositionService;
   readonly delivery: DeliveryService;
   readonly webhooks: WebhookService;
+  /** Poster frames of available archives, for the archive list and the player. */
+  readonly posters: PosterMaker;
   /** The plain HTTP listener (loopback by default): API, operator UI, guests on this machine. */
   readonly http: HttpServer;
   /** The HTTPS listener on the LAN address, for guests on other machines. */
@@ -153,6 +157,14 @@ export class Studio {
       version: APP_VERSION,
     });
 
+    this.posters = new PosterMaker({
+      bus: this.bus,
+      archives: this.archives.repo,
+      archiveDir: (id) => this.recording.archiveDir(id),
+      ffmpeg: () => this.#ffmpeg,
+      logger: logger.child({ part: 'posters' }),
+    });
+
     const ctx: HttpContext = {
       config,
       logger,
@@ -170,6 +182,12 @@ export class Studio {
       compositionRoutes(this.composition),
       deliveryRoutes(this.delivery),
       webhookRoutes(this.webhooks),
+      archiveSummaryRoutes({
+        archives: this.archives.repo,
+        deliveries: this.delivery.repo,
+        posters: this.posters,
+        archiveDir: (id) => this.recording.archiveDir(id),
+      }),
     ];
     this.http = new HttpServer(ctx, { host: settings.bindAddress, port: settings.httpPort, routes });
     this.https =
@@ -292,6 +310,7 @@ export class Studio {
       await this.composition.close().catch(log('composition'));
       await this.delivery.close().catch(log('delivery'));
       await this.webhooks.close().catch(log('webhooks'));
+      this.posters.close();
       this.streamHealth.close();
       this.rooms.close();
       this.bus.close();
