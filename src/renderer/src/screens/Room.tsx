@@ -177,20 +177,24 @@ function JoinLinks({
         <dl className="facts">
           <dt>Join link</dt>
           <dd>
-            <code data-testid="join-url">{link.joinUrl}</code>{' '}
+            <code className="long" data-testid="join-url">
+              {link.joinUrl}
+            </code>{' '}
             <CopyButton text={link.joinUrl} label="Copy link" />
           </dd>
           {link.lanJoinUrl && (
             <>
               <dt>On the LAN</dt>
               <dd>
-                <code>{link.lanJoinUrl}</code> <CopyButton text={link.lanJoinUrl} />
+                <code className="long">{link.lanJoinUrl}</code>{' '}
+                <CopyButton text={link.lanJoinUrl} label="Copy LAN link" />
               </dd>
             </>
           )}
           <dt>WHIP (OBS…)</dt>
           <dd>
-            <code>{link.whipUrl}</code> <CopyButton text={link.whipUrl} /> with bearer token{' '}
+            <code className="long">{link.whipUrl}</code>{' '}
+            <CopyButton text={link.whipUrl} label="Copy WHIP URL" /> with bearer token{' '}
             <CopyButton text={link.token} label="Copy token" />
           </dd>
         </dl>
@@ -198,7 +202,7 @@ function JoinLinks({
       {lanUrl ? (
         <p className="muted">
           Guests on the LAN use {lanUrl}. The certificate is self-signed; its SHA-256 fingerprint is{' '}
-          <code>{fingerprint}</code>.
+          <code className="long">{fingerprint}</code>.
         </p>
       ) : (
         <p className="muted">
