@@ -5,8 +5,8 @@ import type { MediaKind, Stream, StreamTrack } from './Stream';
 
 /** Loss above this share of packets warns. */
 export const LOSS_WARNING_PERCENT = 2;
-/** How many one-second samples the loss is computed over (smooths a lone burst). */
-const LOSS_WINDOW = 2;
+/** How many one-second samples loss and frame rate are computed over (smooths a lone burst). */
+const SMOOTHING_WINDOW = 2;
 /** How many samples the reference frame rate (the recent best) looks back. */
 const FRAME_RATE_WINDOW = 10;
 
@@ -91,6 +91,7 @@ export class StreamHealth {
   readonly #tracks = new Map<MediaKind, TrackCounter>();
   readonly #lossSamples: Array<{ expected: number; received: number }> = [];
   readonly #frameRates: number[] = [];
+  readonly #frameSamples: Array<{ frames: number; seconds: number }> = [];
   #lastSample = Date.now();
   #closed = false;
 
@@ -130,7 +131,7 @@ export class StreamHealth {
       counter.received = 0;
     }
     this.#lossSamples.push({ expected, received });
-    if (this.#lossSamples.length > LOSS_WINDOW) this.#lossSamples.shift();
+    if (this.#lossSamples.length > SMOOTHING_WINDOW) this.#lossSamples.shift();
     const window = this.#lossSamples.reduce(
       (sum, s) => ({ expected: sum.expected + s.expected, received: sum.received + s.received }),
       { expected: 0, received: 0 },
@@ -143,7 +144,15 @@ export class StreamHealth {
     let frameRate: number | null = null;
     const warnings: HealthWarning[] = [];
     if (video !== undefined && !this.stream.videoMuted) {
-      frameRate = video.frames / seconds;
+      // Frames arrive in bursts when the network or this process stalls for a moment: the rate is
+      // taken over the last two samples, so one late burst is not a halved frame rate.
+      this.#frameSamples.push({ frames: video.frames, seconds });
+      if (this.#frameSamples.length > SMOOTHING_WINDOW) this.#frameSamples.shift();
+      const span = this.#frameSamples.reduce(
+        (sum, f) => ({ frames: sum.frames + f.frames, seconds: sum.seconds + f.seconds }),
+        { frames: 0, seconds: 0 },
+      );
+      frameRate = span.frames / span.seconds;
       video.frames = 0;
       const reference = Math.max(0, ...this.#frameRates);
       this.#frameRates.push(frameRate);
@@ -153,6 +162,7 @@ export class StreamHealth {
       // A muted camera sends nothing on purpose: no frame-rate history to compare with.
       video.frames = 0;
       this.#frameRates.length = 0;
+      this.#frameSamples.length = 0;
     }
     if (lossPercent > LOSS_WARNING_PERCENT) warnings.unshift('loss');
     return {
