@@ -211,8 +211,9 @@ function startDesktopShell(quitGuard: QuitGuard): void {
 }
 
 function main(): void {
+  // The app keeps its package name (not APP_NAME): the name decides the user-data folder, which
+  // holds the studio's data, and renaming it would strand existing recordings.
   if (!claimSingleInstance(app, () => mainWindow !== null && focusWindow(mainWindow))) return;
-  app.setName(APP_NAME);
 
   const quitGuard = new QuitGuard({
     app,
