@@ -4,15 +4,15 @@ import { MediaStreamTrack, RTCRtpCodecParameters, RtpHeader, RtpPacket, type RTC
 import { Stream } from '../../src/main/rooms/Stream';
 import { StreamHealth } from '../../src/main/rooms/StreamHealth';
 
-/** A VP8 keyframe's first packet: payload descriptor (S=1, PID 0) and a 640×360 frame header. */
-function vp8Keyframe(): Buffer {
+/** A VP8 keyframe's first packet: payload descriptor (S=1, PID 0) and a frame header of this size. */
+function vp8Keyframe(width = 640, height = 360): Buffer {
   const frame = Buffer.alloc(16);
   frame[0] = 0x10; // key frame (bit 0 = 0), show_frame
   frame[3] = 0x9d;
   frame[4] = 0x01;
   frame[5] = 0x2a;
-  frame.writeUInt16LE(640, 6);
-  frame.writeUInt16LE(360, 8);
+  frame.writeUInt16LE(width, 6);
+  frame.writeUInt16LE(height, 8);
   return Buffer.concat([Buffer.from([0x10]), frame]);
 }
 
@@ -36,6 +36,9 @@ function videoStream() {
   let seq = 65000; // wraps within the test
   let timestamp = 0;
   /** Sends `frames` frames of `packetsPerFrame` packets; `drop(i)` says which packets are lost. */
+  let keyframeSize: { width: number; height: number } | null = { width: 640, height: 360 };
+  /** The next frame sent is a keyframe of this size. */
+  const keyframe = (width: number, height: number) => (keyframeSize = { width, height });
   const send = (frames: number, packetsPerFrame: number, drop: (n: number) => boolean = () => false) => {
     for (let f = 0; f < frames; f += 1) {
       timestamp += 3000;
@@ -49,12 +52,16 @@ function videoStream() {
           payloadType: 96,
           ssrc: 1,
         });
-        const payload = f === 0 && p === 0 ? vp8Keyframe() : Buffer.alloc(1000, 1);
+        const payload =
+          f === 0 && p === 0 && keyframeSize !== null
+            ? vp8Keyframe(keyframeSize.width, keyframeSize.height)
+            : Buffer.alloc(1000, 1);
         track.onReceiveRtp.execute(new RtpPacket(header, payload));
       }
+      keyframeSize = null;
     }
   };
-  return { stream, health, send };
+  return { stream, health, send, keyframe };
 }
 
 describe('stream health', () => {
@@ -70,6 +77,18 @@ describe('stream health', () => {
     assert.equal(s.height, 360);
     assert.ok(s.bitrateKbps > 900 && s.bitrateKbps < 1000, `bitrate ${s.bitrateKbps}`);
     assert.deepEqual(s.warnings, []);
+  });
+
+  it('follows a size change at the next keyframe, whatever packet of its frame came before', () => {
+    const { health, send, keyframe } = videoStream();
+    const t0 = Date.now();
+    send(10, 4);
+    assert.equal(health.sample(t0 + 1000).width, 640);
+    send(5, 4);
+    keyframe(320, 180);
+    send(10, 4);
+    const s = health.sample(t0 + 2000);
+    assert.deepEqual([s.width, s.height], [320, 180]);
   });
 
   it('warns when more than 2 % of packets are lost, and not at 1 %', () => {

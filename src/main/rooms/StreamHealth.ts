@@ -21,6 +21,7 @@ class TrackCounter {
   highestAtSample: number | null = null;
   width: number | null = null;
   height: number | null = null;
+  #frameStart = false;
   unsubscribe: () => void = () => {};
 
   onPacket(rtp: RtpPacket, kind: MediaKind, codec: string): void {
@@ -38,8 +39,10 @@ class TrackCounter {
       if (delta > 0 && delta < 0x8000) this.highest += delta;
     }
     if (kind === 'video') {
+      // A keyframe's size is in its first packet: the one after the previous frame's marker.
+      if (this.width === null || this.#frameStart) this.#readSize(rtp.payload, codec);
+      this.#frameStart = rtp.header.marker;
       if (rtp.header.marker) this.frames += 1;
-      if (this.width === null || rtp.header.marker) this.#readSize(rtp.payload, codec);
     }
   }
 
