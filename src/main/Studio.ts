@@ -16,6 +16,9 @@ import { roomRoutes } from './http/routes/rooms';
 import { studioRoutes } from './http/routes/studio';
 import { createLogger, type Logger } from './logger';
 import { describeFfmpeg, resolveFfmpeg, type Ffmpeg } from './media/ffmpeg';
+import { PosterMaker } from './media/PosterMaker';
+import { archiveSummaryRoutes } from './http/routes/archiveSummaries';
+import { HealthMonitor } from './rooms/HealthMonitor';
 import { RoomService } from './rooms/RoomService';
 import { Auth } from './security/Auth';
 import { loadOrCreateCertificate, type TlsMaterial } from './security/certificate';
@@ -66,11 +69,15 @@ export class Studio {
   readonly bus: EventBus;
   readonly auth: Auth;
   readonly rooms: RoomService;
+  /** Connection health of every published stream, pushed as `health.streams` about 1 Hz. */
+  readonly streamHealth: HealthMonitor;
   readonly archives: ArchiveStatus;
   readonly recording: RecordingService;
   readonly composition: CompositionService;
   readonly delivery: DeliveryService;
   readonly webhooks: WebhookService;
+  /** Poster frames of available archives, for the archive list and the player. */
+  readonly posters: PosterMaker;
   /** The plain HTTP listener (loopback by default): API, operator UI, guests on this machine. */
   readonly http: HttpServer;
   /** The HTTPS listener on the LAN address, for guests on other machines. */
@@ -106,6 +113,7 @@ export class Studio {
       network: { lanAddress: settings.lanAddress, portRange: null },
       urls: () => ({ http: this.url, lan: this.lanUrl }),
     });
+    this.streamHealth = new HealthMonitor({ rooms: this.rooms, bus: this.bus });
 
     this.archives = new ArchiveStatus(new ArchiveRepository(this.store.db), this.bus, {
       apiKey: settings.apiKey,
@@ -149,6 +157,14 @@ export class Studio {
       version: APP_VERSION,
     });
 
+    this.posters = new PosterMaker({
+      bus: this.bus,
+      archives: this.archives.repo,
+      archiveDir: (id) => this.recording.archiveDir(id),
+      ffmpeg: () => this.#ffmpeg,
+      logger: logger.child({ part: 'posters' }),
+    });
+
     const ctx: HttpContext = {
       config,
       logger,
@@ -166,6 +182,12 @@ export class Studio {
       compositionRoutes(this.composition),
       deliveryRoutes(this.delivery),
       webhookRoutes(this.webhooks),
+      archiveSummaryRoutes({
+        archives: this.archives.repo,
+        deliveries: this.delivery.repo,
+        posters: this.posters,
+        archiveDir: (id) => this.recording.archiveDir(id),
+      }),
     ];
     this.http = new HttpServer(ctx, { host: settings.bindAddress, port: settings.httpPort, routes });
     this.https =
@@ -288,6 +310,8 @@ export class Studio {
       await this.composition.close().catch(log('composition'));
       await this.delivery.close().catch(log('delivery'));
       await this.webhooks.close().catch(log('webhooks'));
+      this.posters.close();
+      this.streamHealth.close();
       this.rooms.close();
       this.bus.close();
       this.store.close();

@@ -117,3 +117,14 @@ export interface Manifest {
     stopTimeOffset: number;
   }>;
 }
+
+/** What the archive list shows beside the OpenTok fields (`GET /api/archives/summaries`). */
+export interface ArchiveSummary {
+  id: string;
+  /** The names (connection data) of everyone whose media the archive holds, in order of joining. */
+  participants: string[];
+  /** Whether a poster frame can be fetched from `GET /api/archives/{id}/poster`. */
+  poster: boolean;
+  /** Delivery of the archive's files to the targets: counts by outcome. */
+  deliveries: { total: number; succeeded: number; failed: number; pending: number };
+}

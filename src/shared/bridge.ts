@@ -10,7 +10,13 @@ export interface SpoolBridge {
   revealFile(path: string): Promise<void>;
   /** Shows a native notification. */
   notify(title: string, body: string): Promise<void>;
+  /** Calls `listener` with each command chosen in the application menu; returns its removal. */
+  onCommand(listener: (command: DesktopCommand) => void): () => void;
 }
+
+/** Commands of the application menu that the page carries out (it knows the open room). */
+export const DESKTOP_COMMANDS = ['new-room', 'start-recording', 'stop-recording'] as const;
+export type DesktopCommand = (typeof DESKTOP_COMMANDS)[number];
 
 /** IPC channel names between preload and main. */
 export const IPC = {
@@ -18,4 +24,6 @@ export const IPC = {
   pickFolder: 'spool:pick-folder',
   revealFile: 'spool:reveal-file',
   notify: 'spool:notify',
+  /** main → page: a menu command ({@link DesktopCommand}). */
+  command: 'spool:command',
 } as const;

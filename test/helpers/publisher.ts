@@ -120,6 +120,11 @@ export interface PublisherOptions {
   loop?: boolean;
   /** Send the second m-line with port 0 and a=bundle-only, as GStreamer does. */
   bundleOnly?: boolean;
+  /**
+   * Share of RTP packets (0–1) dropped at random before they are sent, as a lossy network would:
+   * their sequence numbers are missing on the wire and no retransmission can bring them back.
+   */
+  lossRate?: number;
 }
 
 /** RTCP packet types 200–204 in the second byte (RTP payload types 96 and 111 never look so). */
@@ -157,6 +162,9 @@ export class SyntheticPublisher {
   /** RTP packets and payload bytes sent so far. */
   packetsSent = 0;
   bytesSent = 0;
+  /** Packets dropped on purpose (`lossRate`); the rate can change while sending. */
+  packetsDropped = 0;
+  lossRate: number;
   /** Called for every RTP packet sent (benchmarks time them). */
   onPacket: ((kind: 'audio' | 'video', packet: Buffer) => void) | null = null;
   #ffmpeg: ChildProcess | null = null;
@@ -167,6 +175,7 @@ export class SyntheticPublisher {
 
   private constructor(options: PublisherOptions) {
     this.#options = options;
+    this.lossRate = options.lossRate ?? 0;
     const codecs: { audio: RTCRtpCodecParameters[]; video: RTCRtpCodecParameters[] } = {
       audio: [useOPUS()],
       video: [useVP8()],
@@ -202,6 +211,10 @@ export class SyntheticPublisher {
         // ffmpeg's sender reports share the socket; werift makes its own.
         if (isRtcp(packet)) return;
         if (Date.now() < (this.#dropUntil.get(kind) ?? 0)) return;
+        if (this.lossRate > 0 && Math.random() < this.lossRate) {
+          this.packetsDropped++;
+          return;
+        }
         this.packetsSent++;
         this.bytesSent += packet.length - 12; // RTP payload (ffmpeg sends no header extensions)
         this.onPacket?.(kind, packet);

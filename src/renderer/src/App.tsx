@@ -1,4 +1,5 @@
 import { useEffect, useSyncExternalStore, type ReactNode } from 'react';
+import { useDesktopCommands } from './desktopCommands';
 import { useStudioEvents } from './hooks';
 import { Archive } from './screens/Archive';
 import { Archives } from './screens/Archives';
@@ -54,6 +55,7 @@ export function App() {
   const socketState = useStudio((s) => s.socketState);
   const refreshStatus = useStudio((s) => s.refreshStatus);
   const route = useRoute();
+  useDesktopCommands();
   useEffect(() => (token === null ? undefined : connectEvents()), [token]);
   useEffect(() => {
     if (token !== null) void refreshStatus();

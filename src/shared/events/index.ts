@@ -2,6 +2,7 @@
 import type { ArchiveEventPayloads } from './archives';
 import type { CompositionEventPayloads } from './compositions';
 import type { DeliveryEventPayloads } from './deliveries';
+import type { HealthEventPayloads } from './health';
 import type { RoomEventPayloads } from './rooms';
 
 export interface StudioEventPayloads {
@@ -16,7 +17,8 @@ export interface EventPayloads
     RoomEventPayloads,
     ArchiveEventPayloads,
     CompositionEventPayloads,
-    DeliveryEventPayloads {}
+    DeliveryEventPayloads,
+    HealthEventPayloads {}
 
 export type EventType = keyof EventPayloads;
 

@@ -28,12 +28,25 @@ export function useFileAccess(): { ready: boolean; error: string | null } {
 }
 
 /** One file in a <video> with the browser's controls. */
-export function FilePlayer({ src, label, testId }: { src: string; label: string; testId?: string }) {
+export function FilePlayer({
+  src,
+  label,
+  testId,
+  poster,
+}: {
+  src: string;
+  label: string;
+  testId?: string;
+  /** A picture shown before playback (instead of a black box). */
+  poster?: string | null;
+}) {
   const [error, setError] = useState<string | null>(null);
   return (
     <figure className="player" data-testid={testId}>
       <video
         src={src}
+        {...(poster ? { poster } : {})}
+        aria-label={label}
         controls
         preload="metadata"
         onError={(e) => setError(`cannot play: media error ${e.currentTarget.error?.code ?? ''}`)}

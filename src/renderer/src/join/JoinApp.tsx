@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ConnectionInfo } from '../../../shared/events/rooms';
 import type { RecordingState } from '../../../shared/signaling';
 import { MediaView } from '../components/MediaView';
+import { RecordingClock } from '../components/RecordingClock';
 import { RoomClient, type RemoteStream } from '../rtc/RoomClient';
 
 function signalingUrl(): string {
@@ -202,7 +203,7 @@ export function JoinApp() {
         <h1>{client.current?.joined?.room.name ?? 'Join the studio'}</h1>
         {recording.active && (
           <span className="rec-indicator" data-testid="recording-indicator" role="status">
-            REC
+            REC <RecordingClock startedAt={recording.archives.map((a) => a.createdAt)} />
           </span>
         )}
       </header>

@@ -1,7 +1,10 @@
 import { useState, type FormEvent } from 'react';
 import type { ArchiveJson } from '../../../shared/archive';
 import type { CompositionJson } from '../../../shared/compositions';
+import type { RoomJson } from '../../../shared/rooms';
 import type { DeliveryJson } from '../../../shared/targets';
+import { archiveDisplayName } from '../archiveNames';
+import { usePosterUrl } from '../components/ArchivePoster';
 import { FilePlayer, MultiTrackPlayer, useFileAccess } from '../components/Players';
 import { ConfirmButton, ErrorNote, Progress, StatusBadge } from '../components/ui';
 import { formatBytes, formatDuration } from '../format';
@@ -64,6 +67,10 @@ export function Archive({ id }: { id: string }) {
     }
   });
   const access = useFileAccess();
+  const rooms = useApi((c) => c.get<{ items: RoomJson[] }>('/api/rooms'), []);
+  const roomName = rooms.data?.items.find((r) => r.id === archive.data?.sessionId)?.name ?? null;
+  const available = archive.data?.status === 'available' || archive.data?.status === 'uploaded';
+  const posterUrl = usePosterUrl(id, available);
   const [error, setError] = useState<string | null>(null);
   const act = async (fn: () => Promise<unknown>) => {
     try {
@@ -90,7 +97,7 @@ export function Archive({ id }: { id: string }) {
         <a href="#/archives">← Archives</a>
       </p>
       <header className="toolbar">
-        <h2 style={{ margin: 0 }}>{a.name || a.id}</h2>
+        <h2 style={{ margin: 0 }}>{archiveDisplayName(a, roomName)}</h2>
         <StatusBadge status={a.status} />
         {a.reason && <span className="muted">({a.reason})</span>}
       </header>
@@ -169,6 +176,7 @@ export function Archive({ id }: { id: string }) {
               src={f.url}
               label={`Composed: ${f.filename}`}
               testId="composed-player"
+              poster={posterUrl}
             />
           ))}
           {media.length > 0 && (

@@ -4,7 +4,10 @@ import type { StreamInfo } from '../../../shared/events/rooms';
 import type { Role, RoomJson, TokenResponse } from '../../../shared/rooms';
 import { AudioMeter } from '../components/AudioMeter';
 import { MediaView } from '../components/MediaView';
+import { RecordingStats } from '../components/RecordingStats';
+import { StreamHealthBadge, useRoomHealth } from '../components/StreamHealth';
 import { CopyButton, EmptyState, ErrorNote } from '../components/ui';
+import { COMMAND_EVENT, commandOf } from '../desktopCommands';
 import { formatDuration } from '../format';
 import { useApi, useNow, useProjectBase, useStudioEvents } from '../hooks';
 import { RoomClient, type RemoteStream } from '../rtc/RoomClient';
@@ -55,6 +58,7 @@ export function Room({ id }: { id: string }) {
       <header className="toolbar">
         <h2 style={{ margin: 0 }}>{r.name}</h2>
         {active.length > 0 && <RecordingIndicator archives={active} />}
+        {active.length > 0 && <RecordingStats archives={active} />}
         <span className="muted">
           {r.session ? `${r.session.connections.length} connected` : 'nobody is in the room'}
         </span>
@@ -173,20 +177,24 @@ function JoinLinks({
         <dl className="facts">
           <dt>Join link</dt>
           <dd>
-            <code data-testid="join-url">{link.joinUrl}</code>{' '}
+            <code className="long" data-testid="join-url">
+              {link.joinUrl}
+            </code>{' '}
             <CopyButton text={link.joinUrl} label="Copy link" />
           </dd>
           {link.lanJoinUrl && (
             <>
               <dt>On the LAN</dt>
               <dd>
-                <code>{link.lanJoinUrl}</code> <CopyButton text={link.lanJoinUrl} />
+                <code className="long">{link.lanJoinUrl}</code>{' '}
+                <CopyButton text={link.lanJoinUrl} label="Copy LAN link" />
               </dd>
             </>
           )}
           <dt>WHIP (OBS…)</dt>
           <dd>
-            <code>{link.whipUrl}</code> <CopyButton text={link.whipUrl} /> with bearer token{' '}
+            <code className="long">{link.whipUrl}</code>{' '}
+            <CopyButton text={link.whipUrl} label="Copy WHIP URL" /> with bearer token{' '}
             <CopyButton text={link.token} label="Copy token" />
           </dd>
         </dl>
@@ -194,7 +202,7 @@ function JoinLinks({
       {lanUrl ? (
         <p className="muted">
           Guests on the LAN use {lanUrl}. The certificate is self-signed; its SHA-256 fingerprint is{' '}
-          <code>{fingerprint}</code>.
+          <code className="long">{fingerprint}</code>.
         </p>
       ) : (
         <p className="muted">
@@ -268,8 +276,18 @@ function RecordingControl({
         void stop();
       }
     };
+    // The desktop app's Studio menu sends the same two actions.
+    const onCommand = (event: Event) => {
+      const command = commandOf(event);
+      if (command === 'start-recording' && active.length === 0) void start();
+      else if (command === 'stop-recording' && active.length > 0) void stop();
+    };
     window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
+    window.addEventListener(COMMAND_EVENT, onCommand);
+    return () => {
+      window.removeEventListener('keydown', onKey);
+      window.removeEventListener(COMMAND_EVENT, onCommand);
+    };
   }, [start, stop, active.length]);
 
   const set = <K extends keyof RecordOptions>(key: K, value: RecordOptions[K]) =>
@@ -408,6 +426,7 @@ function SessionView({
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api, room.id, room.session?.id]);
   useStudioEvents(['stream.'], () => undefined);
+  const health = useRoomHealth(room.id);
 
   const manual = active.find((a) => a.streamMode === 'manual');
   const toggle = async (stream: StreamInfo, kind: 'hasAudio' | 'hasVideo') => {
@@ -450,6 +469,7 @@ function SessionView({
               <span className="muted">
                 {[s.info.codecs.video, s.info.codecs.audio].filter(Boolean).join(' + ')}
               </span>
+              <StreamHealthBadge health={health.get(s.info.id)} />
               {manual && (
                 <>
                   <label className="inline">

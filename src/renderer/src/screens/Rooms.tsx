@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import type { RoomJson } from '../../../shared/rooms';
 import { ConfirmButton, EmptyState, ErrorNote } from '../components/ui';
+import { NEW_ROOM_INPUT_ID } from '../desktopCommands';
 import { useApi } from '../hooks';
 import { useStudio } from '../store';
 
@@ -42,7 +43,13 @@ export function Rooms() {
       <form className="row card" onSubmit={(e) => void create(e)} aria-label="New room">
         <label>
           Room name
-          <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Morning show" required />
+          <input
+            id={NEW_ROOM_INPUT_ID}
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            placeholder="Morning show"
+            required
+          />
         </label>
         <label className="inline">
           <input type="checkbox" checked={autoRecord} onChange={(e) => setAutoRecord(e.target.checked)} />{' '}
