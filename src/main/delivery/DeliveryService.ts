@@ -30,6 +30,7 @@ import { parseWith } from '../../shared/validation';
 import { dateValues, renderPath } from './pathTemplate';
 import { RetentionSweeper } from './RetentionSweeper';
 import { TargetManager } from './TargetManager';
+import { guarded } from '../util/guarded';
 
 export interface DeliveryServiceOptions {
   /** The store's database (targets, deliveries, archives, events). */
@@ -270,7 +271,10 @@ export class DeliveryService {
     if (this.#timer !== null) clearTimeout(this.#timer);
     const next = this.repo.nextDueAt();
     if (next === null) return;
-    this.#timer = setTimeout(() => this.#pump(), Math.min(MAX_IDLE_MS, Math.max(20, next - Date.now())));
+    this.#timer = setTimeout(
+      guarded(this.#logger, 'delivery queue', () => this.#pump()),
+      Math.min(MAX_IDLE_MS, Math.max(20, next - Date.now())),
+    );
     this.#timer.unref();
   }
 

@@ -15,6 +15,10 @@ export class ActiveArchive {
   readonly recorders = new Map<string, StreamRecorder>();
   /** Next segment number of each stream (`<id>.webm`, `<id>_1.webm`, …). */
   readonly segments = new Map<string, number>();
+  /** Segments being finalized (a stream left, a selection changed): a stop awaits them all. */
+  readonly finishing = new Set<Promise<void>>();
+  /** What went wrong writing a file ("disk full"): the archive ends as a failure. */
+  writeError: string | null = null;
   /** Manual stream mode: the streams added, with what of them to record. */
   readonly selected = new Map<string, ArchiveStream>();
   /** Recorded time before the current started period (ms). */

@@ -10,6 +10,7 @@ import type {
   WebhookRecord,
   WebhookRepository,
 } from '../store/WebhookRepository';
+import { guarded } from '../util/guarded';
 
 /** OpenTok archive status callbacks carry these events (their body is the archive JSON). */
 const OPENTOK_ARCHIVE_EVENTS: ReadonlySet<string> = new Set([
@@ -154,7 +155,10 @@ export class WebhookDispatcher {
     if (this.#timer !== null) clearTimeout(this.#timer);
     const next = repo.nextDueAt();
     if (next === null) return;
-    this.#timer = setTimeout(() => this.pump(), Math.min(MAX_IDLE_MS, Math.max(20, next - Date.now())));
+    this.#timer = setTimeout(
+      guarded(this.#options.logger, 'webhook queue', () => this.pump()),
+      Math.min(MAX_IDLE_MS, Math.max(20, next - Date.now())),
+    );
     this.#timer.unref();
   }
 
