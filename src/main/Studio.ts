@@ -152,6 +152,7 @@ export class Studio {
       intervalMs: settings.diskCheckIntervalMs,
       bytesWritten: () => this.recording.budget.totalBytes,
       onFull: (detail) => void this.recording.stopAll('failure', detail),
+      onClear: () => this.recording.budget.resume(),
     });
 
     this.composition = new CompositionService({

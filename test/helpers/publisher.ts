@@ -204,7 +204,13 @@ export class SyntheticPublisher {
   /** Connects over WHIP and starts sending once the peer connection is up. */
   static async start(options: PublisherOptions): Promise<SyntheticPublisher> {
     const publisher = new SyntheticPublisher(options);
-    await publisher.#start();
+    try {
+      await publisher.#start();
+    } catch (error) {
+      // A publisher that never connected must not keep sockets (and the test process) alive.
+      await publisher.close().catch(() => {});
+      throw error;
+    }
     return publisher;
   }
 

@@ -60,11 +60,17 @@ describe('ordered stop', () => {
         { timeout: 120_000 },
         async () => {
           // Five archives at once, one per room, each with a publisher that leaves just before the stop.
+          // Publishers connect one after the other (the machine is shared); the archives run together.
+          const rooms: Array<{ id: string; publisher: SyntheticPublisher }> = [];
+          for (let i = 0; i < 5; i++) {
+            const room = await operator.createRoom({ name: `Leave ${format} ${delayMs} ${i}` });
+            const publisher = await publish(operator, room.id, clip());
+            publishers.push(publisher);
+            rooms.push({ id: room.id, publisher });
+          }
           await Promise.all(
-            Array.from({ length: 5 }, async (_, i) => {
-              const room = await operator.createRoom({ name: `Leave ${format} ${delayMs} ${i}` });
-              const publisher = await publish(operator, room.id, clip());
-              publishers.push(publisher);
+            rooms.map(async ({ id, publisher }, i) => {
+              const room = { id };
               const archive = await api.start({ sessionId: room.id, outputMode: 'individual', format });
               await sleep(2500 + i * 100);
               await publisher.stop();
@@ -76,7 +82,8 @@ describe('ordered stop', () => {
               assert.equal(manifest.files.length, 1, JSON.stringify(manifest.files));
               const file = manifest.files[0]!;
               assert.match(file.filename, format === 'mp4' ? /\.mp4$/ : /\.webm$/);
-              assert.ok(file.stopTimeOffset - file.startTimeOffset >= 1500, JSON.stringify(file));
+              // H.264 files start at the first keyframe with SPS/PPS, up to a second in.
+              assert.ok(file.stopTimeOffset - file.startTimeOffset >= 1000, JSON.stringify(file));
               const available = await api.waitStatus(archive.id, 'available', 10_000);
               assert.equal(available.size, file.size + manifestSize(dir.path, archive.id));
               await checkManifestFiles(dir.path, archive.id);

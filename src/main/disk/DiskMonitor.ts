@@ -37,6 +37,8 @@ export interface DiskMonitorOptions {
   bytesWritten: () => number;
   /** The level became `full`: stop the archives. */
   onFull: (detail: string) => void;
+  /** The level left `full`: writing may go on. */
+  onClear?: () => void;
 }
 
 /** Minutes of recording at the current rate the warning gives the operator. */
@@ -176,6 +178,7 @@ export class DiskMonitor {
       this.#options.logger.error({ err: error }, 'cannot record the disk level event');
     }
     if (level === 'full') this.#options.onFull(this.#writeFailure ?? 'disk full');
+    else if (previous === 'full') this.#options.onClear?.();
   }
 
   async #holdReserve(free: number): Promise<void> {

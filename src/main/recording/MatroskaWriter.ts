@@ -217,6 +217,8 @@ export class MatroskaWriter {
     this.#queue = this.#queue.then(async () => {
       try {
         if (this.#failure !== null || this.#file === null) return;
+        const halted = append ? (budget?.halted ?? null) : null;
+        if (halted !== null) throw halted;
         await this.#writeFully(data, position);
         if (append) {
           this.#durable = position + data.length;

@@ -421,6 +421,9 @@ export class RecordingService {
       // A file that cannot be written stops the whole archive at once, finalized as far as it got.
       onWriteError: (error) => {
         const detail = describeWriteError(error);
+        active.writeError ??= detail;
+        // A full disk is full for every file: the others stop writing too, at a whole cluster.
+        if (detail === 'disk full') this.budget.halt(error);
         void this.#stop(active, 'failure', detail);
         this.#options.onWriteError?.(detail);
       },
@@ -554,7 +557,7 @@ export class RecordingService {
   #stop(active: ActiveArchive, reason: ArchiveReason, detail?: string): Promise<ArchiveJson> {
     if (active.stopping === null) {
       active.ended = true;
-      if (detail !== undefined) active.writeError ??= detail;
+      if (detail !== undefined) active.failureDetail ??= detail;
       active.stopping = this.#finish(active, reason);
       // Stops started by timers and events are not awaited: their failure is logged here.
       active.stopping.catch((error: unknown) =>
@@ -585,7 +588,8 @@ export class RecordingService {
       failed = true;
       this.#logger.error({ err: error, archiveId: active.id }, 'archive could not be finalized');
     }
-    const detail = active.writeError ?? (failed ? 'the files could not be finalized' : undefined);
+    if (failed) active.writeError ??= 'the files could not be finalized';
+    const detail = active.writeError ?? active.failureDetail ?? undefined;
     this.#repo.clearStreams(active.id);
     const size = this.#sizeOf(active.id);
     const duration = Math.round(recordedMs / 1000);
@@ -603,7 +607,7 @@ export class RecordingService {
     faultPoint('archive.afterStopped');
     // Individual archives are ready now; composed ones when their composition is.
     if (active.record.outputMode === 'individual')
-      this.#status.set(active.id, detail !== undefined ? 'failed' : 'available', { size });
+      this.#status.set(active.id, active.writeError !== null ? 'failed' : 'available', { size });
     return json;
   }
 

@@ -8,6 +8,7 @@ export class WriteBudget {
   #queued = 0;
   #peak = 0;
   #total = 0;
+  #halted: Error | null = null;
 
   constructor(limitBytes: number) {
     this.limitBytes = limitBytes;
@@ -21,6 +22,21 @@ export class WriteBudget {
   /** The most bytes that ever waited at once. */
   get peakBytes(): number {
     return this.#peak;
+  }
+
+  /** The disk is full: every writer stops appending (its file ends at its last whole cluster). */
+  halt(error: Error): void {
+    this.#halted ??= error;
+  }
+
+  /** Writing may go on again (space was freed). */
+  resume(): void {
+    this.#halted = null;
+  }
+
+  /** Why writers must not append, or null. */
+  get halted(): Error | null {
+    return this.#halted;
   }
 
   /** Whether new frames should be dropped: the queue is at its limit. */
