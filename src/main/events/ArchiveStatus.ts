@@ -73,7 +73,7 @@ export class ArchiveStatus {
         data: this.toJson(record),
         options: { roomId: record.roomId, archiveId: record.id },
       }),
-      () => faultPoint('archive.afterStatus'),
+      () => faultPoint('archive.afterStatus', status),
     );
   }
 }

@@ -788,6 +788,13 @@ export class RecordingService {
    */
   async recover(): Promise<string[]> {
     const recovered: string[] = [];
+    // Stopped (files final, manifest written) but the crash came before `available`.
+    for (const record of this.#repo.withStatus(['stopped'])) {
+      if (this.#active.has(record.id) || record.outputMode !== 'individual') continue;
+      const damaged = this.#repo.files(record.id).some((f) => typeof f.info.error === 'string');
+      this.#status.set(record.id, damaged ? 'failed' : 'available', { size: this.#sizeOf(record.id) });
+      this.#logger.warn({ archiveId: record.id }, 'archive stopped before a crash is now ready');
+    }
     for (const record of this.#repo.withStatus(['started', 'paused'])) {
       if (this.#active.has(record.id)) continue;
       try {

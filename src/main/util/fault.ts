@@ -20,8 +20,9 @@ export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 const armed = process.env.SPOOL_FAULT ?? '';
 
-export function faultPoint(name: FaultPoint): void {
-  if (armed !== name) return;
-  process.stderr.write(`fault injection: killing the process at ${name}\n`);
+/** Kills the process here when armed for `name`, or for `name:qualifier` (e.g. `archive.afterStatus:available`). */
+export function faultPoint(name: FaultPoint, qualifier?: string): void {
+  if (armed !== name && (qualifier === undefined || armed !== `${name}:${qualifier}`)) return;
+  process.stderr.write(`fault injection: killing the process at ${armed}\n`);
   process.kill(process.pid, 'SIGKILL');
 }

@@ -11,6 +11,7 @@ import type {
   WebhookRepository,
 } from '../store/WebhookRepository';
 import { guarded } from '../util/guarded';
+import { faultPoint } from '../util/fault';
 
 /** OpenTok archive status callbacks carry these events (their body is the archive JSON). */
 const OPENTOK_ARCHIVE_EVENTS: ReadonlySet<string> = new Set([
@@ -205,6 +206,8 @@ export class WebhookDispatcher {
     const at = Date.now();
     const attempt = { statusCode, error, durationMs: at - started, at };
     if (error === null) {
+      // A crash here sends the message again after the restart, with the same webhook-id.
+      faultPoint('webhook.afterPost');
       repo.recordAttempt(message, attempt, { status: 'delivered', nextAttemptAt: at });
       logger.debug(
         { webhookId: registration.id, eventType: message.eventType, statusCode },
