@@ -320,7 +320,7 @@ async function waitForGathering(pc: RTCPeerConnection): Promise<void> {
   });
 }
 
-async function waitForConnected(pc: RTCPeerConnection, timeoutMs = 10_000): Promise<void> {
+async function waitForConnected(pc: RTCPeerConnection, timeoutMs = 30_000): Promise<void> {
   if (pc.connectionState === 'connected') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('WHIP peer did not connect')), timeoutMs);

@@ -58,6 +58,7 @@ export class DiskMonitor {
   #rate = { at: Date.now(), bytes: 0, perSec: 0 };
   #writeFailure: string | null = null;
   #checking: Promise<void> | null = null;
+  #reserving: Promise<void> | null = null;
   #closed = false;
 
   constructor(options: DiskMonitorOptions) {
@@ -150,7 +151,12 @@ export class DiskMonitor {
       else level = 'full';
     }
     if (level === 'full') this.#releaseReserve();
-    else if (level === 'ok' && !this.#status.reserveHeld) await this.#holdReserve(free);
+    else if (level === 'ok' && !this.#status.reserveHeld && this.#reserving === null) {
+      // In the background: writing and syncing the reserve must not hold up start-up or checks.
+      this.#reserving = this.#holdReserve(free).finally(() => {
+        this.#reserving = null;
+      });
+    }
     this.#setLevel(level, this.#writeFailure ?? (level === 'full' ? 'below the floor' : undefined));
   }
 
@@ -183,15 +189,21 @@ export class DiskMonitor {
 
   async #holdReserve(free: number): Promise<void> {
     const { reserveBytes, warnBytes } = this.#options;
-    if (reserveBytes <= 0 || free < reserveBytes + warnBytes) return;
-    const handle = await open(this.#reservePath, 'w', 0o600);
+    if (reserveBytes <= 0 || free < reserveBytes + warnBytes || this.#closed) return;
+    const handle = await open(this.#reservePath, 'w', 0o600).catch((error: unknown) => {
+      this.#options.logger.warn({ err: error }, 'cannot make the database reserve file');
+      return null;
+    });
+    if (handle === null) return;
     try {
       // Real blocks (not a sparse file): zeros written out, so deleting it frees that much.
       const chunk = Buffer.alloc(Math.min(reserveBytes, 1024 * 1024));
       for (let written = 0; written < reserveBytes; written += chunk.length)
         await handle.write(chunk, 0, Math.min(chunk.length, reserveBytes - written), written);
       await handle.datasync();
-      this.#status.reserveHeld = true;
+      // The disk may have filled meanwhile: then the reserve goes at once.
+      if (this.#status.level === 'full' || this.#closed) rmSync(this.#reservePath, { force: true });
+      else this.#status.reserveHeld = true;
     } catch (error) {
       rmSync(this.#reservePath, { force: true });
       this.#options.logger.warn({ err: error }, 'cannot make the database reserve file');
