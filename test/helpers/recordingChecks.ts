@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Manifest } from '../../src/shared/archive';
 import { decodeErrors, probe } from './probe';
+import { SyntheticPublisher, type PublisherOptions } from './publisher';
 
 export function manifestOf(dataDir: string, archiveId: string): Manifest {
   return JSON.parse(readFileSync(join(dataDir, 'archives', archiveId, 'manifest.json'), 'utf8')) as Manifest;
@@ -39,4 +40,18 @@ export async function checkManifestFiles(
 /** Whether a Matroska/WebM file holds Cues (written at finalize). */
 export function hasCues(path: string): boolean {
   return readFileSync(path).includes(Buffer.from([0x1c, 0x53, 0xbb, 0x6b]));
+}
+
+/**
+ * Starts a WHIP publisher, trying once more when ICE does not connect in time (it happens on a
+ * machine loaded by other test runs; these tests are about recording, not connecting).
+ */
+export async function startPublisher(options: PublisherOptions, attempts = 2): Promise<SyntheticPublisher> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await SyntheticPublisher.start(options);
+    } catch (error) {
+      if (attempt >= attempts || !/did not connect/.test((error as Error).message)) throw error;
+    }
+  }
 }

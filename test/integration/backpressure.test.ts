@@ -5,8 +5,9 @@ import { describe, it } from 'node:test';
 import type { DiskReport } from '../../src/shared/api';
 import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { decodeErrors, probe } from '../helpers/probe';
-import { makeClip, SyntheticPublisher } from '../helpers/publisher';
-import { manifestOf } from '../helpers/recordingChecks';
+import type { SyntheticPublisher } from '../helpers/publisher';
+import { makeClip } from '../helpers/publisher';
+import { manifestOf, startPublisher } from '../helpers/recordingChecks';
 import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
 
@@ -44,7 +45,7 @@ describe('slow disk', () => {
         for (let i = 0; i < 4; i++) {
           const token = await operator.createToken(room.id, { connectionData: `Guest ${i}` });
           publishers.push(
-            await SyntheticPublisher.start({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
+            await startPublisher({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
           );
         }
         await waitFor(

@@ -5,8 +5,9 @@ import { describe, it, type TestContext } from 'node:test';
 import type { Health } from '../../src/shared/api';
 import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { decodeErrors, probe } from '../helpers/probe';
-import { makeClip, SyntheticPublisher } from '../helpers/publisher';
-import { manifestOf } from '../helpers/recordingChecks';
+import type { SyntheticPublisher } from '../helpers/publisher';
+import { makeClip } from '../helpers/publisher';
+import { manifestOf, startPublisher } from '../helpers/recordingChecks';
 import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
 import { mountTmpfs } from '../helpers/tmpfs';
 
@@ -51,9 +52,7 @@ async function recordUntilFailure(
     const clip = makeClip({ durationSec: 20, videoKbps: 2500 });
     for (let i = 0; i < 2; i++) {
       const token = await operator.createToken(room.id, { connectionData: `Guest ${i}` });
-      publishers.push(
-        await SyntheticPublisher.start({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
-      );
+      publishers.push(await startPublisher({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }));
     }
     await waitFor(
       async () => ((await operator.room(room.id)).session?.streams.length ?? 0) === 2,

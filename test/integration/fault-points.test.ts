@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { FaultPoint } from '../../src/main/util/fault';
 import { startHeadless, type HeadlessCore } from '../helpers/headless';
-import { makeClip, SyntheticPublisher } from '../helpers/publisher';
+import type { SyntheticPublisher } from '../helpers/publisher';
+import { makeClip } from '../helpers/publisher';
+import { startPublisher } from '../helpers/recordingChecks';
 import { createWebhookReceiver } from '../helpers/servers/webhookReceiver';
 import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
@@ -68,7 +70,7 @@ describe('crash at each named fault point (SIGKILL)', () => {
         const room = await operator.createRoom({ name: `Crash ${archives.length}` });
         const token = await operator.createToken(room.id);
         publishers.push(
-          await SyntheticPublisher.start({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
+          await startPublisher({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
         );
         await waitFor(
           async () => (await operator.room(room.id)).session?.streams[0]?.codecs.video,
@@ -98,7 +100,7 @@ describe('crash at each named fault point (SIGKILL)', () => {
           const room = await operator.createRoom({ name: 'Crash at start' });
           const token = await operator.createToken(room.id);
           publishers.push(
-            await SyntheticPublisher.start({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
+            await startPublisher({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
           );
           await waitFor(
             async () => (await operator.room(room.id)).session?.streams[0]?.codecs.video,

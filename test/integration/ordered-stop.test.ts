@@ -4,8 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import type { RecordingFormat } from '../../src/shared/archive';
 import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { probe } from '../helpers/probe';
-import { makeClip, SyntheticPublisher } from '../helpers/publisher';
-import { checkManifestFiles, hasCues, manifestOf } from '../helpers/recordingChecks';
+import type { SyntheticPublisher } from '../helpers/publisher';
+import { makeClip } from '../helpers/publisher';
+import { checkManifestFiles, hasCues, manifestOf, startPublisher } from '../helpers/recordingChecks';
 import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
 
@@ -13,7 +14,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function publish(operator: OperatorClient, roomId: string, clip: string): Promise<SyntheticPublisher> {
   const token = await operator.createToken(roomId, { connectionData: 'Guest' });
-  const publisher = await SyntheticPublisher.start({
+  const publisher = await startPublisher({
     whipUrl: token.whipUrl,
     token: token.token,
     clip,
