@@ -41,6 +41,9 @@ export interface DiskMonitorOptions {
   onClear?: () => void;
 }
 
+/** Free space beyond the thresholds that ends the `full` level a failed write started. */
+const CLEAR_MARGIN_BYTES = 64 * 1024 * 1024;
+
 /** Minutes of recording at the current rate the warning gives the operator. */
 const WARN_MINUTES = 15;
 
@@ -145,9 +148,10 @@ export class DiskMonitor {
       writeRate: Math.round(this.#rate.perSec),
     };
     let level: DiskLevel = usable <= floorBytes ? 'full' : usable <= warnBytes ? 'low' : 'ok';
-    // After a failed write the disk stays full until there is room above the floor and the warning.
+    // After a failed write the disk stays full until there is clearly room again: above the
+    // warning and the floor by a margin (a file cut back frees a little, which is not room).
     if (this.#writeFailure !== null) {
-      if (level === 'ok') this.#writeFailure = null;
+      if (usable > Math.max(warnBytes, floorBytes) + CLEAR_MARGIN_BYTES) this.#writeFailure = null;
       else level = 'full';
     }
     if (level === 'full') this.#releaseReserve();
