@@ -61,14 +61,14 @@ describe('ordered stop', () => {
         { timeout: 120_000 },
         async () => {
           // Five archives at once, one per room, each with a publisher that leaves just before the stop.
-          // Publishers connect one after the other (the machine is shared); the archives run together.
-          const rooms: Array<{ id: string; publisher: SyntheticPublisher }> = [];
-          for (let i = 0; i < 5; i++) {
-            const room = await operator.createRoom({ name: `Leave ${format} ${delayMs} ${i}` });
-            const publisher = await publish(operator, room.id, clip());
-            publishers.push(publisher);
-            rooms.push({ id: room.id, publisher });
-          }
+          const rooms = await Promise.all(
+            Array.from({ length: 5 }, async (_, i) => {
+              const room = await operator.createRoom({ name: `Leave ${format} ${delayMs} ${i}` });
+              const publisher = await publish(operator, room.id, clip());
+              publishers.push(publisher);
+              return { id: room.id, publisher };
+            }),
+          );
           await Promise.all(
             rooms.map(async ({ id, publisher }, i) => {
               const room = { id };
