@@ -1,6 +1,9 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DiskInfo, Health, StudioInfo } from '../shared/api';
+import type { DiskReport, Health, StudioInfo } from '../shared/api';
+import { DiskMonitor } from './disk/DiskMonitor';
+import type { OpenSink } from './recording/MatroskaWriter';
+import { DataLock } from './store/DataLock';
 import { APP_VERSION, DEFAULT_RENDERER_DIR } from './appInfo';
 import { loadConfig, type LoadConfigOptions, type StudioConfig } from './config/loadConfig';
 import { EventBus } from './events/EventBus';
@@ -40,10 +43,16 @@ export interface StudioOptions extends LoadConfigOptions {
   rendererDir?: string | null;
   /** Encrypts stored credentials (Electron passes safeStorage); default: a key file in the data folder. */
   encryptor?: Encryptor;
+  /** Opens recording files (tests and benchmarks inject a slow disk). */
+  openSink?: OpenSink;
+  /** How long a shutdown waits for recordings to finalize before leaving them to crash recovery (ms). */
+  shutdownDeadlineMs?: number;
 }
 
 /** Free and total bytes of the file system holding `path`. */
-export async function diskInfo(path: string): Promise<DiskInfo> {
+export async function diskInfo(
+  path: string,
+): Promise<{ path: string; freeBytes: number; totalBytes: number }> {
   const stats = await statfs(path);
   return { path, freeBytes: stats.bavail * stats.bsize, totalBytes: stats.blocks * stats.bsize };
 }
@@ -56,6 +65,9 @@ interface Prerequisites {
   rendererDir: string | null;
   tls: TlsMaterial | null;
   encryptor: Encryptor;
+  lock: DataLock;
+  openSink: OpenSink | undefined;
+  shutdownDeadlineMs: number;
 }
 
 /**
@@ -78,6 +90,8 @@ export class Studio {
   readonly webhooks: WebhookService;
   /** Poster frames of available archives, for the archive list and the player. */
   readonly posters: PosterMaker;
+  /** Free space of the data folder's disk: warns, and stops recording when it fills. */
+  readonly disk: DiskMonitor;
   /** The plain HTTP listener (loopback by default): API, operator UI, guests on this machine. */
   readonly http: HttpServer;
   /** The HTTPS listener on the LAN address, for guests on other machines. */
@@ -85,6 +99,8 @@ export class Studio {
   readonly startedAt = Date.now();
   readonly #ffmpeg: Ffmpeg | Error;
   readonly #tls: TlsMaterial | null;
+  readonly #lock: DataLock;
+  readonly #shutdownDeadlineMs: number;
   #healthTimer: NodeJS.Timeout | null = null;
   #closed = false;
   #closing: Promise<void> | null = null;
@@ -95,6 +111,8 @@ export class Studio {
     this.logger = logger;
     this.#ffmpeg = pre.ffmpeg;
     this.#tls = pre.tls;
+    this.#lock = pre.lock;
+    this.#shutdownDeadlineMs = pre.shutdownDeadlineMs;
     const { settings, dataDir } = config;
     this.store = new Store({ path: join(dataDir, 'studio.db') });
     this.bus = new EventBus(new EventRepository(this.store.db), logger.child({ part: 'events' }));
@@ -128,6 +146,21 @@ export class Studio {
       rooms: this.rooms,
       archiveStatus: this.archives,
       ffmpeg: () => this.#ffmpeg,
+      refusal: () => this.disk.refusal(),
+      onWriteError: (detail) => this.disk.writeFailed(detail),
+      ...(pre.openSink ? { openSink: pre.openSink } : {}),
+    });
+    this.disk = new DiskMonitor({
+      dataDir,
+      bus: this.bus,
+      logger: logger.child({ part: 'disk' }),
+      warnBytes: settings.diskWarnBytes,
+      floorBytes: settings.diskFloorBytes,
+      reserveBytes: settings.diskReserveBytes,
+      intervalMs: settings.diskCheckIntervalMs,
+      bytesWritten: () => this.recording.budget.totalBytes,
+      onFull: (detail) => void this.recording.stopAll('failure', detail),
+      onClear: () => this.recording.budget.resume(),
     });
 
     this.composition = new CompositionService({
@@ -210,16 +243,28 @@ export class Studio {
     );
     if (ffmpeg instanceof Error) logger.warn(ffmpeg.message);
     const lan = config.settings.lanAddress;
-    const tls = lan === null ? null : await loadOrCreateCertificate(config.dataDir, lan);
-    const studio = new Studio({
-      config,
-      logger,
-      ffmpeg,
-      tls,
-      rendererDir: options.rendererDir === undefined ? DEFAULT_RENDERER_DIR : options.rendererDir,
-      encryptor: options.encryptor ?? SecretBox.forDataDir(config.dataDir),
-    });
+    // One studio per data folder: a second one would "recover" what the first is recording.
+    const lock = DataLock.acquire(config.dataDir);
+    let studio: Studio;
     try {
+      const tls = lan === null ? null : await loadOrCreateCertificate(config.dataDir, lan);
+      studio = new Studio({
+        config,
+        logger,
+        ffmpeg,
+        tls,
+        rendererDir: options.rendererDir === undefined ? DEFAULT_RENDERER_DIR : options.rendererDir,
+        encryptor: options.encryptor ?? SecretBox.forDataDir(config.dataDir),
+        lock,
+        openSink: options.openSink,
+        shutdownDeadlineMs: options.shutdownDeadlineMs ?? 30_000,
+      });
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+    try {
+      await studio.disk.start();
       await studio.http.listen();
       await studio.https?.listen();
     } catch (error) {
@@ -270,7 +315,25 @@ export class Studio {
       version: APP_VERSION,
       uptimeSec: Math.round((Date.now() - this.startedAt) / 1000),
       ffmpeg: describeFfmpeg(this.#ffmpeg),
-      disk: await diskInfo(this.config.dataDir),
+      disk: { ...(await diskInfo(this.config.dataDir)), level: this.disk.level },
+    };
+  }
+
+  /** The data folder's disk: level, free space, thresholds, write rate and queue. */
+  diskReport(): DiskReport {
+    const { level, freeBytes, totalBytes, warnBytes, floorBytes, writeRate, reserveHeld, detail } =
+      this.disk.status;
+    return {
+      level,
+      freeBytes,
+      totalBytes,
+      warnBytes,
+      floorBytes,
+      writeRate,
+      reserveHeld,
+      queuedBytes: this.recording.budget.queuedBytes,
+      peakQueuedBytes: this.recording.budget.peakBytes,
+      ...(detail !== undefined ? { detail } : {}),
     };
   }
 
@@ -282,6 +345,7 @@ export class Studio {
       httpUrl: this.url,
       lanUrl: this.lanUrl,
       certificateFingerprint: this.#tls?.fingerprint ?? null,
+      disk: this.diskReport(),
     };
   }
 
@@ -297,16 +361,33 @@ export class Studio {
       .catch((error: unknown) => this.logger.warn({ err: error }, 'cannot read free disk space'));
   }
 
-  /** Closes every service in reverse order of creation. Idempotent. */
-  close(): Promise<void> {
+  /**
+   * The ordered shutdown (SIGTERM, SIGINT, Electron quit): no new joins or archives, every
+   * recording stopped and finalized (manifest, `stopped` → `available`), then peers, HTTP and
+   * the other services in reverse order of creation. Recordings that are not final within the
+   * deadline are left on disk for crash recovery at the next start. Idempotent.
+   */
+  shutdown(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed = true;
       if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
       const log = (what: string) => (error: unknown) =>
         this.logger.error({ err: error }, `closing ${what} failed`);
+      this.rooms.stopIntake();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), this.#shutdownDeadlineMs);
+      });
+      const finalized = await Promise.race([this.recording.close().catch(log('recording')), deadline]);
+      clearTimeout(timer);
+      if (finalized === 'late')
+        this.logger.error(
+          { deadlineMs: this.#shutdownDeadlineMs },
+          'recordings were not finalized in time; they will be recovered at the next start',
+        );
+      this.disk.close();
       await this.https?.close().catch(log('https'));
       await this.http.close().catch(log('http'));
-      await this.recording.close().catch(log('recording'));
       await this.composition.close().catch(log('composition'));
       await this.delivery.close().catch(log('delivery'));
       await this.webhooks.close().catch(log('webhooks'));
@@ -315,9 +396,15 @@ export class Studio {
       this.rooms.close();
       this.bus.close();
       this.store.close();
+      this.#lock.release();
       this.logger.info('studio closed');
       this.logger.flush();
     })();
     return this.#closing;
+  }
+
+  /** Same as `shutdown()`. */
+  close(): Promise<void> {
+    return this.shutdown();
   }
 }

@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { APP_VERSION } from './appInfo';
 import { ConfigError, loadConfig } from './config/loadConfig';
 import { runDoctor } from './doctor';
+import { throttledSink } from './recording/throttledSink';
+import { DataFolderInUseError } from './store/DataLock';
 import { Studio } from './Studio';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -62,14 +64,21 @@ async function main(): Promise<number> {
     }
   }
 
-  let studio: Studio;
+  // Test hook: a disk that takes only this many bytes per second (backpressure tests, benchmarks).
+  const slowDisk = Number(process.env.SPOOL_TEST_DISK_BYTES_PER_SEC ?? '');
   try {
-    studio = await Studio.start({ ...(args.data ? { dataDir: args.data } : {}), overrides });
+    running = await Studio.start({
+      ...(args.data ? { dataDir: args.data } : {}),
+      overrides,
+      ...(slowDisk > 0 ? { openSink: throttledSink(slowDisk) } : {}),
+    });
   } catch (error) {
-    if (error instanceof ConfigError) err(`Spool Studio: ${error.message}`);
+    if (error instanceof ConfigError || error instanceof DataFolderInUseError)
+      err(`Spool Studio: ${error.message}`);
     else err(`Spool Studio could not start: ${(error as Error).stack ?? String(error)}`);
     return 1;
   }
+  const studio = running;
   out(`Data directory: ${studio.config.dataDir}`);
   if (studio.config.generated.includes('operatorPassword')) {
     out(
@@ -89,6 +98,30 @@ async function main(): Promise<number> {
   await studio.close();
   return 0;
 }
+
+let running: Studio | null = null;
+let crashing = false;
+
+/**
+ * A bug must not keep a half-working studio alive, nor lose the takes: log it, finalize what
+ * can be finalized (a short deadline; the rest is left for crash recovery) and exit non-zero.
+ */
+function fatal(what: string, error: unknown): void {
+  err(`Spool Studio: ${what}: ${(error as Error)?.stack ?? String(error)}`);
+  if (crashing) return;
+  crashing = true;
+  process.exitCode = 1;
+  setTimeout(() => process.exit(1), 15_000).unref();
+  const studio = running;
+  if (studio === null) process.exit(1);
+  studio.logger.fatal({ err: error }, what);
+  void studio
+    .shutdown()
+    .catch(() => {})
+    .finally(() => process.exit(1));
+}
+process.on('unhandledRejection', (reason) => fatal('unhandled promise rejection', reason));
+process.on('uncaughtException', (error) => fatal('uncaught exception', error));
 
 main().then(
   (code) => {

@@ -1,4 +1,5 @@
 /** Types of the studio's HTTP API shared by the core and the renderer. */
+import type { DiskLevel } from './events';
 
 export interface FfmpegInfo {
   found: boolean;
@@ -14,6 +15,25 @@ export interface DiskInfo {
   path: string;
   freeBytes: number;
   totalBytes: number;
+  /** `low`: below the warning threshold; `full`: recording stops and new archives are refused. */
+  level: DiskLevel;
+}
+
+/** The data folder's disk as the operator's UI shows it (`GET /api/studio`). */
+export interface DiskReport {
+  level: DiskLevel;
+  freeBytes: number;
+  totalBytes: number;
+  warnBytes: number;
+  floorBytes: number;
+  /** Bytes per second the recorder wrote lately. */
+  writeRate: number;
+  /** Whether the database's reserve file is in place. */
+  reserveHeld: boolean;
+  /** Bytes of recorded media waiting for the disk now, and the most that ever waited. */
+  queuedBytes: number;
+  peakQueuedBytes: number;
+  detail?: string;
 }
 
 /** `GET /health`. */
@@ -33,6 +53,7 @@ export interface StudioInfo {
   httpUrl: string;
   lanUrl: string | null;
   certificateFingerprint: string | null;
+  disk: DiskReport;
 }
 
 /** `POST /api/auth/login`. */

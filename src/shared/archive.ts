@@ -74,6 +74,8 @@ export interface ArchiveJson {
   splitOnly?: boolean;
   /** Studio: when the local files expire (ms since epoch), if set. */
   expireTime?: number | null;
+  /** Studio: what a `failure` was, when known ("disk full"). */
+  detail?: string;
 }
 
 /** One file of the individual-stream manifest (`manifest.json` → `files[]`). */
@@ -95,6 +97,21 @@ export interface ManifestFile {
   videoCodec?: string | null;
   /** Segment index: 0 for `<streamId>.webm`, 1 for `<streamId>_1.webm`, … */
   segment?: number;
+  /** Per track: frames the file lost, by reason. */
+  tracks?: Partial<Record<'audio' | 'video', { framesDropped: FramesDropped }>>;
+  /** The write error that ended this file early ("disk full"); it plays up to there. */
+  error?: string;
+}
+
+/**
+ * Frames a track lost, by why: `late` (arrived after the file's time had passed it), `broken`
+ * (a lost packet: dropped up to the next keyframe), `backpressure` (the disk could not keep up:
+ * dropped up to the next keyframe).
+ */
+export interface FramesDropped {
+  late: number;
+  broken: number;
+  backpressure: number;
 }
 
 /** `manifest.json` of an archive: OpenTok's individual-stream format, extra fields allowed. */

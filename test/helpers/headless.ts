@@ -60,8 +60,8 @@ export async function startHeadless(options: StartHeadlessOptions): Promise<Head
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`headless core did not start within ${options.timeoutMs ?? 20000} ms:\n${output}`));
-    }, options.timeoutMs ?? 20_000);
+      reject(new Error(`headless core did not start within ${options.timeoutMs ?? 45_000} ms:\n${output}`));
+    }, options.timeoutMs ?? 45_000);
     const check = () => {
       const match = /listening on (http:\/\/\S+)/.exec(output);
       if (match) {

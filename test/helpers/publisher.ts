@@ -7,7 +7,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MediaStreamTrack, RTCPeerConnection, useOPUS, useVP8, type RTCRtpCodecParameters } from 'werift';
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  useH264,
+  useOPUS,
+  useVP8,
+  type RTCRtpCodecParameters,
+} from 'werift';
 import { ROOT } from './headless';
 
 export interface ClipOptions {
@@ -23,6 +30,8 @@ export interface ClipOptions {
   gopSec?: number;
   /** A solid colour (ffmpeg colour name or 0xRRGGBB) instead of the test pattern. */
   color?: string;
+  /** Video codec: VP8 in WebM (default) or H.264 (constrained baseline, SPS/PPS in band) in Matroska. */
+  codec?: 'vp8' | 'h264';
 }
 
 /** Where clips are cached between test runs (encoding is the slow part). */
@@ -42,9 +51,11 @@ export function makeClip(options: ClipOptions): string {
     syncPeriodSec,
     gopSec = 1,
     color,
+    codec = 'vp8',
   } = options;
   mkdirSync(CACHE, { recursive: true });
-  const name = `clip-${durationSec}s-${width}x${height}-${fps}-${videoKbps}k-g${gopSec}${syncPeriodSec ? `-sync${syncPeriodSec}` : ''}${color ? `-${color}` : ''}.webm`;
+  const ext = codec === 'h264' ? 'mkv' : 'webm';
+  const name = `clip-${durationSec}s-${width}x${height}-${fps}-${videoKbps}k-g${gopSec}${syncPeriodSec ? `-sync${syncPeriodSec}` : ''}${color ? `-${color}` : ''}${codec === 'h264' ? '-h264' : ''}.${ext}`;
   const path = join(CACHE, name);
   if (existsSync(path)) return path;
   const flash = syncPeriodSec
@@ -80,12 +91,21 @@ export function makeClip(options: ClipOptions): string {
       'error',
       '-y',
       ...flash,
-      '-c:v',
-      'libvpx',
-      '-deadline',
-      'realtime',
-      '-cpu-used',
-      '8',
+      ...(codec === 'h264'
+        ? [
+            '-c:v',
+            'libx264',
+            '-preset',
+            'veryfast',
+            '-profile:v',
+            'baseline',
+            '-pix_fmt',
+            'yuv420p',
+            // SPS/PPS before every keyframe: RTP carries them in band, as browsers send them.
+            '-x264-params',
+            'repeat-headers=1',
+          ]
+        : ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8']),
       '-b:v',
       `${videoKbps}k`,
       '-g',
@@ -101,12 +121,12 @@ export function makeClip(options: ClipOptions): string {
       '-ac',
       '2',
       '-shortest',
-      `${path}.part.webm`,
+      `${path}.part.${ext}`,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   if (result.status !== 0) throw new Error(`ffmpeg could not make the clip: ${result.stderr.toString()}`);
-  spawnSync('mv', [`${path}.part.webm`, path]);
+  spawnSync('mv', [`${path}.part.${ext}`, path]);
   return path;
 }
 
@@ -178,7 +198,8 @@ export class SyntheticPublisher {
     this.lossRate = options.lossRate ?? 0;
     const codecs: { audio: RTCRtpCodecParameters[]; video: RTCRtpCodecParameters[] } = {
       audio: [useOPUS()],
-      video: [useVP8()],
+      // A Matroska clip holds H.264 (makeClip's `codec: 'h264'`).
+      video: [options.clip.endsWith('.mkv') ? useH264() : useVP8()],
     };
     this.pc = new RTCPeerConnection({
       codecs,
@@ -195,7 +216,13 @@ export class SyntheticPublisher {
   /** Connects over WHIP and starts sending once the peer connection is up. */
   static async start(options: PublisherOptions): Promise<SyntheticPublisher> {
     const publisher = new SyntheticPublisher(options);
-    await publisher.#start();
+    try {
+      await publisher.#start();
+    } catch (error) {
+      // A publisher that never connected must not keep sockets (and the test process) alive.
+      await publisher.close().catch(() => {});
+      throw error;
+    }
     return publisher;
   }
 
@@ -310,7 +337,7 @@ async function waitForGathering(pc: RTCPeerConnection): Promise<void> {
   });
 }
 
-async function waitForConnected(pc: RTCPeerConnection, timeoutMs = 10_000): Promise<void> {
+async function waitForConnected(pc: RTCPeerConnection, timeoutMs = 30_000): Promise<void> {
   if (pc.connectionState === 'connected') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('WHIP peer did not connect')), timeoutMs);

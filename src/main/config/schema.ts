@@ -12,6 +12,11 @@ const seconds = (min: number) =>
     .int('must be whole seconds')
     .min(min, `must be at least ${min}`);
 
+const bytes = z.coerce
+  .number({ error: 'must be a number of bytes' })
+  .int('must be whole bytes')
+  .min(0, 'must be at least 0');
+
 const ipv4OrHost = z
   .string()
   .trim()
@@ -99,6 +104,19 @@ export const settingsSchema = z.strictObject({
   webhookBackoffMaxSec: seconds(1).default(3600),
   /** How long a webhook message is retried before it is marked failed. */
   webhookRetryWindowSec: seconds(1).default(72 * 3600),
+  /**
+   * Warn (event + banner) when the data folder's disk has less free space than this, or than
+   * 15 minutes of recording at the current write rate if that is more.
+   */
+  diskWarnBytes: bytes.default(2 * 1024 ** 3),
+  /** Below this much free space archives stop (`failure`, "disk full") and new ones are refused. */
+  diskFloorBytes: bytes.default(500 * 1024 ** 2),
+  /** A file kept in the data folder and deleted when the disk fills, so the database can still write. */
+  diskReserveBytes: bytes.default(16 * 1024 ** 2),
+  /** How often the free space is checked, in milliseconds. */
+  diskCheckIntervalMs: bytes.min(100, 'must be at least 100').default(2000),
+  /** Bytes of recorded media that may wait for a slow disk before frames are dropped (whole frames, up to the next keyframe). */
+  recordingQueueBytes: bytes.min(1024 * 1024, 'must be at least 1 MB').default(64 * 1024 ** 2),
   /** Logging level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

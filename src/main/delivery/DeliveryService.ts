@@ -30,6 +30,8 @@ import { parseWith } from '../../shared/validation';
 import { dateValues, renderPath } from './pathTemplate';
 import { RetentionSweeper } from './RetentionSweeper';
 import { TargetManager } from './TargetManager';
+import { guarded } from '../util/guarded';
+import { faultPoint } from '../util/fault';
 
 export interface DeliveryServiceOptions {
   /** The store's database (targets, deliveries, archives, events). */
@@ -270,7 +272,10 @@ export class DeliveryService {
     if (this.#timer !== null) clearTimeout(this.#timer);
     const next = this.repo.nextDueAt();
     if (next === null) return;
-    this.#timer = setTimeout(() => this.#pump(), Math.min(MAX_IDLE_MS, Math.max(20, next - Date.now())));
+    this.#timer = setTimeout(
+      guarded(this.#logger, 'delivery queue', () => this.#pump()),
+      Math.min(MAX_IDLE_MS, Math.max(20, next - Date.now())),
+    );
     this.#timer.unref();
   }
 
@@ -335,16 +340,22 @@ export class DeliveryService {
         onProgress: meter,
         signal,
       });
-      this.repo.succeed(record.id, result.url, size);
+      faultPoint('delivery.afterUpload');
       const attempts = record.attempts + 1;
+      const roomId = this.#roomOf(record.archiveId);
+      // The delivery's new status and its event commit together (the webhook reads the event).
+      this.#options.bus.commit(
+        () => this.repo.succeed(record.id, result.url, size),
+        () => ({
+          type: 'delivery.succeeded' as const,
+          data: { ...ref, url: result.url, size, attempts },
+          options: { archiveId: ref.archiveId, ...(roomId !== undefined ? { roomId } : {}) },
+        }),
+        () => faultPoint('delivery.afterDone'),
+      );
       this.#logger.info(
         { deliveryId: record.id, targetId: target.id, file: record.file, url: result.url, attempts },
         'file delivered',
-      );
-      this.#publish(
-        'delivery.succeeded',
-        { ...ref, url: result.url, size, attempts },
-        this.#roomOf(record.archiveId),
       );
       this.#settleArchive(record.archiveId);
     } catch (error) {

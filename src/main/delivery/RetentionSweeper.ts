@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ArchiveStatus } from '../events/ArchiveStatus';
 import type { Logger } from '../logger';
 import type { DeliveryRepository } from '../store/DeliveryRepository';
+import { guarded } from '../util/guarded';
 
 export interface RetentionSweeperOptions {
   deliveries: DeliveryRepository;
@@ -28,7 +29,10 @@ export class RetentionSweeper {
     this.#options = options;
     // Often enough that an archive expires close to its time, rarely enough to cost nothing.
     const everyMs = Math.min(60_000, Math.max(500, options.retentionSec * 250));
-    this.#timer = setInterval(() => void this.sweep(), everyMs);
+    this.#timer = setInterval(
+      guarded(options.logger, 'retention sweep', () => this.sweep()),
+      everyMs,
+    );
     this.#timer.unref();
   }
 

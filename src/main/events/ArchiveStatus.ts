@@ -6,6 +6,7 @@ import {
   type ArchiveRecord,
   type ArchiveRepository,
 } from '../store/ArchiveRepository';
+import { faultPoint } from '../util/fault';
 import type { EventBus } from './EventBus';
 
 /**
@@ -45,19 +46,34 @@ export class ArchiveStatus {
     return toArchiveJson(record, this.#repo.streams(record.id), this.#ctx);
   }
 
-  /** Sets the status (with a reason and other fields) and publishes `archive.<status>`. */
+  /**
+   * Sets the status (with a reason and other fields) and publishes `archive.<status>`: the row
+   * and the event commit in one transaction, so a crash never leaves one without the other.
+   * `detail` says more about a `failure` ("disk full").
+   */
   set(
     id: string,
     status: Status,
     patch: Partial<Pick<ArchiveRecord, 'size' | 'duration' | 'stoppedAt' | 'expireAt'>> & {
       reason?: ArchiveReason;
+      detail?: string;
     } = {},
   ): ArchiveRecord {
-    const record = this.#repo.update(id, { ...patch, status });
-    this.#bus.publish(`archive.${status}`, this.toJson(record), {
-      roomId: record.roomId,
-      archiveId: record.id,
-    });
-    return record;
+    const { detail, ...fields } = patch;
+    return this.#bus.commit(
+      () => {
+        const options =
+          detail === undefined
+            ? undefined
+            : { ...(this.#repo.get(id)?.options ?? {}), failureDetail: detail };
+        return this.#repo.update(id, { ...fields, status, ...(options ? { options } : {}) });
+      },
+      (record) => ({
+        type: `archive.${status}`,
+        data: this.toJson(record),
+        options: { roomId: record.roomId, archiveId: record.id },
+      }),
+      () => faultPoint('archive.afterStatus', status),
+    );
   }
 }

@@ -39,7 +39,40 @@ export class EventBus extends TypedEmitter<EventBusEvents> {
     data: EventPayloads[K],
     options: PublishOptions = {},
   ): StudioEvent<K> {
-    const base = {
+    const base = this.#build(type, data, options);
+    if (this.#closed) return { ...base, seq: 0 };
+    const seq = options.persist === false ? 0 : this.#repo.append(base as Omit<AnyStudioEvent, 'seq'>);
+    const event = { ...base, seq } as StudioEvent<K>;
+    this.safeEmit('event', event as unknown as AnyStudioEvent);
+    return event;
+  }
+
+  /**
+   * Runs a store change and appends the event announcing it in one SQLite transaction, so a crash
+   * leaves both or neither; listeners hear of the event after the commit (`afterCommit` runs in
+   * between: fault-injection points).
+   */
+  commit<T, K extends EventType>(
+    change: () => T,
+    announce: (result: T) => { type: K; data: EventPayloads[K]; options?: PublishOptions },
+    afterCommit?: () => void,
+  ): T {
+    let event: StudioEvent<K> | null = null;
+    const result = this.#repo.transaction(() => {
+      const value = change();
+      const { type, data, options = {} } = announce(value);
+      const base = this.#build(type, data, options);
+      const seq = this.#closed ? 0 : this.#repo.append(base as Omit<AnyStudioEvent, 'seq'>);
+      event = { ...base, seq } as StudioEvent<K>;
+      return value;
+    });
+    afterCommit?.();
+    if (!this.#closed && event !== null) this.safeEmit('event', event as unknown as AnyStudioEvent);
+    return result;
+  }
+
+  #build<K extends EventType>(type: K, data: EventPayloads[K], options: PublishOptions) {
+    return {
       id: randomUUID(),
       type,
       createdAt: Date.now(),
@@ -47,11 +80,6 @@ export class EventBus extends TypedEmitter<EventBusEvents> {
       ...(options.roomId !== undefined ? { roomId: options.roomId } : {}),
       ...(options.archiveId !== undefined ? { archiveId: options.archiveId } : {}),
     };
-    if (this.#closed) return { ...base, seq: 0 };
-    const seq = options.persist === false ? 0 : this.#repo.append(base as Omit<AnyStudioEvent, 'seq'>);
-    const event = { ...base, seq } as StudioEvent<K>;
-    this.safeEmit('event', event as unknown as AnyStudioEvent);
-    return event;
   }
 
   close(): void {

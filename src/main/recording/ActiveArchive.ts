@@ -15,6 +15,12 @@ export class ActiveArchive {
   readonly recorders = new Map<string, StreamRecorder>();
   /** Next segment number of each stream (`<id>.webm`, `<id>_1.webm`, …). */
   readonly segments = new Map<string, number>();
+  /** Segments being finalized (a stream left, a selection changed): a stop awaits them all. */
+  readonly finishing = new Set<Promise<void>>();
+  /** What went wrong writing a file ("disk full"): the archive ends `failed`, never `available`. */
+  writeError: string | null = null;
+  /** Why the archive was stopped as a failure without a write error (the disk reached its floor). */
+  failureDetail: string | null = null;
   /** Manual stream mode: the streams added, with what of them to record. */
   readonly selected = new Map<string, ArchiveStream>();
   /** Recorded time before the current started period (ms). */

@@ -1,6 +1,20 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { APP_VERSION } from '../appInfo';
 import { element, float, ID, idBytes, int, string, uint, UNKNOWN_SIZE, vint, voidElement } from './ebml';
+import type { WriteBudget } from './WriteBudget';
+
+/** Where a writer's bytes go: a file handle, or (in tests) something slower or failing. */
+export interface WriterSink {
+  write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens the sink of a new file (default: the file itself, created or emptied). */
+export type OpenSink = (path: string) => Promise<WriterSink>;
+
+export const openFileSink: OpenSink = (path) => open(path, 'w', 0o644);
 
 /** A track of a Matroska/WebM file. Track numbers start at 1. */
 export interface MatroskaTrack {
@@ -23,6 +37,14 @@ export interface MatroskaWriterOptions {
   tracks: MatroskaTrack[];
   /** Start a new cluster after this long (ms), so a crash loses at most this much. */
   clusterMs?: number;
+  /** Written data is flushed to the disk (fdatasync) at most this long after it was written. */
+  syncIntervalMs?: number;
+  /** Bytes queued for the disk, shared by every writer of the studio. */
+  budget?: WriteBudget;
+  /** The first write error (ENOSPC, EIO…), as soon as it happens. */
+  onError?: (error: Error) => void;
+  /** Opens the file (tests inject a slow or failing one). */
+  openSink?: OpenSink;
 }
 
 interface Cue {
@@ -45,15 +67,27 @@ const DURATION_BYTES = 11;
 export class MatroskaWriter {
   readonly path: string;
   readonly #options: MatroskaWriterOptions;
-  #file: FileHandle | null = null;
+  #file: WriterSink | null = null;
+  /** End of the file once everything queued is written. */
   #position = 0;
+  /** End of the last whole element on disk: what readers may take, and what a failure keeps. */
+  #durable = 0;
+  /** Media time at the end of the last whole cluster on disk. */
+  #durableTimeMs = 0;
+  #lastSync = Date.now();
   #segmentDataStart = 0;
   #segmentSizeOffset = 0;
   #durationOffset = 0;
   #seekHeadOffset = 0;
   #infoPosition = 0;
   #tracksPosition = 0;
-  #cluster: { timeMs: number; blocks: Buffer[]; bytes: number; hasKeyframe: boolean } | null = null;
+  #cluster: {
+    timeMs: number;
+    lastMs: number;
+    blocks: Buffer[];
+    bytes: number;
+    hasKeyframe: boolean;
+  } | null = null;
   #cues: Cue[] = [];
   #queue: Promise<void> = Promise.resolve();
   #failure: Error | null = null;
@@ -71,8 +105,13 @@ export class MatroskaWriter {
   /** Creates the file and writes its header. */
   static async create(path: string, options: MatroskaWriterOptions): Promise<MatroskaWriter> {
     const writer = new MatroskaWriter(path, options);
-    writer.#file = await open(path, 'w', 0o644);
+    writer.#file = await (options.openSink ?? openFileSink)(path);
     await writer.#writeHeader();
+    if (writer.#failure !== null) {
+      await writer.#file.close().catch(() => {});
+      writer.#file = null;
+      throw writer.#failure;
+    }
     return writer;
   }
 
@@ -81,14 +120,24 @@ export class MatroskaWriter {
     return this.#firstTimeMs === null ? 0 : this.#lastTimeMs;
   }
 
-  /** Bytes written so far. */
+  /** Bytes on disk so far (whole elements only; queued bytes are not counted). */
   get size(): number {
-    return this.#position;
+    return this.#durable;
+  }
+
+  /** Bytes a reader may take while the file grows: whole clusters, never a half-written one. */
+  get readableBytes(): number {
+    return this.#durable;
   }
 
   /** The first error a write hit, if any (the recorder stops that file then). */
   get failure(): Error | null {
     return this.#failure;
+  }
+
+  /** Whether the studio's write queue is full: the recorder drops frames instead of writing. */
+  get congested(): boolean {
+    return this.#options.budget?.congested ?? false;
   }
 
   async #writeHeader(): Promise<void> {
@@ -155,17 +204,56 @@ export class MatroskaWriter {
     await this.#queue;
   }
 
-  #enqueue(data: Buffer, at?: number): void {
+  /**
+   * Queues a write: appended at the end, or over earlier bytes at `at`. After a failure nothing
+   * more is written, and the file is cut back to its last whole element.
+   */
+  #enqueue(data: Buffer, at?: number, clusterEndMs?: number): void {
+    const append = at === undefined;
     const position = at ?? this.#position;
-    if (at === undefined) this.#position += data.length;
+    if (append) this.#position += data.length;
+    const budget = this.#options.budget;
+    budget?.add(data.length);
     this.#queue = this.#queue.then(async () => {
-      if (this.#failure !== null || this.#file === null) return;
       try {
-        await this.#file.write(data, 0, data.length, position);
+        if (this.#failure !== null || this.#file === null) return;
+        const halted = append ? (budget?.halted ?? null) : null;
+        if (halted !== null) throw halted;
+        await this.#writeFully(data, position);
+        if (append) {
+          this.#durable = position + data.length;
+          if (clusterEndMs !== undefined) this.#durableTimeMs = clusterEndMs;
+        }
+        // Durable as it goes: a power cut loses at most about one sync interval.
+        if (Date.now() - this.#lastSync >= (this.#options.syncIntervalMs ?? 1000)) {
+          this.#lastSync = Date.now();
+          await this.#file.datasync();
+        }
       } catch (error) {
-        this.#failure = error as Error;
+        await this.#fail(error as Error);
+      } finally {
+        budget?.release(data.length);
       }
     });
+  }
+
+  async #writeFully(data: Buffer, position: number): Promise<void> {
+    let offset = 0;
+    // A nearly full disk takes part of a write and refuses the rest on the next call.
+    while (offset < data.length) {
+      const { bytesWritten } = await this.#file!.write(data, offset, data.length - offset, position + offset);
+      if (bytesWritten <= 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+      offset += bytesWritten;
+    }
+  }
+
+  async #fail(error: Error): Promise<void> {
+    if (this.#failure !== null) return;
+    this.#failure = error;
+    // Whatever part of an element reached the disk goes: the file ends at a whole cluster.
+    await this.#file?.truncate(this.#durable).catch(() => {});
+    const onError = this.#options.onError;
+    if (onError) queueMicrotask(() => onError(error));
   }
 
   /** Adds one frame. `timeMs` is on the file's timeline (0 = its start). */
@@ -183,7 +271,7 @@ export class MatroskaWriter {
       time - cluster.timeMs > 32_000
     ) {
       this.#flushCluster();
-      this.#cluster = { timeMs: time, blocks: [], bytes: 0, hasKeyframe: false };
+      this.#cluster = { timeMs: time, lastMs: time, blocks: [], bytes: 0, hasKeyframe: false };
     }
     const current = this.#cluster!;
     const relative = Math.max(-32768, Math.min(32767, time - current.timeMs));
@@ -196,6 +284,7 @@ export class MatroskaWriter {
     if (isVideoKey && current.blocks.length === 0) current.hasKeyframe = true;
     current.blocks.push(block);
     current.bytes += block.length;
+    current.lastMs = Math.max(current.lastMs, time);
     this.#lastTimeMs = Math.max(this.#lastTimeMs, time);
   }
 
@@ -211,7 +300,7 @@ export class MatroskaWriter {
     }
     const timestamp = uint(ID.Timestamp, cluster.timeMs);
     const body = Buffer.concat([timestamp, ...cluster.blocks]);
-    this.#enqueue(Buffer.concat([idBytes(ID.Cluster), vint(body.length), body]));
+    this.#enqueue(Buffer.concat([idBytes(ID.Cluster), vint(body.length), body]), undefined, cluster.lastMs);
   }
 
   /** Writes what is buffered (a cluster in progress) without finalizing. */
@@ -220,11 +309,34 @@ export class MatroskaWriter {
     await this.#queue;
   }
 
-  /** Appends Cues, fills in Duration, SeekHead and Segment size, and closes the file. */
-  async finalize(): Promise<{ durationMs: number; size: number }> {
-    if (this.#closed) return { durationMs: this.durationMs, size: this.#position };
+  /**
+   * Appends Cues, fills in Duration, SeekHead and Segment size, and closes the file. After a
+   * write error the file keeps its whole clusters, gets the Duration and Segment size of what
+   * is on disk, and `error` says what went wrong.
+   */
+  async finalize(): Promise<{ durationMs: number; size: number; error: Error | null }> {
+    if (this.#closed) return this.#result();
     this.#flushCluster();
     this.#closed = true;
+    if (this.#failure === null) this.#enqueueIndex();
+    await this.#queue;
+    if (this.#failure !== null) await this.#salvage();
+    await this.#file?.datasync().catch(() => {});
+    await this.#file?.close().catch(() => {});
+    this.#file = null;
+    return this.#result();
+  }
+
+  #result(): { durationMs: number; size: number; error: Error | null } {
+    const failed = this.#failure !== null;
+    return {
+      durationMs: failed ? this.#durableTimeMs : this.durationMs,
+      size: this.#durable,
+      error: this.#failure,
+    };
+  }
+
+  #enqueueIndex(): void {
     const cuesPosition = this.#position - this.#segmentDataStart;
     if (this.#cues.length > 0) {
       const points = this.#cues.map((cue) =>
@@ -256,12 +368,25 @@ export class MatroskaWriter {
     this.#enqueue(float(ID.Duration, Math.max(this.durationMs, 1)), this.#durationOffset);
     const segmentSize = this.#position - this.#segmentDataStart;
     this.#enqueue(vint(segmentSize, 8), this.#segmentSizeOffset);
-    await this.#queue;
-    await this.#file?.sync().catch(() => {});
-    await this.#file?.close();
-    this.#file = null;
-    if (this.#failure !== null) throw this.#failure;
-    return { durationMs: this.durationMs, size: this.#position };
+  }
+
+  /**
+   * After a write error: the file already ends at its last whole cluster; Duration and the
+   * Segment size are written over bytes already on disk (no new space needed), so players see
+   * the right length. No Cues (they would need space).
+   */
+  async #salvage(): Promise<void> {
+    const file = this.#file;
+    if (file === null || this.#durable <= this.#tracksPosition) return;
+    try {
+      await file.truncate(this.#durable);
+      const duration = float(ID.Duration, Math.max(this.#durableTimeMs, 1));
+      await file.write(duration, 0, duration.length, this.#durationOffset);
+      const size = vint(this.#durable - this.#segmentDataStart, 8);
+      await file.write(size, 0, size.length, this.#segmentSizeOffset);
+    } catch {
+      // The clusters on disk play without these; nothing more can be done on this disk.
+    }
   }
 
   /** Closes the file as it is (writes buffered data, no Cues): what a crash would leave. */
@@ -270,7 +395,7 @@ export class MatroskaWriter {
     this.#flushCluster();
     this.#closed = true;
     await this.#queue;
-    await this.#file?.close();
+    await this.#file?.close().catch(() => {});
     this.#file = null;
   }
 }

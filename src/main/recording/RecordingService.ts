@@ -17,9 +17,14 @@ import type { LiveRoom } from '../rooms/LiveRoom';
 import type { RoomService } from '../rooms/RoomService';
 import type { Stream } from '../rooms/Stream';
 import type { ArchiveFileRecord, ArchiveRecord, ArchiveRepository } from '../store/ArchiveRepository';
+import { faultPoint } from '../util/fault';
+import { noFramesDropped, type FramesDropped } from './frameDrops';
 import { ActiveArchive } from './ActiveArchive';
-import { probeDuration, remux } from './remux';
-import { StreamRecorder, type RecordedFile } from './StreamRecorder';
+import type { OpenSink } from './MatroskaWriter';
+import { probeStreams, remux } from './remux';
+import { describeWriteError, StreamRecorder, type RecordedFile } from './StreamRecorder';
+import { WriteBudget } from './WriteBudget';
+import { guarded } from '../util/guarded';
 
 export interface RecordingServiceOptions {
   db: BetterSqlite3.Database;
@@ -31,6 +36,12 @@ export interface RecordingServiceOptions {
   archiveStatus: ArchiveStatus;
   /** The ffmpeg in use (remux to MP4, crash recovery), or why there is none. */
   ffmpeg: () => Ffmpeg | Error;
+  /** Why new archives cannot start now (the disk is full), or null. */
+  refusal?: () => string | null;
+  /** A recording file could not be written ("disk full"): the disk monitor hears of it. */
+  onWriteError?: (detail: string) => void;
+  /** Opens recording files (tests inject a slow disk). */
+  openSink?: OpenSink;
 }
 
 /** Archive ids are UUIDs, as OpenTok's; anything else is refused before touching the disk. */
@@ -52,6 +63,8 @@ export class RecordingService {
   readonly #active = new Map<string, ActiveArchive>();
   readonly #roomListeners = new Map<string, Array<() => void>>();
   readonly #limits: NodeJS.Timeout;
+  /** Bytes queued for the disk across every recorder. */
+  readonly budget: WriteBudget;
   #closed = false;
 
   constructor(options: RecordingServiceOptions) {
@@ -60,6 +73,7 @@ export class RecordingService {
     this.#status = options.archiveStatus;
     this.#repo = options.archiveStatus.repo;
     mkdirSync(this.archivesDir, { recursive: true });
+    this.budget = new WriteBudget(options.settings.recordingQueueBytes);
     options.rooms.on('sessionStarted', (room) => this.#onSessionStarted(room));
     options.rooms.on('sessionEnded', (room) => this.#onSessionEnded(room));
     options.rooms.setRecordingControl({
@@ -90,7 +104,14 @@ export class RecordingService {
       },
       state: (roomId) => this.state(roomId),
     });
-    this.#limits = setInterval(() => this.#checkLimits(), 1000);
+    this.#limits = setInterval(() => {
+      // A timer that touches the store must never take the process down with it.
+      try {
+        this.#checkLimits();
+      } catch (error) {
+        this.#logger.error({ err: error }, 'checking archive limits failed');
+      }
+    }, 1000);
     this.#limits.unref();
   }
 
@@ -123,6 +144,8 @@ export class RecordingService {
   async start(body: unknown, internal: { auto?: boolean; replaces?: string } = {}): Promise<ArchiveJson> {
     const auto = internal.auto ?? false;
     if (this.#closed) throw new StudioError('Unavailable', 'the studio is shutting down');
+    const refusal = this.#options.refusal?.() ?? null;
+    if (refusal !== null) throw new StudioError('Unavailable', `an archive cannot start now: ${refusal}`);
     const input = parseWith(startArchiveSchema, body, 'archive');
     const room = this.#options.rooms.record(input.sessionId);
     const live = this.#options.rooms.live(room.id);
@@ -211,7 +234,7 @@ export class RecordingService {
     // OpenTok answers a start with "started"; an archive with nothing to record pauses after.
     const json = this.#status.json(record.id);
     this.#broadcast(active, 'started');
-    setImmediate(() => this.#refreshState(active));
+    setImmediate(guarded(this.#logger, 'archive state', () => this.#refreshState(active)));
     return json;
   }
 
@@ -299,16 +322,20 @@ export class RecordingService {
         hasVideo: input.hasVideo ?? true,
       });
       // A changed selection of a recorded stream starts a new segment with the new tracks.
-      void this.#endSegment(active, stream.id).then(() => {
-        this.#record(active, stream);
-        this.#refreshState(active);
-      });
+      void this.#endSegment(active, stream.id)
+        .then(() => {
+          this.#record(active, stream);
+          this.#refreshState(active);
+        })
+        .catch(this.#logError(active, 'cannot start the new segment'));
     } else if (input.removeStream !== undefined) {
       if (!active.selected.has(input.removeStream)) {
         throw notFound(`stream ${input.removeStream} is not in archive ${id}`, 'removeStream');
       }
       active.selected.delete(input.removeStream);
-      void this.#endSegment(active, input.removeStream).then(() => this.#refreshState(active));
+      void this.#endSegment(active, input.removeStream)
+        .then(() => this.#refreshState(active))
+        .catch(this.#logError(active, 'cannot update the archive state'));
     }
   }
 
@@ -345,7 +372,9 @@ export class RecordingService {
     };
     const onStreamGone = (stream: Stream) => {
       for (const active of this.#archivesOf(room.id)) {
-        void this.#endSegment(active, stream.id).then(() => this.#refreshState(active));
+        void this.#endSegment(active, stream.id)
+          .then(() => this.#refreshState(active))
+          .catch(this.#logError(active, 'cannot update the archive state'));
       }
     };
     room.on('streamAdded', onStream);
@@ -354,6 +383,10 @@ export class RecordingService {
       () => room.off('streamAdded', onStream),
       () => room.off('streamRemoved', onStreamGone),
     ]);
+  }
+
+  #logError(active: ActiveArchive, what: string): (error: unknown) => void {
+    return (error) => this.#logger.error({ err: error, archiveId: active.id }, what);
   }
 
   #archivesOf(roomId: string): ActiveArchive[] {
@@ -383,19 +416,45 @@ export class RecordingService {
       keyframeIntervalSec: this.#options.settings.keyframeIntervalSec,
       logger: this.#logger.child({ archiveId: active.id, streamId: stream.id }),
       onFileStarted: (file) => this.#saveFile(active.id, stream, file, segment, null),
+      budget: this.budget,
+      ...(this.#options.openSink ? { openSink: this.#options.openSink } : {}),
+      // A file that cannot be written stops the whole archive at once, finalized as far as it got.
+      onWriteError: (error) => {
+        const detail = describeWriteError(error);
+        active.writeError ??= detail;
+        // A full disk is full for every file: the others stop writing too, at a whole cluster.
+        if (detail === 'disk full') this.budget.halt(error);
+        void this.#stop(active, 'failure', detail);
+        this.#options.onWriteError?.(detail);
+      },
     });
     active.recorders.set(stream.id, recorder);
   }
 
-  /** Finalizes a stream's current segment. */
-  async #endSegment(active: ActiveArchive, streamId: string): Promise<void> {
+  /**
+   * Finalizes a stream's current segment. The segment leaves the recorders at once (nothing new
+   * is written to it) but stays in `finishing` until its files are final: a stop awaits it.
+   */
+  #endSegment(active: ActiveArchive, streamId: string): Promise<void> {
     const recorder = active.recorders.get(streamId);
-    if (recorder === undefined) return;
+    if (recorder === undefined) return Promise.resolve();
     active.recorders.delete(streamId);
     if (active.record.streamMode === 'auto') this.#repo.removeStream(active.id, streamId);
     const stream = active.room.streams.get(streamId);
-    const files = await recorder.stop();
-    for (const file of files) this.#saveFile(active.id, stream, file, null, file.stopOffsetMs);
+    const done = (async () => {
+      const files = await recorder.stop();
+      for (const file of files) {
+        this.#saveFile(active.id, stream, file, null, file.stopOffsetMs);
+        if (file.error !== undefined) active.writeError ??= file.error;
+      }
+    })();
+    const tracked = done.catch((error: unknown) => {
+      this.#logger.error({ err: error, archiveId: active.id, streamId }, 'segment could not be finalized');
+      active.writeError ??= 'the recording could not be finalized';
+    });
+    active.finishing.add(tracked);
+    void tracked.finally(() => active.finishing.delete(tracked));
+    return tracked;
   }
 
   #saveFile(
@@ -418,6 +477,8 @@ export class RecordingService {
       audioCodec: file.audioCodec,
       videoCodec: file.videoCodec,
       container: file.container,
+      framesDropped: file.framesDropped,
+      ...(file.error !== undefined ? { error: file.error } : {}),
       ...(segment !== null ? { segment } : {}),
     };
     this.#repo.upsertFile({
@@ -475,9 +536,17 @@ export class RecordingService {
         void this.#stop(active, 'maximum idle time exceeded');
       } else if (!active.paused) {
         const size = [...active.recorders.values()].reduce((n, r) => n + r.bytesWritten, 0);
+        let backpressure = 0;
+        for (const recorder of active.recorders.values())
+          for (const drops of Object.values(recorder.framesDropped)) backpressure += drops.backpressure;
         this.#options.bus.publish(
           'archive.progress',
-          { archiveId: active.id, durationSec: Math.round(recorded / 1000), size },
+          {
+            archiveId: active.id,
+            durationSec: Math.round(recorded / 1000),
+            size,
+            framesDropped: { backpressure },
+          },
           { persist: false, roomId: active.record.roomId, archiveId: active.id },
         );
       }
@@ -485,14 +554,24 @@ export class RecordingService {
   }
 
   /** Stops an archive: finalizes every file, writes the manifest, then `stopped` → `available`. */
-  #stop(active: ActiveArchive, reason: ArchiveReason): Promise<ArchiveJson> {
+  #stop(active: ActiveArchive, reason: ArchiveReason, detail?: string): Promise<ArchiveJson> {
     if (active.stopping === null) {
       active.ended = true;
+      if (detail !== undefined) active.failureDetail ??= detail;
       active.stopping = this.#finish(active, reason);
+      // Stops started by timers and events are not awaited: their failure is logged here.
+      active.stopping.catch((error: unknown) =>
+        this.#logger.error({ err: error, archiveId: active.id }, 'archive could not be stopped'),
+      );
     }
     return active.stopping;
   }
 
+  /**
+   * The ordered stop: every segment is finalized (those the stop ends and those that were ending
+   * already), then MP4 remux, manifest, size, and only then `stopped` → `available`. A write
+   * error anywhere makes it `stopped` (failure, with the detail) → `failed`: never `available`.
+   */
   async #finish(active: ActiveArchive, reason: ArchiveReason): Promise<ArchiveJson> {
     const stoppedAt = Date.now();
     const recordedMs = active.recordedMs(stoppedAt);
@@ -500,29 +579,35 @@ export class RecordingService {
     this.#broadcast(active, 'stopped', reason);
     let failed = false;
     try {
-      await Promise.all([...active.recorders.keys()].map((streamId) => this.#endSegment(active, streamId)));
-      if (active.record.format === 'mp4') await this.#toMp4(active.id);
+      for (const streamId of [...active.recorders.keys()]) void this.#endSegment(active, streamId);
+      // Segments that end while we wait (a stream leaving now) are awaited too.
+      while (active.finishing.size > 0) await Promise.all([...active.finishing]);
+      if (active.record.format === 'mp4' && active.writeError === null) await this.#toMp4(active.id);
       this.#writeManifest(active.id);
     } catch (error) {
       failed = true;
       this.#logger.error({ err: error, archiveId: active.id }, 'archive could not be finalized');
     }
+    if (failed) active.writeError ??= 'the files could not be finalized';
+    const detail = active.writeError ?? active.failureDetail ?? undefined;
     this.#repo.clearStreams(active.id);
     const size = this.#sizeOf(active.id);
     const duration = Math.round(recordedMs / 1000);
     this.#active.delete(active.id);
     this.#unwatchIfIdle(active.record.roomId);
     const stopped = this.#status.set(active.id, 'stopped', {
-      reason: failed ? 'failure' : reason,
+      reason: detail !== undefined ? 'failure' : reason,
       size,
       duration,
       stoppedAt,
+      ...(detail !== undefined ? { detail } : {}),
     });
     const json = this.#status.toJson(stopped);
-    this.#logger.info({ archiveId: active.id, reason, duration, size }, 'archive stopped');
+    this.#logger.info({ archiveId: active.id, reason, detail, duration, size }, 'archive stopped');
+    faultPoint('archive.afterStopped');
     // Individual archives are ready now; composed ones when their composition is.
     if (active.record.outputMode === 'individual')
-      this.#status.set(active.id, failed && size === 0 ? 'failed' : 'available', { size });
+      this.#status.set(active.id, active.writeError !== null ? 'failed' : 'available', { size });
     return json;
   }
 
@@ -561,11 +646,36 @@ export class RecordingService {
       if (file.kind === 'manifest' || file.kind === 'composition' || (video && !MP4_VIDEO.has(video)))
         continue;
       if (file.filename.endsWith('.mp4')) continue;
+      const source = join(dir, file.filename);
+      if (!existsSync(source)) continue;
       const target = file.filename.replace(/\.(webm|mkv)$/, '.mp4');
-      await remux(ffmpeg, join(dir, file.filename), join(dir, target), true);
-      rmSync(join(dir, file.filename), { force: true });
-      this.#repo.removeFile(archiveId, file.filename);
+      // Written under a temporary name and checked before it replaces the original: a remux that
+      // fails or comes out short never costs the recorded file.
+      const temporary = join(dir, `${target}.part`);
+      try {
+        await remux(ffmpeg, source, temporary, true);
+        const [before, after] = await Promise.all([
+          probeStreams(ffmpeg, source),
+          probeStreams(ffmpeg, temporary),
+        ]);
+        if (after.streams !== before.streams || Math.abs(after.duration - before.duration) > 0.5) {
+          throw new Error(
+            `the MP4 of ${file.filename} differs from it (${after.streams} streams, ${after.duration} s; ` +
+              `expected ${before.streams}, ${before.duration} s)`,
+          );
+        }
+      } catch (error) {
+        rmSync(temporary, { force: true });
+        this.#logger.warn(
+          { err: error, archiveId, file: file.filename },
+          'MP4 remux failed; the file stays as it is',
+        );
+        continue;
+      }
+      renameSync(temporary, join(dir, target));
       this.#repo.upsertFile({ ...file, filename: target, size: statSync(join(dir, target)).size });
+      this.#repo.removeFile(archiveId, file.filename);
+      rmSync(source, { force: true });
     }
   }
 
@@ -587,6 +697,8 @@ export class RecordingService {
       audioCodec: (f.info.audioCodec as string | null | undefined) ?? null,
       videoCodec: (f.info.videoCodec as string | null | undefined) ?? null,
       segment: Number(f.info.segment ?? 0),
+      ...manifestTracks(f.info.framesDropped),
+      ...(typeof f.info.error === 'string' ? { error: f.info.error } : {}),
     });
     const apiKey = this.#options.settings.apiKey;
     const manifest: Manifest = {
@@ -676,6 +788,13 @@ export class RecordingService {
    */
   async recover(): Promise<string[]> {
     const recovered: string[] = [];
+    // Stopped (files final, manifest written) but the crash came before `available`.
+    for (const record of this.#repo.withStatus(['stopped'])) {
+      if (this.#active.has(record.id) || record.outputMode !== 'individual') continue;
+      const damaged = this.#repo.files(record.id).some((f) => typeof f.info.error === 'string');
+      this.#status.set(record.id, damaged ? 'failed' : 'available', { size: this.#sizeOf(record.id) });
+      this.#logger.warn({ archiveId: record.id }, 'archive stopped before a crash is now ready');
+    }
     for (const record of this.#repo.withStatus(['started', 'paused'])) {
       if (this.#active.has(record.id)) continue;
       try {
@@ -718,7 +837,7 @@ export class RecordingService {
           rmSync(repaired, { force: true });
           this.#logger.warn({ err: error, file: filename }, 'file could not be repaired; kept as it is');
         }
-        durationMs = Math.round((await probeDuration(ffmpeg, path).catch(() => 0)) * 1000);
+        durationMs = Math.round(((await probeStreams(ffmpeg, path).catch(() => null))?.duration ?? 0) * 1000);
       }
       const stopOffsetMs = row.startOffsetMs + durationMs;
       end = Math.max(end, record.createdAt + stopOffsetMs);
@@ -741,6 +860,7 @@ export class RecordingService {
 
   #mediaFiles(dir: string): string[] {
     const media = (name: string) => /\.(webm|mkv|mp4)$/.test(name) && !name.includes('.repair');
+    // A remux a crash interrupted (`.mp4.part`) is left out: its source is still there.
     const files = readdirSync(dir).filter(media);
     if (existsSync(join(dir, 'split')))
       files.push(
@@ -751,15 +871,50 @@ export class RecordingService {
     return files.filter((f) => f !== 'archive.mp4' && !f.startsWith('compositions/'));
   }
 
+  /**
+   * Stops every archive with `reason` (files finalized, manifest, `stopped` → `available`) and
+   * refuses new ones. Awaits what is already stopping too.
+   */
+  async stopAll(reason: ArchiveReason, detail?: string): Promise<void> {
+    await Promise.allSettled([...this.#active.values()].map((a) => this.#stop(a, reason, detail)));
+  }
+
+  /** Whether any archive is recording or being finalized. */
+  get recording(): boolean {
+    return this.#active.size > 0;
+  }
+
+  /** Bytes of a file being recorded that a reader may take (whole clusters), or null when it is not being recorded. */
+  readableBytes(archiveId: string, filename: string): number | null {
+    const active = this.#active.get(archiveId);
+    if (active === undefined) return null;
+    for (const recorder of active.recorders.values()) {
+      const bytes = recorder.readableBytes(filename);
+      if (bytes !== null) return bytes;
+    }
+    return null;
+  }
+
   /** Finalizes every archive: a clean shutdown ends the sessions, so nothing needs recovery. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#limits);
-    await Promise.all([...this.#active.values()].map((a) => this.#stop(a, 'session ended')));
+    await this.stopAll('session ended');
     for (const offs of this.#roomListeners.values()) for (const off of offs) off();
     this.#roomListeners.clear();
   }
+}
+
+/** The manifest's per-track counters of a file, from what its recorder counted. */
+function manifestTracks(value: unknown): Pick<ManifestFile, 'tracks'> {
+  if (value === null || typeof value !== 'object') return {};
+  const tracks: NonNullable<ManifestFile['tracks']> = {};
+  for (const kind of ['audio', 'video'] as const) {
+    const drops = (value as Partial<Record<'audio' | 'video', FramesDropped>>)[kind];
+    if (drops !== undefined) tracks[kind] = { framesDropped: { ...noFramesDropped(), ...drops } };
+  }
+  return { tracks };
 }
 
 function canvasOf(resolution: string): { width: number; height: number } {

@@ -16,8 +16,10 @@ import {
   vp9Dimensions,
   type VideoCodec,
 } from './codecs';
-import { MatroskaWriter, type MatroskaTrack } from './MatroskaWriter';
+import { noFramesDropped, type FramesDropped } from './frameDrops';
+import { MatroskaWriter, type MatroskaTrack, type OpenSink } from './MatroskaWriter';
 import { TrackPipeline, type TrackFrame, type TrackStats } from './TrackPipeline';
+import type { WriteBudget } from './WriteBudget';
 
 /** A file a stream recorder wrote, relative to the archive folder. */
 export interface RecordedFile {
@@ -33,6 +35,10 @@ export interface RecordedFile {
   videoCodec: string | null;
   /** Whether the container needs a remux to the archive's format at the end (H.264 → mp4). */
   container: 'webm' | 'matroska';
+  /** Frames each track lost, by reason. */
+  framesDropped: Partial<Record<MediaKind, FramesDropped>>;
+  /** The write error that ended the file early (it keeps what reached the disk). */
+  error?: string;
 }
 
 export interface StreamRecorderOptions {
@@ -52,6 +58,12 @@ export interface StreamRecorderOptions {
   logger: Logger;
   /** A file was opened (its first frame is written): record it so a crash can recover it. */
   onFileStarted?: (file: RecordedFile) => void;
+  /** A file could not be written (disk full, I/O error): the archive should stop. */
+  onWriteError?: (error: Error) => void;
+  /** The studio's write queue (bytes waiting for the disk). */
+  budget?: WriteBudget;
+  /** Opens files (tests inject a slow disk). */
+  openSink?: OpenSink;
 }
 
 /** How long frames wait to be interleaved across tracks (in time order) before writing. */
@@ -68,6 +80,8 @@ interface OpenFile {
   lastByKind: Map<MediaKind, number>;
   info: RecordedFile;
   tracks: Map<MediaKind, number>;
+  /** Tracks dropping frames for backpressure until their next keyframe. */
+  dropping: Set<MediaKind>;
 }
 
 /**
@@ -101,6 +115,9 @@ export class StreamRecorder {
   #bytesReceived = 0;
   /** Writing is serialized: ticks, split rotation and stop never interleave. */
   #work: Promise<void> = Promise.resolve();
+  /** A tick's write is still running: the next tick does not queue another. */
+  #flushing = false;
+  #writeError: Error | null = null;
   #stopped = false;
 
   constructor(options: StreamRecorderOptions) {
@@ -122,6 +139,14 @@ export class StreamRecorder {
   /** Bytes of RTP payload received for this recording. */
   get bytesReceived(): number {
     return this.#bytesReceived;
+  }
+
+  /** Bytes of a file being written that readers may take (whole clusters), or null if not ours. */
+  readableBytes(filename: string): number | null {
+    for (const file of [this.#main, this.#split]) {
+      if (file !== null && file.filename === filename) return file.writer.readableBytes;
+    }
+    return null;
   }
 
   /** Bytes written to the whole file (or the splits). */
@@ -222,7 +247,7 @@ export class StreamRecorder {
   }
 
   #onFrame(frame: TrackFrame): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#writeError !== null) return;
     if (frame.kind === 'video' && frame.keyframe && this.#videoConfig === null)
       this.#videoConfig = this.#configOf(frame.data);
     if (frame.kind === 'video' && this.#videoCodec === 'H264')
@@ -255,19 +280,48 @@ export class StreamRecorder {
 
   #tick(): void {
     for (const { pipeline } of this.#pipelines.values()) pipeline.tick();
-    this.#serial(() => this.#flush(Date.now() - INTERLEAVE_MS));
+    // A slow disk must not pile up ticks: one flush at a time, the next picks up what waits.
+    if (this.#flushing) return;
+    this.#flushing = true;
+    void this.#serial(() => this.#flush(Date.now() - INTERLEAVE_MS)).finally(() => {
+      this.#flushing = false;
+    });
   }
 
   #serial(task: () => Promise<void>): Promise<void> {
     this.#work = this.#work.then(task).catch((error: unknown) => {
       this.#options.logger.error({ err: error, streamId: this.streamId }, 'recording write failed');
+      this.#onWriteError(error as Error);
     });
     return this.#work;
   }
 
+  #onWriteError(error: Error): void {
+    if (this.#writeError !== null) return;
+    this.#writeError = error;
+    this.#options.onWriteError?.(error);
+  }
+
+  /** Frames each track lost so far, by reason (over the files being written). */
+  get framesDropped(): Partial<Record<MediaKind, FramesDropped>> {
+    const total: Partial<Record<MediaKind, FramesDropped>> = {};
+    for (const file of [this.#main, this.#split]) {
+      if (file === null) continue;
+      for (const [kind, drops] of Object.entries(file.info.framesDropped) as Array<
+        [MediaKind, FramesDropped]
+      >) {
+        const t = (total[kind] ??= noFramesDropped());
+        t.late += drops.late;
+        t.broken += drops.broken;
+        t.backpressure += drops.backpressure;
+      }
+    }
+    return total;
+  }
+
   /** Writes queued frames up to `until` (ms), once the file can be started. */
   async #flush(until: number): Promise<void> {
-    if (this.#queue.length === 0) return;
+    if (this.#queue.length === 0 || this.#writeError !== null) return;
     if (this.#main === null && this.#split === null) {
       if (!this.#readyToStart()) return;
       await this.#openFiles();
@@ -339,6 +393,12 @@ export class StreamRecorder {
     const writer = await MatroskaWriter.create(join(this.#options.dir, filename), {
       docType: container,
       tracks,
+      ...(this.#options.budget ? { budget: this.#options.budget } : {}),
+      ...(this.#options.openSink ? { openSink: this.#options.openSink } : {}),
+      onError: (error) => {
+        this.#options.logger.error({ err: error, file: filename }, 'recording file write failed');
+        this.#onWriteError(error);
+      },
     });
     const startOffsetMs = Math.max(0, Math.round(startTime - this.#options.archiveStartMs));
     const info: RecordedFile = {
@@ -351,6 +411,7 @@ export class StreamRecorder {
       audioCodec: kinds.has('audio') ? 'opus' : null,
       videoCodec: kinds.has('video') ? (this.#videoCodec ?? null) : null,
       container,
+      framesDropped: Object.fromEntries([...kinds.keys()].map((kind) => [kind, noFramesDropped()])),
     };
     this.#options.onFileStarted?.(info);
     return {
@@ -362,6 +423,7 @@ export class StreamRecorder {
       lastByKind: new Map(),
       info,
       tracks: kinds,
+      dropping: new Set(),
     };
   }
 
@@ -385,7 +447,14 @@ export class StreamRecorder {
     for (const file of [this.#main, this.#split]) {
       if (file === null) continue;
       const track = file.tracks.get(frame.kind);
-      if (track === undefined) continue;
+      if (track === undefined || file.writer.failure !== null) continue;
+      // The disk cannot keep up: drop whole frames up to the next keyframe, never part of one.
+      if (file.writer.congested || (file.dropping.has(frame.kind) && !frame.keyframe)) {
+        file.dropping.add(frame.kind);
+        file.info.framesDropped[frame.kind]!.backpressure++;
+        continue;
+      }
+      file.dropping.delete(frame.kind);
       // Frames never go back in time within a file (a late frame is written at the last time);
       // video frames keep distinct times, as players need one frame per timestamp.
       const last = file.lastByKind.get(frame.kind) ?? -Infinity;
@@ -397,12 +466,13 @@ export class StreamRecorder {
   }
 
   async #close(file: OpenFile): Promise<void> {
-    const { durationMs, size } = await file.writer.finalize();
+    const { durationMs, size, error } = await file.writer.finalize();
     const info: RecordedFile = {
       ...file.info,
       size,
       durationMs,
       stopOffsetMs: file.info.startOffsetMs + durationMs,
+      ...(error !== null ? { error: describeWriteError(error) } : {}),
     };
     this.#files.push(info);
   }
@@ -424,12 +494,21 @@ export class StreamRecorder {
       pipeline.close();
     }
     await this.#serial(async () => {
-      if (this.#queue.length > 0 && this.#main === null && this.#split === null) await this.#openFiles();
-      while (this.#queue.length > 0) await this.#write(this.#queue.shift()!);
-      if (this.#main !== null) await this.#close(this.#main);
-      if (this.#split !== null) await this.#close(this.#split);
-      this.#main = null;
-      this.#split = null;
+      try {
+        if (this.#writeError === null) {
+          if (this.#queue.length > 0 && this.#main === null && this.#split === null) await this.#openFiles();
+          while (this.#queue.length > 0) await this.#write(this.#queue.shift()!);
+        }
+      } finally {
+        this.#queue.length = 0;
+        // Each file is finalized even when the other one (or the last writes) failed.
+        const main = this.#main;
+        const split = this.#split;
+        this.#main = null;
+        this.#split = null;
+        if (main !== null) await this.#close(main);
+        if (split !== null) await this.#close(split);
+      }
     });
     return this.#files;
   }
@@ -447,4 +526,11 @@ export class StreamRecorder {
     await this.#main?.writer.abort();
     await this.#split?.writer.abort();
   }
+}
+
+/** A write error as the operator reads it: "disk full" for ENOSPC/EDQUOT. */
+export function describeWriteError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'disk full';
+  return `disk write error${code ? ` (${code})` : ''}: ${error.message}`;
 }

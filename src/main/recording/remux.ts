@@ -10,23 +10,28 @@ const run = promisify(execFile);
  */
 export async function remux(ffmpeg: Ffmpeg, input: string, output: string, mp4: boolean): Promise<void> {
   const args = ['-hide_banner', '-loglevel', 'error', '-y', '-i', input, '-map', '0', '-c', 'copy'];
-  if (mp4) args.push('-movflags', '+faststart');
+  // The format is named: the output may have a temporary name without the right extension.
+  if (mp4) args.push('-movflags', '+faststart', '-f', 'mp4');
   args.push(output);
   await run(ffmpeg.path, args, { timeout: 10 * 60_000 });
 }
 
-/** Duration of a media file in seconds (0 when unknown). */
-export async function probeDuration(ffmpeg: Ffmpeg, file: string): Promise<number> {
-  if (ffmpeg.ffprobePath === null) return 0;
+/** Duration of a media file in seconds (0 when unknown) and its number of streams. */
+export async function probeStreams(
+  ffmpeg: Ffmpeg,
+  file: string,
+): Promise<{ duration: number; streams: number }> {
+  if (ffmpeg.ffprobePath === null) return { duration: 0, streams: 0 };
   const { stdout } = await run(ffmpeg.ffprobePath, [
     '-v',
     'error',
     '-show_entries',
-    'format=duration',
+    'format=duration:stream=index',
     '-of',
-    'default=noprint_wrappers=1:nokey=1',
+    'json',
     file,
   ]);
-  const value = Number(stdout.trim());
-  return Number.isFinite(value) ? value : 0;
+  const json = JSON.parse(stdout) as { format?: { duration?: string }; streams?: unknown[] };
+  const duration = Number(json.format?.duration ?? NaN);
+  return { duration: Number.isFinite(duration) ? duration : 0, streams: json.streams?.length ?? 0 };
 }

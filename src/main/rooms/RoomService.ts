@@ -28,6 +28,7 @@ import { Peer } from './Peer';
 import { peerConfig, type RtcNetwork } from './rtcConfig';
 import { acceptBundleOnly, checkSdp } from './sdp';
 import { Stream, type MediaKind } from './Stream';
+import { guarded } from '../util/guarded';
 
 /** What the rooms need from whoever records them (set by the composition root). */
 export interface RecordingControl {
@@ -84,6 +85,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
   #recording: RecordingControl | null = null;
   #heartbeat: NodeJS.Timeout;
   #closed = false;
+  #intakeStopped = false;
 
   constructor(options: RoomServiceOptions) {
     super();
@@ -97,7 +99,10 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       this.#logger.error({ err: error, event }, 'room listener failed');
     // Sessions left open by a crash ended when the process did.
     this.repo.closeOpenSessions(Date.now());
-    this.#heartbeat = setInterval(() => this.#checkHeartbeats(), 1000);
+    this.#heartbeat = setInterval(
+      guarded(this.#logger, 'heartbeat check', () => this.#checkHeartbeats()),
+      1000,
+    );
     this.#heartbeat.unref();
   }
 
@@ -522,10 +527,13 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       const grace = this.#options.settings.sessionGraceSec * 1000;
       this.#endTimers.set(
         record.id,
-        setTimeout(() => {
-          this.#endTimers.delete(record.id);
-          if (live.participants.size === 0) this.#endSession(live, 'empty');
-        }, grace),
+        setTimeout(
+          guarded(this.#logger, 'ending the session', () => {
+            this.#endTimers.delete(record.id);
+            if (live.participants.size === 0) this.#endSession(live, 'empty');
+          }),
+          grace,
+        ),
       );
     });
     this.#live.set(record.id, room);
@@ -562,7 +570,13 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new StudioError('Unavailable', 'the studio is shutting down');
+    if (this.#closed || this.#intakeStopped)
+      throw new StudioError('Unavailable', 'the studio is shutting down');
+  }
+
+  /** Shutdown's first step: no new connections (joins, WHIP); those connected stay until close. */
+  stopIntake(): void {
+    this.#intakeStopped = true;
   }
 
   /** Ends every session and closes every peer. */

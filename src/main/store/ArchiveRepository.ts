@@ -22,6 +22,8 @@ export interface ArchiveOptions {
   auto?: boolean;
   /** Composition hook or composed-output settings given at start. */
   layout?: unknown;
+  /** What a `failure` was ("disk full"), when the studio knows. */
+  failureDetail?: string;
 }
 
 /** An archive row. */
@@ -354,5 +356,6 @@ export function toArchiveJson(
     json.recordingMetadata = record.options.recordingMetadata;
   if (record.options.splitDuration !== undefined) json.splitDuration = record.options.splitDuration;
   if (record.options.splitOnly !== undefined) json.splitOnly = record.options.splitOnly;
+  if (record.options.failureDetail !== undefined) json.detail = record.options.failureDetail;
   return json;
 }

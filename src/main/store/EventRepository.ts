@@ -26,11 +26,13 @@ function toEvent(row: EventRow): AnyStudioEvent {
 
 /** The events outbox: every persisted event, in order. */
 export class EventRepository {
+  readonly #db: BetterSqlite3.Database;
   readonly #insert: BetterSqlite3.Statement;
   readonly #since: BetterSqlite3.Statement;
   readonly #byArchive: BetterSqlite3.Statement;
 
   constructor(db: BetterSqlite3.Database) {
+    this.#db = db;
     this.#insert = db.prepare(
       'INSERT INTO events (id, type, room_id, archive_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -49,6 +51,11 @@ export class EventRepository {
       event.createdAt,
     );
     return Number(info.lastInsertRowid);
+  }
+
+  /** Runs `fn` in one transaction (a change and the event that announces it commit together). */
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn)();
   }
 
   /** Events after `seq`, oldest first. */

@@ -10,6 +10,8 @@ import type {
   WebhookRecord,
   WebhookRepository,
 } from '../store/WebhookRepository';
+import { guarded } from '../util/guarded';
+import { faultPoint } from '../util/fault';
 
 /** OpenTok archive status callbacks carry these events (their body is the archive JSON). */
 const OPENTOK_ARCHIVE_EVENTS: ReadonlySet<string> = new Set([
@@ -154,7 +156,10 @@ export class WebhookDispatcher {
     if (this.#timer !== null) clearTimeout(this.#timer);
     const next = repo.nextDueAt();
     if (next === null) return;
-    this.#timer = setTimeout(() => this.pump(), Math.min(MAX_IDLE_MS, Math.max(20, next - Date.now())));
+    this.#timer = setTimeout(
+      guarded(this.#options.logger, 'webhook queue', () => this.pump()),
+      Math.min(MAX_IDLE_MS, Math.max(20, next - Date.now())),
+    );
     this.#timer.unref();
   }
 
@@ -201,6 +206,8 @@ export class WebhookDispatcher {
     const at = Date.now();
     const attempt = { statusCode, error, durationMs: at - started, at };
     if (error === null) {
+      // A crash here sends the message again after the restart, with the same webhook-id.
+      faultPoint('webhook.afterPost');
       repo.recordAttempt(message, attempt, { status: 'delivered', nextAttemptAt: at });
       logger.debug(
         { webhookId: registration.id, eventType: message.eventType, statusCode },

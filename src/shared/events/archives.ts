@@ -11,5 +11,11 @@ export interface ArchiveEventPayloads {
   'archive.expired': ArchiveJson;
   'archive.deleted': ArchiveJson;
   /** Recording statistics while recording (not persisted). */
-  'archive.progress': { archiveId: string; durationSec: number; size: number };
+  'archive.progress': {
+    archiveId: string;
+    durationSec: number;
+    size: number;
+    /** Frames dropped so far because the disk could not keep up (shown to the operator). */
+    framesDropped?: { backpressure: number };
+  };
 }

@@ -8,7 +8,21 @@ import type { RoomEventPayloads } from './rooms';
 export interface StudioEventPayloads {
   'studio.started': { version: string };
   'studio.health': { freeBytes: number; uptimeSec: number };
+  /** The free space of the data folder's disk changed level (ok → low → full and back). */
+  'studio.disk': {
+    level: DiskLevel;
+    freeBytes: number;
+    /** Below this the level is `low` (a warning). */
+    warnBytes: number;
+    /** Below this the level is `full`: archives stop and new ones are refused. */
+    floorBytes: number;
+    /** Why, when an archive write failed rather than the free space crossing a threshold. */
+    detail?: string;
+  };
 }
+
+/** How much room the data folder's disk has: `low` warns, `full` stops recording. */
+export type DiskLevel = 'ok' | 'low' | 'full';
 
 /** Payload of each event type; each part of the studio declares its own in this folder. */
 export interface EventPayloads

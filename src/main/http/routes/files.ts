@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import { ZipArchive } from 'archiver';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -106,10 +106,49 @@ export function fileRoutes(recording: RecordingService, repo: ArchiveRepository)
         const full = join(dir, relative);
         if (!full.startsWith(dir + sep) || !existsSync(full) || !statSync(full).isFile())
           throw notFound(`${archiveId}/${file}`);
+        // A file being recorded is served up to its last whole cluster, so what is downloaded decodes.
+        const live = recording.readableBytes(archiveId, relative);
+        if (live !== null) return sendGrowing(request, reply, full, live);
         return reply
           .header('Cache-Control', 'private, no-cache')
           .sendFile(relative, dir, { dotfiles: 'deny' });
       },
     );
   };
+}
+
+/** Serves the first `length` bytes of a file still being written, with single Range requests. */
+function sendGrowing(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  path: string,
+  length: number,
+): FastifyReply {
+  const type = path.endsWith('.webm') ? 'video/webm' : 'video/x-matroska';
+  void reply
+    .header('Cache-Control', 'no-store')
+    .header('Accept-Ranges', 'bytes')
+    .header('Content-Type', type);
+  const range = /^bytes=(\d*)-(\d*)$/.exec(request.headers.range?.trim() ?? '');
+  if (request.headers.range === undefined || range === null || (range[1] === '' && range[2] === '')) {
+    if (length === 0) return reply.header('Content-Length', 0).send('');
+    return reply.header('Content-Length', length).send(createReadStream(path, { start: 0, end: length - 1 }));
+  }
+  let start: number;
+  let end: number;
+  if (range[1] === '') {
+    start = Math.max(0, length - Number(range[2]));
+    end = length - 1;
+  } else {
+    start = Number(range[1]);
+    end = range[2] === '' ? length - 1 : Math.min(Number(range[2]), length - 1);
+  }
+  if (start >= length || start > end) {
+    return reply.status(416).header('Content-Range', `bytes */${length}`).send('');
+  }
+  return reply
+    .status(206)
+    .header('Content-Range', `bytes ${start}-${end}/${length}`)
+    .header('Content-Length', end - start + 1)
+    .send(createReadStream(path, { start, end }));
 }

@@ -1,0 +1,28 @@
+/**
+ * Named fault-injection points for crash tests: with `SPOOL_FAULT=<name>` in the environment,
+ * the process kills itself (SIGKILL, no clean-up) when it reaches that point, so a test can land
+ * a crash exactly between two steps. Without the variable this is a no-op.
+ */
+export const FAULT_POINTS = [
+  /** The archive's status row and its event committed; no listener has heard of it yet. */
+  'archive.afterStatus',
+  /** The archive is `stopped` (files final, manifest written), not yet `available`. */
+  'archive.afterStopped',
+  /** A delivery's upload finished; the delivery is not yet marked done. */
+  'delivery.afterUpload',
+  /** A delivery is marked done; its webhook message is not yet sent. */
+  'delivery.afterDone',
+  /** A webhook was POSTed and answered 2xx; the message is not yet marked delivered. */
+  'webhook.afterPost',
+] as const;
+
+export type FaultPoint = (typeof FAULT_POINTS)[number];
+
+const armed = process.env.SPOOL_FAULT ?? '';
+
+/** Kills the process here when armed for `name`, or for `name:qualifier` (e.g. `archive.afterStatus:available`). */
+export function faultPoint(name: FaultPoint, qualifier?: string): void {
+  if (armed !== name && (qualifier === undefined || armed !== `${name}:${qualifier}`)) return;
+  process.stderr.write(`fault injection: killing the process at ${armed}\n`);
+  process.kill(process.pid, 'SIGKILL');
+}
