@@ -1,0 +1,239 @@
+/** Shortest stop of a sender's capture that counts as a pause (ms). */
+export const PAUSE_MIN_MS = 100;
+/**
+ * A pause candidate is confirmed by what arrives over this long after it: frames that were only
+ * held back (a network or receiver stall) come in a burst and catch up; after a real pause they
+ * keep coming late by the pause's length.
+ */
+export const CONFIRM_WAIT_MS = 300;
+/** Lateness minima are kept per bucket of arrival time. */
+const BUCKET_MS = 1000;
+const BUCKETS = 6;
+/** Arrival-only drift tracking needs this long of media before correcting the rate. */
+const ARRIVAL_DRIFT_SPAN_MS = 4000;
+/** SR drift tracking needs SRs this far apart before trusting the rate they give. */
+const SR_DRIFT_SPAN_MS = 2000;
+/** A clock rate further than this from nominal is no drift but a broken sender (ignored). */
+const MAX_RATE_ERROR = 0.15;
+
+interface Held<T> {
+  rtp: number;
+  arrival: number;
+  payload: T;
+}
+
+interface SenderReport {
+  rtp: number;
+  ntp: number;
+}
+
+/**
+ * The clock of one received track: the sender time (ms) of an RTP timestamp, from RTCP sender
+ * reports (NTP↔RTP) when the sender gives them, else from arrival times; the clock rate measured
+ * continuously (drift); pauses of the sender's capture detected from arrival and SR times.
+ * `recorderTime` = sender time + `offset` (the stream clock sets the offset: lip sync). See
+ * docs/recording-timing.md.
+ */
+export class TrackClock<T> {
+  readonly kind: 'audio' | 'video';
+  readonly nominalHz: number;
+  /** Measured ticks per second of the sender's clock. */
+  hz: number;
+  /** Recorder ms − sender ms. 0 while timed by arrival (the sender clock is then the arrival clock). */
+  offset = 0;
+  /** Whether sender reports time this track. */
+  srMode = false;
+  /** Pauses found: at (recorder ms, where media stopped) and length (ms). */
+  readonly pauses: Array<{ at: number; length: number }> = [];
+  readonly #onTimed: (payload: T, timeMs: number, rtp: number) => void;
+  #anchor: { rtp: number; ms: number } | null = null;
+  #last: { rtp: number; arrival: number } | null = null;
+  #held: Array<Held<T>> = [];
+  /** Minimum lateness (arrival − recorder time) per bucket of arrival time. */
+  #buckets: Array<{ start: number; min: number }> = [];
+  /** Arrival-only drift: where the current measuring span started. */
+  #spanStart: number | null = null;
+  #reports: SenderReport[] = [];
+  /** Video: typical RTP gap between frames (ms), to tell a stop of the camera from a low frame rate. */
+  #frameGapMs = 33;
+
+  constructor(
+    kind: 'audio' | 'video',
+    nominalHz: number,
+    onTimed: (payload: T, timeMs: number, rtp: number) => void,
+  ) {
+    this.kind = kind;
+    this.nominalHz = nominalHz;
+    this.hz = nominalHz;
+    this.#onTimed = onTimed;
+  }
+
+  get driftPpm(): number {
+    return Math.round((this.hz / this.nominalHz - 1) * 1e6);
+  }
+
+  /** Whether frames wait for a pause to be confirmed. */
+  get holding(): boolean {
+    return this.#held.length > 0;
+  }
+
+  senderTime(rtp: number): number {
+    const anchor = this.#anchor!;
+    return anchor.ms + ((rtp - anchor.rtp) * 1000) / this.hz;
+  }
+
+  recorderTime(rtp: number): number {
+    return this.senderTime(rtp) + this.offset;
+  }
+
+  /** Lowest lateness (arrival − recorder time) seen lately: ~0 for the frames that come fastest. */
+  get margin(): number | null {
+    if (this.#buckets.length === 0) return null;
+    return Math.min(...this.#buckets.map((b) => b.min));
+  }
+
+  /** Forgets lateness history (after the offset moved). */
+  resetMargin(): void {
+    this.#buckets = [];
+  }
+
+  /** A frame (in RTP order) with the arrival of its first packet. */
+  push(rtp: number, arrival: number, payload: T): void {
+    if (this.#anchor === null) this.#anchor = { rtp, ms: arrival };
+    if (this.#held.length > 0) {
+      this.#held.push({ rtp, arrival, payload });
+      this.#confirm(arrival);
+      return;
+    }
+    const last = this.#last;
+    const lateness = arrival - this.recorderTime(rtp);
+    const baseline = this.margin ?? lateness;
+    if (last !== null && arrival - last.arrival >= PAUSE_MIN_MS && lateness - baseline >= PAUSE_MIN_MS) {
+      // The RTP clock stood still while time went on (libwebrtc's audio while nothing is
+      // captured), or the network held the media back: the next frames tell which.
+      this.#held.push({ rtp, arrival, payload });
+      return;
+    }
+    this.#emit(rtp, arrival, payload);
+  }
+
+  /** Releases frames held for a pause confirmation that waited long enough. */
+  tick(now: number): void {
+    if (this.#held.length > 0) this.#confirm(now);
+  }
+
+  /** Releases every held frame (at stop). */
+  flush(): void {
+    if (this.#held.length > 0) this.#confirm(Infinity);
+  }
+
+  #confirm(now: number): void {
+    const first = this.#held[0]!;
+    if (now - first.arrival < CONFIRM_WAIT_MS) return;
+    const held = this.#held;
+    this.#held = [];
+    const baseline = this.margin ?? 0;
+    const lateness = Math.min(...held.map((h) => h.arrival - this.recorderTime(h.rtp))) - baseline;
+    if (process.env.DBG) console.error('CONFIRM', this.kind, lateness.toFixed(1), held.length);
+    if (lateness >= PAUSE_MIN_MS) {
+      const length = Math.round(lateness);
+      this.pauses.push({ at: this.recorderTime(first.rtp), length });
+      this.#anchor = { rtp: first.rtp, ms: this.senderTime(first.rtp) + length };
+      // Sender reports from before the pause measure another stretch of the clock.
+      this.#reports = [];
+      this.#spanStart = null;
+    }
+    for (const h of held) this.#emit(h.rtp, h.arrival, h.payload);
+  }
+
+  #emit(rtp: number, arrival: number, payload: T): void {
+    const last = this.#last;
+    if (last !== null && this.kind === 'video' && rtp > last.rtp) {
+      const gap = ((rtp - last.rtp) * 1000) / this.hz;
+      // A camera that stopped: its RTP clock jumps with the wall clock (no lateness), but the
+      // gap is far longer than its frame interval.
+      if (gap >= PAUSE_MIN_MS + this.#frameGapMs && gap >= 4 * this.#frameGapMs) {
+        this.pauses.push({
+          at: this.recorderTime(last.rtp) + this.#frameGapMs,
+          length: Math.round(gap - this.#frameGapMs),
+        });
+      } else {
+        this.#frameGapMs += (gap - this.#frameGapMs) / 16;
+      }
+    }
+    this.#last = { rtp, arrival };
+    this.#observe(arrival, arrival - this.recorderTime(rtp));
+    this.#onTimed(payload, this.recorderTime(rtp), rtp);
+  }
+
+  #observe(arrival: number, lateness: number): void {
+    const bucket = this.#buckets[this.#buckets.length - 1];
+    if (bucket !== undefined && arrival - bucket.start < BUCKET_MS) {
+      bucket.min = Math.min(bucket.min, lateness);
+      return;
+    }
+    this.#buckets.push({ start: arrival, min: lateness });
+    if (this.#buckets.length > BUCKETS) this.#buckets.shift();
+    if (!this.srMode) this.#arrivalDrift(arrival);
+  }
+
+  /**
+   * Without sender reports the arrival times are the only clock: a steady rise (or fall) of the
+   * lowest lateness is the RTP clock running slow (or fast). The rate is corrected and the
+   * mapping moved to the lowest lateness, keeping the time of the last frame.
+   */
+  #arrivalDrift(arrival: number): void {
+    const last = this.#last;
+    if (last === null || this.#buckets.length < 4) return;
+    this.#spanStart ??= this.#buckets[0]!.start;
+    const first = this.#buckets[0]!;
+    const end = this.#buckets[this.#buckets.length - 2]!; // the newest complete bucket
+    const span = end.start - first.start;
+    if (arrival - this.#spanStart < ARRIVAL_DRIFT_SPAN_MS || span <= 0) return;
+    const slope = (end.min - first.min) / span;
+    if (Math.abs(slope) < 20e-6 || Math.abs(slope) > MAX_RATE_ERROR) return;
+    const at = this.senderTime(last.rtp);
+    this.hz *= 1 - slope;
+    this.#anchor = { rtp: last.rtp, ms: at + (end.min - first.min) };
+    this.#buckets = [];
+    this.#spanStart = arrival;
+  }
+
+  /**
+   * A sender report: the sender's NTP time (ms) of an RTP timestamp. The first one switches the
+   * track to sender time (keeping its current times: the offset takes the difference). Later ones
+   * measure the clock rate over the longest stretch without a pause, and move the mapping to the
+   * reports; one that disagrees by a pause's length or more starts a new stretch.
+   */
+  senderReport(rtp: number, ntpMs: number): void {
+    if (process.env.DBG) console.error('SR', this.kind, Date.now() % 100000, this.#anchor && (ntpMs - this.senderTime(rtp)).toFixed(1), this.offset.toFixed(1), this.hz.toFixed(1), this.margin?.toFixed(1));
+    if (this.#anchor === null || this.#held.length > 0) return;
+    if (!this.srMode) {
+      this.offset = this.recorderTime(rtp) - ntpMs;
+      this.#anchor = { rtp, ms: ntpMs };
+      this.srMode = true;
+      this.#reports = [{ rtp, ntp: ntpMs }];
+      return;
+    }
+    const error = ntpMs - this.senderTime(rtp);
+    if (Math.abs(error) >= PAUSE_MIN_MS) {
+      if (error > 0) this.pauses.push({ at: this.recorderTime(rtp), length: Math.round(error) });
+      this.#anchor = { rtp, ms: ntpMs };
+      this.#reports = [{ rtp, ntp: ntpMs }];
+      return;
+    }
+    this.#reports.push({ rtp, ntp: ntpMs });
+    if (this.#reports.length > 64) this.#reports.splice(1, 1);
+    const first = this.#reports[0]!;
+    const span = ntpMs - first.ntp;
+    if (span >= SR_DRIFT_SPAN_MS) {
+      const hz = ((rtp - first.rtp) * 1000) / span;
+      if (Math.abs(hz / this.nominalHz - 1) <= MAX_RATE_ERROR) this.hz = hz;
+    }
+    // Reports stamped when sent rather than when captured come late, never early: the lowest
+    // of the last few is the mapping.
+    const recent = this.#reports.slice(-5);
+    const base = Math.min(...recent.map((r) => r.ntp - ((r.rtp - first.rtp) * 1000) / this.hz));
+    this.#anchor = { rtp: first.rtp, ms: base };
+  }
+}
