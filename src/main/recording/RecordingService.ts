@@ -419,6 +419,7 @@ export class RecordingService {
       videoCodec: file.videoCodec,
       container: file.container,
       ...(segment !== null ? { segment } : {}),
+      ...(file.tracks !== undefined ? { tracks: file.tracks } : {}),
     };
     this.#repo.upsertFile({
       archiveId,
@@ -587,6 +588,7 @@ export class RecordingService {
       audioCodec: (f.info.audioCodec as string | null | undefined) ?? null,
       videoCodec: (f.info.videoCodec as string | null | undefined) ?? null,
       segment: Number(f.info.segment ?? 0),
+      ...(f.info.tracks !== undefined ? { tracks: f.info.tracks as ManifestFile['tracks'] } : {}),
     });
     const apiKey = this.#options.settings.apiKey;
     const manifest: Manifest = {

@@ -54,6 +54,10 @@ export class TrackClock<T> {
   /** Arrival-only drift: where the current measuring span started. */
   #spanStart: number | null = null;
   #reports: SenderReport[] = [];
+  /** A report that came before the first frame, applied with it. */
+  #earlyReport: SenderReport | null = null;
+  /** Lowest (arrival − RTP time at the nominal rate) per bucket since the last pause: the rate by arrival. */
+  #raw: Array<{ start: number; min: number }> = [];
   /** Video: typical RTP gap between frames (ms), to tell a stop of the camera from a low frame rate. */
   #frameGapMs = 33;
 
@@ -99,7 +103,10 @@ export class TrackClock<T> {
 
   /** A frame (in RTP order) with the arrival of its first packet. */
   push(rtp: number, arrival: number, payload: T): void {
-    if (this.#anchor === null) this.#anchor = { rtp, ms: arrival };
+    if (this.#anchor === null) {
+      this.#anchor = { rtp, ms: arrival };
+      if (this.#earlyReport !== null) this.senderReport(this.#earlyReport.rtp, this.#earlyReport.ntp);
+    }
     if (this.#held.length > 0) {
       this.#held.push({ rtp, arrival, payload });
       this.#confirm(arrival);
@@ -139,8 +146,9 @@ export class TrackClock<T> {
       const length = Math.round(lateness);
       this.pauses.push({ at: this.recorderTime(first.rtp), length });
       this.#anchor = { rtp: first.rtp, ms: this.senderTime(first.rtp) + length };
-      // Sender reports from before the pause measure another stretch of the clock.
+      // Sender reports and arrivals from before the pause measure another stretch of the clock.
       this.#reports = [];
+      this.#raw = [];
       this.#spanStart = null;
     }
     for (const h of held) this.#emit(h.rtp, h.arrival, h.payload);
@@ -162,6 +170,7 @@ export class TrackClock<T> {
       }
     }
     this.#last = { rtp, arrival };
+    this.#observeRaw(arrival, arrival - (rtp * 1000) / this.nominalHz);
     this.#observe(arrival, arrival - this.recorderTime(rtp));
     this.#onTimed(payload, this.recorderTime(rtp), rtp);
   }
@@ -175,6 +184,44 @@ export class TrackClock<T> {
     this.#buckets.push({ start: arrival, min: lateness });
     if (this.#buckets.length > BUCKETS) this.#buckets.shift();
     if (!this.srMode) this.#arrivalDrift(arrival);
+  }
+
+  /**
+   * Sender reports may come seconds apart (libwebrtc: 2.5–7.5 s for audio): until two of them
+   * measure the rate, the lowest arrival lateness per second does (a least-squares slope).
+   */
+  #observeRaw(arrival: number, lateness: number): void {
+    const bucket = this.#raw[this.#raw.length - 1];
+    if (bucket !== undefined && arrival - bucket.start < BUCKET_MS) {
+      bucket.min = Math.min(bucket.min, lateness);
+      return;
+    }
+    this.#raw.push({ start: arrival, min: lateness });
+    if (this.#raw.length > 30) this.#raw.shift();
+    const complete = this.#raw.slice(0, -1);
+    const last = this.#last;
+    if (!this.srMode || this.#srRateKnown || last === null || complete.length < 3) return;
+    const n = complete.length;
+    const mx = complete.reduce((a, b) => a + b.start, 0) / n;
+    const my = complete.reduce((a, b) => a + b.min, 0) / n;
+    let sxx = 0;
+    let sxy = 0;
+    for (const b of complete) {
+      sxx += (b.start - mx) ** 2;
+      sxy += (b.start - mx) * (b.min - my);
+    }
+    if (sxx === 0) return;
+    const slope = sxy / sxx;
+    if (Math.abs(slope) > MAX_RATE_ERROR) return;
+    const at = this.senderTime(last.rtp);
+    this.hz = this.nominalHz * (1 - slope);
+    this.#anchor = { rtp: last.rtp, ms: at };
+  }
+
+  get #srRateKnown(): boolean {
+    const first = this.#reports[0];
+    const last = this.#reports[this.#reports.length - 1];
+    return first !== undefined && last !== undefined && last.ntp - first.ntp >= SR_DRIFT_SPAN_MS;
   }
 
   /**
@@ -207,7 +254,11 @@ export class TrackClock<T> {
    */
   senderReport(rtp: number, ntpMs: number): void {
     if (process.env.DBG) console.error('SR', this.kind, Date.now() % 100000, this.#anchor && (ntpMs - this.senderTime(rtp)).toFixed(1), this.offset.toFixed(1), this.hz.toFixed(1), this.margin?.toFixed(1));
-    if (this.#anchor === null || this.#held.length > 0) return;
+    if (this.#anchor === null) {
+      this.#earlyReport = { rtp, ntp: ntpMs };
+      return;
+    }
+    if (this.#held.length > 0) return;
     if (!this.srMode) {
       this.offset = this.recorderTime(rtp) - ntpMs;
       this.#anchor = { rtp, ms: ntpMs };
