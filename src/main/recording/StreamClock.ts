@@ -55,6 +55,12 @@ export class StreamClock<T> {
     this.#tracks.get(kind)?.clock.push(rtp, arrival, payload);
   }
 
+  /** Arrival of the oldest frame any track holds for a pause confirmation, or null. */
+  get heldSince(): number | null {
+    const held = [...this.#tracks.values()].map((s) => s.clock.heldSince).filter((h) => h !== null);
+    return held.length === 0 ? null : Math.min(...held);
+  }
+
   tick(now: number): void {
     for (const { clock } of this.#tracks.values()) clock.tick(now);
   }

@@ -269,10 +269,13 @@ export class StreamRecorder {
     for (const { pipeline } of this.#pipelines.values()) pipeline.tick();
     const now = Date.now();
     this.#clock.tick(now);
-    const until = now - INTERLEAVE_MS;
+    // While a track holds frames to confirm a pause, the interleaver's clock stops where it was
+    // when they came: they may belong before anything newer.
+    const held = this.#clock.heldSince;
+    const until = Math.min(now, held ?? now) - INTERLEAVE_MS;
     // Audio that has not come by now never will in time: its timeline goes on with silence, so
     // the file's audio stays continuous through pauses (and a late frame is dropped, not re-timed).
-    if (this.#clock.track('audio')?.holding === false) {
+    if (this.#audio.cursor !== null) {
       for (const placed of this.#audio.fill(until)) this.#enqueue({ kind: 'audio', ...placed, keyframe: true });
     }
     this.#serial(() => this.#flush(until));

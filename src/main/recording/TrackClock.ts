@@ -76,9 +76,9 @@ export class TrackClock<T> {
     return Math.round((this.hz / this.nominalHz - 1) * 1e6);
   }
 
-  /** Whether frames wait for a pause to be confirmed. */
-  get holding(): boolean {
-    return this.#held.length > 0;
+  /** Arrival of the first frame waiting for a pause to be confirmed, or null. */
+  get heldSince(): number | null {
+    return this.#held[0]?.arrival ?? null;
   }
 
   senderTime(rtp: number): number {
@@ -141,7 +141,6 @@ export class TrackClock<T> {
     this.#held = [];
     const baseline = this.margin ?? 0;
     const lateness = Math.min(...held.map((h) => h.arrival - this.recorderTime(h.rtp))) - baseline;
-    if (process.env.DBG) console.error('CONFIRM', this.kind, lateness.toFixed(1), held.length);
     if (lateness >= PAUSE_MIN_MS) {
       const length = Math.round(lateness);
       this.pauses.push({ at: this.recorderTime(first.rtp), length });
@@ -253,7 +252,6 @@ export class TrackClock<T> {
    * reports; one that disagrees by a pause's length or more starts a new stretch.
    */
   senderReport(rtp: number, ntpMs: number): void {
-    if (process.env.DBG) console.error('SR', this.kind, Date.now() % 100000, this.#anchor && (ntpMs - this.senderTime(rtp)).toFixed(1), this.offset.toFixed(1), this.hz.toFixed(1), this.margin?.toFixed(1));
     if (this.#anchor === null) {
       this.#earlyReport = { rtp, ntp: ntpMs };
       return;
