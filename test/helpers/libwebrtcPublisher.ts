@@ -57,8 +57,13 @@ export class LibwebrtcPublisher {
   }
 
   /** Starts the publisher; resolves once its peer connection is up (media is flowing). */
-  static async start(options: Partial<SyncScenario> & { whipUrl: string; token: string }): Promise<LibwebrtcPublisher> {
-    const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  static async start(
+    options: Partial<SyncScenario> & { whipUrl: string; token: string },
+  ): Promise<LibwebrtcPublisher> {
+    const child = fork(CHILD, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
     let onConnected: (url: string) => void = () => {};
     let onDone: (report: PublisherReport) => void = () => {};
     let onError: (error: Error) => void = () => {};
@@ -75,11 +80,14 @@ export class LibwebrtcPublisher {
       };
     });
     done.catch(() => {});
-    child.on('message', (message: { type: string; resourceUrl?: string; report?: PublisherReport; message?: string }) => {
-      if (message.type === 'connected') onConnected(message.resourceUrl!);
-      else if (message.type === 'done') onDone(message.report!);
-      else if (message.type === 'error') onError(new Error(`libwebrtc publisher: ${message.message}`));
-    });
+    child.on(
+      'message',
+      (message: { type: string; resourceUrl?: string; report?: PublisherReport; message?: string }) => {
+        if (message.type === 'connected') onConnected(message.resourceUrl!);
+        else if (message.type === 'done') onDone(message.report!);
+        else if (message.type === 'error') onError(new Error(`libwebrtc publisher: ${message.message}`));
+      },
+    );
     child.on('exit', (code) => onError(new Error(`libwebrtc publisher exited (${code})`)));
     child.send({ ...DEFAULT_SCENARIO, ...options });
     const publisher = new LibwebrtcPublisher(child, connected, done);

@@ -158,9 +158,10 @@ async function main(scenario: SyncScenario & { whipUrl: string; token: string })
   send({ type: 'done', report });
   // Connected until told to leave: the test stops its archive first.
   await new Promise((resolve) => process.once('message', resolve));
-  await fetch(resourceUrl, { method: 'DELETE', headers: { authorization: `Bearer ${scenario.token}` } }).catch(
-    () => {},
-  );
+  await fetch(resourceUrl, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${scenario.token}` },
+  }).catch(() => {});
   videoTrack.stop();
   audioTrack.stop();
   pc.close();

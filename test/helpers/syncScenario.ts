@@ -31,6 +31,8 @@ export interface ScenarioResult {
   fileStartWall: number;
   pairs: Pair[];
   packets: { audio: number[]; video: number[] };
+  /** Flashes and beep onsets found (s, by container timestamps), for messages. */
+  found: { flashes: number[]; beeps: number[] };
 }
 
 /** Records a scenario in a new room; the archive runs while the publisher sends. */
@@ -43,7 +45,11 @@ export async function recordScenario(
 ): Promise<ScenarioResult> {
   const room = await operator.createRoom({ name });
   const token = await operator.createToken(room.id, { connectionData: name });
-  const publisher = await LibwebrtcPublisher.start({ whipUrl: token.whipUrl, token: token.token, ...scenario });
+  const publisher = await LibwebrtcPublisher.start({
+    whipUrl: token.whipUrl,
+    token: token.token,
+    ...scenario,
+  });
   try {
     const archive = await api.start({ sessionId: room.id, outputMode: 'individual', name });
     const report = await publisher.finished();
@@ -70,7 +76,8 @@ export async function recordScenario(
         offsetMs: near(byTimestamps, expected),
         continuousMs: near(continuous, expected),
       }));
-    return { path, file, report, fileStartWall, pairs, packets };
+    const found = { flashes: byTimestamps.flashes, beeps: byTimestamps.beeps };
+    return { path, file, report, fileStartWall, pairs, packets, found };
   } finally {
     await publisher.close();
   }
@@ -80,7 +87,10 @@ export async function recordScenario(
 function near(result: { flashes: number[]; beeps: number[] }, expected: number): number | null {
   const flash = result.flashes.find((f) => Math.abs(f - expected) < 0.4);
   if (flash === undefined) return null;
-  const beep = result.beeps.reduce((best, b) => (Math.abs(b - flash) < Math.abs(best - flash) ? b : best), Infinity);
+  const beep = result.beeps.reduce(
+    (best, b) => (Math.abs(b - flash) < Math.abs(best - flash) ? b : best),
+    Infinity,
+  );
   const offset = Math.round((flash - beep) * 1000);
   return Math.abs(offset) <= 250 ? offset : null;
 }
@@ -122,5 +132,7 @@ export function summary(values: number[]): { median: number; min: number; max: n
 /** Pairs in a window of scenario time (ms since the publisher started). */
 export function pairsBetween(result: ScenarioResult, fromMs: number, toMs: number): Pair[] {
   const offset = (result.report.startedAt - result.fileStartWall) / 1000;
-  return result.pairs.filter((p) => p.expected >= fromMs / 1000 + offset && p.expected < toMs / 1000 + offset);
+  return result.pairs.filter(
+    (p) => p.expected >= fromMs / 1000 + offset && p.expected < toMs / 1000 + offset,
+  );
 }

@@ -108,7 +108,9 @@ export class StreamRecorder {
   #timer: NodeJS.Timeout;
   #keyframeTimer: NodeJS.Timeout;
   /** Times frames (docs/recording-timing.md); audio is then placed on a continuous timeline. */
-  readonly #clock = new StreamClock<ReceivedFrame>((kind, frame, timeMs) => this.#onTimed(kind, frame, timeMs));
+  readonly #clock = new StreamClock<ReceivedFrame>((kind, frame, timeMs) =>
+    this.#onTimed(kind, frame, timeMs),
+  );
   readonly #audio = new AudioTimeline();
   /** Time up to which the files have been written (ms, recorder clock). */
   #writtenUntil = -Infinity;
@@ -223,7 +225,9 @@ export class StreamRecorder {
     // An audio packet leaves its sender once its last sample is captured: its first sample is
     // that much older (the same as AUDIO_REPORT_DELAY_MS for sender reports).
     const arrival =
-      frame.kind === 'audio' ? frame.arrivalMs - (opusPacketSamples(frame.data) ?? 960) / 48 : frame.arrivalMs;
+      frame.kind === 'audio'
+        ? frame.arrivalMs - (opusPacketSamples(frame.data) ?? 960) / 48
+        : frame.arrivalMs;
     this.#clock.push(frame.kind, frame.rtpTimestamp, arrival, frame);
   }
 
@@ -276,7 +280,8 @@ export class StreamRecorder {
     // Audio that has not come by now never will in time: its timeline goes on with silence, so
     // the file's audio stays continuous through pauses (and a late frame is dropped, not re-timed).
     if (this.#audio.cursor !== null) {
-      for (const placed of this.#audio.fill(until)) this.#enqueue({ kind: 'audio', ...placed, keyframe: true });
+      for (const placed of this.#audio.fill(until))
+        this.#enqueue({ kind: 'audio', ...placed, keyframe: true });
     }
     this.#serial(() => this.#flush(until));
   }

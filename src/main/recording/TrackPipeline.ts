@@ -98,8 +98,7 @@ export class TrackPipeline {
     if (this.#closed) return;
     this.#drain(this.#options.now());
     // A held frame whose picture has had time to complete goes out even if no frame follows.
-    if (this.#pendingVideo !== null && this.#options.now() - this.#pendingVideo.arrival > 100)
-      this.flush();
+    if (this.#pendingVideo !== null && this.#options.now() - this.#pendingVideo.arrival > 100) this.flush();
   }
 
   #drain(now: number): void {

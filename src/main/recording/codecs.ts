@@ -297,8 +297,8 @@ export function av1DecoderConfig(frame: Buffer): { config: Buffer; width: number
 
 /** Samples (at 48 kHz) of one Opus frame of each TOC configuration (RFC 6716 §3.1). */
 const OPUS_FRAME_SAMPLES = [
-  480, 960, 1920, 2880, 480, 960, 1920, 2880, 480, 960, 1920, 2880, 480, 960, 480, 960, 120, 240, 480, 960, 120,
-  240, 480, 960, 120, 240, 480, 960, 120, 240, 480, 960,
+  480, 960, 1920, 2880, 480, 960, 1920, 2880, 480, 960, 1920, 2880, 480, 960, 480, 960, 120, 240, 480, 960,
+  120, 240, 480, 960, 120, 240, 480, 960, 120, 240, 480, 960,
 ];
 
 /** Samples (48 kHz) an Opus packet decodes to, from its TOC byte; null when it is malformed. */
