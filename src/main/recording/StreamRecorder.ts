@@ -114,6 +114,8 @@ export class StreamRecorder {
   readonly #audio = new AudioTimeline();
   /** Time up to which the files have been written (ms, recorder clock). */
   #writtenUntil = -Infinity;
+  /** Time of the latest video frame queued. */
+  #videoQueuedUntil = -Infinity;
   #unsubscribers: Array<() => void> = [];
   #bytesReceived = 0;
   /** Writing is serialized: ticks, split rotation and stop never interleave. */
@@ -234,6 +236,7 @@ export class StreamRecorder {
   /** A frame timed by the stream clock: audio is placed on its continuous timeline first. */
   #onTimed(kind: MediaKind, frame: ReceivedFrame, timeMs: number): void {
     if (kind === 'video') {
+      this.#videoQueuedUntil = Math.max(this.#videoQueuedUntil, timeMs);
       this.#enqueue({ kind, timeMs, data: frame.data, keyframe: frame.keyframe });
       return;
     }
@@ -277,10 +280,11 @@ export class StreamRecorder {
     // when they came: they may belong before anything newer.
     const held = this.#clock.heldSince;
     const until = Math.min(now, held ?? now) - INTERLEAVE_MS;
-    // Audio that has not come by now never will in time: its timeline goes on with silence, so
-    // the file's audio stays continuous through pauses (and a late frame is dropped, not re-timed).
+    // Audio that has not come by now never will in time: while video goes on, the audio timeline
+    // goes on with silence, so the file's audio stays continuous through a mute (and a late frame
+    // is dropped, not re-timed). With nothing else going on, a gap is filled when audio resumes.
     if (this.#audio.cursor !== null) {
-      for (const placed of this.#audio.fill(until))
+      for (const placed of this.#audio.fill(Math.min(until, this.#videoQueuedUntil)))
         this.#enqueue({ kind: 'audio', ...placed, keyframe: true });
     }
     this.#serial(() => this.#flush(until));
