@@ -1,7 +1,10 @@
 import { OPUS_SILENCE_20MS, opusPacketSamples } from './codecs';
 
-/** Corrections wait for a quiet frame until the error reaches this (ms)… */
-const QUIET_ERROR_MS = 10;
+/**
+ * Corrections wait for a quiet frame until the error reaches this (ms)… More than half a 20 ms
+ * frame, so that a correction never calls for the opposite one.
+ */
+const QUIET_ERROR_MS = 11;
 /** …and are made on any frame past this. */
 const FORCE_ERROR_MS = 15;
 
