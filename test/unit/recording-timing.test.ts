@@ -108,8 +108,8 @@ describe('recording timing', () => {
       const arrival = 50_000 + ms;
       stream.push('audio', Math.round(ms * 48.24), arrival + 30, ms);
       if (ms % 40 === 0) stream.push('video', ms * 90, arrival + 60, ms);
-      if (ms % 1000 === 0) stream.senderReport('video', ms * 90, ntpBase + ms);
-      if (ms % 3000 === 1500) stream.senderReport('audio', Math.round(ms * 48.24), ntpBase + ms);
+      if (ms % 1000 === 0) stream.senderReport('video', ms * 90, ntpBase + ms, arrival + 5);
+      if (ms % 3000 === 1500) stream.senderReport('audio', Math.round(ms * 48.24), ntpBase + ms, arrival + 5);
       stream.tick(arrival);
     }
     const audio = stream.timing('audio')!;
@@ -118,5 +118,25 @@ describe('recording timing', () => {
     const a = times.audio[times.audio.length - 1]!;
     const v = times.video[times.video.length - 1]!;
     assert.ok(Math.abs(a - v) <= 2, `audio ${a} video ${v}`);
+  });
+
+  it('ignores sender reports whose clocks disagree with the time between them', () => {
+    const times: number[] = [];
+    const stream = new StreamClock<number>((kind, _payload, time) => kind === 'audio' && times.push(time));
+    stream.addTrack('audio', 48000);
+    stream.addTrack('video', 90000);
+    for (let ms = 0; ms <= 10_000; ms += 20) {
+      const arrival = 50_000 + ms;
+      stream.push('audio', ms * 48, arrival, ms);
+      stream.push('video', ms * 90, arrival, ms);
+      // A relay that fills its reports with unrelated clocks.
+      if (ms % 1000 === 0) {
+        stream.senderReport('audio', (ms * 7919) % 2 ** 31, 1e12 + ((ms * 104729) % 1e9), arrival);
+        stream.senderReport('video', (ms * 15485) % 2 ** 31, 2e12 - ms * 3, arrival);
+      }
+      stream.tick(arrival);
+    }
+    for (let i = 1; i < times.length; i++) assert.ok(Math.abs(times[i]! - times[i - 1]! - 20) < 1, `${i}`);
+    assert.deepEqual(stream.timing('audio')!.pauses, []);
   });
 });

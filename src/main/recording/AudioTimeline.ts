@@ -7,6 +7,8 @@ import { OPUS_SILENCE_20MS, opusPacketSamples } from './codecs';
 const QUIET_ERROR_MS = 11;
 /** …and are made on any frame past this. */
 const FORCE_ERROR_MS = 15;
+/** Gaps up to this long (ms) are written as silence frames (10 min: 30,000 frames of 3 bytes). */
+const MAX_FILL_MS = 600_000;
 
 export interface PlacedFrame {
   timeMs: number;
@@ -64,10 +66,17 @@ export class AudioTimeline {
     return out;
   }
 
-  /** Silence frames from the end of the last frame up to `untilMs` (a gap, or time passing). */
+  /**
+   * Silence frames from the end of the last frame up to `untilMs` (a gap, or time passing). A gap
+   * longer than `MAX_FILL_MS` stays a gap in the timestamps (decoders play silence there).
+   */
   fill(untilMs: number): PlacedFrame[] {
     const out: PlacedFrame[] = [];
     if (this.#cursor === null) return out;
+    if (untilMs - this.#cursor > MAX_FILL_MS) {
+      this.#cursor = untilMs - 20;
+      return out;
+    }
     while (this.#cursor + 20 <= untilMs) out.push(this.#add(OPUS_SILENCE_20MS, 20));
     return out;
   }

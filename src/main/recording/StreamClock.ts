@@ -7,6 +7,8 @@ type Kind = 'audio' | 'video';
 const OFFSET_HYSTERESIS_MS = 20;
 /** Frames may come this much before their time (ms) before the offset is lowered. */
 const EARLY_LIMIT_MS = 150;
+/** Audio and video reports further apart than this (ms) are not one sender's clock. */
+const LIP_SYNC_MAX_MS = 1000;
 /** A step back of a track's time is spread over its next frames at this fraction of their length. */
 const SLEW = 0.25;
 
@@ -69,12 +71,12 @@ export class StreamClock<T> {
     for (const { clock } of this.#tracks.values()) clock.flush();
   }
 
-  /** An RTCP sender report of a track: NTP time (ms) of an extended RTP timestamp. */
-  senderReport(kind: Kind, rtp: number, ntpMs: number): void {
+  /** An RTCP sender report of a track: NTP time (ms) of an extended RTP timestamp, and its arrival. */
+  senderReport(kind: Kind, rtp: number, ntpMs: number, arrival = Date.now()): void {
     const state = this.#tracks.get(kind);
     if (state === undefined) return;
     const before = state.last === null ? null : state.clock.recorderTime(state.last.rtp);
-    state.clock.senderReport(rtp, ntpMs);
+    state.clock.senderReport(rtp, ntpMs, arrival);
     if (before !== null && state.last !== null) this.#stepped(state, before);
     this.#sync();
   }
@@ -98,6 +100,9 @@ export class StreamClock<T> {
   #sync(): void {
     const timed = [...this.#tracks.values()].filter((s) => s.clock.srMode);
     if (timed.length === 0) return;
+    // Tracks whose reports put them seconds apart do not share a clock: no lip sync from them.
+    const offsets = timed.map((s) => s.clock.offset);
+    if (Math.max(...offsets) - Math.min(...offsets) > LIP_SYNC_MAX_MS) return;
     const both = timed.length === this.#tracks.size && timed.length === 2;
     let target: number;
     if (both && !this.#lipSynced) {

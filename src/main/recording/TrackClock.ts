@@ -56,6 +56,7 @@ export class TrackClock<T> {
   #reports: SenderReport[] = [];
   /** A report that came before the first frame, applied with it. */
   #earlyReport: SenderReport | null = null;
+  #lastReport: { ntp: number; arrival: number } | null = null;
   /** Lowest (arrival − RTP time at the nominal rate) per bucket since the last pause: the rate by arrival. */
   #raw: Array<{ start: number; min: number }> = [];
   /** Video: typical RTP gap between frames (ms), to tell a stop of the camera from a low frame rate. */
@@ -105,7 +106,7 @@ export class TrackClock<T> {
   push(rtp: number, arrival: number, payload: T): void {
     if (this.#anchor === null) {
       this.#anchor = { rtp, ms: arrival };
-      if (this.#earlyReport !== null) this.senderReport(this.#earlyReport.rtp, this.#earlyReport.ntp);
+      if (this.#earlyReport !== null) this.senderReport(this.#earlyReport.rtp, this.#earlyReport.ntp, arrival);
     }
     if (this.#held.length > 0) {
       this.#held.push({ rtp, arrival, payload });
@@ -251,12 +252,23 @@ export class TrackClock<T> {
    * measure the clock rate over the longest stretch without a pause, and move the mapping to the
    * reports; one that disagrees by a pause's length or more starts a new stretch.
    */
-  senderReport(rtp: number, ntpMs: number): void {
+  senderReport(rtp: number, ntpMs: number, arrival: number): void {
     if (this.#anchor === null) {
       this.#earlyReport = { rtp, ntp: ntpMs };
       return;
     }
     if (this.#held.length > 0) return;
+    const previous = this.#lastReport;
+    this.#lastReport = { ntp: ntpMs, arrival };
+    // A report that disagrees with the time between reports (its NTP clock, or its RTP mapping
+    // by more than that time) maps nothing: some senders (relays, simple clients) fill reports
+    // with unrelated clocks. It is ignored; the next consistent one is used.
+    if (previous !== null) {
+      const elapsed = arrival - previous.arrival;
+      const slack = Math.max(1000, elapsed * 0.1);
+      if (Math.abs(ntpMs - previous.ntp - elapsed) > slack) return;
+      if (this.srMode && Math.abs(ntpMs - this.senderTime(rtp)) > elapsed + slack) return;
+    }
     if (!this.srMode) {
       this.offset = this.recorderTime(rtp) - ntpMs;
       this.#anchor = { rtp, ms: ntpMs };
