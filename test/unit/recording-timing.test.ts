@@ -97,6 +97,25 @@ describe('recording timing', () => {
     assert.deepEqual(clock.pauses, []);
   });
 
+  it('does not take a sender that stalls and then catches up at twice real time for a pause', () => {
+    const clock = new TrackClock<number>('audio', 48000, () => {});
+    let rtp = 0;
+    let now = 0;
+    for (let i = 0; i < 200; i++, rtp += 960, now += 20) clock.push(rtp, now, rtp);
+    // 800 ms without packets, then the 800 ms of media and more come two frames per 20 ms.
+    let arrival = now + 800;
+    for (let i = 0; i < 120; i++, rtp += 960, now += 20) {
+      arrival = Math.max(now, arrival + (i % 2 === 0 ? 20 : 0));
+      clock.push(rtp, arrival, rtp);
+      clock.tick(arrival);
+    }
+    for (let i = 0; i < 100; i++, rtp += 960, now += 20) {
+      clock.push(rtp, now, rtp);
+      clock.tick(now);
+    }
+    assert.deepEqual(clock.pauses, []);
+  });
+
   it('measures a drifting audio clock from sender reports and gives audio and video one offset', () => {
     const times: Record<'audio' | 'video', number[]> = { audio: [], video: [] };
     const stream = new StreamClock<number>((kind, _payload, time) => times[kind].push(time));

@@ -20,7 +20,6 @@ import {
 import { AudioTimeline } from './AudioTimeline';
 import { MatroskaWriter, type MatroskaTrack } from './MatroskaWriter';
 import { StreamClock } from './StreamClock';
-import { CONFIRM_WAIT_MS } from './TrackClock';
 import { TrackPipeline, type ReceivedFrame, type TrackFrame } from './TrackPipeline';
 import { countDrop, dropsSince, emptyTrackStats, type TrackStats } from './TrackStats';
 
@@ -62,11 +61,11 @@ export interface StreamRecorderOptions {
 }
 
 /**
- * How long frames wait to be interleaved across tracks (in time order) before writing: longer
- * than a pause confirmation holds frames, plus network jitter. Frames later than this are dropped
- * and counted (`framesDropped.late`), never re-timed.
+ * How long frames wait to be interleaved across tracks (in time order) before writing (network
+ * jitter; while a track confirms a pause, up to CONFIRM_MAX_MS more). Frames later than this are
+ * dropped and counted (`framesDropped.late`), never re-timed.
  */
-const INTERLEAVE_MS = CONFIRM_WAIT_MS + 200;
+const INTERLEAVE_MS = 500;
 /** How much later than its first sample a sender reports an audio packet (one 20 ms Opus packet). */
 const AUDIO_REPORT_DELAY_MS = 20;
 /** How long to wait for a video keyframe before starting a file without video. */

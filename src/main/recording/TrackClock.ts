@@ -6,6 +6,13 @@ export const PAUSE_MIN_MS = 100;
  * keep coming late by the pause's length.
  */
 export const CONFIRM_WAIT_MS = 300;
+/**
+ * …longer while they are still catching up (arriving faster than real time: a stalled sender
+ * or receiver), up to this long.
+ */
+const CONFIRM_MAX_MS = 1500;
+/** Catching up: the newest held frames are this much less late than the first ones (ms). */
+const CATCHING_UP_MS = 10;
 /** Lateness minima are kept per bucket of arrival time. */
 const BUCKET_MS = 1000;
 const BUCKETS = 6;
@@ -106,7 +113,8 @@ export class TrackClock<T> {
   push(rtp: number, arrival: number, payload: T): void {
     if (this.#anchor === null) {
       this.#anchor = { rtp, ms: arrival };
-      if (this.#earlyReport !== null) this.senderReport(this.#earlyReport.rtp, this.#earlyReport.ntp, arrival);
+      if (this.#earlyReport !== null)
+        this.senderReport(this.#earlyReport.rtp, this.#earlyReport.ntp, arrival);
     }
     if (this.#held.length > 0) {
       this.#held.push({ rtp, arrival, payload });
@@ -137,7 +145,9 @@ export class TrackClock<T> {
 
   #confirm(now: number): void {
     const first = this.#held[0]!;
-    if (now - first.arrival < CONFIRM_WAIT_MS) return;
+    const waited = now - first.arrival;
+    if (waited < CONFIRM_WAIT_MS) return;
+    if (waited < CONFIRM_MAX_MS && this.#catchingUp(now)) return;
     const held = this.#held;
     this.#held = [];
     const baseline = this.margin ?? 0;
@@ -152,6 +162,15 @@ export class TrackClock<T> {
       this.#spanStart = null;
     }
     for (const h of held) this.#emit(h.rtp, h.arrival, h.payload);
+  }
+
+  /** Whether the frames held lately are less late than the ones before them. */
+  #catchingUp(now: number): boolean {
+    const lateness = (h: Held<T>) => h.arrival - this.recorderTime(h.rtp);
+    const recent = this.#held.filter((h) => now - h.arrival < CONFIRM_WAIT_MS / 2);
+    const older = this.#held.filter((h) => now - h.arrival >= CONFIRM_WAIT_MS / 2);
+    if (recent.length === 0 || older.length === 0) return false;
+    return Math.min(...recent.map(lateness)) < Math.min(...older.map(lateness)) - CATCHING_UP_MS;
   }
 
   #emit(rtp: number, arrival: number, payload: T): void {
