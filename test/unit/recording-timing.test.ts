@@ -116,6 +116,32 @@ describe('recording timing', () => {
     assert.deepEqual(clock.pauses, []);
   });
 
+  it('takes a frozen audio clock for a pause only while the video kept time', () => {
+    for (const videoStalls of [false, true]) {
+      const stream = new StreamClock<number>(() => {});
+      stream.addTrack('audio', 48000);
+      stream.addTrack('video', 90000);
+      let rtpA = 0;
+      for (let ms = 0; ms < 8000; ms += 20) {
+        const gap = ms >= 4000 && ms < 6000;
+        if (!gap) {
+          // libwebrtc: audio RTP counts captured samples; a stalled sender delivers late instead.
+          stream.push('audio', rtpA, 50_000 + ms + 30, ms);
+          rtpA += 960;
+        }
+        if (ms % 40 === 0 && !gap) {
+          const videoRtp = videoStalls ? (ms < 6000 ? ms : ms - 2000) * 90 : ms * 90;
+          stream.push('video', videoRtp, 50_000 + ms + 40, ms);
+        }
+        stream.tick(50_000 + ms + 30);
+      }
+      stream.flush();
+      const pauses = stream.timing('audio')!.pauses;
+      if (videoStalls) assert.deepEqual(pauses, [], 'a stall of every track is no pause');
+      else assert.ok(pauses.length === 1 && Math.abs(pauses[0]!.length - 2000) < 30, JSON.stringify(pauses));
+    }
+  });
+
   it('measures a drifting audio clock from sender reports and gives audio and video one offset', () => {
     const times: Record<'audio' | 'video', number[]> = { audio: [], video: [] };
     const stream = new StreamClock<number>((kind, _payload, time) => times[kind].push(time));

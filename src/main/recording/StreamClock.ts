@@ -45,6 +45,10 @@ export class StreamClock<T> {
       carry: 0,
       lipSyncCorrectionMs: 0,
     };
+    // A frozen RTP clock is a pause only if the other track was on time meanwhile (libwebrtc's
+    // video clock runs on through a pause; a stalled sender holds every track up).
+    state.clock.stalledElsewhere = (arrival) =>
+      [...this.#tracks.entries()].some(([k, s]) => k !== kind && s.clock.lateAround(arrival));
     this.#tracks.set(kind, state);
   }
 

@@ -53,6 +53,13 @@ export class TrackClock<T> {
   /** Pauses found: at (recorder ms, where media stopped) and length (ms). */
   readonly pauses: Array<{ at: number; length: number }> = [];
   readonly #onTimed: (payload: T, timeMs: number, rtp: number) => void;
+  /**
+   * Whether the stream's other tracks were late too around an arrival time: then frames were held
+   * up on the way (a stalled sender, network or receiver), not captured after a pause.
+   */
+  stalledElsewhere: (arrival: number) => boolean = () => false;
+  /** Recent (arrival, lateness above the lowest) of emitted frames, for the other tracks' question. */
+  #recentLateness: Array<{ arrival: number; excess: number }> = [];
   #anchor: { rtp: number; ms: number } | null = null;
   #last: { rtp: number; arrival: number } | null = null;
   #held: Array<Held<T>> = [];
@@ -133,6 +140,14 @@ export class TrackClock<T> {
     this.#emit(rtp, arrival, payload);
   }
 
+  /** Whether this track's frames that arrived around `arrival` (±CONFIRM_WAIT_MS) came late. */
+  lateAround(arrival: number): boolean {
+    if (this.#held.length > 0 && Math.abs(this.#held[0]!.arrival - arrival) <= CONFIRM_MAX_MS) return true;
+    return this.#recentLateness.some(
+      (r) => Math.abs(r.arrival - arrival) <= CONFIRM_WAIT_MS && r.excess >= PAUSE_MIN_MS / 2,
+    );
+  }
+
   /** Releases frames held for a pause confirmation that waited long enough. */
   tick(now: number): void {
     if (this.#held.length > 0) this.#confirm(now);
@@ -152,7 +167,7 @@ export class TrackClock<T> {
     this.#held = [];
     const baseline = this.margin ?? 0;
     const lateness = Math.min(...held.map((h) => h.arrival - this.recorderTime(h.rtp))) - baseline;
-    if (lateness >= PAUSE_MIN_MS) {
+    if (lateness >= PAUSE_MIN_MS && !this.stalledElsewhere(first.arrival)) {
       const length = Math.round(lateness);
       this.pauses.push({ at: this.recorderTime(first.rtp), length });
       this.#anchor = { rtp: first.rtp, ms: this.senderTime(first.rtp) + length };
@@ -189,6 +204,10 @@ export class TrackClock<T> {
       }
     }
     this.#last = { rtp, arrival };
+    const lateness = arrival - this.recorderTime(rtp);
+    this.#recentLateness.push({ arrival, excess: lateness - (this.margin ?? lateness) });
+    while (this.#recentLateness.length > 0 && arrival - this.#recentLateness[0]!.arrival > 5000)
+      this.#recentLateness.shift();
     this.#observeRaw(arrival, arrival - (rtp * 1000) / this.nominalHz);
     this.#observe(arrival, arrival - this.recorderTime(rtp));
     this.#onTimed(payload, this.recorderTime(rtp), rtp);
