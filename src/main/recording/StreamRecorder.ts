@@ -65,7 +65,7 @@ export interface StreamRecorderOptions {
  * jitter; while a track confirms a pause, up to CONFIRM_MAX_MS more). Frames later than this are
  * dropped and counted (`framesDropped.late`), never re-timed.
  */
-const INTERLEAVE_MS = 500;
+const INTERLEAVE_MS = 1000;
 /** How much later than its first sample a sender reports an audio packet (one 20 ms Opus packet). */
 const AUDIO_REPORT_DELAY_MS = 20;
 /** How long to wait for a video keyframe before starting a file without video. */
