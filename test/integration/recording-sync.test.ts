@@ -96,7 +96,11 @@ describe('recording lip sync (libwebrtc publisher)', () => {
   before(
     async () => {
       dir = tempDir();
-      core = await startHeadless({ dataDir: dir.path, env: { SPOOL_SESSION_GRACE_SEC: '1' } });
+      core = await startHeadless({
+        dataDir: dir.path,
+        env: { SPOOL_SESSION_GRACE_SEC: '1' },
+        timeoutMs: 60_000,
+      });
       const operator = await OperatorClient.login(core);
       const api = new ArchiveApi(core.url);
       const record = async (name: keyof typeof SCENARIOS) =>
