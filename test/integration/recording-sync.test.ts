@@ -118,7 +118,7 @@ describe('recording lip sync (libwebrtc publisher)', () => {
         })(),
       ]);
     },
-    { timeout: 180_000 },
+    { timeout: 235_000 },
   );
   after(async () => {
     await core?.stop();
