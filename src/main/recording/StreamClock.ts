@@ -47,8 +47,8 @@ export class StreamClock<T> {
     };
     // A frozen RTP clock is a pause only if the other track was on time meanwhile (libwebrtc's
     // video clock runs on through a pause; a stalled sender holds every track up).
-    state.clock.stalledElsewhere = (arrival) =>
-      [...this.#tracks.entries()].some(([k, s]) => k !== kind && s.clock.lateAround(arrival));
+    state.clock.stalledElsewhere = (arrival, lateness) =>
+      [...this.#tracks.entries()].some(([k, s]) => k !== kind && s.clock.lateAround(arrival, lateness));
     this.#tracks.set(kind, state);
   }
 

@@ -57,7 +57,7 @@ export class TrackClock<T> {
    * Whether the stream's other tracks were late too around an arrival time: then frames were held
    * up on the way (a stalled sender, network or receiver), not captured after a pause.
    */
-  stalledElsewhere: (arrival: number) => boolean = () => false;
+  stalledElsewhere: (arrival: number, lateness: number) => boolean = () => false;
   /** Recent (arrival, lateness above the lowest) of emitted frames, for the other tracks' question. */
   #recentLateness: Array<{ arrival: number; excess: number }> = [];
   #anchor: { rtp: number; ms: number } | null = null;
@@ -140,11 +140,15 @@ export class TrackClock<T> {
     this.#emit(rtp, arrival, payload);
   }
 
-  /** Whether this track's frames that arrived around `arrival` (±CONFIRM_WAIT_MS) came late. */
-  lateAround(arrival: number): boolean {
+  /**
+   * Whether this track's frames that arrived around `arrival` (±CONFIRM_WAIT_MS) came late by
+   * half of `lateness` or more (a stall holds every track up by about as much).
+   */
+  lateAround(arrival: number, lateness: number): boolean {
     if (this.#held.length > 0 && Math.abs(this.#held[0]!.arrival - arrival) <= CONFIRM_MAX_MS) return true;
+    const threshold = Math.max(PAUSE_MIN_MS / 2, lateness / 2);
     return this.#recentLateness.some(
-      (r) => Math.abs(r.arrival - arrival) <= CONFIRM_WAIT_MS && r.excess >= PAUSE_MIN_MS / 2,
+      (r) => Math.abs(r.arrival - arrival) <= CONFIRM_WAIT_MS && r.excess >= threshold,
     );
   }
 
@@ -167,7 +171,7 @@ export class TrackClock<T> {
     this.#held = [];
     const baseline = this.margin ?? 0;
     const lateness = Math.min(...held.map((h) => h.arrival - this.recorderTime(h.rtp))) - baseline;
-    if (lateness >= PAUSE_MIN_MS && !this.stalledElsewhere(first.arrival)) {
+    if (lateness >= PAUSE_MIN_MS && !this.stalledElsewhere(first.arrival, lateness)) {
       const length = Math.round(lateness);
       this.pauses.push({ at: this.recorderTime(first.rtp), length });
       this.#anchor = { rtp: first.rtp, ms: this.senderTime(first.rtp) + length };
