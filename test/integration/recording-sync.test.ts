@@ -193,8 +193,11 @@ describe('recording lip sync (libwebrtc publisher)', () => {
       (_, i) => flashes[i]! * 1000 + zeroWall - result.report.startedAt >= SYNCED_FROM_MS,
     );
     assert.ok(measured.length >= 15, `flashes ${flashes}`);
+    // The composition re-times video to its 30 fps grid: a flash may move by up to one frame.
+    const median = [...measured].sort((a, b) => a - b)[Math.floor(measured.length / 2)]!;
+    assert.ok(Math.abs(median) <= TOLERANCE_MS, `composed offsets ${measured}`);
     for (const offset of measured)
-      assert.ok(Math.abs(offset) <= TOLERANCE_MS, `composed offsets ${measured}`);
+      assert.ok(Math.abs(offset) <= TOLERANCE_MS + 1000 / 30, `composed offsets ${measured}`);
   });
 
   it('writes strictly increasing packet times per track and decodes cleanly from a starved, bursty audio source', async () => {
