@@ -78,6 +78,35 @@ export interface ArchiveJson {
   detail?: string;
 }
 
+/** Why a recorder dropped frames of a track (never re-timed: dropped and counted). */
+export interface FramesDropped {
+  /** Arrived after the file had been written past its time. */
+  late: number;
+  /** Incomplete or undecodable (lost packets, until the next keyframe). */
+  broken: number;
+  /** The writer could not keep up. */
+  backpressure: number;
+}
+
+/** How a track of a file was timed (docs/recording-timing.md). */
+export interface TrackTiming {
+  /** Measured rate of the track's RTP clock against the sender's wall clock, in ppm. */
+  driftPpm: number;
+  /** How far lip sync (the audio/video sender-report pair) moved this track, in ms. */
+  lipSyncCorrectionMs: number;
+  /** Pauses of the sender (no capture for ≥ 100 ms): ms from the file's start, and length. */
+  pauses: Array<{ at: number; length: number }>;
+  /** Audio: whole Opus frames added (silence, repeats of quiet frames) and left out to keep time. */
+  framesInserted?: number;
+  framesRemoved?: number;
+}
+
+/** Per-track report of a recorded file in the manifest. */
+export interface ManifestTrack {
+  timing: TrackTiming;
+  framesDropped: FramesDropped;
+}
+
 /** One file of the individual-stream manifest (`manifest.json` → `files[]`). */
 export interface ManifestFile {
   streamId: string;
@@ -97,21 +126,10 @@ export interface ManifestFile {
   videoCodec?: string | null;
   /** Segment index: 0 for `<streamId>.webm`, 1 for `<streamId>_1.webm`, … */
   segment?: number;
-  /** Per track: frames the file lost, by reason. */
-  tracks?: Partial<Record<'audio' | 'video', { framesDropped: FramesDropped }>>;
+  /** Timing and dropped frames of each recorded track. */
+  tracks?: Partial<Record<'audio' | 'video', ManifestTrack>>;
   /** The write error that ended this file early ("disk full"); it plays up to there. */
   error?: string;
-}
-
-/**
- * Frames a track lost, by why: `late` (arrived after the file's time had passed it), `broken`
- * (a lost packet: dropped up to the next keyframe), `backpressure` (the disk could not keep up:
- * dropped up to the next keyframe).
- */
-export interface FramesDropped {
-  late: number;
-  broken: number;
-  backpressure: number;
 }
 
 /** `manifest.json` of an archive: OpenTok's individual-stream format, extra fields allowed. */

@@ -13,7 +13,15 @@ const run = promisify(execFile);
  * `media.beepTimes` (silence detection), a beep at the very start of a file counts too: a
  * recording may begin on one.
  */
-export async function beepTimes(file: string, thresholdDb = -30): Promise<number[]> {
+export async function beepTimes(
+  file: string,
+  thresholdDb = -30,
+  windowSamples = 480,
+  continuous = false,
+): Promise<number[]> {
+  // Decoded as one stream of samples, as a player that ignores timestamps plays it: times count
+  // samples from the audio's first timestamp.
+  const start = continuous ? await audioStart(file) : 0;
   const { stdout, stderr } = await run(
     'ffmpeg',
     [
@@ -22,7 +30,8 @@ export async function beepTimes(file: string, thresholdDb = -30): Promise<number
       file,
       '-vn',
       '-af',
-      'aresample=48000,asetnsamples=n=480:p=0,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-',
+      `${continuous ? 'asetpts=N/SR/TB,' : ''}aresample=48000,asetnsamples=n=${windowSamples}:p=0,` +
+        'astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-',
       '-f',
       'null',
       '-',
@@ -34,7 +43,7 @@ export async function beepTimes(file: string, thresholdDb = -30): Promise<number
   let loud = false;
   for (const line of (stdout + stderr).split('\n')) {
     const t = /pts_time:([\d.]+)/.exec(line);
-    if (t) time = Number(t[1]);
+    if (t) time = Number(t[1]) + start;
     const level = /RMS_level=(-?[\d.]+|-inf)/.exec(line);
     if (level) {
       const db = level[1] === '-inf' ? -200 : Number(level[1]);
@@ -46,11 +55,18 @@ export async function beepTimes(file: string, thresholdDb = -30): Promise<number
   return times;
 }
 
-/** For each flash, the signed distance (ms) to the nearest beep (positive: video late). */
+/**
+ * For each flash, the signed distance (ms) to the nearest beep (positive: video late). `fine`
+ * finds beep onsets in 2.5 ms windows instead of 10 ms.
+ */
 export async function avOffsets(
   file: string,
+  options: { fine?: boolean; continuous?: boolean } = {},
 ): Promise<{ flashes: number[]; beeps: number[]; offsetsMs: number[] }> {
-  const [flashes, beeps] = await Promise.all([flashTimes(file), beepTimes(file)]);
+  const [flashes, beeps] = await Promise.all([
+    flashTimes(file),
+    beepTimes(file, -30, options.fine ? 120 : 480, options.continuous),
+  ]);
   const offsetsMs = flashes
     .map((f) => {
       const nearest = beeps.reduce((best, b) => (Math.abs(b - f) < Math.abs(best - f) ? b : best), Infinity);
@@ -58,4 +74,20 @@ export async function avOffsets(
     })
     .filter((v) => !Number.isNaN(v));
   return { flashes, beeps, offsetsMs };
+}
+
+/** Start time (s) of a file's first audio stream. */
+async function audioStart(file: string): Promise<number> {
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'a:0',
+    '-show_entries',
+    'stream=start_time',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
+  return Number(stdout.trim()) || 0;
 }

@@ -54,7 +54,10 @@ export async function startHeadless(options: StartHeadlessOptions): Promise<Head
   );
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    if (process.env.SPOOL_CORE_STDERR) process.stderr.write(chunk);
+  });
   const exited = once(child, 'exit');
 
   const url = await new Promise<string>((resolve, reject) => {

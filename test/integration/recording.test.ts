@@ -116,7 +116,13 @@ describe('recording', () => {
     const manifest = manifestOf(dir.path, archive.id);
     const file = join(dir.path, 'archives', archive.id, manifest.files[0]!.filename);
     const { offsetsMs, flashes } = await avOffsets(file);
-    assert.ok(flashes.length >= 6, `flashes ${flashes}`);
+    // A flash every 2 s of the ~15 s recorded, but for the one or two of the 3 s gap.
+    const expected = Math.floor((await probe(file)).duration / 2) - 2;
+    const matched = offsetsMs.filter((offset) => Math.abs(offset) <= 34);
+    assert.ok(
+      matched.length > 0 && matched.length >= expected,
+      `${matched.length} pairs of ${expected}: ${flashes}`,
+    );
     for (const offset of offsetsMs) assert.ok(Math.abs(offset) <= 34, `A/V offsets ${offsetsMs}`);
     // The gap is a gap in time: flashes still fall every 2 s after it.
     const gaps = flashes.slice(1).map((t, i) => t - flashes[i]!);

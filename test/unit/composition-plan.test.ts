@@ -191,7 +191,7 @@ describe('composition plan and filter graph', () => {
     const graph = buildFilterGraph(plan);
     assert.match(
       graph,
-      /\[1:a\]atrim=end=12,asetpts=PTS-6\/TB,aresample=48000:async=1:first_pts=0,.*adelay=delays=6000:all=1\[a1\]/,
+      /\[1:a\]atrim=end=12,asetpts=PTS-6\/TB,aresample=48000:async=1:min_hard_comp=0.02:first_pts=0,.*adelay=delays=6000:all=1\[a1\]/,
     );
     assert.match(graph, /amix=inputs=2:normalize=0:duration=longest/);
     assert.match(graph, /apad=whole_dur=20,atrim=end=20\[aout\]/);

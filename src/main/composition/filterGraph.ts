@@ -72,7 +72,8 @@ function overlayFilter(layer: VideoLayer, plan: CompositionPlan): string {
  * its input resampled to the output rate (so tile changes land on exact frames), scaled to fit
  * its tile and overlaid, shown only during its placements minus its gaps; black boxes go under
  * tiles that overlap others. Audio: each input is cut at its stop, gaps are filled with silence
- * (`aresample=async=1`; without it everything after a gap plays early), its start is delayed to
+ * (`aresample=async=1`, from 20 ms up: the recorder's times hold within that, and ffmpeg's
+ * default of 100 ms would leave smaller gaps unfilled), its start is delayed to
  * its place on the timeline, and the inputs are summed (`amix normalize=0` keeps their levels).
  */
 export function buildFilterGraph(plan: CompositionPlan): string {
@@ -135,7 +136,7 @@ export function buildFilterGraph(plan: CompositionPlan): string {
       const coarse = Math.max(0, Math.floor(input.offset - 1));
       chains.push(
         `[${i}:a]atrim=end=${n(input.stop)},asetpts=PTS-${coarse}/TB,` +
-          `aresample=${SAMPLE_RATE}:async=1:first_pts=0,` +
+          `aresample=${SAMPLE_RATE}:async=1:min_hard_comp=0.02:first_pts=0,` +
           `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=stereo,` +
           `adelay=delays=${coarse * 1000}:all=1[a${i}]`,
       );

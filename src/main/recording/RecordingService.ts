@@ -18,7 +18,6 @@ import type { RoomService } from '../rooms/RoomService';
 import type { Stream } from '../rooms/Stream';
 import type { ArchiveFileRecord, ArchiveRecord, ArchiveRepository } from '../store/ArchiveRepository';
 import { faultPoint } from '../util/fault';
-import { noFramesDropped, type FramesDropped } from './frameDrops';
 import { ActiveArchive } from './ActiveArchive';
 import type { OpenSink } from './MatroskaWriter';
 import { probeStreams, remux } from './remux';
@@ -477,9 +476,9 @@ export class RecordingService {
       audioCodec: file.audioCodec,
       videoCodec: file.videoCodec,
       container: file.container,
-      framesDropped: file.framesDropped,
       ...(file.error !== undefined ? { error: file.error } : {}),
       ...(segment !== null ? { segment } : {}),
+      ...(file.tracks !== undefined ? { tracks: file.tracks } : {}),
     };
     this.#repo.upsertFile({
       archiveId,
@@ -697,7 +696,7 @@ export class RecordingService {
       audioCodec: (f.info.audioCodec as string | null | undefined) ?? null,
       videoCodec: (f.info.videoCodec as string | null | undefined) ?? null,
       segment: Number(f.info.segment ?? 0),
-      ...manifestTracks(f.info.framesDropped),
+      ...(f.info.tracks !== undefined ? { tracks: f.info.tracks as ManifestFile['tracks'] } : {}),
       ...(typeof f.info.error === 'string' ? { error: f.info.error } : {}),
     });
     const apiKey = this.#options.settings.apiKey;
@@ -904,17 +903,6 @@ export class RecordingService {
     for (const offs of this.#roomListeners.values()) for (const off of offs) off();
     this.#roomListeners.clear();
   }
-}
-
-/** The manifest's per-track counters of a file, from what its recorder counted. */
-function manifestTracks(value: unknown): Pick<ManifestFile, 'tracks'> {
-  if (value === null || typeof value !== 'object') return {};
-  const tracks: NonNullable<ManifestFile['tracks']> = {};
-  for (const kind of ['audio', 'video'] as const) {
-    const drops = (value as Partial<Record<'audio' | 'video', FramesDropped>>)[kind];
-    if (drops !== undefined) tracks[kind] = { framesDropped: { ...noFramesDropped(), ...drops } };
-  }
-  return { tracks };
 }
 
 function canvasOf(resolution: string): { width: number; height: number } {

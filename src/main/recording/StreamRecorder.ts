@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RtcpPacket } from 'werift';
-import type { RecordingFormat } from '../../shared/archive';
+import type { FramesDropped, ManifestTrack, RecordingFormat } from '../../shared/archive';
 import type { Logger } from '../logger';
 import type { MediaKind, Stream, StreamTrack } from '../rooms/Stream';
 import {
@@ -11,14 +11,17 @@ import {
   depacketizerName,
   MATROSKA_CODEC_ID,
   opusHead,
+  opusPacketSamples,
   videoCodecOf,
   vp8Dimensions,
   vp9Dimensions,
   type VideoCodec,
 } from './codecs';
-import { noFramesDropped, type FramesDropped } from './frameDrops';
+import { AudioTimeline } from './AudioTimeline';
 import { MatroskaWriter, type MatroskaTrack, type OpenSink } from './MatroskaWriter';
-import { TrackPipeline, type TrackFrame, type TrackStats } from './TrackPipeline';
+import { StreamClock } from './StreamClock';
+import { TrackPipeline, type ReceivedFrame, type TrackFrame } from './TrackPipeline';
+import { countDrop, dropsSince, emptyTrackStats, type TrackStats } from './TrackStats';
 import type { WriteBudget } from './WriteBudget';
 
 /** A file a stream recorder wrote, relative to the archive folder. */
@@ -35,8 +38,8 @@ export interface RecordedFile {
   videoCodec: string | null;
   /** Whether the container needs a remux to the archive's format at the end (H.264 → mp4). */
   container: 'webm' | 'matroska';
-  /** Frames each track lost, by reason. */
-  framesDropped: Partial<Record<MediaKind, FramesDropped>>;
+  /** Timing and dropped frames of each track (set when the file is finalized). */
+  tracks?: Partial<Record<MediaKind, ManifestTrack>>;
   /** The write error that ended the file early (it keeps what reached the disk). */
   error?: string;
 }
@@ -66,8 +69,14 @@ export interface StreamRecorderOptions {
   openSink?: OpenSink;
 }
 
-/** How long frames wait to be interleaved across tracks (in time order) before writing. */
-const INTERLEAVE_MS = 400;
+/**
+ * How long frames wait to be interleaved across tracks (in time order) before writing (network
+ * jitter; while a track confirms a pause, up to CONFIRM_MAX_MS more). Frames later than this are
+ * dropped and counted (`framesDropped.late`), never re-timed.
+ */
+const INTERLEAVE_MS = 1000;
+/** How much later than its first sample a sender reports an audio packet (one 20 ms Opus packet). */
+const AUDIO_REPORT_DELAY_MS = 20;
 /** How long to wait for a video keyframe before starting a file without video. */
 const VIDEO_WAIT_MS = 8000;
 
@@ -82,6 +91,8 @@ interface OpenFile {
   tracks: Map<MediaKind, number>;
   /** Tracks dropping frames for backpressure until their next keyframe. */
   dropping: Set<MediaKind>;
+  /** Counters when the file opened: its report is the difference at close. */
+  opened: Map<MediaKind, { drops: TrackStats['framesDropped']; inserted: number; removed: number }>;
 }
 
 /**
@@ -106,11 +117,15 @@ export class StreamRecorder {
   #firstFrameAt: number | null = null;
   #timer: NodeJS.Timeout;
   #keyframeTimer: NodeJS.Timeout;
-  #senderReports = new Map<
-    MediaKind,
-    { ntpMs: number; rtp: number; offset: number; bad: boolean; trusted: boolean }
-  >();
-  #lipSyncApplied = false;
+  /** Times frames (docs/recording-timing.md); audio is then placed on a continuous timeline. */
+  readonly #clock = new StreamClock<ReceivedFrame>((kind, frame, timeMs) =>
+    this.#onTimed(kind, frame, timeMs),
+  );
+  readonly #audio = new AudioTimeline();
+  /** Time up to which the files have been written (ms, recorder clock). */
+  #writtenUntil = -Infinity;
+  /** Time of the latest video frame queued. */
+  #videoQueuedUntil = -Infinity;
   #unsubscribers: Array<() => void> = [];
   #bytesReceived = 0;
   /** Writing is serialized: ticks, split rotation and stop never interleave. */
@@ -164,6 +179,10 @@ export class StreamRecorder {
     return stats;
   }
 
+  #statsOf(kind: MediaKind): TrackStats {
+    return this.#pipelines.get(kind)?.pipeline.stats ?? emptyTrackStats();
+  }
+
   #wants(kind: MediaKind): boolean {
     return kind === 'audio'
       ? this.#options.audio && this.#options.stream.hasAudio
@@ -183,9 +202,10 @@ export class StreamRecorder {
       kind: track.kind,
       codec: name,
       clockRate: codec.clockRate,
-      onFrame: (frame) => this.#onFrame(frame),
+      onFrame: (frame) => this.#onReceived(frame),
       onNeedKeyframe: () => this.#options.stream.requestKeyframe(),
     });
+    this.#clock.addTrack(track.kind, codec.clockRate);
     const rtp = track.track.onReceiveRtp.subscribe((packet) => {
       this.#bytesReceived += packet.payload.length;
       pipeline.push(packet);
@@ -202,57 +222,52 @@ export class StreamRecorder {
     });
   }
 
-  /**
-   * Sender reports map each track's RTP clock to the sender's wall clock. Once both tracks have
-   * trustworthy ones, the video times are shifted so audio and video keep the sender's
-   * alignment (first-packet arrival times carry encoder and network delays). Reports that are
-   * not self-consistent, or that disagree wildly with the arrival times, are ignored: some
-   * senders (relays, simple WHIP clients) do not map their clocks correctly.
-   */
+  /** Sender reports map each track's RTP clock to the sender's wall clock (the StreamClock uses them). */
   #onRtcp(kind: MediaKind, packet: RtcpPacket): void {
     if (packet.type !== 200) return;
     const pipeline = this.#pipelines.get(kind)?.pipeline;
-    const clockRate = this.#pipelines.get(kind)?.clockRate;
-    if (pipeline === undefined || clockRate === undefined) return;
+    if (pipeline === undefined) return;
     const { ntpTimestamp, rtpTimestamp } = (
       packet as { senderInfo: { ntpTimestamp: bigint; rtpTimestamp: number } }
     ).senderInfo;
-    const ntpMs = Number(ntpTimestamp >> 32n) * 1000 + (Number(ntpTimestamp & 0xffffffffn) / 2 ** 32) * 1000;
-    const rtp = pipeline.extendTimestamp(rtpTimestamp);
-    const offset = pipeline.timeOf(rtp) - pipeline.offsetMs - ntpMs;
-    const previous = this.#senderReports.get(kind);
-    // A sender is trusted from its second consistent report on, until one is inconsistent.
-    let bad = previous?.bad ?? false;
-    if (previous !== undefined) {
-      const clockDrift = ntpMs - previous.ntpMs - ((rtp - previous.rtp) * 1000) / clockRate;
-      if (Math.abs(clockDrift) >= 20 || Math.abs(offset - previous.offset) >= 50) bad = true;
-    }
-    const report = { ntpMs, rtp, offset, bad, trusted: !bad && previous !== undefined };
-    this.#senderReports.set(kind, report);
-    const audio = this.#senderReports.get('audio');
-    const video = this.#senderReports.get('video');
-    const videoPipeline = this.#pipelines.get('video')?.pipeline;
-    if (!audio?.trusted || !video?.trusted || videoPipeline === undefined) return;
-    // Each track's (recorder time − sender time) should be the same; the difference is the error.
-    const target = video.offset - audio.offset;
-    if (Math.abs(target) > 250) return;
-    const error = target + videoPipeline.offsetMs;
-    if (!this.#lipSyncApplied) {
-      videoPipeline.offsetMs = -target;
-      this.#lipSyncApplied = true;
-    } else if (Math.abs(error) > 10) {
-      // Later corrections move slowly so frames stay in order.
-      videoPipeline.offsetMs -= Math.sign(error) * Math.min(Math.abs(error), 5);
-    }
+    let ntpMs = Number(ntpTimestamp >> 32n) * 1000 + (Number(ntpTimestamp & 0xffffffffn) / 2 ** 32) * 1000;
+    // libwebrtc (Chrome, Firefox, native apps) stamps an audio packet's report time when the packet
+    // is sent, once its 20 ms have been captured, not when its first sample was: its reports put
+    // audio one packet late. Video reports carry the capture time.
+    if (kind === 'audio') ntpMs -= AUDIO_REPORT_DELAY_MS;
+    this.#clock.senderReport(kind, pipeline.extendTimestamp(rtpTimestamp), ntpMs);
   }
 
-  #onFrame(frame: TrackFrame): void {
+  #onReceived(frame: ReceivedFrame): void {
     if (this.#stopped || this.#writeError !== null) return;
     if (frame.kind === 'video' && frame.keyframe && this.#videoConfig === null)
       this.#videoConfig = this.#configOf(frame.data);
     if (frame.kind === 'video' && this.#videoCodec === 'H264')
       frame = { ...frame, data: annexBToAvcc(frame.data) };
     this.#firstFrameAt ??= Date.now();
+    // An audio packet leaves its sender once its last sample is captured: its first sample is
+    // that much older (the same as AUDIO_REPORT_DELAY_MS for sender reports).
+    const arrival =
+      frame.kind === 'audio'
+        ? frame.arrivalMs - (opusPacketSamples(frame.data) ?? 960) / 48
+        : frame.arrivalMs;
+    this.#clock.push(frame.kind, frame.rtpTimestamp, arrival, frame);
+  }
+
+  /** A frame timed by the stream clock: audio is placed on its continuous timeline first. */
+  #onTimed(kind: MediaKind, frame: ReceivedFrame, timeMs: number): void {
+    if (kind === 'video') {
+      this.#videoQueuedUntil = Math.max(this.#videoQueuedUntil, timeMs);
+      this.#enqueue({ kind, timeMs, data: frame.data, keyframe: frame.keyframe });
+      return;
+    }
+    const late = this.#audio.late;
+    for (const placed of this.#audio.place(timeMs, frame.data))
+      this.#enqueue({ kind, timeMs: placed.timeMs, data: placed.data, keyframe: true });
+    if (this.#audio.late > late) countDrop(this.#statsOf('audio'), 'late');
+  }
+
+  #enqueue(frame: TrackFrame): void {
     // Insert in time order (frames of one track already come in order).
     let i = this.#queue.length;
     while (i > 0 && this.#queue[i - 1]!.timeMs > frame.timeMs) i--;
@@ -280,10 +295,23 @@ export class StreamRecorder {
 
   #tick(): void {
     for (const { pipeline } of this.#pipelines.values()) pipeline.tick();
+    const now = Date.now();
+    this.#clock.tick(now);
+    // While a track holds frames to confirm a pause, the interleaver's clock stops where it was
+    // when they came: they may belong before anything newer.
+    const held = this.#clock.heldSince;
+    const until = Math.min(now, held ?? now) - INTERLEAVE_MS;
+    // Audio that has not come by now never will in time: while video goes on, the audio timeline
+    // goes on with silence, so the file's audio stays continuous through a mute (and a late frame
+    // is dropped, not re-timed). With nothing else going on, a gap is filled when audio resumes.
+    if (this.#audio.cursor !== null) {
+      for (const placed of this.#audio.fill(Math.min(until, this.#videoQueuedUntil)))
+        this.#enqueue({ kind: 'audio', ...placed, keyframe: true });
+    }
     // A slow disk must not pile up ticks: one flush at a time, the next picks up what waits.
     if (this.#flushing) return;
     this.#flushing = true;
-    void this.#serial(() => this.#flush(Date.now() - INTERLEAVE_MS)).finally(() => {
+    void this.#serial(() => this.#flush(until)).finally(() => {
       this.#flushing = false;
     });
   }
@@ -302,20 +330,10 @@ export class StreamRecorder {
     this.#options.onWriteError?.(error);
   }
 
-  /** Frames each track lost so far, by reason (over the files being written). */
+  /** Frames each track lost so far, by reason. */
   get framesDropped(): Partial<Record<MediaKind, FramesDropped>> {
     const total: Partial<Record<MediaKind, FramesDropped>> = {};
-    for (const file of [this.#main, this.#split]) {
-      if (file === null) continue;
-      for (const [kind, drops] of Object.entries(file.info.framesDropped) as Array<
-        [MediaKind, FramesDropped]
-      >) {
-        const t = (total[kind] ??= noFramesDropped());
-        t.late += drops.late;
-        t.broken += drops.broken;
-        t.backpressure += drops.backpressure;
-      }
-    }
+    for (const kind of this.#pipelines.keys()) total[kind] = { ...this.#statsOf(kind).framesDropped };
     return total;
   }
 
@@ -327,8 +345,7 @@ export class StreamRecorder {
       await this.#openFiles();
     }
     while (this.#queue.length > 0 && this.#queue[0]!.timeMs <= until) {
-      const frame = this.#queue.shift()!;
-      await this.#write(frame);
+      await this.#write(this.#queue.shift()!);
     }
   }
 
@@ -411,7 +428,6 @@ export class StreamRecorder {
       audioCodec: kinds.has('audio') ? 'opus' : null,
       videoCodec: kinds.has('video') ? (this.#videoCodec ?? null) : null,
       container,
-      framesDropped: Object.fromEntries([...kinds.keys()].map((kind) => [kind, noFramesDropped()])),
     };
     this.#options.onFileStarted?.(info);
     return {
@@ -424,10 +440,26 @@ export class StreamRecorder {
       info,
       tracks: kinds,
       dropping: new Set(),
+      opened: new Map(
+        [...kinds.keys()].map((k) => [
+          k,
+          {
+            drops: { ...this.#statsOf(k).framesDropped },
+            inserted: this.#audio.inserted,
+            removed: this.#audio.removed,
+          },
+        ]),
+      ),
     };
   }
 
   async #write(frame: TrackFrame): Promise<void> {
+    // Written past its time (it came later than the interleaving waits): dropped, never re-timed.
+    if (frame.timeMs < this.#writtenUntil) {
+      countDrop(this.#statsOf(frame.kind), 'late');
+      return;
+    }
+    this.#writtenUntil = frame.timeMs;
     const split = this.#options.split;
     if (split && this.#split !== null) {
       const boundary = this.#split.startTime + split.durationSec * 1000;
@@ -451,17 +483,19 @@ export class StreamRecorder {
       // The disk cannot keep up: drop whole frames up to the next keyframe, never part of one.
       if (file.writer.congested || (file.dropping.has(frame.kind) && !frame.keyframe)) {
         file.dropping.add(frame.kind);
-        file.info.framesDropped[frame.kind]!.backpressure++;
+        if (file === this.#main || this.#main === null) countDrop(this.#statsOf(frame.kind), 'backpressure');
         continue;
       }
       file.dropping.delete(frame.kind);
-      // Frames never go back in time within a file (a late frame is written at the last time);
-      // video frames keep distinct times, as players need one frame per timestamp.
-      const last = file.lastByKind.get(frame.kind) ?? -Infinity;
-      const time = Math.max(frame.timeMs, file.lastTime, frame.kind === 'video' ? last + 1 : last);
-      file.lastTime = time;
+      // Each track's times strictly increase on the file's millisecond timeline.
+      const time = Math.round(frame.timeMs - file.startTime);
+      if (time <= (file.lastByKind.get(frame.kind) ?? -Infinity)) {
+        if (file === this.#main || this.#main === null) countDrop(this.#statsOf(frame.kind), 'late');
+        continue;
+      }
+      file.lastTime = frame.timeMs;
       file.lastByKind.set(frame.kind, time);
-      file.writer.write(track, time - file.startTime, frame.data, frame.keyframe);
+      file.writer.write(track, time, frame.data, frame.keyframe);
     }
   }
 
@@ -472,9 +506,28 @@ export class StreamRecorder {
       size,
       durationMs,
       stopOffsetMs: file.info.startOffsetMs + durationMs,
+      tracks: this.#trackReports(file, durationMs),
       ...(error !== null ? { error: describeWriteError(error) } : {}),
     };
     this.#files.push(info);
+  }
+
+  /** What the manifest says of each track of a file: timing, corrections, dropped frames. */
+  #trackReports(file: OpenFile, durationMs: number): Partial<Record<MediaKind, ManifestTrack>> {
+    const reports: Partial<Record<MediaKind, ManifestTrack>> = {};
+    for (const [kind, opened] of file.opened) {
+      const timing = this.#clock.timing(kind);
+      if (timing === null) continue;
+      timing.pauses = timing.pauses
+        .map((p) => ({ at: Math.round(p.at - file.startTime), length: p.length }))
+        .filter((p) => p.at + p.length > 0 && p.at <= durationMs);
+      if (kind === 'audio') {
+        timing.framesInserted = this.#audio.inserted - opened.inserted;
+        timing.framesRemoved = this.#audio.removed - opened.removed;
+      }
+      reports[kind] = { timing, framesDropped: dropsSince(this.#statsOf(kind), opened.drops) };
+    }
+    return reports;
   }
 
   /** Writes everything received and finalizes the files; returns them. */
@@ -483,8 +536,9 @@ export class StreamRecorder {
       await this.#work;
       return this.#files;
     }
-    // Frames still held by the pipelines are part of the recording.
+    // Frames still held by the pipelines and the clock are part of the recording.
     for (const { pipeline } of this.#pipelines.values()) pipeline.flush();
+    this.#clock.flush();
     this.#stopped = true;
     clearInterval(this.#timer);
     clearInterval(this.#keyframeTimer);

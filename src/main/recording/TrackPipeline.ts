@@ -1,9 +1,21 @@
 import { dePacketizeRtpPackets, type RtpPacket } from 'werift';
+import { countDrop, emptyTrackStats, type TrackStats } from './TrackStats';
+
+export type { TrackStats } from './TrackStats';
 
 /** A frame of one track, with its time on the recorder's clock (ms, wall-clock based). */
 export interface TrackFrame {
   kind: 'audio' | 'video';
   timeMs: number;
+  data: Buffer;
+  keyframe: boolean;
+}
+
+/** A frame as received: its extended RTP timestamp and the arrival of its first packet. */
+export interface ReceivedFrame {
+  kind: 'audio' | 'video';
+  rtpTimestamp: number;
+  arrivalMs: number;
   data: Buffer;
   keyframe: boolean;
 }
@@ -15,8 +27,8 @@ export interface TrackPipelineOptions {
   clockRate: number;
   /** How long to wait for a missing packet (NACK retransmission) before declaring it lost. */
   reorderMs?: number;
-  /** A frame ready to write. */
-  onFrame: (frame: TrackFrame) => void;
+  /** A frame ready to be timed (StreamClock) and written. */
+  onFrame: (frame: ReceivedFrame) => void;
   /** Media was lost and the picture is broken until the next keyframe. */
   onNeedKeyframe: () => void;
   /** Clock for tests. */
@@ -28,33 +40,21 @@ interface Buffered {
   arrival: number;
 }
 
-/** Statistics of a track pipeline (for the benchmark and the logs). */
-export interface TrackStats {
-  packets: number;
-  lostPackets: number;
-  frames: number;
-  droppedFrames: number;
-}
-
 /**
  * One received track → frames: reorders RTP by sequence number (waiting briefly for
  * retransmissions), assembles video frames (a frame with a lost packet is dropped along with
- * everything up to the next keyframe), depacketizes, and times each frame from the first
- * packet's arrival plus the exact RTP timestamp delta. Gaps (mute, loss) stay gaps in time.
+ * everything up to the next keyframe) and depacketizes. Frames leave with their extended RTP
+ * timestamp and arrival time: the stream's clock (StreamClock) times them.
  */
 export class TrackPipeline {
-  readonly stats: TrackStats = { packets: 0, lostPackets: 0, frames: 0, droppedFrames: 0 };
+  readonly stats: TrackStats = emptyTrackStats();
   readonly #options: Required<Omit<TrackPipelineOptions, 'now'>> & { now: () => number };
   readonly #buffer = new Map<number, Buffered>();
   /** Next extended sequence number expected. */
   #next: number | null = null;
   #lastTs: number | null = null;
-  /** Time origin: arrival (ms) of the first packet and its extended RTP timestamp. */
-  #base: { wall: number; ts: number } | null = null;
-  /** Extra offset applied to this track's times (lip-sync correction from sender reports). */
-  offsetMs = 0;
-  #frame: { ts: number; packets: RtpPacket[]; broken: boolean } | null = null;
-  #pendingVideo: { ts: number; data: Buffer; keyframe: boolean } | null = null;
+  #frame: { ts: number; arrival: number; packets: RtpPacket[]; broken: boolean } | null = null;
+  #pendingVideo: { ts: number; arrival: number; data: Buffer; keyframe: boolean } | null = null;
   #waitingForKeyframe: boolean;
   #closed = false;
 
@@ -81,12 +81,6 @@ export class TrackPipeline {
     return extended;
   }
 
-  /** The recorder-clock time of an extended RTP timestamp. */
-  timeOf(extendedTs: number): number {
-    if (this.#base === null) return this.#options.now();
-    return this.#base.wall + ((extendedTs - this.#base.ts) * 1000) / this.#options.clockRate + this.offsetMs;
-  }
-
   /** Feeds one RTP packet as it arrived. */
   push(packet: RtpPacket): void {
     if (this.#closed) return;
@@ -104,8 +98,7 @@ export class TrackPipeline {
     if (this.#closed) return;
     this.#drain(this.#options.now());
     // A held frame whose picture has had time to complete goes out even if no frame follows.
-    if (this.#pendingVideo !== null && this.#options.now() - this.timeOf(this.#pendingVideo.ts) > 100)
-      this.flush();
+    if (this.#pendingVideo !== null && this.#options.now() - this.#pendingVideo.arrival > 100) this.flush();
   }
 
   #drain(now: number): void {
@@ -145,14 +138,8 @@ export class TrackPipeline {
 
   #process({ packet, arrival }: Buffered): void {
     const ts = this.extendTimestamp(packet.header.timestamp);
-    if (this.#base === null) this.#base = { wall: arrival, ts };
-    // A jump of the RTP clock far from the arrival time (a new encoder behind the same SSRC)
-    // re-bases the track on the arrival time; ordinary gaps keep their length.
-    const expected = this.timeOf(ts) - this.offsetMs;
-    if (Math.abs(expected - arrival) > 5000) this.#base = { wall: arrival, ts };
-
     if (this.#options.kind === 'audio') {
-      this.#emit([packet], ts, false);
+      this.#emit([packet], ts, arrival, false);
       return;
     }
     if (this.#frame !== null && this.#frame.ts !== ts) {
@@ -160,7 +147,7 @@ export class TrackPipeline {
       this.#frame.broken = true;
       this.#finishFrame();
     }
-    this.#frame ??= { ts, packets: [], broken: false };
+    this.#frame ??= { ts, arrival, packets: [], broken: false };
     this.#frame.packets.push(packet);
     if (packet.header.marker) this.#finishFrame();
   }
@@ -170,19 +157,19 @@ export class TrackPipeline {
     this.#frame = null;
     if (frame === null) return;
     if (frame.broken) {
-      this.stats.droppedFrames++;
+      countDrop(this.stats, 'broken');
       this.#brokenPicture();
       return;
     }
-    this.#emit(frame.packets, frame.ts, true);
+    this.#emit(frame.packets, frame.ts, frame.arrival, true);
   }
 
-  #emit(packets: RtpPacket[], ts: number, video: boolean): void {
+  #emit(packets: RtpPacket[], ts: number, arrival: number, video: boolean): void {
     let result;
     try {
       result = dePacketizeRtpPackets(this.#options.codec, packets);
     } catch {
-      this.stats.droppedFrames++;
+      countDrop(this.stats, 'broken');
       if (video) this.#brokenPicture();
       return;
     }
@@ -190,7 +177,7 @@ export class TrackPipeline {
     const keyframe = video ? result.isKeyframe : true;
     if (video && this.#waitingForKeyframe) {
       if (!keyframe) {
-        this.stats.droppedFrames++;
+        countDrop(this.stats, 'broken');
         return;
       }
       this.#waitingForKeyframe = false;
@@ -199,7 +186,8 @@ export class TrackPipeline {
       this.stats.frames++;
       this.#options.onFrame({
         kind: this.#options.kind,
-        timeMs: this.timeOf(ts),
+        rtpTimestamp: ts,
+        arrivalMs: arrival,
         data: result.data,
         keyframe,
       });
@@ -215,7 +203,7 @@ export class TrackPipeline {
       return;
     }
     this.flush();
-    this.#pendingVideo = { ts, data: result.data, keyframe };
+    this.#pendingVideo = { ts, arrival, data: result.data, keyframe };
   }
 
   /** Emits a video frame held back to see whether more of its picture follows. */
@@ -226,7 +214,8 @@ export class TrackPipeline {
     this.stats.frames++;
     this.#options.onFrame({
       kind: 'video',
-      timeMs: this.timeOf(pending.ts),
+      rtpTimestamp: pending.ts,
+      arrivalMs: pending.arrival,
       data: pending.data,
       keyframe: pending.keyframe,
     });

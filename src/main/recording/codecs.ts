@@ -294,3 +294,31 @@ export function av1DecoderConfig(frame: Buffer): { config: Buffer; width: number
   }
   return null;
 }
+
+/** Samples (at 48 kHz) of one Opus frame of each TOC configuration (RFC 6716 §3.1). */
+const OPUS_FRAME_SAMPLES = [
+  480, 960, 1920, 2880, 480, 960, 1920, 2880, 480, 960, 1920, 2880, 480, 960, 480, 960, 120, 240, 480, 960,
+  120, 240, 480, 960, 120, 240, 480, 960, 120, 240, 480, 960,
+];
+
+/** Samples (48 kHz) an Opus packet decodes to, from its TOC byte; null when it is malformed. */
+export function opusPacketSamples(packet: Buffer): number | null {
+  if (packet.length === 0) return null;
+  const toc = packet[0]!;
+  const frame = OPUS_FRAME_SAMPLES[toc >> 3]!;
+  switch (toc & 3) {
+    case 0:
+      return frame;
+    case 1:
+    case 2:
+      return 2 * frame;
+    default: {
+      if (packet.length < 2) return null;
+      const count = packet[1]! & 0x3f;
+      return count === 0 || count * frame > 5760 ? null : count * frame;
+    }
+  }
+}
+
+/** A 20 ms Opus packet that decodes to silence (CELT, fullband, no coded energy). */
+export const OPUS_SILENCE_20MS = Buffer.from([0xf8, 0xff, 0xfe]);

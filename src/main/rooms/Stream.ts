@@ -3,6 +3,9 @@ import type { VideoType } from '../../shared/archive';
 import type { StreamInfo } from '../../shared/events/rooms';
 import { TypedEmitter } from '../util/TypedEmitter';
 
+/** A cached sender report older than this is not replayed (senders send one every few seconds). */
+const LAST_REPORT_MAX_AGE_MS = 10_000;
+
 export type MediaKind = 'audio' | 'video';
 
 /** One received track of a stream: the remote werift track and the receiver it came on. */
@@ -48,6 +51,8 @@ export class Stream extends TypedEmitter<StreamEvents> {
   #lastKeyframeRequest = 0;
   #keyframeTimer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** The last sender report of each track and when it came: a recorder that starts later maps its clocks at once. */
+  readonly #lastReports = new Map<MediaKind, { packet: RtcpPacket; at: number }>();
 
   constructor(init: {
     id: string;
@@ -107,16 +112,29 @@ export class Stream extends TypedEmitter<StreamEvents> {
   addTrack(track: StreamTrack): void {
     if (this.#closed) return;
     this.tracks.set(track.kind, track);
+    track.receiver.onRtcp.subscribe((packet) => {
+      if (packet.type === 200) this.#lastReports.set(track.kind, { packet, at: Date.now() });
+    });
     this.safeEmit('track', track);
     this.safeEmit('updated');
   }
 
-  /** Subscribes to RTCP (sender reports) of a track. Returns an unsubscribe function. */
+  /**
+   * Subscribes to RTCP (sender reports) of a track; the last sender report, if recent, is
+   * delivered first (on the next microtask). Returns an unsubscribe function.
+   */
   onRtcp(kind: MediaKind, listener: (packet: RtcpPacket) => void): () => void {
     const t = this.tracks.get(kind);
     if (t === undefined) return () => {};
     const { unSubscribe } = t.receiver.onRtcp.subscribe(listener);
-    return unSubscribe;
+    const last = this.#lastReports.get(kind);
+    let subscribed = true;
+    if (last !== undefined && Date.now() - last.at < LAST_REPORT_MAX_AGE_MS)
+      queueMicrotask(() => subscribed && listener(last.packet));
+    return () => {
+      subscribed = false;
+      unSubscribe();
+    };
   }
 
   /**

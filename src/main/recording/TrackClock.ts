@@ -1,0 +1,342 @@
+/** Shortest stop of a sender's capture that counts as a pause (ms). */
+export const PAUSE_MIN_MS = 100;
+/**
+ * A pause candidate is confirmed by what arrives over this long after it: frames that were only
+ * held back (a network or receiver stall) come in a burst and catch up; after a real pause they
+ * keep coming late by the pause's length.
+ */
+export const CONFIRM_WAIT_MS = 300;
+/**
+ * …longer while they are still catching up (arriving faster than real time: a stalled sender
+ * or receiver), up to this long.
+ */
+const CONFIRM_MAX_MS = 1500;
+/** Catching up: the newest held frames are this much less late than the first ones (ms). */
+const CATCHING_UP_MS = 10;
+/** Lateness minima are kept per bucket of arrival time. */
+const BUCKET_MS = 1000;
+const BUCKETS = 6;
+/** Arrival-only drift tracking needs this long of media before correcting the rate. */
+const ARRIVAL_DRIFT_SPAN_MS = 4000;
+/** SR drift tracking needs SRs this far apart before trusting the rate they give. */
+const SR_DRIFT_SPAN_MS = 2000;
+/** A clock rate further than this from nominal is no drift but a broken sender (ignored). */
+const MAX_RATE_ERROR = 0.15;
+
+interface Held<T> {
+  rtp: number;
+  arrival: number;
+  payload: T;
+}
+
+interface SenderReport {
+  rtp: number;
+  ntp: number;
+}
+
+/**
+ * The clock of one received track: the sender time (ms) of an RTP timestamp, from RTCP sender
+ * reports (NTP↔RTP) when the sender gives them, else from arrival times; the clock rate measured
+ * continuously (drift); pauses of the sender's capture detected from arrival and SR times.
+ * `recorderTime` = sender time + `offset` (the stream clock sets the offset: lip sync). See
+ * docs/recording-timing.md.
+ */
+export class TrackClock<T> {
+  readonly kind: 'audio' | 'video';
+  readonly nominalHz: number;
+  /** Measured ticks per second of the sender's clock. */
+  hz: number;
+  /** Recorder ms − sender ms. 0 while timed by arrival (the sender clock is then the arrival clock). */
+  offset = 0;
+  /** Whether sender reports time this track. */
+  srMode = false;
+  /** Pauses found: at (recorder ms, where media stopped) and length (ms). */
+  readonly pauses: Array<{ at: number; length: number }> = [];
+  readonly #onTimed: (payload: T, timeMs: number, rtp: number) => void;
+  /**
+   * Whether the stream's other tracks were late too around an arrival time: then frames were held
+   * up on the way (a stalled sender, network or receiver), not captured after a pause.
+   */
+  stalledElsewhere: (arrival: number, lateness: number) => boolean = () => false;
+  /** Recent (arrival, lateness above the lowest) of emitted frames, for the other tracks' question. */
+  #recentLateness: Array<{ arrival: number; excess: number }> = [];
+  #anchor: { rtp: number; ms: number } | null = null;
+  #last: { rtp: number; arrival: number } | null = null;
+  #held: Array<Held<T>> = [];
+  /** Minimum lateness (arrival − recorder time) per bucket of arrival time. */
+  #buckets: Array<{ start: number; min: number }> = [];
+  /** Arrival-only drift: where the current measuring span started. */
+  #spanStart: number | null = null;
+  #reports: SenderReport[] = [];
+  /** A report that came before the first frame, applied with it. */
+  #earlyReport: SenderReport | null = null;
+  #lastReport: { ntp: number; arrival: number } | null = null;
+  /** Lowest (arrival − RTP time at the nominal rate) per bucket since the last pause: the rate by arrival. */
+  #raw: Array<{ start: number; min: number }> = [];
+  /** Video: typical RTP gap between frames (ms), to tell a stop of the camera from a low frame rate. */
+  #frameGapMs = 33;
+
+  constructor(
+    kind: 'audio' | 'video',
+    nominalHz: number,
+    onTimed: (payload: T, timeMs: number, rtp: number) => void,
+  ) {
+    this.kind = kind;
+    this.nominalHz = nominalHz;
+    this.hz = nominalHz;
+    this.#onTimed = onTimed;
+  }
+
+  get driftPpm(): number {
+    return Math.round((this.hz / this.nominalHz - 1) * 1e6);
+  }
+
+  /** Arrival of the first frame waiting for a pause to be confirmed, or null. */
+  get heldSince(): number | null {
+    return this.#held[0]?.arrival ?? null;
+  }
+
+  senderTime(rtp: number): number {
+    const anchor = this.#anchor!;
+    return anchor.ms + ((rtp - anchor.rtp) * 1000) / this.hz;
+  }
+
+  recorderTime(rtp: number): number {
+    return this.senderTime(rtp) + this.offset;
+  }
+
+  /** Lowest lateness (arrival − recorder time) seen lately: ~0 for the frames that come fastest. */
+  get margin(): number | null {
+    if (this.#buckets.length === 0) return null;
+    return Math.min(...this.#buckets.map((b) => b.min));
+  }
+
+  /** Forgets lateness history (after the offset moved). */
+  resetMargin(): void {
+    this.#buckets = [];
+  }
+
+  /** A frame (in RTP order) with the arrival of its first packet. */
+  push(rtp: number, arrival: number, payload: T): void {
+    if (this.#anchor === null) {
+      this.#anchor = { rtp, ms: arrival };
+      if (this.#earlyReport !== null)
+        this.senderReport(this.#earlyReport.rtp, this.#earlyReport.ntp, arrival);
+    }
+    if (this.#held.length > 0) {
+      this.#held.push({ rtp, arrival, payload });
+      this.#confirm(arrival);
+      return;
+    }
+    const last = this.#last;
+    const lateness = arrival - this.recorderTime(rtp);
+    const baseline = this.margin ?? lateness;
+    if (last !== null && arrival - last.arrival >= PAUSE_MIN_MS && lateness - baseline >= PAUSE_MIN_MS) {
+      // The RTP clock stood still while time went on (libwebrtc's audio while nothing is
+      // captured), or the network held the media back: the next frames tell which.
+      this.#held.push({ rtp, arrival, payload });
+      return;
+    }
+    this.#emit(rtp, arrival, payload);
+  }
+
+  /**
+   * Whether this track's frames that arrived around `arrival` (±CONFIRM_WAIT_MS) came late by
+   * half of `lateness` or more (a stall holds every track up by about as much).
+   */
+  lateAround(arrival: number, lateness: number): boolean {
+    if (this.#held.length > 0 && Math.abs(this.#held[0]!.arrival - arrival) <= CONFIRM_MAX_MS) return true;
+    const threshold = Math.max(PAUSE_MIN_MS / 2, lateness / 2);
+    return this.#recentLateness.some(
+      (r) => Math.abs(r.arrival - arrival) <= CONFIRM_WAIT_MS && r.excess >= threshold,
+    );
+  }
+
+  /** Releases frames held for a pause confirmation that waited long enough. */
+  tick(now: number): void {
+    if (this.#held.length > 0) this.#confirm(now);
+  }
+
+  /** Releases every held frame (at stop). */
+  flush(): void {
+    if (this.#held.length > 0) this.#confirm(Infinity);
+  }
+
+  #confirm(now: number): void {
+    const first = this.#held[0]!;
+    const waited = now - first.arrival;
+    if (waited < CONFIRM_WAIT_MS) return;
+    if (waited < CONFIRM_MAX_MS && this.#catchingUp(now)) return;
+    const held = this.#held;
+    this.#held = [];
+    const baseline = this.margin ?? 0;
+    const lateness = Math.min(...held.map((h) => h.arrival - this.recorderTime(h.rtp))) - baseline;
+    if (lateness >= PAUSE_MIN_MS && !this.stalledElsewhere(first.arrival, lateness)) {
+      const length = Math.round(lateness);
+      this.pauses.push({ at: this.recorderTime(first.rtp), length });
+      this.#anchor = { rtp: first.rtp, ms: this.senderTime(first.rtp) + length };
+      // Sender reports and arrivals from before the pause measure another stretch of the clock.
+      this.#reports = [];
+      this.#raw = [];
+      this.#spanStart = null;
+    }
+    for (const h of held) this.#emit(h.rtp, h.arrival, h.payload);
+  }
+
+  /** Whether the frames held lately are less late than the ones before them. */
+  #catchingUp(now: number): boolean {
+    const lateness = (h: Held<T>) => h.arrival - this.recorderTime(h.rtp);
+    const recent = this.#held.filter((h) => now - h.arrival < CONFIRM_WAIT_MS / 2);
+    const older = this.#held.filter((h) => now - h.arrival >= CONFIRM_WAIT_MS / 2);
+    if (recent.length === 0 || older.length === 0) return false;
+    return Math.min(...recent.map(lateness)) < Math.min(...older.map(lateness)) - CATCHING_UP_MS;
+  }
+
+  #emit(rtp: number, arrival: number, payload: T): void {
+    const last = this.#last;
+    if (last !== null && this.kind === 'video' && rtp > last.rtp) {
+      const gap = ((rtp - last.rtp) * 1000) / this.hz;
+      // A camera that stopped: its RTP clock jumps with the wall clock (no lateness), but the
+      // gap is far longer than its frame interval.
+      if (gap >= PAUSE_MIN_MS + this.#frameGapMs && gap >= 4 * this.#frameGapMs) {
+        this.pauses.push({
+          at: this.recorderTime(last.rtp) + this.#frameGapMs,
+          length: Math.round(gap - this.#frameGapMs),
+        });
+      } else {
+        this.#frameGapMs += (gap - this.#frameGapMs) / 16;
+      }
+    }
+    this.#last = { rtp, arrival };
+    const lateness = arrival - this.recorderTime(rtp);
+    this.#recentLateness.push({ arrival, excess: lateness - (this.margin ?? lateness) });
+    while (this.#recentLateness.length > 0 && arrival - this.#recentLateness[0]!.arrival > 5000)
+      this.#recentLateness.shift();
+    this.#observeRaw(arrival, arrival - (rtp * 1000) / this.nominalHz);
+    this.#observe(arrival, arrival - this.recorderTime(rtp));
+    this.#onTimed(payload, this.recorderTime(rtp), rtp);
+  }
+
+  #observe(arrival: number, lateness: number): void {
+    const bucket = this.#buckets[this.#buckets.length - 1];
+    if (bucket !== undefined && arrival - bucket.start < BUCKET_MS) {
+      bucket.min = Math.min(bucket.min, lateness);
+      return;
+    }
+    this.#buckets.push({ start: arrival, min: lateness });
+    if (this.#buckets.length > BUCKETS) this.#buckets.shift();
+    if (!this.srMode) this.#arrivalDrift(arrival);
+  }
+
+  /**
+   * Sender reports may come seconds apart (libwebrtc: 2.5–7.5 s for audio): until two of them
+   * measure the rate, the lowest arrival lateness per second does (a least-squares slope).
+   */
+  #observeRaw(arrival: number, lateness: number): void {
+    const bucket = this.#raw[this.#raw.length - 1];
+    if (bucket !== undefined && arrival - bucket.start < BUCKET_MS) {
+      bucket.min = Math.min(bucket.min, lateness);
+      return;
+    }
+    this.#raw.push({ start: arrival, min: lateness });
+    if (this.#raw.length > 30) this.#raw.shift();
+    const complete = this.#raw.slice(0, -1);
+    const last = this.#last;
+    if (!this.srMode || this.#srRateKnown || last === null || complete.length < 3) return;
+    const n = complete.length;
+    const mx = complete.reduce((a, b) => a + b.start, 0) / n;
+    const my = complete.reduce((a, b) => a + b.min, 0) / n;
+    let sxx = 0;
+    let sxy = 0;
+    for (const b of complete) {
+      sxx += (b.start - mx) ** 2;
+      sxy += (b.start - mx) * (b.min - my);
+    }
+    if (sxx === 0) return;
+    const slope = sxy / sxx;
+    if (Math.abs(slope) > MAX_RATE_ERROR) return;
+    const at = this.senderTime(last.rtp);
+    this.hz = this.nominalHz * (1 - slope);
+    this.#anchor = { rtp: last.rtp, ms: at };
+  }
+
+  get #srRateKnown(): boolean {
+    const first = this.#reports[0];
+    const last = this.#reports[this.#reports.length - 1];
+    return first !== undefined && last !== undefined && last.ntp - first.ntp >= SR_DRIFT_SPAN_MS;
+  }
+
+  /**
+   * Without sender reports the arrival times are the only clock: a steady rise (or fall) of the
+   * lowest lateness is the RTP clock running slow (or fast). The rate is corrected and the
+   * mapping moved to the lowest lateness, keeping the time of the last frame.
+   */
+  #arrivalDrift(arrival: number): void {
+    const last = this.#last;
+    if (last === null || this.#buckets.length < 4) return;
+    this.#spanStart ??= this.#buckets[0]!.start;
+    const first = this.#buckets[0]!;
+    const end = this.#buckets[this.#buckets.length - 2]!; // the newest complete bucket
+    const span = end.start - first.start;
+    if (arrival - this.#spanStart < ARRIVAL_DRIFT_SPAN_MS || span <= 0) return;
+    const slope = (end.min - first.min) / span;
+    if (Math.abs(slope) < 20e-6 || Math.abs(slope) > MAX_RATE_ERROR) return;
+    const at = this.senderTime(last.rtp);
+    this.hz *= 1 - slope;
+    this.#anchor = { rtp: last.rtp, ms: at + (end.min - first.min) };
+    this.#buckets = [];
+    this.#spanStart = arrival;
+  }
+
+  /**
+   * A sender report: the sender's NTP time (ms) of an RTP timestamp. The first one switches the
+   * track to sender time (keeping its current times: the offset takes the difference). Later ones
+   * measure the clock rate over the longest stretch without a pause, and move the mapping to the
+   * reports; one that disagrees by a pause's length or more starts a new stretch.
+   */
+  senderReport(rtp: number, ntpMs: number, arrival: number): void {
+    if (this.#anchor === null) {
+      this.#earlyReport = { rtp, ntp: ntpMs };
+      return;
+    }
+    if (this.#held.length > 0) return;
+    const previous = this.#lastReport;
+    this.#lastReport = { ntp: ntpMs, arrival };
+    // A report that disagrees with the time between reports (its NTP clock, or its RTP mapping
+    // by more than that time) maps nothing: some senders (relays, simple clients) fill reports
+    // with unrelated clocks. It is ignored; the next consistent one is used.
+    if (previous !== null) {
+      const elapsed = arrival - previous.arrival;
+      const slack = Math.max(1000, elapsed * 0.1);
+      if (Math.abs(ntpMs - previous.ntp - elapsed) > slack) return;
+      if (this.srMode && Math.abs(ntpMs - this.senderTime(rtp)) > elapsed + slack) return;
+    }
+    if (!this.srMode) {
+      this.offset = this.recorderTime(rtp) - ntpMs;
+      this.#anchor = { rtp, ms: ntpMs };
+      this.srMode = true;
+      this.#reports = [{ rtp, ntp: ntpMs }];
+      return;
+    }
+    const error = ntpMs - this.senderTime(rtp);
+    if (Math.abs(error) >= PAUSE_MIN_MS) {
+      if (error > 0) this.pauses.push({ at: this.recorderTime(rtp), length: Math.round(error) });
+      this.#anchor = { rtp, ms: ntpMs };
+      this.#reports = [{ rtp, ntp: ntpMs }];
+      return;
+    }
+    this.#reports.push({ rtp, ntp: ntpMs });
+    if (this.#reports.length > 64) this.#reports.splice(1, 1);
+    const first = this.#reports[0]!;
+    const span = ntpMs - first.ntp;
+    if (span >= SR_DRIFT_SPAN_MS) {
+      const hz = ((rtp - first.rtp) * 1000) / span;
+      if (Math.abs(hz / this.nominalHz - 1) <= MAX_RATE_ERROR) this.hz = hz;
+    }
+    // Reports stamped when sent rather than when captured come late, never early: the lowest
+    // of the last few is the mapping.
+    const recent = this.#reports.slice(-5);
+    const base = Math.min(...recent.map((r) => r.ntp - ((r.rtp - first.rtp) * 1000) / this.hz));
+    this.#anchor = { rtp: first.rtp, ms: base };
+  }
+}
