@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './logger';
 import { describeFfmpeg, resolveFfmpeg, type Ffmpeg } from './media/ffmpeg';
 import { RoomService } from './rooms/RoomService';
 import { Auth } from './security/Auth';
+import { LoginThrottle } from './security/LoginThrottle';
 import { loadOrCreateCertificate, type TlsMaterial } from './security/certificate';
 import { loadOrCreateKey } from './security/keys';
 import { SecretBox, type Encryptor } from './security/SecretBox';
@@ -94,8 +95,10 @@ export class Studio {
     this.auth = new Auth({
       apiKey: settings.apiKey,
       apiSecret: settings.apiSecret,
-      operatorPassword: settings.operatorPassword,
+      // Read at each use: a password changed in the settings revokes the tokens issued before.
+      operatorPassword: () => settings.operatorPassword,
       operatorKey: loadOrCreateKey(dataDir, 'operator'),
+      throttle: new LoginThrottle(() => settings.loginFailuresPerMinute),
     });
     this.rooms = new RoomService({
       db: this.store.db,
@@ -157,6 +160,7 @@ export class Studio {
       health: () => this.health(),
       info: () => this.info(),
       rendererDir: pre.rendererDir,
+      listenerPorts: () => [this.http.port, ...(this.https !== null ? [this.https.port] : [])],
     };
     const routes: RouteModule[] = [
       roomRoutes(this.rooms),

@@ -143,6 +143,10 @@ export function loadConfig(options: LoadConfigOptions = {}): StudioConfig {
 
 /** Settings that take effect at once when changed; the others after a restart. */
 export const LIVE_SETTINGS: ReadonlySet<SettingsField> = new Set([
+  'operatorPassword',
+  'allowedHosts',
+  'allowedOrigins',
+  'loginFailuresPerMinute',
   'maxDurationSec',
   'maxTotalSec',
   'idleTimeoutSec',

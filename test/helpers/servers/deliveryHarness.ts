@@ -193,6 +193,7 @@ export class DeliveryHarness {
           throw new Error('not in this harness');
         },
         rendererDir: null,
+        listenerPorts: () => [this.http?.port ?? 0],
       },
       { host: '127.0.0.1', port: 0, routes: [deliveryRoutes(this.delivery), webhookRoutes(this.webhooks)] },
     );

@@ -7,6 +7,7 @@ import type { RoomService } from '../../rooms/RoomService';
 import { SignalingSession } from '../../rooms/SignalingSession';
 import type { HttpContext } from '../context';
 import type { RouteModule } from '../HttpServer';
+import { allow } from '../access';
 
 /** CORS for WHIP: browser-based WHIP clients on other origins must read Location and ETag. */
 function whipCors(reply: FastifyReply): void {
@@ -30,22 +31,33 @@ function bearer(header: string | undefined): string {
 /** Rooms REST API, join tokens, the signaling socket, the guest join page and WHIP ingest. */
 export function roomRoutes(rooms: RoomService): RouteModule {
   return (app: FastifyInstance, ctx: HttpContext) => {
-    app.post('/api/rooms', async (request, reply) => reply.status(201).send(rooms.create(request.body)));
-    app.get('/api/rooms', async () => ({ items: rooms.list() }));
-    app.get<{ Params: { id: string } }>('/api/rooms/:id', async (request) => rooms.get(request.params.id));
-    app.patch<{ Params: { id: string } }>('/api/rooms/:id', async (request) =>
+    app.post('/api/rooms', allow('operatorOrProject'), async (request, reply) =>
+      reply.status(201).send(rooms.create(request.body)),
+    );
+    app.get('/api/rooms', allow('operatorOrProject'), async () => ({ items: rooms.list() }));
+    app.get<{ Params: { id: string } }>('/api/rooms/:id', allow('operatorOrProject'), async (request) =>
+      rooms.get(request.params.id),
+    );
+    app.patch<{ Params: { id: string } }>('/api/rooms/:id', allow('operatorOrProject'), async (request) =>
       rooms.update(request.params.id, request.body),
     );
-    app.delete<{ Params: { id: string } }>('/api/rooms/:id', async (request, reply) => {
-      rooms.delete(request.params.id);
-      return reply.status(204).send();
-    });
-    app.post<{ Params: { id: string } }>('/api/rooms/:id/tokens', async (request, reply) =>
-      reply.status(201).send(await rooms.createToken(request.params.id, request.body)),
+    app.delete<{ Params: { id: string } }>(
+      '/api/rooms/:id',
+      allow('operatorOrProject'),
+      async (request, reply) => {
+        rooms.delete(request.params.id);
+        return reply.status(204).send();
+      },
+    );
+    app.post<{ Params: { id: string } }>(
+      '/api/rooms/:id/tokens',
+      allow('operatorOrProject'),
+      async (request, reply) =>
+        reply.status(201).send(await rooms.createToken(request.params.id, request.body)),
     );
 
     // Signaling: the first message is {"type":"join","token":…}; see docs/signaling.md.
-    app.get('/signaling', { websocket: true, config: { public: true } }, (socket) => {
+    app.get('/signaling', { websocket: true, config: { access: 'guest' } }, (socket) => {
       const logger = ctx.logger.child({ part: 'signaling' });
       const send = (message: ServerMessage) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
@@ -86,19 +98,15 @@ export function roomRoutes(rooms: RoomService): RouteModule {
     // The build addresses assets relatively ("./assets/…"); a base element makes them resolve
     // from the root under /join/<room>.
     let joinPage: string | null = null;
-    app.get<{ Params: { roomId: string } }>(
-      '/join/:roomId',
-      { config: { public: true } },
-      async (_request, reply) => {
-        if (joinPage === null) {
-          const file = ctx.rendererDir === null ? null : join(ctx.rendererDir, 'join.html');
-          if (file === null || !existsSync(file))
-            throw new StudioError('Unavailable', 'the join page is not built; run npm run build');
-          joinPage = readFileSync(file, 'utf8').replace('<head>', '<head>\n    <base href="/" />');
-        }
-        return reply.header('Cache-Control', 'no-store').type('text/html; charset=utf-8').send(joinPage);
-      },
-    );
+    app.get<{ Params: { roomId: string } }>('/join/:roomId', allow('public'), async (_request, reply) => {
+      if (joinPage === null) {
+        const file = ctx.rendererDir === null ? null : join(ctx.rendererDir, 'join.html');
+        if (file === null || !existsSync(file))
+          throw new StudioError('Unavailable', 'the join page is not built; run npm run build');
+        joinPage = readFileSync(file, 'utf8').replace('<head>', '<head>\n    <base href="/" />');
+      }
+      return reply.header('Cache-Control', 'no-store').type('text/html; charset=utf-8').send(joinPage);
+    });
 
     // WHIP (RFC 9725).
     app.addContentTypeParser(
@@ -120,17 +128,20 @@ export function roomRoutes(rooms: RoomService): RouteModule {
         });
       }
     };
-    app.options('/whip/:roomId', { config: { public: true } }, async (_request, reply) => {
+    app.options('/whip/:roomId', allow('guest', { anyOrigin: true }), async (_request, reply) => {
       whipCors(reply);
       return reply.header('Accept-Post', 'application/sdp').status(204).send();
     });
-    app.options('/whip/:roomId/:resourceId', { config: { public: true } }, async (_request, reply) => {
+    app.options('/whip/:roomId/:resourceId', allow('guest', { anyOrigin: true }), async (_request, reply) => {
       whipCors(reply);
       return reply.header('Accept-Patch', 'application/trickle-ice-sdpfrag').status(204).send();
     });
     app.post<{ Params: { roomId: string }; Body: unknown }>(
       '/whip/:roomId',
-      { config: { public: true }, onRequest: requireType('application/sdp') },
+      {
+        ...allow('guest', { anyOrigin: true, bodyTypes: ['application/sdp'] }),
+        onRequest: requireType('application/sdp'),
+      },
       async (request, reply) => {
         whipCors(reply);
         const token = bearer(request.headers.authorization);
@@ -151,7 +162,10 @@ export function roomRoutes(rooms: RoomService): RouteModule {
     );
     app.patch<{ Params: { roomId: string; resourceId: string }; Body: unknown }>(
       '/whip/:roomId/:resourceId',
-      { config: { public: true }, onRequest: requireType('application/trickle-ice-sdpfrag') },
+      {
+        ...allow('guest', { anyOrigin: true, bodyTypes: ['application/trickle-ice-sdpfrag'] }),
+        onRequest: requireType('application/trickle-ice-sdpfrag'),
+      },
       async (request, reply) => {
         whipCors(reply);
         const token = bearer(request.headers.authorization);
@@ -173,7 +187,7 @@ export function roomRoutes(rooms: RoomService): RouteModule {
     );
     app.delete<{ Params: { roomId: string; resourceId: string } }>(
       '/whip/:roomId/:resourceId',
-      { config: { public: true } },
+      allow('guest', { anyOrigin: true }),
       async (request, reply) => {
         whipCors(reply);
         const token = bearer(request.headers.authorization);
