@@ -246,13 +246,16 @@ export class Studio {
     return this.#ffmpeg;
   }
 
+  /** The public health answer: status and versions, never a path (those are in `info()`). */
   async health(): Promise<Health> {
+    const ffmpeg = describeFfmpeg(this.#ffmpeg);
+    const disk = await diskInfo(this.config.dataDir);
     return {
       status: 'ok',
       version: APP_VERSION,
       uptimeSec: Math.round((Date.now() - this.startedAt) / 1000),
-      ffmpeg: describeFfmpeg(this.#ffmpeg),
-      disk: await diskInfo(this.config.dataDir),
+      ffmpeg: { found: ffmpeg.found, ...(ffmpeg.version !== undefined ? { version: ffmpeg.version } : {}) },
+      disk: { freeBytes: disk.freeBytes, totalBytes: disk.totalBytes },
     };
   }
 
@@ -261,6 +264,7 @@ export class Studio {
       version: APP_VERSION,
       apiKey: this.config.settings.apiKey,
       dataDir: this.config.dataDir,
+      ffmpeg: describeFfmpeg(this.#ffmpeg),
       httpUrl: this.url,
       lanUrl: this.lanUrl,
       certificateFingerprint: this.#tls?.fingerprint ?? null,

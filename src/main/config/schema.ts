@@ -94,6 +94,8 @@ export const settingsSchema = z.strictObject({
   idleTimeoutSec: seconds(1).default(3600),
   /** A session ends this long after its last connection leaves. */
   sessionGraceSec: seconds(0).default(10),
+  /** A WHIP offer whose peer has not connected after this long gives its slot back. */
+  whipConnectTimeoutSec: seconds(1).default(30),
   /** Keyframe request (PLI) interval while recording, in seconds. */
   keyframeIntervalSec: seconds(1).default(10),
   /** Overlap of consecutive automatic archives when they roll over, in seconds. */

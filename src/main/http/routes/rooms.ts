@@ -169,9 +169,12 @@ export function roomRoutes(rooms: RoomService): RouteModule {
       async (request, reply) => {
         whipCors(reply);
         const token = bearer(request.headers.authorization);
-        await rooms.tokens.verify(token, request.params.roomId);
+        const resource = await rooms.whipAuthorize(
+          request.params.roomId,
+          request.params.resourceId,
+          token,
+        );
         const fragment = String(request.body ?? '');
-        const resource = rooms.whipResource(request.params.roomId, request.params.resourceId);
         const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
         const remoteUfrag = /^a=ice-ufrag:(\S+)/m.exec(resource.pc.remoteDescription?.sdp ?? '')?.[1];
         if (ufrag !== undefined && remoteUfrag !== undefined && ufrag !== remoteUfrag) {
@@ -191,7 +194,7 @@ export function roomRoutes(rooms: RoomService): RouteModule {
       async (request, reply) => {
         whipCors(reply);
         const token = bearer(request.headers.authorization);
-        await rooms.tokens.verify(token, request.params.roomId);
+        await rooms.whipAuthorize(request.params.roomId, request.params.resourceId, token);
         rooms.whipDelete(request.params.roomId, request.params.resourceId);
         return reply.status(200).send();
       },
