@@ -103,6 +103,8 @@ const SECURITY_HEADERS: Record<string, string> = {
 /** One HTTP(S) listener serving the API, the event socket and the built renderer. */
 export class HttpServer {
   readonly app: FastifyInstance;
+  /** Every registered route with its access class (the security tests walk it). */
+  readonly routeTable: Array<{ method: string; url: string; access: AccessClass }> = [];
   readonly #options: HttpServerOptions;
   #closed = false;
 
@@ -119,8 +121,12 @@ export class HttpServer {
     const app = this.app;
     installErrorHandling(app);
     // Deny by default: a route that does not say who may call it stops start-up.
-    app.addHook('onRoute', requireAccessClass);
-    app.addHook('onRequest', accessGate(ctx, { ...builtInVerifiers(ctx), ...options.verifiers }));
+    app.addHook('onRoute', (route) => {
+      requireAccessClass(route);
+      for (const method of [route.method].flat()) {
+        this.routeTable.push({ method, url: route.url, access: route.config!.access! });
+      }
+    });
     app.addHook('onSend', async (_request, reply) => {
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
         if (!reply.hasHeader(name)) reply.header(name, value);
@@ -128,6 +134,10 @@ export class HttpServer {
     });
     app.register(formbody);
     app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+    // After the websocket plugin's own hook: a refused upgrade must still have its socket closed.
+    app.after(() => {
+      app.addHook('onRequest', accessGate(ctx, { ...builtInVerifiers(ctx), ...options.verifiers }));
+    });
     // reply.sendFile serves archive files and the renderer (Range, types, no traversal).
     const serveRenderer = ctx.rendererDir !== null && existsSync(ctx.rendererDir);
     app.register(fastifyStatic, {

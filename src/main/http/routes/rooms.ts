@@ -169,11 +169,7 @@ export function roomRoutes(rooms: RoomService): RouteModule {
       async (request, reply) => {
         whipCors(reply);
         const token = bearer(request.headers.authorization);
-        const resource = await rooms.whipAuthorize(
-          request.params.roomId,
-          request.params.resourceId,
-          token,
-        );
+        const resource = await rooms.whipAuthorize(request.params.roomId, request.params.resourceId, token);
         const fragment = String(request.body ?? '');
         const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
         const remoteUfrag = /^a=ice-ufrag:(\S+)/m.exec(resource.pc.remoteDescription?.sdp ?? '')?.[1];
