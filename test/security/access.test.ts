@@ -95,7 +95,7 @@ describe('access decided by the matched route', () => {
       },
       { host: '127.0.0.1', port: 0, routes: [(app) => app.get('/api/forgotten', async () => 'open')] },
     );
-    await assert.rejects(server.app.ready(), /GET \/api\/forgotten declares no access class/);
+    await assert.rejects(async () => server.app.ready(), /GET \/api\/forgotten declares no access class/);
     await server.close();
   });
 
