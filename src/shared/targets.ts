@@ -90,6 +90,8 @@ const common = {
   /** Disabled targets get no new deliveries; deliveries already queued still run. */
   enabled: z.boolean().default(true),
   pathTemplate,
+  /** The server is on this machine or the LAN: loopback and private addresses are refused otherwise. */
+  allowPrivateNetwork: z.boolean().optional(),
 };
 
 /** A folder on this machine or a mounted share. */

@@ -118,6 +118,7 @@ describe('targets and deliveries API', () => {
     const bodies = [
       {
         kind: 'ftp',
+        allowPrivateNetwork: true,
         name: 'FTP',
         host: ftpd.host,
         port: ftpd.port,
@@ -126,6 +127,7 @@ describe('targets and deliveries API', () => {
       },
       {
         kind: 'sftp',
+        allowPrivateNetwork: true,
         name: 'SFTP',
         host: sshd.host,
         port: sshd.port,
@@ -136,6 +138,7 @@ describe('targets and deliveries API', () => {
       },
       {
         kind: 's3',
+        allowPrivateNetwork: true,
         name: 'S3',
         endpoint: `http://127.0.0.1:${await freePort()}`,
         forcePathStyle: true,
@@ -145,12 +148,14 @@ describe('targets and deliveries API', () => {
       },
       {
         kind: 'azure',
+        allowPrivateNetwork: true,
         name: 'Azure key',
         connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${SECRETS.azureKey};BlobEndpoint=http://127.0.0.1:${await freePort()}/devstoreaccount1;`,
         container: 'spool',
       },
       {
         kind: 'azure',
+        allowPrivateNetwork: true,
         name: 'Azure SAS',
         accountUrl: `http://127.0.0.1:${await freePort()}/devstoreaccount1`,
         sasToken: SECRETS.sas,

@@ -70,6 +70,7 @@ describe('delivery to real servers', () => {
 
   const ftp = (extra: Partial<Config> = {}): Config => ({
     kind: 'ftp' as const,
+    allowPrivateNetwork: true,
     name: 'FTP',
     host: ftpd.host,
     port: ftpd.port,
@@ -80,6 +81,7 @@ describe('delivery to real servers', () => {
   });
   const sftp = (extra: Partial<Config> = {}): Config => ({
     kind: 'sftp' as const,
+    allowPrivateNetwork: true,
     name: 'SFTP',
     host: sshd.host,
     port: sshd.port,
@@ -90,6 +92,7 @@ describe('delivery to real servers', () => {
   });
   const s3 = (extra: Partial<Config> = {}): Config => ({
     kind: 's3' as const,
+    allowPrivateNetwork: true,
     name: 'S3',
     endpoint: swift.endpoint,
     forcePathStyle: true,
@@ -100,6 +103,7 @@ describe('delivery to real servers', () => {
   });
   const azure = (extra: Partial<Config> = {}): Config => ({
     kind: 'azure' as const,
+    allowPrivateNetwork: true,
     name: 'Azure',
     connectionString: azurite.connectionString,
     container: 'spool',

@@ -116,6 +116,8 @@ export const settingsSchema = z.strictObject({
   retentionEnabled: bool.default(false),
   /** Local retention of uploaded archives, in seconds (72 h). */
   retentionSec: seconds(0).default(72 * 3600),
+  /** Webhook receivers may be on loopback or private addresses (a receiver on this machine or the LAN). */
+  webhooksAllowPrivateNetwork: bool.default(false),
   /** First retry delay of a failed webhook POST; doubles each attempt (with jitter). */
   webhookBackoffBaseSec: seconds(0).default(5),
   /** Longest delay between two webhook attempts. */

@@ -36,6 +36,28 @@ export function toTargetJson(record: TargetRecord): TargetJson {
   };
 }
 
+/** Fields that say where a target's credentials go: changing one drops the stored secrets. */
+const DESTINATION_FIELDS = [
+  'kind',
+  'host',
+  'port',
+  'endpoint',
+  'accountUrl',
+  'accountName',
+  'bucket',
+  'container',
+];
+
+/** The first destination field that differs between two configs, or null. */
+function changedDestination(before: TargetConfig, after: TargetConfig): string | null {
+  const a = before as Record<string, unknown>;
+  const b = after as Record<string, unknown>;
+  for (const field of DESTINATION_FIELDS) if (a[field] !== b[field]) return field;
+  // A plain-FTP login to the same host must not reuse a password that only ever went over TLS.
+  if (before.kind === 'ftp' && after.kind === 'ftp' && before.secure && !after.secure) return 'secure';
+  return null;
+}
+
 function asObject(body: unknown, what: string): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalidArgument(`${what}: must be a JSON object`);
@@ -57,12 +79,16 @@ export class TargetManager {
     this.#logger = logger;
   }
 
-  /** Parses a whole config; `stored` supplies credentials the body masks or leaves out. */
+  /**
+   * Parses a whole config; `stored` supplies credentials the body masks or leaves out, but only
+   * while the destination stays the same: a stored password is never sent to another host.
+   */
   #parse(body: Record<string, unknown>, stored: TargetConfig | null, what: string): TargetConfig {
     const merged: Record<string, unknown> = { ...body };
     const kind = typeof body.kind === 'string' ? body.kind : stored?.kind;
     const fields: readonly string[] =
       kind !== undefined && kind in SECRET_FIELDS ? SECRET_FIELDS[kind as TargetKind] : [];
+    const kept: string[] = [];
     for (const field of fields) {
       const value = merged[field];
       if (value === null) {
@@ -71,16 +97,31 @@ export class TargetManager {
         continue;
       }
       if (value !== undefined && value !== SECRET_MASK) continue; // a new credential
-      const kept = stored?.kind === kind ? (stored as Record<string, unknown>)[field] : undefined;
-      if (kept !== undefined) merged[field] = kept;
-      else if (value === SECRET_MASK) {
+      const storedValue = stored?.kind === kind ? (stored as Record<string, unknown>)[field] : undefined;
+      if (storedValue !== undefined) {
+        merged[field] = storedValue;
+        kept.push(field);
+      } else if (value === SECRET_MASK) {
         throw invalidArgument(
           `${what}: ${field}: no stored value to keep; send the credential itself`,
           field,
         );
       }
     }
-    const config = parseWith(targetConfigSchema, merged, what);
+    let config = parseWith(targetConfigSchema, merged, what);
+    const moved = stored === null ? null : changedDestination(stored, config);
+    if (moved !== null && kept.length > 0) {
+      // The stored credentials belong to the old destination: drop them, and say so if missing.
+      for (const field of kept) delete merged[field];
+      config = parseWith(targetConfigSchema, merged, what);
+      const missing = missingCredential(config);
+      if (missing !== null) {
+        throw invalidArgument(
+          `${what}: ${missing.field}: the stored credential is not sent to a changed ${moved}; send it again`,
+          missing.field,
+        );
+      }
+    }
     const missing = missingCredential(config);
     if (missing !== null)
       throw invalidArgument(`${what}: ${missing.field}: ${missing.message}`, missing.field);

@@ -35,6 +35,8 @@ export function testSettings(overrides: Partial<Settings> = {}): Settings {
     deliveryBackoffMaxSec: 1,
     webhookBackoffBaseSec: 0,
     webhookBackoffMaxSec: 1,
+    // The test servers listen on 127.0.0.1.
+    webhooksAllowPrivateNetwork: true,
     ...overrides,
   });
 }

@@ -10,6 +10,7 @@ import { ConfigError, updateSettings } from '../../config/loadConfig';
 import { envNameOf, FILE_ONLY_FIELDS, SECRET_FIELDS, settingsSchema } from '../../config/schema';
 import type { ArchiveRepository } from '../../store/ArchiveRepository';
 import type { LayoutRepository } from '../../store/LayoutRepository';
+import { guardedFetch } from '../../security/outboundGuard';
 import { principalOf, type HttpContext } from '../context';
 import type { RouteModule } from '../HttpServer';
 import { allow } from '../access';
@@ -24,7 +25,23 @@ const playbackBody = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }),
   user: z.string().max(256).optional(),
   password: z.string().max(1024).optional(),
+  /** The file server is on this machine or the LAN (loopback and private addresses are refused otherwise). */
+  allowPrivateNetwork: z.boolean().optional(),
 });
+
+/** The type a remote file is served as: audio and video only, never a page the browser renders. */
+function mediaTypeOf(upstreamType: string | null, url: string): string | null {
+  const type = (upstreamType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (/^(video|audio)\/[a-z0-9.+-]+$/.test(type)) return type;
+  if (type === 'application/octet-stream' || type === '') {
+    const path = new URL(url).pathname.toLowerCase();
+    if (path.endsWith('.webm')) return 'video/webm';
+    if (path.endsWith('.mkv')) return 'video/x-matroska';
+    if (path.endsWith('.m4a')) return 'audio/mp4';
+    return 'video/mp4';
+  }
+  return null;
+}
 
 function operatorOnly(request: Parameters<typeof principalOf>[0]): void {
   if (principalOf(request).kind !== 'operator') {
@@ -164,7 +181,10 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
 
     // Remote files behind Basic auth (EnableX-style storage): the player asks the studio to fetch
     // them, so the credentials stay in memory here and never appear in a URL.
-    const sources = new Map<string, { url: string; authorization: string | null; createdAt: number }>();
+    const sources = new Map<
+      string,
+      { url: string; authorization: string | null; allowPrivateNetwork: boolean; createdAt: number }
+    >();
     app.post('/api/playback-sources', allow('operator'), async (request, reply) => {
       operatorOnly(request);
       const body = parseWith(playbackBody, request.body, 'source');
@@ -173,7 +193,12 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
         body.user !== undefined
           ? `Basic ${Buffer.from(`${body.user}:${body.password ?? ''}`).toString('base64')}`
           : null;
-      sources.set(id, { url: body.url, authorization, createdAt: Date.now() });
+      sources.set(id, {
+        url: body.url,
+        authorization,
+        allowPrivateNetwork: body.allowPrivateNetwork === true,
+        createdAt: Date.now(),
+      });
       for (const [key, s] of sources) if (Date.now() - s.createdAt > 12 * 3600_000) sources.delete(key);
       return reply.status(201).send({ id, mediaUrl: `/api/playback-sources/${id}/media` });
     });
@@ -190,8 +215,13 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
         if (request.headers.range) headers.range = request.headers.range;
         let upstream: Response;
         try {
-          upstream = await fetch(source.url, { headers, redirect: 'follow' });
+          upstream = await guardedFetch(
+            source.url,
+            { headers },
+            { allowPrivateNetwork: source.allowPrivateNetwork, timeoutMs: 30_000 },
+          );
         } catch (error) {
+          if (error instanceof StudioError) throw error;
           throw new StudioError(
             'Unavailable',
             `cannot reach ${new URL(source.url).host}: ${(error as Error).message}`,
@@ -204,15 +234,19 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
           );
         }
         if (!upstream.ok) throw new StudioError('Unavailable', `the file server answered ${upstream.status}`);
+        const type = mediaTypeOf(upstream.headers.get('content-type'), source.url);
+        if (type === null) {
+          await upstream.body?.cancel();
+          throw new StudioError(
+            'InvalidArgument',
+            `the remote file is not audio or video (${upstream.headers.get('content-type')}); only media is played`,
+            'url',
+          );
+        }
         reply.status(upstream.status);
-        for (const name of [
-          'content-type',
-          'content-length',
-          'content-range',
-          'accept-ranges',
-          'last-modified',
-          'etag',
-        ]) {
+        reply.header('content-type', type);
+        reply.header('x-content-type-options', 'nosniff');
+        for (const name of ['content-length', 'content-range', 'accept-ranges', 'last-modified', 'etag']) {
           const value = upstream.headers.get(name);
           if (value !== null) reply.header(name, value);
         }
