@@ -58,6 +58,13 @@ function changedDestination(before: TargetConfig, after: TargetConfig): string |
   return null;
 }
 
+/** A config without its credentials (they are merged back by #parse when they may be). */
+function withoutSecrets(config: TargetConfig): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...config };
+  for (const field of SECRET_FIELDS[config.kind] as readonly string[]) delete copy[field];
+  return copy;
+}
+
 function asObject(body: unknown, what: string): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalidArgument(`${what}: must be a JSON object`);
@@ -108,19 +115,14 @@ export class TargetManager {
         );
       }
     }
-    let config = parseWith(targetConfigSchema, merged, what);
+    const config = parseWith(targetConfigSchema, merged, what);
     const moved = stored === null ? null : changedDestination(stored, config);
     if (moved !== null && kept.length > 0) {
-      // The stored credentials belong to the old destination: drop them, and say so if missing.
-      for (const field of kept) delete merged[field];
-      config = parseWith(targetConfigSchema, merged, what);
-      const missing = missingCredential(config);
-      if (missing !== null) {
-        throw invalidArgument(
-          `${what}: ${missing.field}: the stored credential is not sent to a changed ${moved}; send it again`,
-          missing.field,
-        );
-      }
+      // The stored credentials belong to the old destination: never send them to the new one.
+      throw invalidArgument(
+        `${what}: ${kept[0]}: the stored credential is not sent to a changed ${moved}; send it again (or null to go without)`,
+        kept[0],
+      );
     }
     const missing = missingCredential(config);
     if (missing !== null)
@@ -155,7 +157,8 @@ export class TargetManager {
   update(id: string, body: unknown, replace = false): TargetJson {
     const current = this.record(id);
     const patch = asObject(body, 'target');
-    const merged = replace ? patch : { ...current.config, ...patch };
+    // Stored secrets come back only through #parse, which checks that the destination is the same.
+    const merged = replace ? patch : { ...withoutSecrets(current.config), ...patch };
     const config = this.#parse(merged, current.config, 'target');
     const record: TargetRecord = { ...current, config, updatedAt: Date.now() };
     this.repo.update(record);
@@ -182,7 +185,11 @@ export class TargetManager {
     const config =
       body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0)
         ? current.config
-        : this.#parse({ ...current.config, ...asObject(body, 'target') }, current.config, 'target');
+        : this.#parse(
+            { ...withoutSecrets(current.config), ...asObject(body, 'target') },
+            current.config,
+            'target',
+          );
     return this.#run(config, id);
   }
 

@@ -18,6 +18,9 @@ PRIVATE.addSubnet('fc00::', 7, 'ipv6'); // unique-local
 PRIVATE.addSubnet('fe80::', 10, 'ipv6'); // link-local
 PRIVATE.addSubnet('ff00::', 8, 'ipv6'); // multicast
 
+/** Cloud metadata services: never a destination, even where private addresses are allowed. */
+const METADATA = new Set(['169.254.169.254', 'fd00:ec2::254', '169.254.170.2']);
+
 /** Whether an IP address is loopback, link-local, private or otherwise not on the internet. */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
@@ -40,7 +43,6 @@ export interface OutboundOptions {
  * check every outbound request to a user-given host passes (webhooks, targets, remote playback).
  */
 export async function guardHost(host: string, options: OutboundOptions = {}): Promise<void> {
-  if (options.allowPrivateNetwork === true) return;
   const bare = host.replace(/^\[|\]$/g, '');
   let addresses: string[];
   if (isIP(bare) !== 0) addresses = [bare];
@@ -51,6 +53,11 @@ export async function guardHost(host: string, options: OutboundOptions = {}): Pr
       throw new StudioError('Unavailable', `${host} does not resolve (${(error as Error).message})`, 'host');
     }
   }
+  const metadata = addresses.find((a) => METADATA.has(a.toLowerCase()));
+  if (metadata !== undefined) {
+    throw new StudioError('PermissionDenied', `${host} is a cloud metadata address (${metadata})`, 'host');
+  }
+  if (options.allowPrivateNetwork === true) return;
   const blocked = addresses.find(isPrivateAddress);
   if (blocked !== undefined) {
     throw new StudioError(
