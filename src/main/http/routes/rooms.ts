@@ -9,6 +9,12 @@ import type { HttpContext } from '../context';
 import type { RouteModule } from '../HttpServer';
 import { allow } from '../access';
 
+/** Bytes queued to a signaling client before it counts as not reading and is dropped. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** What the signaling socket refused (counted for the logs and the security tests). */
+export const signalingSocketCounters = { oversized: 0, slowConsumers: 0 };
+
 /** CORS for WHIP: browser-based WHIP clients on other origins must read Location and ETag. */
 function whipCors(reply: FastifyReply): void {
   reply.header('Access-Control-Allow-Origin', '*');
@@ -60,7 +66,15 @@ export function roomRoutes(rooms: RoomService): RouteModule {
     app.get('/signaling', { websocket: true, config: { access: 'guest' } }, (socket) => {
       const logger = ctx.logger.child({ part: 'signaling' });
       const send = (message: ServerMessage) => {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+        if (socket.readyState !== socket.OPEN) return;
+        // A client that does not read its socket must not make the studio buffer without end.
+        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+          signalingSocketCounters.slowConsumers++;
+          logger.warn('signaling client does not read its messages: connection closed');
+          socket.terminate();
+          return;
+        }
+        socket.send(JSON.stringify(message));
       };
       const session = new SignalingSession(
         rooms,
@@ -91,7 +105,14 @@ export function roomRoutes(rooms: RoomService): RouteModule {
         clearInterval(ping);
         session.close('signaling closed');
       });
-      socket.on('error', () => socket.terminate());
+      socket.on('error', (error: Error & { code?: string }) => {
+        // A message over the size limit: the ws library closes with 1009; counted here.
+        if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          signalingSocketCounters.oversized++;
+          logger.warn('signaling message over 1 MB: connection closed (1009)');
+        }
+        socket.terminate();
+      });
     });
 
     // The guest join page, served by the core (built by electron-vite into the renderer folder).
