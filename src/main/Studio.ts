@@ -185,6 +185,8 @@ export class Studio {
 
   /** Loads the config, opens the store, starts every service and listens. */
   static async start(options: StudioOptions = {}): Promise<Studio> {
+    // Files the studio creates (media, database, keys) are readable by this user only (0600/0700).
+    if (process.platform !== 'win32') process.umask(0o077);
     const config = loadConfig(options);
     const logger = options.logger ?? createLogger({ level: config.settings.logLevel });
     const ffmpeg = await resolveFfmpeg(config.settings.ffmpegPath, options.env ?? process.env).catch(

@@ -1,3 +1,5 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
@@ -306,6 +308,15 @@ describe('access decided by the matched route', () => {
       headers: headers.operator,
     });
     assert.equal(info.body.dataDir, ctx.dataDir);
+  });
+
+  it('keeps the data directory 0700 and the database 0600', () => {
+    assert.equal(statSync(ctx.dataDir).mode & 0o777, 0o700);
+    assert.equal(statSync(join(ctx.dataDir, 'studio.db')).mode & 0o777, 0o600);
+    for (const name of readdirSync(ctx.dataDir)) {
+      const mode = statSync(join(ctx.dataDir, name)).mode & 0o077;
+      assert.equal(mode, 0, `${name} is readable by others`);
+    }
   });
 
   it('refuses to set ffmpegPath over HTTP', async () => {
