@@ -49,6 +49,29 @@ describe('secrets and outbound requests', () => {
     await ctx.close();
   });
 
+  it('refuses local targets in the data directory, on UNC paths and in system folders', async () => {
+    const cases: Array<[string, RegExp]> = [
+      [ctx.dataDir, /data directory/],
+      [`${ctx.dataDir}/archives`, /data directory/],
+      ['\\\\attacker.example\\share', /UNC/],
+      ['//attacker.example/share', /UNC/],
+      ['/etc', /system folder/],
+      ['/etc/cron.d', /system folder/],
+      ['/', /system folder/],
+      ['C:\\Windows\\System32', /system folder/],
+    ];
+    for (const [path, reason] of cases) {
+      const created = await json<{ message: string; field: string }>(`${ctx.url}/api/targets`, {
+        method: 'POST',
+        headers: auth,
+        body: { kind: 'local', name: 'x', path },
+      });
+      assert.equal(created.status, 400, path);
+      assert.equal(created.body.field, 'path', path);
+      assert.match(created.body.message, reason, path);
+    }
+  });
+
   it('classifies loopback, link-local, metadata and private addresses', () => {
     for (const address of [
       '127.0.0.1',

@@ -1,3 +1,4 @@
+import { resolve, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
 import { invalidArgument, notFound } from '../../shared/errors';
@@ -81,9 +82,17 @@ export class TargetManager {
   readonly repo: TargetRepository;
   readonly #logger: Logger;
 
-  constructor(db: BetterSqlite3.Database, encryptor: Encryptor, logger: Logger) {
+  readonly #dataDir: string | null;
+
+  constructor(
+    db: BetterSqlite3.Database,
+    encryptor: Encryptor,
+    logger: Logger,
+    dataDir: string | null = null,
+  ) {
     this.repo = new TargetRepository(db, encryptor);
     this.#logger = logger;
+    this.#dataDir = dataDir === null ? null : resolve(dataDir);
   }
 
   /**
@@ -116,6 +125,12 @@ export class TargetManager {
       }
     }
     const config = parseWith(targetConfigSchema, merged, what);
+    if (config.kind === 'local' && this.#dataDir !== null) {
+      const path = resolve(config.path);
+      if (path === this.#dataDir || path.startsWith(this.#dataDir + sep)) {
+        throw invalidArgument(`${what}: path: must not be inside the studio's data directory`, 'path');
+      }
+    }
     const moved = stored === null ? null : changedDestination(stored, config);
     if (moved !== null && kept.length > 0) {
       // The stored credentials belong to the old destination: never send them to the new one.
