@@ -81,7 +81,25 @@ export async function guardedFetch(
   init: RequestInit = {},
   options: GuardedFetchOptions = {},
 ): Promise<Response> {
-  const signal = AbortSignal.timeout(options.timeoutMs ?? 15_000);
+  // The deadline covers connecting and the answer's headers, not a long media body after them.
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('no answer in time', 'TimeoutError')),
+    options.timeoutMs ?? 15_000,
+  );
+  try {
+    return await follow(url, init, options, controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function follow(
+  url: string,
+  init: RequestInit,
+  options: GuardedFetchOptions,
+  signal: AbortSignal,
+): Promise<Response> {
   let current = new URL(url);
   for (let hop = 0; ; hop++) {
     if (current.protocol !== 'http:' && current.protocol !== 'https:') {
