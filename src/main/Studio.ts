@@ -24,6 +24,7 @@ import { archiveSummaryRoutes } from './http/routes/archiveSummaries';
 import { HealthMonitor } from './rooms/HealthMonitor';
 import { RoomService } from './rooms/RoomService';
 import { Auth } from './security/Auth';
+import { LoginThrottle } from './security/LoginThrottle';
 import { loadOrCreateCertificate, type TlsMaterial } from './security/certificate';
 import { loadOrCreateKey } from './security/keys';
 import { SecretBox, type Encryptor } from './security/SecretBox';
@@ -119,8 +120,10 @@ export class Studio {
     this.auth = new Auth({
       apiKey: settings.apiKey,
       apiSecret: settings.apiSecret,
-      operatorPassword: settings.operatorPassword,
+      // Read at each use: a password changed in the settings revokes the tokens issued before.
+      operatorPassword: () => settings.operatorPassword,
       operatorKey: loadOrCreateKey(dataDir, 'operator'),
+      throttle: new LoginThrottle(() => settings.loginFailuresPerMinute),
     });
     this.rooms = new RoomService({
       db: this.store.db,
@@ -206,6 +209,7 @@ export class Studio {
       health: () => this.health(),
       info: () => this.info(),
       rendererDir: pre.rendererDir,
+      listenerPorts: () => [this.http.port, ...(this.https !== null ? [this.https.port] : [])],
     };
     const routes: RouteModule[] = [
       roomRoutes(this.rooms),
@@ -236,6 +240,8 @@ export class Studio {
 
   /** Loads the config, opens the store, starts every service and listens. */
   static async start(options: StudioOptions = {}): Promise<Studio> {
+    // Files the studio creates (media, database, keys) are readable by this user only (0600/0700).
+    if (process.platform !== 'win32') process.umask(0o077);
     const config = loadConfig(options);
     const logger = options.logger ?? createLogger({ level: config.settings.logLevel });
     const ffmpeg = await resolveFfmpeg(config.settings.ffmpegPath, options.env ?? process.env).catch(
@@ -309,13 +315,16 @@ export class Studio {
     return this.#ffmpeg;
   }
 
+  /** The public health answer: status and versions, never a path (those are in `info()`). */
   async health(): Promise<Health> {
+    const ffmpeg = describeFfmpeg(this.#ffmpeg);
+    const disk = await diskInfo(this.config.dataDir);
     return {
       status: 'ok',
       version: APP_VERSION,
       uptimeSec: Math.round((Date.now() - this.startedAt) / 1000),
-      ffmpeg: describeFfmpeg(this.#ffmpeg),
-      disk: { ...(await diskInfo(this.config.dataDir)), level: this.disk.level },
+      ffmpeg: { found: ffmpeg.found, ...(ffmpeg.version !== undefined ? { version: ffmpeg.version } : {}) },
+      disk: { freeBytes: disk.freeBytes, totalBytes: disk.totalBytes, level: this.disk.level },
     };
   }
 
@@ -342,6 +351,7 @@ export class Studio {
       version: APP_VERSION,
       apiKey: this.config.settings.apiKey,
       dataDir: this.config.dataDir,
+      ffmpeg: describeFfmpeg(this.#ffmpeg),
       httpUrl: this.url,
       lanUrl: this.lanUrl,
       certificateFingerprint: this.#tls?.fingerprint ?? null,

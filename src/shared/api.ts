@@ -36,13 +36,13 @@ export interface DiskReport {
   detail?: string;
 }
 
-/** `GET /health`. */
+/** `GET /health` (public): no paths, no messages that could name them. */
 export interface Health {
   status: 'ok';
   version: string;
   uptimeSec: number;
-  ffmpeg: FfmpegInfo;
-  disk: DiskInfo;
+  ffmpeg: Pick<FfmpegInfo, 'found' | 'version'>;
+  disk: Omit<DiskInfo, 'path'>;
 }
 
 /** `GET /api/studio`: what the operator's UI shows about this studio. */
@@ -50,6 +50,8 @@ export interface StudioInfo {
   version: string;
   apiKey: string;
   dataDir: string;
+  /** Where ffmpeg was found, or why not (operator only: it names paths). */
+  ffmpeg: FfmpegInfo;
   httpUrl: string;
   lanUrl: string | null;
   certificateFingerprint: string | null;

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'NotFound'
   | 'Conflict'
   | 'PayloadTooLarge'
+  | 'RateLimited'
   | 'Unavailable'
   | 'Internal';
 
@@ -51,6 +52,7 @@ const STATUS: Record<ErrorCode, number> = {
   NotFound: 404,
   Conflict: 409,
   PayloadTooLarge: 413,
+  RateLimited: 429,
   Unavailable: 503,
   Internal: 500,
 };
@@ -67,6 +69,7 @@ export function errorCodeOfStatus(status: number): ErrorCode {
   if (status === 404) return 'NotFound';
   if (status === 409) return 'Conflict';
   if (status === 413) return 'PayloadTooLarge';
+  if (status === 429) return 'RateLimited';
   if (status === 503) return 'Unavailable';
   if (status >= 400 && status < 500) return 'InvalidArgument';
   return 'Internal';

@@ -131,16 +131,39 @@ const VIDEO_TYPES = ['camera', 'screen', 'custom'] as const;
  */
 export type SourcePattern =
   | { kind: 'all' }
-  | { kind: 'stream' | 'data'; glob: RegExp }
+  | { kind: 'stream' | 'data'; glob: string }
   | { kind: 'type'; videoType: VideoType }
   | { kind: 'class'; name: string };
 
-function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 's');
+/**
+ * Whether `text` matches a glob of `*` (any run, also empty) and `?` (one character), in
+ * O(glob × text) time at worst: never a regular expression built from user input, whose
+ * backtracking grows exponentially with the number of stars. On a mismatch after a star, the
+ * star absorbs one more character and matching resumes there; earlier stars never need to be
+ * revisited, because a later star can absorb anything an earlier one could.
+ */
+export function wildcardMatch(glob: string, text: string): boolean {
+  let g = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    const c = glob[g];
+    if (c === '*') {
+      star = g++;
+      resume = t;
+    } else if (g < glob.length && (c === '?' || c === text[t])) {
+      g++;
+      t++;
+    } else if (star >= 0) {
+      g = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (glob[g] === '*') g++;
+  return g === glob.length;
 }
 
 const PATTERN_HELP = 'use *, stream:<glob>, data:<glob>, type:camera|screen|custom or class:<name>';
@@ -150,14 +173,14 @@ export function parseSourcePattern(pattern: string): SourcePattern | { error: st
   if (pattern === '*') return { kind: 'all' };
   if (pattern.trim() === '') return { error: `a source pattern must not be empty (${PATTERN_HELP})` };
   const colon = pattern.indexOf(':');
-  if (colon < 0) return { kind: 'stream', glob: globToRegExp(pattern) };
+  if (colon < 0) return { kind: 'stream', glob: pattern };
   const prefix = pattern.slice(0, colon);
   const rest = pattern.slice(colon + 1);
   switch (prefix) {
     case 'stream':
     case 'data':
       if (rest === '') return { error: `source pattern "${pattern}" has nothing after "${prefix}:"` };
-      return { kind: prefix, glob: globToRegExp(rest) };
+      return { kind: prefix, glob: rest };
     case 'type':
       if (!(VIDEO_TYPES as readonly string[]).includes(rest)) {
         return {
@@ -196,9 +219,9 @@ export function matchesPattern(pattern: string, source: Omit<LayoutSource, 'sinc
     case 'all':
       return true;
     case 'stream':
-      return parsed.glob.test(source.streamId);
+      return wildcardMatch(parsed.glob, source.streamId);
     case 'data':
-      return parsed.glob.test(source.connectionData ?? '');
+      return wildcardMatch(parsed.glob, source.connectionData ?? '');
     case 'type':
       return (source.videoType ?? 'camera') === parsed.videoType;
     case 'class':

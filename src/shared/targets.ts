@@ -90,7 +90,36 @@ const common = {
   /** Disabled targets get no new deliveries; deliveries already queued still run. */
   enabled: z.boolean().default(true),
   pathTemplate,
+  /** The server is on this machine or the LAN: loopback and private addresses are refused otherwise. */
+  allowPrivateNetwork: z.boolean().optional(),
 };
+
+/** System folders a local target may never write into. */
+const SYSTEM_FOLDERS = [
+  '/',
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/lib',
+  '/proc',
+  '/root',
+  '/sbin',
+  '/sys',
+  '/usr',
+  '/var/lib',
+  '/system',
+  '/library',
+  'c:/windows',
+  'c:/program files',
+  'c:/program files (x86)',
+  'c:/programdata',
+];
+
+function isSystemFolder(path: string): boolean {
+  const p = path.replace(/\\/g, '/').replace(/\/+$/, '').toLowerCase() || '/';
+  return SYSTEM_FOLDERS.some((folder) => p === folder || (folder !== '/' && p.startsWith(`${folder}/`)));
+}
 
 /** A folder on this machine or a mounted share. */
 export const localTargetSchema = z.strictObject({
@@ -102,7 +131,13 @@ export const localTargetSchema = z.strictObject({
     .trim()
     .min(1, 'must not be empty')
     .max(1000, 'must be at most 1000 characters')
-    .regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, 'must be an absolute path'),
+    .regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, 'must be an absolute path')
+    // A UNC path makes Windows authenticate to whatever host it names (NTLM hashes leave).
+    .refine(
+      (p) => !/^[\\/]{2}/.test(p),
+      'must not be a UNC network path; map the share to a drive or mount it',
+    )
+    .refine((p) => !isSystemFolder(p), 'must not be a system folder'),
 });
 
 /** FTP, plain or with explicit TLS (FTPS, `AUTH TLS`). */

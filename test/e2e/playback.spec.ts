@@ -86,6 +86,7 @@ describe('playback of files behind Basic auth', () => {
       await form.getByLabel('URL').fill(storage.url);
       await form.getByLabel('User').fill('viewer');
       await form.getByLabel('Password').fill('s3cret-pass');
+      await form.getByLabel('On this machine or the local network').check();
       await form.getByRole('button', { name: 'Play' }).click();
       const video = page.getByTestId('remote-player').locator('video');
       await video.waitFor();

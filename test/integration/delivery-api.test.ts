@@ -119,6 +119,7 @@ describe('targets and deliveries API', () => {
     const bodies = [
       {
         kind: 'ftp',
+        allowPrivateNetwork: true,
         name: 'FTP',
         host: ftpd.host,
         port: ftpd.port,
@@ -127,6 +128,7 @@ describe('targets and deliveries API', () => {
       },
       {
         kind: 'sftp',
+        allowPrivateNetwork: true,
         name: 'SFTP',
         host: sshd.host,
         port: sshd.port,
@@ -137,6 +139,7 @@ describe('targets and deliveries API', () => {
       },
       {
         kind: 's3',
+        allowPrivateNetwork: true,
         name: 'S3',
         endpoint: `http://127.0.0.1:${await freePort()}`,
         forcePathStyle: true,
@@ -146,12 +149,14 @@ describe('targets and deliveries API', () => {
       },
       {
         kind: 'azure',
+        allowPrivateNetwork: true,
         name: 'Azure key',
         connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${SECRETS.azureKey};BlobEndpoint=http://127.0.0.1:${await freePort()}/devstoreaccount1;`,
         container: 'spool',
       },
       {
         kind: 'azure',
+        allowPrivateNetwork: true,
         name: 'Azure SAS',
         accountUrl: `http://127.0.0.1:${await freePort()}/devstoreaccount1`,
         sasToken: SECRETS.sas,

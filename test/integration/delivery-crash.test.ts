@@ -93,6 +93,7 @@ describe('delivery survives the core killed (SIGKILL) mid-upload', () => {
   it('S3: a new core resumes the multipart upload and completes it; one object, no open uploads', async () => {
     const { archive, key } = await crashAndResume({
       kind: 's3',
+      allowPrivateNetwork: true,
       name: 'S3',
       endpoint: swift.endpoint,
       forcePathStyle: true,
@@ -108,6 +109,7 @@ describe('delivery survives the core killed (SIGKILL) mid-upload', () => {
   it('Azure: a new core stages only the missing blocks and commits the blob once', async () => {
     const { archive, key } = await crashAndResume({
       kind: 'azure',
+      allowPrivateNetwork: true,
       name: 'Azure',
       connectionString: azurite.connectionString,
       container: 'crash',

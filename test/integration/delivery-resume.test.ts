@@ -103,6 +103,7 @@ describe('delivery survives a target server killed mid-upload', () => {
   it('SFTP: the file arrives whole, once, resumed from the temp file the server kept', async () => {
     h.delivery.createTarget({
       kind: 'sftp',
+      allowPrivateNetwork: true,
       name: 'SFTP',
       host: sshd.host,
       port: sshd.port,
@@ -120,6 +121,7 @@ describe('delivery survives a target server killed mid-upload', () => {
   it('FTP: the file arrives whole, once, resumed with APPE', async () => {
     h.delivery.createTarget({
       kind: 'ftp',
+      allowPrivateNetwork: true,
       name: 'FTP',
       host: ftpd.host,
       port: ftpd.port,
@@ -139,6 +141,7 @@ describe('delivery survives a target server killed mid-upload', () => {
     try {
       h.delivery.createTarget({
         kind: 'ftp',
+        allowPrivateNetwork: true,
         name: 'FTP',
         host: noAppend.host,
         port: noAppend.port,
@@ -160,6 +163,7 @@ describe('delivery survives a target server killed mid-upload', () => {
   it('S3: the object arrives whole, once, and only parts the store did not have are sent again', async () => {
     h.delivery.createTarget({
       kind: 's3',
+      allowPrivateNetwork: true,
       name: 'S3',
       endpoint: swift.endpoint,
       forcePathStyle: true,

@@ -71,6 +71,7 @@ describe('delivery to real servers', () => {
 
   const ftp = (extra: Partial<Config> = {}): Config => ({
     kind: 'ftp' as const,
+    allowPrivateNetwork: true,
     name: 'FTP',
     host: ftpd.host,
     port: ftpd.port,
@@ -81,6 +82,7 @@ describe('delivery to real servers', () => {
   });
   const sftp = (extra: Partial<Config> = {}): Config => ({
     kind: 'sftp' as const,
+    allowPrivateNetwork: true,
     name: 'SFTP',
     host: sshd.host,
     port: sshd.port,
@@ -91,6 +93,7 @@ describe('delivery to real servers', () => {
   });
   const s3 = (extra: Partial<Config> = {}): Config => ({
     kind: 's3' as const,
+    allowPrivateNetwork: true,
     name: 'S3',
     endpoint: swift.endpoint,
     forcePathStyle: true,
@@ -101,6 +104,7 @@ describe('delivery to real servers', () => {
   });
   const azure = (extra: Partial<Config> = {}): Config => ({
     kind: 'azure' as const,
+    allowPrivateNetwork: true,
     name: 'Azure',
     connectionString: azurite.connectionString,
     container: 'spool',

@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { issuePath } from '../../shared/validation';
@@ -83,11 +83,15 @@ export function loadConfig(options: LoadConfigOptions = {}): StudioConfig {
   const env = options.env ?? process.env;
   const dataDir = options.dataDir ?? (env.SPOOL_DATA_DIR || undefined) ?? defaultDataDir(env);
   try {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // Only this user may read recordings, the database and the keys.
+    if (process.platform !== 'win32') chmodSync(dataDir, 0o700);
   } catch (error) {
     throw new ConfigError(`data directory ${dataDir} cannot be created: ${(error as Error).message}`);
   }
   const settingsPath = join(dataDir, 'settings.json');
+  // It holds the secrets: this user only, even when someone else wrote it.
+  if (process.platform !== 'win32' && existsSync(settingsPath)) chmodSync(settingsPath, 0o600);
   const fromFile = readSettingsFile(settingsPath);
 
   const source = new Map<string, string>();
@@ -143,6 +147,10 @@ export function loadConfig(options: LoadConfigOptions = {}): StudioConfig {
 
 /** Settings that take effect at once when changed; the others after a restart. */
 export const LIVE_SETTINGS: ReadonlySet<SettingsField> = new Set([
+  'operatorPassword',
+  'allowedHosts',
+  'allowedOrigins',
+  'loginFailuresPerMinute',
   'maxDurationSec',
   'maxTotalSec',
   'idleTimeoutSec',

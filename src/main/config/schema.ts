@@ -34,6 +34,19 @@ const bool = z.preprocess(
   z.boolean({ error: 'must be true or false' }),
 );
 
+/** A list given as a JSON array (settings file) or comma-separated (environment variable). */
+const list = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '')
+        : v,
+    z.array(item),
+  );
+
 const nullableString = <T extends z.ZodString>(inner: T) =>
   z.preprocess((v) => (v === '' || v === 'null' ? null : v), inner.nullable());
 
@@ -51,6 +64,14 @@ export const settingsSchema = z.strictObject({
   bindAddress: ipv4OrHost.default('127.0.0.1'),
   /** LAN address for guests: when set, an HTTPS listener with a self-signed certificate binds here. */
   lanAddress: nullableString(ipv4OrHost).default(null),
+  /** Further host names the studio answers to (Host header), e.g. a DNS name of this machine. */
+  allowedHosts: list(ipv4OrHost).default([]),
+  /** Further origins allowed to call the API from a browser (e.g. a renderer dev server). */
+  allowedOrigins: list(
+    z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be origins like http://host:port'),
+  ).default([]),
+  /** Failed operator logins (and partner-auth headers) per client and minute before 429. */
+  loginFailuresPerMinute: seconds(1).default(5),
   /** Port of the HTTPS listener on `lanAddress`. 0 picks a free port. */
   httpsPort: port.default(7443),
   /** OpenTok-compatible API key (generated on first run). */
@@ -78,6 +99,8 @@ export const settingsSchema = z.strictObject({
   idleTimeoutSec: seconds(1).default(3600),
   /** A session ends this long after its last connection leaves. */
   sessionGraceSec: seconds(0).default(10),
+  /** A WHIP offer whose peer has not connected after this long gives its slot back. */
+  whipConnectTimeoutSec: seconds(1).default(30),
   /** Keyframe request (PLI) interval while recording, in seconds. */
   keyframeIntervalSec: seconds(1).default(10),
   /** Overlap of consecutive automatic archives when they roll over, in seconds. */
@@ -98,6 +121,8 @@ export const settingsSchema = z.strictObject({
   retentionEnabled: bool.default(false),
   /** Local retention of uploaded archives, in seconds (72 h). */
   retentionSec: seconds(0).default(72 * 3600),
+  /** Webhook receivers may be on loopback or private addresses (a receiver on this machine or the LAN). */
+  webhooksAllowPrivateNetwork: bool.default(false),
   /** First retry delay of a failed webhook POST; doubles each attempt (with jitter). */
   webhookBackoffBaseSec: seconds(0).default(5),
   /** Longest delay between two webhook attempts. */
@@ -133,6 +158,9 @@ export const SECRET_FIELDS: ReadonlySet<SettingsField> = new Set([
   'operatorPassword',
   'filesPassword',
 ]);
+
+/** Fields only the settings file or the environment may set, never the HTTP API (they run programs). */
+export const FILE_ONLY_FIELDS: ReadonlySet<SettingsField> = new Set(['ffmpegPath']);
 
 /** `apiKey` → `SPOOL_API_KEY`. */
 export function envNameOf(field: string): string {

@@ -91,7 +91,7 @@ export class DeliveryService {
     this.#logger = options.logger;
     this.#events = new EventRepository(options.db);
     this.repo = new DeliveryRepository(options.db);
-    this.targets = new TargetManager(options.db, options.encryptor, options.logger);
+    this.targets = new TargetManager(options.db, options.encryptor, options.logger, options.dataDir);
     this.#archivesDir = join(options.dataDir, 'archives');
   }
 

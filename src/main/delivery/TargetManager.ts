@@ -1,3 +1,4 @@
+import { resolve, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
 import { invalidArgument, notFound } from '../../shared/errors';
@@ -36,6 +37,35 @@ export function toTargetJson(record: TargetRecord): TargetJson {
   };
 }
 
+/** Fields that say where a target's credentials go: changing one drops the stored secrets. */
+const DESTINATION_FIELDS = [
+  'kind',
+  'host',
+  'port',
+  'endpoint',
+  'accountUrl',
+  'accountName',
+  'bucket',
+  'container',
+];
+
+/** The first destination field that differs between two configs, or null. */
+function changedDestination(before: TargetConfig, after: TargetConfig): string | null {
+  const a = before as Record<string, unknown>;
+  const b = after as Record<string, unknown>;
+  for (const field of DESTINATION_FIELDS) if (a[field] !== b[field]) return field;
+  // A plain-FTP login to the same host must not reuse a password that only ever went over TLS.
+  if (before.kind === 'ftp' && after.kind === 'ftp' && before.secure && !after.secure) return 'secure';
+  return null;
+}
+
+/** A config without its credentials (they are merged back by #parse when they may be). */
+function withoutSecrets(config: TargetConfig): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...config };
+  for (const field of SECRET_FIELDS[config.kind] as readonly string[]) delete copy[field];
+  return copy;
+}
+
 function asObject(body: unknown, what: string): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalidArgument(`${what}: must be a JSON object`);
@@ -52,17 +82,29 @@ export class TargetManager {
   readonly repo: TargetRepository;
   readonly #logger: Logger;
 
-  constructor(db: BetterSqlite3.Database, encryptor: Encryptor, logger: Logger) {
+  readonly #dataDir: string | null;
+
+  constructor(
+    db: BetterSqlite3.Database,
+    encryptor: Encryptor,
+    logger: Logger,
+    dataDir: string | null = null,
+  ) {
     this.repo = new TargetRepository(db, encryptor);
     this.#logger = logger;
+    this.#dataDir = dataDir === null ? null : resolve(dataDir);
   }
 
-  /** Parses a whole config; `stored` supplies credentials the body masks or leaves out. */
+  /**
+   * Parses a whole config; `stored` supplies credentials the body masks or leaves out, but only
+   * while the destination stays the same: a stored password is never sent to another host.
+   */
   #parse(body: Record<string, unknown>, stored: TargetConfig | null, what: string): TargetConfig {
     const merged: Record<string, unknown> = { ...body };
     const kind = typeof body.kind === 'string' ? body.kind : stored?.kind;
     const fields: readonly string[] =
       kind !== undefined && kind in SECRET_FIELDS ? SECRET_FIELDS[kind as TargetKind] : [];
+    const kept: string[] = [];
     for (const field of fields) {
       const value = merged[field];
       if (value === null) {
@@ -71,9 +113,11 @@ export class TargetManager {
         continue;
       }
       if (value !== undefined && value !== SECRET_MASK) continue; // a new credential
-      const kept = stored?.kind === kind ? (stored as Record<string, unknown>)[field] : undefined;
-      if (kept !== undefined) merged[field] = kept;
-      else if (value === SECRET_MASK) {
+      const storedValue = stored?.kind === kind ? (stored as Record<string, unknown>)[field] : undefined;
+      if (storedValue !== undefined) {
+        merged[field] = storedValue;
+        kept.push(field);
+      } else if (value === SECRET_MASK) {
         throw invalidArgument(
           `${what}: ${field}: no stored value to keep; send the credential itself`,
           field,
@@ -81,6 +125,20 @@ export class TargetManager {
       }
     }
     const config = parseWith(targetConfigSchema, merged, what);
+    if (config.kind === 'local' && this.#dataDir !== null) {
+      const path = resolve(config.path);
+      if (path === this.#dataDir || path.startsWith(this.#dataDir + sep)) {
+        throw invalidArgument(`${what}: path: must not be inside the studio's data directory`, 'path');
+      }
+    }
+    const moved = stored === null ? null : changedDestination(stored, config);
+    if (moved !== null && kept.length > 0) {
+      // The stored credentials belong to the old destination: never send them to the new one.
+      throw invalidArgument(
+        `${what}: ${kept[0]}: the stored credential is not sent to a changed ${moved}; send it again (or null to go without)`,
+        kept[0],
+      );
+    }
     const missing = missingCredential(config);
     if (missing !== null)
       throw invalidArgument(`${what}: ${missing.field}: ${missing.message}`, missing.field);
@@ -114,7 +172,8 @@ export class TargetManager {
   update(id: string, body: unknown, replace = false): TargetJson {
     const current = this.record(id);
     const patch = asObject(body, 'target');
-    const merged = replace ? patch : { ...current.config, ...patch };
+    // Stored secrets come back only through #parse, which checks that the destination is the same.
+    const merged = replace ? patch : { ...withoutSecrets(current.config), ...patch };
     const config = this.#parse(merged, current.config, 'target');
     const record: TargetRecord = { ...current, config, updatedAt: Date.now() };
     this.repo.update(record);
@@ -141,7 +200,11 @@ export class TargetManager {
     const config =
       body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0)
         ? current.config
-        : this.#parse({ ...current.config, ...asObject(body, 'target') }, current.config, 'target');
+        : this.#parse(
+            { ...withoutSecrets(current.config), ...asObject(body, 'target') },
+            current.config,
+            'target',
+          );
     return this.#run(config, id);
   }
 

@@ -9,32 +9,10 @@ import {
   scrubFailure,
   toDestinationError,
 } from './DestinationError';
-import { createDestination } from './destinations/createDestination';
+import { createDestination, hostOf } from './destinations/createDestination';
 import type { Destination } from './destinations/Destination';
 
 /** The host a target connects to, for the name-resolution step (none for local folders). */
-function hostOf(config: TargetConfig): string | null {
-  switch (config.kind) {
-    case 'ftp':
-    case 'sftp':
-      return config.host;
-    case 's3':
-      return config.endpoint !== undefined
-        ? new URL(config.endpoint).hostname
-        : `s3.${config.region}.amazonaws.com`;
-    case 'azure': {
-      if (config.accountUrl !== undefined) return new URL(config.accountUrl).hostname;
-      if (config.accountName !== undefined) return `${config.accountName}.blob.core.windows.net`;
-      const endpoint = /BlobEndpoint=([^;]+)/i.exec(config.connectionString ?? '')?.[1];
-      if (endpoint !== undefined) return new URL(endpoint).hostname;
-      const account = /AccountName=([^;]+)/i.exec(config.connectionString ?? '')?.[1];
-      return account === undefined ? null : `${account}.blob.core.windows.net`;
-    }
-    default:
-      return null;
-  }
-}
-
 /**
  * The target test: resolves the host, connects and logs in, writes a probe file, reads it back,
  * compares and deletes it. Stops at the first failing step and says which step failed and why.

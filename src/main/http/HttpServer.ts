@@ -5,6 +5,15 @@ import fastifyStatic from '@fastify/static';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { StudioError } from '../../shared/errors';
+import type { AllowedCredentials } from '../security/Auth';
+import {
+  accessGate,
+  basicAuthMatches,
+  FILES_REALM,
+  requireAccessClass,
+  type AccessClass,
+  type AccessVerifier,
+} from './access';
 import type { HttpContext } from './context';
 import { installErrorHandling } from './errors';
 import { eventSocketRoutes } from './routes/eventSocket';
@@ -13,15 +22,6 @@ import { systemRoutes } from './routes/system';
 /** A route module: registers its routes on an app (the plain and the HTTPS listener both get them). */
 export type RouteModule = (app: FastifyInstance, ctx: HttpContext) => void;
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** No credentials needed (login, sockets that authenticate in-band, guest pages). */
-    public?: boolean;
-    /** Project or operator credentials needed even outside /api and /v2. */
-    auth?: boolean;
-  }
-}
-
 export interface HttpServerOptions {
   host: string;
   port: number;
@@ -29,32 +29,82 @@ export interface HttpServerOptions {
   https?: { key: string; cert: string };
   /** Route modules beyond the system routes, from the services. */
   routes?: RouteModule[];
+  /** Verifiers of access classes beyond the built-in ones (e.g. signed links). */
+  verifiers?: Partial<Record<AccessClass, AccessVerifier>>;
 }
 
-function needsAuth(request: FastifyRequest): boolean {
-  const config = request.routeOptions.config;
-  if (config?.public === true) return false;
-  if (config?.auth === true) return true;
-  const url = request.url;
-  return url.startsWith('/api/') || url.startsWith('/v2/');
+/** The client a failed credential is counted against. */
+const clientOf = (request: FastifyRequest): string => request.ip;
+
+/** The verifiers of the access classes the HTTP layer knows itself. */
+function builtInVerifiers(ctx: HttpContext): Partial<Record<AccessClass, AccessVerifier>> {
+  const authenticate = (request: FastifyRequest, allow: AllowedCredentials) =>
+    ctx.auth.authenticate(request.headers, allow, clientOf(request));
+  const apiKeyMatches = (request: FastifyRequest) => {
+    const params = request.params as { apiKey?: string } | undefined;
+    if (params?.apiKey !== undefined && params.apiKey !== ctx.auth.apiKey) {
+      throw new StudioError(
+        'PermissionDenied',
+        `API key ${params.apiKey} is not this studio's API key`,
+        'apiKey',
+      );
+    }
+  };
+  return {
+    operator: (request) => authenticate(request, { operator: true, project: false, partner: false }),
+    operatorOrProject: (request) => authenticate(request, { operator: true, project: true, partner: false }),
+    project: async (request) => {
+      const principal = await authenticate(request, { operator: true, project: true, partner: true });
+      apiKeyMatches(request);
+      return principal;
+    },
+    files: async (request, reply) => {
+      const { filesUser, filesPassword } = ctx.config.settings;
+      if (!basicAuthMatches(request.headers.authorization, filesUser, filesPassword)) {
+        reply.header('WWW-Authenticate', FILES_REALM);
+        throw new StudioError(
+          'Unauthenticated',
+          request.headers.authorization === undefined
+            ? 'HTTP Basic credentials required'
+            : 'wrong file-server user or password',
+        );
+      }
+      return undefined;
+    },
+    // Nothing issues signed links yet: refuse until their verifier is plugged in.
+    signedLink: async () => {
+      throw new StudioError('PermissionDenied', 'signed links are not enabled');
+    },
+  };
 }
 
-async function authHook(ctx: HttpContext, request: FastifyRequest): Promise<void> {
-  if (!needsAuth(request)) return;
-  request.principal = await ctx.auth.authenticate(request.headers);
-  const params = request.params as { apiKey?: string } | undefined;
-  if (params?.apiKey !== undefined && params.apiKey !== ctx.auth.apiKey) {
-    throw new StudioError(
-      'PermissionDenied',
-      `API key ${params.apiKey} is not this studio's API key`,
-      'apiKey',
-    );
-  }
-}
+/** Security headers on every response (the UI's needs listed; nothing else may load or frame it). */
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy': [
+    "default-src 'self'",
+    "script-src 'self'",
+    // 'self' covers the same host's ws:/wss: (the event and signaling sockets).
+    "connect-src 'self'",
+    "media-src 'self' blob: mediastream:",
+    "img-src 'self' data: blob:",
+    "style-src 'self' 'unsafe-inline'",
+    "worker-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; '),
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+};
 
 /** One HTTP(S) listener serving the API, the event socket and the built renderer. */
 export class HttpServer {
   readonly app: FastifyInstance;
+  /** Every registered route with its access class (the security tests walk it). */
+  readonly routeTable: Array<{ method: string; url: string; access: AccessClass }> = [];
   readonly #options: HttpServerOptions;
   #closed = false;
 
@@ -70,21 +120,48 @@ export class HttpServer {
     }) as unknown as FastifyInstance;
     const app = this.app;
     installErrorHandling(app);
+    // Deny by default: a route that does not say who may call it stops start-up.
+    app.addHook('onRoute', (route) => {
+      requireAccessClass(route);
+      for (const method of [route.method].flat()) {
+        this.routeTable.push({ method, url: route.url, access: route.config!.access! });
+      }
+    });
+    app.addHook('onSend', async (_request, reply) => {
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+        if (!reply.hasHeader(name)) reply.header(name, value);
+      }
+    });
     app.register(formbody);
     app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
-    app.addHook('onRequest', async (request) => authHook(ctx, request));
+    // After the websocket plugin's own hook: a refused upgrade must still have its socket closed.
+    app.after(() => {
+      app.addHook('onRequest', accessGate(ctx, { ...builtInVerifiers(ctx), ...options.verifiers }));
+    });
+    // reply.sendFile serves archive files and the renderer (Range, types, no traversal).
+    const serveRenderer = ctx.rendererDir !== null && existsSync(ctx.rendererDir);
+    app.register(fastifyStatic, {
+      root: serveRenderer ? ctx.rendererDir! : ctx.config.dataDir,
+      serve: false,
+    });
     app.register(async (scoped) => {
       systemRoutes(scoped, ctx);
       eventSocketRoutes(scoped, ctx);
       for (const routes of options.routes ?? []) routes(scoped, ctx);
-    });
-    // Always registered: reply.sendFile serves archive files too (Range, types, no traversal).
-    const serveRenderer = ctx.rendererDir !== null && existsSync(ctx.rendererDir);
-    app.register(fastifyStatic, {
-      root: serveRenderer ? ctx.rendererDir! : ctx.config.dataDir,
-      serve: serveRenderer,
-      index: ['index.html'],
-      wildcard: true,
+      if (serveRenderer) {
+        const rendererDir = ctx.rendererDir!;
+        scoped.get<{ Params: { '*': string } }>(
+          '/*',
+          { config: { access: 'public' } },
+          async (request, reply) => {
+            const path = request.params['*'];
+            return reply.sendFile(
+              path === '' || path.endsWith('/') ? `${path}index.html` : path,
+              rendererDir,
+            );
+          },
+        );
+      }
     });
   }
 

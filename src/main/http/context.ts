@@ -13,6 +13,8 @@ export interface HttpContext {
   auth: Auth;
   health(): Promise<Health>;
   info(): StudioInfo;
+  /** Ports the studio listens on (HTTP and HTTPS): the studio's own origins use them. */
+  listenerPorts(): number[];
   /** Folder of the built renderer (index.html), or null when it has not been built. */
   rendererDir: string | null;
 }

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { RateLimitedError } from '../security/LoginThrottle';
 import { errorCodeOfStatus, httpStatusOf, StudioError, type ErrorBody } from '../../shared/errors';
 
 function fromFramework(error: FastifyError): { status: number; body: ErrorBody } {
@@ -30,7 +31,9 @@ function fromFramework(error: FastifyError): { status: number; body: ErrorBody }
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof StudioError) {
-      if (error.code === 'Unauthenticated') reply.header('WWW-Authenticate', 'Bearer realm="spool"');
+      if (error.code === 'Unauthenticated' && !reply.hasHeader('WWW-Authenticate'))
+        reply.header('WWW-Authenticate', 'Bearer realm="spool"');
+      if (error instanceof RateLimitedError) reply.header('Retry-After', String(error.retryAfterSec));
       if (error.code === 'Internal') request.log.error({ err: error }, 'request failed');
       return reply.status(httpStatusOf(error.code)).send(error.toBody());
     }

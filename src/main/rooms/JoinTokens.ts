@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Role } from '../../shared/rooms';
 import { StudioError } from '../../shared/errors';
@@ -32,6 +33,8 @@ export class JoinTokens {
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(claims.roomId)
       .setIssuer('spool-studio/join')
+      // Unique per issue: two links for the same room and role are still two identities (WHIP ownership).
+      .setJti(randomUUID())
       .setIssuedAt()
       .setExpirationTime(Math.floor(expiresAt / 1000))
       .sign(this.#key);

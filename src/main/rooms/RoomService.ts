@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
 import { RTCPeerConnection } from 'werift';
 import type { VideoType } from '../../shared/archive';
@@ -64,7 +64,11 @@ export interface WhipResource {
   participant: Participant;
   pc: RTCPeerConnection;
   stream: Stream;
+  /** SHA-256 of the token that created it: only that token (or a room moderator) may change it. */
+  tokenHash: string;
 }
+
+const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /** Seconds between a client's pings; a client silent for three intervals is dropped. */
 export const HEARTBEAT_SEC = 5;
@@ -469,8 +473,14 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       throw error;
     }
     const resourceId = participant.id;
-    this.#whip.set(resourceId, { participant, pc, stream });
+    this.#whip.set(resourceId, { participant, pc, stream, tokenHash: hashToken(token) });
+    // An offer that never connects gives its slot back (a client that vanished after POST).
+    const connectTimer = setTimeout(() => {
+      if (pc.connectionState !== 'connected') participant.close('WHIP peer never connected');
+    }, this.#options.settings.whipConnectTimeoutSec * 1000);
+    connectTimer.unref();
     participant.once('close', () => {
+      clearTimeout(connectTimer);
       this.#whip.delete(resourceId);
       void pc.close().catch(() => {});
     });
@@ -481,6 +491,23 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     const resource = this.#whip.get(resourceId);
     if (resource === undefined || resource.participant.info.roomId !== roomId) {
       throw notFound(`WHIP session ${resourceId} does not exist`, 'resourceId');
+    }
+    return resource;
+  }
+
+  /**
+   * Checks that a token may change or end a WHIP session: the token that created it, or a
+   * moderator token of the same room. Throws NotFound / PermissionDenied.
+   */
+  async whipAuthorize(roomId: string, resourceId: string, token: string): Promise<WhipResource> {
+    const claims = await this.tokens.verify(token, roomId);
+    const resource = this.whipResource(roomId, resourceId);
+    if (claims.role !== 'moderator' && hashToken(token) !== resource.tokenHash) {
+      throw new StudioError(
+        'PermissionDenied',
+        'only the token that created this WHIP session (or a moderator of the room) can change it',
+        'token',
+      );
     }
     return resource;
   }

@@ -8,6 +8,46 @@ import { HEARTBEAT_SEC, type RoomService } from './RoomService';
 /** Largest signaling message accepted. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 
+/** Per-connection limits: what one guest may cost the studio. */
+export const SIGNALING_LIMITS = {
+  /** Messages per second; beyond it messages are refused, and at 4× the connection is closed. */
+  messagesPerSec: 50,
+  /** Mute changes per second (each one is an event to every participant and the outbox). */
+  mutesPerSec: 10,
+  /** Streams one connection may publish at once. */
+  streamsPerConnection: 4,
+};
+
+/** Recording options a moderator may pass when starting a recording from the room. */
+const MODERATOR_RECORD_OPTIONS = new Set([
+  'name',
+  'hasAudio',
+  'hasVideo',
+  'outputMode',
+  'streamMode',
+  'resolution',
+  'layout',
+  'format',
+]);
+
+/** Counts of what the limits refused, for the logs and tests. */
+export const signalingCounters = { rateLimited: 0, closedForFlooding: 0 };
+
+/** Counts events in the current one-second window. */
+class Window {
+  #start = 0;
+  #count = 0;
+
+  /** Counts one event; returns how many fell in the current second. */
+  hit(now = Date.now()): number {
+    if (now - this.#start >= 1000) {
+      this.#start = now;
+      this.#count = 0;
+    }
+    return ++this.#count;
+  }
+}
+
 /**
  * One signaling channel (a WebSocket of a guest page or the operator UI). Messages are
  * validated, then handled one at a time in arrival order; a bad message gets an error back
@@ -21,6 +61,8 @@ export class SignalingSession {
   #participant: Participant | null = null;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  readonly #messages = new Window();
+  readonly #mutes = new Window();
 
   constructor(
     rooms: RoomService,
@@ -41,6 +83,23 @@ export class SignalingSession {
   /** Handles one raw message from the client. */
   receive(raw: string): void {
     if (this.#closed) return;
+    const count = this.#messages.hit();
+    if (count > SIGNALING_LIMITS.messagesPerSec) {
+      signalingCounters.rateLimited++;
+      if (count > 4 * SIGNALING_LIMITS.messagesPerSec) {
+        signalingCounters.closedForFlooding++;
+        this.#logger.warn({ connectionId: this.#participant?.id }, 'signaling flood: connection closed');
+        this.#end('too many messages');
+        this.close('too many messages');
+      } else if (count === SIGNALING_LIMITS.messagesPerSec + 1) {
+        this.#send({
+          type: 'error',
+          code: 'RateLimited',
+          message: `more than ${SIGNALING_LIMITS.messagesPerSec} messages a second; slow down`,
+        });
+      }
+      return;
+    }
     if (this.#participant !== null) this.#participant.lastSeen = Date.now();
     this.#queue = this.#queue.then(() => this.#handle(raw)).catch(() => {});
   }
@@ -94,6 +153,13 @@ export class SignalingSession {
       }
       switch (message.type) {
         case 'publish': {
+          if (participant.streams.size >= SIGNALING_LIMITS.streamsPerConnection) {
+            throw new StudioError(
+              'Conflict',
+              `a connection may publish at most ${SIGNALING_LIMITS.streamsPerConnection} streams`,
+              'type',
+            );
+          }
           const stream = this.#rooms.publish(
             participant,
             { videoType: message.videoType ?? 'camera', audio: message.audio, video: message.video },
@@ -117,13 +183,30 @@ export class SignalingSession {
           this.#ok(requestId);
           return;
         case 'mute':
+          if (this.#mutes.hit() > SIGNALING_LIMITS.mutesPerSec) {
+            throw new StudioError(
+              'RateLimited',
+              `more than ${SIGNALING_LIMITS.mutesPerSec} mute changes a second`,
+              'type',
+            );
+          }
           this.#rooms.setMuted(participant, message.streamId, {
             ...(message.audio !== undefined ? { audio: message.audio } : {}),
             ...(message.video !== undefined ? { video: message.video } : {}),
           });
           return;
         case 'startRecording': {
-          const archive = await this.#rooms.startRecording(participant, message.options ?? {});
+          const options = message.options ?? {};
+          for (const key of Object.keys(options)) {
+            if (!MODERATOR_RECORD_OPTIONS.has(key)) {
+              throw new StudioError(
+                'InvalidArgument',
+                `recording option ${key} cannot be set from the room (allowed: ${[...MODERATOR_RECORD_OPTIONS].join(', ')})`,
+                `options.${key}`,
+              );
+            }
+          }
+          const archive = await this.#rooms.startRecording(participant, options);
           this.#ok(requestId, { archiveId: archive.id });
           return;
         }

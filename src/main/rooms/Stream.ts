@@ -156,7 +156,10 @@ export class Stream extends TypedEmitter<StreamEvents> {
     void video.receiver.sendRtcpPLI(video.track.ssrc).catch(() => {});
   }
 
+  /** Sets a track's mute state; only a change is an update (a flood of toggles to the same state is silent). */
   setMuted(kind: MediaKind, muted: boolean): void {
+    const before = kind === 'audio' ? this.audioMuted : this.videoMuted;
+    if (before === muted) return;
     if (kind === 'audio') this.audioMuted = muted;
     else this.videoMuted = muted;
     this.safeEmit('updated');

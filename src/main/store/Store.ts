@@ -1,3 +1,4 @@
+import { chmodSync, existsSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Migration } from './migrations/types';
 import { MIGRATIONS } from './migrations/index';
@@ -19,6 +20,12 @@ export class Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
+    // The database holds credentials (sealed) and every room's history: this user only.
+    if (process.platform !== 'win32' && options.path !== ':memory:') {
+      for (const file of [options.path, `${options.path}-wal`, `${options.path}-shm`]) {
+        if (existsSync(file)) chmodSync(file, 0o600);
+      }
+    }
     this.db.pragma('busy_timeout = 5000');
     this.migrate(options.migrations ?? MIGRATIONS);
   }

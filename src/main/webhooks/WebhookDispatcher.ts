@@ -1,4 +1,6 @@
 import { Webhook } from 'standardwebhooks';
+import { StudioError } from '../../shared/errors';
+import { guardHost } from '../security/outboundGuard';
 import type { AnyStudioEvent } from '../../shared/events';
 import type { Settings } from '../config/schema';
 import { backoffMs } from '../util/backoff';
@@ -178,6 +180,10 @@ export class WebhookDispatcher {
       const timestamp = new Date();
       const signature = new Webhook(registration.secret).sign(message.eventId, timestamp, body);
       try {
+        // The outbound guard: no loopback, link-local or private receivers unless allowed.
+        await guardHost(new URL(registration.url).hostname, {
+          allowPrivateNetwork: settings.webhooksAllowPrivateNetwork,
+        });
         const response = await fetch(registration.url, {
           method: 'POST',
           headers: {
@@ -196,11 +202,15 @@ export class WebhookDispatcher {
         await response.body?.cancel().catch(() => {});
         if (statusCode < 200 || statusCode >= 300) error = `receiver answered ${statusCode}`;
       } catch (failure) {
-        if (this.#closed) return; // closing: the message stays pending and goes out after the restart
-        const cause = (failure as { cause?: { code?: string; message?: string } }).cause;
-        error = cause?.code ?? cause?.message ?? (failure as Error).message;
-        if ((failure as Error).name === 'TimeoutError')
-          error = `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
+        if (failure instanceof StudioError) {
+          error = failure.message;
+        } else {
+          if (this.#closed) return; // closing: the message stays pending and goes out after the restart
+          const cause = (failure as { cause?: { code?: string; message?: string } }).cause;
+          error = cause?.code ?? cause?.message ?? (failure as Error).message;
+          if ((failure as Error).name === 'TimeoutError')
+            error = `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
+        }
       }
     }
     const at = Date.now();

@@ -35,6 +35,8 @@ export function testSettings(overrides: Partial<Settings> = {}): Settings {
     deliveryBackoffMaxSec: 1,
     webhookBackoffBaseSec: 0,
     webhookBackoffMaxSec: 1,
+    // The test servers listen on 127.0.0.1.
+    webhooksAllowPrivateNetwork: true,
     ...overrides,
   });
 }
@@ -193,6 +195,7 @@ export class DeliveryHarness {
           throw new Error('not in this harness');
         },
         rendererDir: null,
+        listenerPorts: () => [this.http?.port ?? 0],
       },
       { host: '127.0.0.1', port: 0, routes: [deliveryRoutes(this.delivery), webhookRoutes(this.webhooks)] },
     );

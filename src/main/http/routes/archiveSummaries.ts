@@ -7,6 +7,7 @@ import { POSTER_FILE, posterSource, type PosterMaker } from '../../media/PosterM
 import type { ArchiveRepository } from '../../store/ArchiveRepository';
 import type { DeliveryRepository } from '../../store/DeliveryRepository';
 import type { RouteModule } from '../HttpServer';
+import { allow } from '../access';
 
 /** At most this many archives are summarized in one request. */
 const MAX_SUMMARIES = 500;
@@ -45,32 +46,41 @@ export function summarize(deps: ArchiveSummaryDeps, archiveId: string): ArchiveS
  */
 export function archiveSummaryRoutes(deps: ArchiveSummaryDeps): RouteModule {
   return (app: FastifyInstance) => {
-    app.get<{ Querystring: { ids?: string } }>('/api/archives/summaries', async (request) => {
-      const ids =
-        typeof request.query.ids === 'string' && request.query.ids !== ''
-          ? request.query.ids.split(',')
-          : deps.archives.list({ count: MAX_SUMMARIES }).items.map((a) => a.id);
-      if (ids.length > MAX_SUMMARIES)
-        throw new StudioError('InvalidArgument', `at most ${MAX_SUMMARIES} ids at a time`, 'ids');
-      const bad = ids.find((id) => !ID.test(id));
-      if (bad !== undefined) throw new StudioError('InvalidArgument', `"${bad}" is not an archive id`, 'ids');
-      return { items: ids.filter((id) => deps.archives.get(id) !== null).map((id) => summarize(deps, id)) };
-    });
+    app.get<{ Querystring: { ids?: string } }>(
+      '/api/archives/summaries',
+      allow('operator'),
+      async (request) => {
+        const ids =
+          typeof request.query.ids === 'string' && request.query.ids !== ''
+            ? request.query.ids.split(',')
+            : deps.archives.list({ count: MAX_SUMMARIES }).items.map((a) => a.id);
+        if (ids.length > MAX_SUMMARIES)
+          throw new StudioError('InvalidArgument', `at most ${MAX_SUMMARIES} ids at a time`, 'ids');
+        const bad = ids.find((id) => !ID.test(id));
+        if (bad !== undefined)
+          throw new StudioError('InvalidArgument', `"${bad}" is not an archive id`, 'ids');
+        return { items: ids.filter((id) => deps.archives.get(id) !== null).map((id) => summarize(deps, id)) };
+      },
+    );
 
-    app.get<{ Params: { id: string } }>('/api/archives/:id/poster', async (request, reply) => {
-      const { id } = request.params;
-      const record = ID.test(id) ? deps.archives.get(id) : null;
-      if (record === null || record.status === 'deleted' || record.status === 'expired')
-        throw new StudioError('NotFound', `archive ${id} does not exist`, 'archiveId');
-      if (record.status !== 'available' && record.status !== 'uploaded')
-        throw new StudioError('NotFound', `archive ${id} has no poster until it is available`, 'archiveId');
-      const path = await deps.posters.poster(id);
-      if (path === null)
-        throw new StudioError('NotFound', `archive ${id} has no video to take a poster from`);
-      return reply
-        .type('image/jpeg')
-        .header('cache-control', 'private, max-age=3600')
-        .send(createReadStream(path));
-    });
+    app.get<{ Params: { id: string } }>(
+      '/api/archives/:id/poster',
+      allow('operator'),
+      async (request, reply) => {
+        const { id } = request.params;
+        const record = ID.test(id) ? deps.archives.get(id) : null;
+        if (record === null || record.status === 'deleted' || record.status === 'expired')
+          throw new StudioError('NotFound', `archive ${id} does not exist`, 'archiveId');
+        if (record.status !== 'available' && record.status !== 'uploaded')
+          throw new StudioError('NotFound', `archive ${id} has no poster until it is available`, 'archiveId');
+        const path = await deps.posters.poster(id);
+        if (path === null)
+          throw new StudioError('NotFound', `archive ${id} has no video to take a poster from`);
+        return reply
+          .type('image/jpeg')
+          .header('cache-control', 'private, max-age=3600')
+          .send(createReadStream(path));
+      },
+    );
   };
 }

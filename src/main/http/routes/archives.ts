@@ -5,6 +5,7 @@ import type { RecordingService } from '../../recording/RecordingService';
 import type { RoomService } from '../../rooms/RoomService';
 import type { HttpContext } from '../context';
 import type { RouteModule } from '../HttpServer';
+import { allow } from '../access';
 
 const createSessionSchema = z
   .object({
@@ -24,43 +25,52 @@ const createSessionSchema = z
 export function archiveRoutes(recording: RecordingService, rooms: RoomService): RouteModule {
   return (app: FastifyInstance, ctx: HttpContext) => {
     const base = '/v2/project/:apiKey/archive';
-    app.post(base, async (request) => recording.start(request.body));
-    app.get<{ Querystring: Record<string, string> }>(base, async (request) => recording.list(request.query));
-    app.get<{ Params: { id: string } }>(`${base}/:id`, async (request) => recording.get(request.params.id));
-    app.post<{ Params: { id: string } }>(`${base}/:id/stop`, async (request) =>
+    app.post(base, allow('project'), async (request) => recording.start(request.body));
+    app.get<{ Querystring: Record<string, string> }>(base, allow('project'), async (request) =>
+      recording.list(request.query),
+    );
+    app.get<{ Params: { id: string } }>(`${base}/:id`, allow('project'), async (request) =>
+      recording.get(request.params.id),
+    );
+    app.post<{ Params: { id: string } }>(`${base}/:id/stop`, allow('project'), async (request) =>
       recording.stop(request.params.id),
     );
-    app.delete<{ Params: { id: string } }>(`${base}/:id`, async (request, reply) => {
+    app.delete<{ Params: { id: string } }>(`${base}/:id`, allow('project'), async (request, reply) => {
       recording.delete(request.params.id);
       return reply.status(204).send();
     });
-    app.patch<{ Params: { id: string } }>(`${base}/:id/streams`, async (request, reply) => {
+    app.patch<{ Params: { id: string } }>(`${base}/:id/streams`, allow('project'), async (request, reply) => {
       recording.patchStreams(request.params.id, request.body);
       return reply.status(204).send();
     });
-    app.put<{ Params: { id: string } }>(`${base}/:id/layout`, async (request, reply) => {
+    app.put<{ Params: { id: string } }>(`${base}/:id/layout`, allow('project'), async (request, reply) => {
       recording.setLayout(request.params.id, request.body);
       return reply.status(200).send({});
     });
 
     // OpenTok's session/create (form-encoded, as the server SDKs send it): a session is a room.
-    app.post('/session/create', { config: { auth: true } }, async (request, reply) => {
-      const form = parseWith(createSessionSchema, request.body ?? {}, 'session');
-      const room = rooms.createForSession({
-        ...(form.archiveMode !== undefined ? { archiveMode: form.archiveMode } : {}),
-        ...(form.archiveName !== undefined ? { archiveName: form.archiveName } : {}),
-        ...(form.archiveResolution !== undefined ? { archiveResolution: form.archiveResolution } : {}),
-      });
-      const apiKey = ctx.config.settings.apiKey;
-      return reply.type('application/json').send([
-        {
-          session_id: room.id,
-          project_id: apiKey,
-          partner_id: apiKey,
-          create_dt: new Date(room.createdAt).toUTCString(),
-          media_server_url: '',
-        },
-      ]);
-    });
+    // The OpenTok server SDKs send this form-encoded.
+    app.post(
+      '/session/create',
+      allow('project', { bodyTypes: ['application/x-www-form-urlencoded'] }),
+      async (request, reply) => {
+        const form = parseWith(createSessionSchema, request.body ?? {}, 'session');
+        const room = rooms.createForSession({
+          ...(form.archiveMode !== undefined ? { archiveMode: form.archiveMode } : {}),
+          ...(form.archiveName !== undefined ? { archiveName: form.archiveName } : {}),
+          ...(form.archiveResolution !== undefined ? { archiveResolution: form.archiveResolution } : {}),
+        });
+        const apiKey = ctx.config.settings.apiKey;
+        return reply.type('application/json').send([
+          {
+            session_id: room.id,
+            project_id: apiKey,
+            partner_id: apiKey,
+            create_dt: new Date(room.createdAt).toUTCString(),
+            media_server_url: '',
+          },
+        ]);
+      },
+    );
   };
 }

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 // Only the RouteModule type: the composition part has no runtime dependency on the HTTP layer.
 import type { RouteModule } from '../HttpServer';
+import { allow } from '../access';
 import type { CompositionMedia, CompositionService } from '../../composition/CompositionService';
 
 /** Parses `Range: bytes=a-b` (one range) against a size; null: no or unusable header. */
@@ -51,34 +52,50 @@ function sendMedia(request: FastifyRequest, reply: FastifyReply, media: Composit
  */
 export function compositionRoutes(service: CompositionService): RouteModule {
   return (app: FastifyInstance) => {
-    app.post('/api/compositions', async (request, reply) =>
+    app.post('/api/compositions', allow('operatorOrProject'), async (request, reply) =>
       reply.status(201).send(service.create(request.body)),
     );
-    app.get('/api/compositions', async (request) => service.list(request.query));
-    app.get<{ Params: { id: string } }>('/api/compositions/:id', async (request) =>
-      service.get(request.params.id),
+    app.get('/api/compositions', allow('operatorOrProject'), async (request) => service.list(request.query));
+    app.get<{ Params: { id: string } }>(
+      '/api/compositions/:id',
+      allow('operatorOrProject'),
+      async (request) => service.get(request.params.id),
     );
-    app.delete<{ Params: { id: string } }>('/api/compositions/:id', async (request, reply) => {
-      await service.delete(request.params.id);
-      return reply.status(204).send();
-    });
-    app.get<{ Params: { id: string } }>('/api/compositions/:id/media', async (request, reply) =>
-      sendMedia(request, reply, service.media(request.params.id)),
+    app.delete<{ Params: { id: string } }>(
+      '/api/compositions/:id',
+      allow('operatorOrProject'),
+      async (request, reply) => {
+        await service.delete(request.params.id);
+        return reply.status(204).send();
+      },
+    );
+    app.get<{ Params: { id: string } }>(
+      '/api/compositions/:id/media',
+      allow('operatorOrProject'),
+      async (request, reply) => sendMedia(request, reply, service.media(request.params.id)),
     );
 
-    app.post('/api/composition-hooks', async (request, reply) =>
+    app.post('/api/composition-hooks', allow('operatorOrProject'), async (request, reply) =>
       reply.status(201).send(service.createHook(request.body)),
     );
-    app.get('/api/composition-hooks', async () => service.listHooks());
-    app.get<{ Params: { id: string } }>('/api/composition-hooks/:id', async (request) =>
-      service.getHook(request.params.id),
+    app.get('/api/composition-hooks', allow('operatorOrProject'), async () => service.listHooks());
+    app.get<{ Params: { id: string } }>(
+      '/api/composition-hooks/:id',
+      allow('operatorOrProject'),
+      async (request) => service.getHook(request.params.id),
     );
-    app.patch<{ Params: { id: string } }>('/api/composition-hooks/:id', async (request) =>
-      service.updateHook(request.params.id, request.body),
+    app.patch<{ Params: { id: string } }>(
+      '/api/composition-hooks/:id',
+      allow('operatorOrProject'),
+      async (request) => service.updateHook(request.params.id, request.body),
     );
-    app.delete<{ Params: { id: string } }>('/api/composition-hooks/:id', async (request, reply) => {
-      service.deleteHook(request.params.id);
-      return reply.status(204).send();
-    });
+    app.delete<{ Params: { id: string } }>(
+      '/api/composition-hooks/:id',
+      allow('operatorOrProject'),
+      async (request, reply) => {
+        service.deleteHook(request.params.id);
+        return reply.status(204).send();
+      },
+    );
   };
 }

@@ -15,7 +15,7 @@ function send(socket: WebSocket, message: EventSocketServerMessage): void {
  * the first message authenticates (`{type:"auth", token}`) instead of a token in the URL.
  */
 export function eventSocketRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  app.get('/api/events', { websocket: true, config: { public: true } }, (socket) => {
+  app.get('/api/events', { websocket: true, config: { access: 'operatorSocket' } }, (socket) => {
     let listener: ((event: AnyStudioEvent) => void) | null = null;
     const authTimer = setTimeout(() => {
       send(socket, {

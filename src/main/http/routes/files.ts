@@ -4,43 +4,9 @@ import { ZipArchive } from 'archiver';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StudioError } from '../../../shared/errors';
 import type { RecordingService } from '../../recording/RecordingService';
-import { constantTimeEqual } from '../../security/Auth';
 import type { ArchiveRepository } from '../../store/ArchiveRepository';
-import type { HttpContext } from '../context';
 import type { RouteModule } from '../HttpServer';
-
-const REALM = 'Basic realm="Spool Studio files", charset="UTF-8"';
-
-function checkBasicAuth(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  user: string,
-  password: string,
-): boolean {
-  const header = request.headers.authorization ?? '';
-  const match = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header.trim());
-  let ok = false;
-  if (match !== null) {
-    const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon > 0) {
-      // Both compared in full, in constant time, so the answer time says nothing about either.
-      const userOk = constantTimeEqual(decoded.slice(0, colon), user);
-      const passwordOk = constantTimeEqual(decoded.slice(colon + 1), password);
-      ok = userOk && passwordOk;
-    }
-  }
-  if (!ok) {
-    void reply
-      .status(401)
-      .header('WWW-Authenticate', REALM)
-      .send({
-        code: 'Unauthenticated',
-        message: match === null ? 'HTTP Basic credentials required' : 'wrong file-server user or password',
-      });
-  }
-  return ok;
-}
+import { allow } from '../access';
 
 /**
  * The protected file server: `GET /files/{archiveId}/{file}` behind HTTP Basic auth (the
@@ -48,15 +14,13 @@ function checkBasicAuth(
  * manifest and media of an archive in one streamed ZIP, as OpenTok delivers individual archives.
  */
 export function fileRoutes(recording: RecordingService, repo: ArchiveRepository): RouteModule {
-  return (app: FastifyInstance, ctx: HttpContext) => {
-    const { filesUser, filesPassword } = ctx.config.settings;
+  return (app: FastifyInstance) => {
     const notFound = (what: string) => new StudioError('NotFound', `no file ${what}`);
 
     app.get<{ Params: { archiveId: string; '*': string } }>(
       '/files/:archiveId/*',
-      { config: { public: true } },
+      allow('files'),
       async (request, reply) => {
-        if (!checkBasicAuth(request, reply, filesUser, filesPassword)) return reply;
         const { archiveId } = request.params;
         const file = request.params['*'];
         let dir: string;

@@ -7,6 +7,13 @@ import type { RoomService } from '../../rooms/RoomService';
 import { SignalingSession } from '../../rooms/SignalingSession';
 import type { HttpContext } from '../context';
 import type { RouteModule } from '../HttpServer';
+import { allow } from '../access';
+
+/** Bytes queued to a signaling client before it counts as not reading and is dropped. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** What the signaling socket refused (counted for the logs and the security tests). */
+export const signalingSocketCounters = { oversized: 0, slowConsumers: 0 };
 
 /** CORS for WHIP: browser-based WHIP clients on other origins must read Location and ETag. */
 function whipCors(reply: FastifyReply): void {
@@ -30,25 +37,44 @@ function bearer(header: string | undefined): string {
 /** Rooms REST API, join tokens, the signaling socket, the guest join page and WHIP ingest. */
 export function roomRoutes(rooms: RoomService): RouteModule {
   return (app: FastifyInstance, ctx: HttpContext) => {
-    app.post('/api/rooms', async (request, reply) => reply.status(201).send(rooms.create(request.body)));
-    app.get('/api/rooms', async () => ({ items: rooms.list() }));
-    app.get<{ Params: { id: string } }>('/api/rooms/:id', async (request) => rooms.get(request.params.id));
-    app.patch<{ Params: { id: string } }>('/api/rooms/:id', async (request) =>
+    app.post('/api/rooms', allow('operatorOrProject'), async (request, reply) =>
+      reply.status(201).send(rooms.create(request.body)),
+    );
+    app.get('/api/rooms', allow('operatorOrProject'), async () => ({ items: rooms.list() }));
+    app.get<{ Params: { id: string } }>('/api/rooms/:id', allow('operatorOrProject'), async (request) =>
+      rooms.get(request.params.id),
+    );
+    app.patch<{ Params: { id: string } }>('/api/rooms/:id', allow('operatorOrProject'), async (request) =>
       rooms.update(request.params.id, request.body),
     );
-    app.delete<{ Params: { id: string } }>('/api/rooms/:id', async (request, reply) => {
-      rooms.delete(request.params.id);
-      return reply.status(204).send();
-    });
-    app.post<{ Params: { id: string } }>('/api/rooms/:id/tokens', async (request, reply) =>
-      reply.status(201).send(await rooms.createToken(request.params.id, request.body)),
+    app.delete<{ Params: { id: string } }>(
+      '/api/rooms/:id',
+      allow('operatorOrProject'),
+      async (request, reply) => {
+        rooms.delete(request.params.id);
+        return reply.status(204).send();
+      },
+    );
+    app.post<{ Params: { id: string } }>(
+      '/api/rooms/:id/tokens',
+      allow('operatorOrProject'),
+      async (request, reply) =>
+        reply.status(201).send(await rooms.createToken(request.params.id, request.body)),
     );
 
     // Signaling: the first message is {"type":"join","token":…}; see docs/signaling.md.
-    app.get('/signaling', { websocket: true, config: { public: true } }, (socket) => {
+    app.get('/signaling', { websocket: true, config: { access: 'guest' } }, (socket) => {
       const logger = ctx.logger.child({ part: 'signaling' });
       const send = (message: ServerMessage) => {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+        if (socket.readyState !== socket.OPEN) return;
+        // A client that does not read its socket must not make the studio buffer without end.
+        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+          signalingSocketCounters.slowConsumers++;
+          logger.warn('signaling client does not read its messages: connection closed');
+          socket.terminate();
+          return;
+        }
+        socket.send(JSON.stringify(message));
       };
       const session = new SignalingSession(
         rooms,
@@ -79,26 +105,29 @@ export function roomRoutes(rooms: RoomService): RouteModule {
         clearInterval(ping);
         session.close('signaling closed');
       });
-      socket.on('error', () => socket.terminate());
+      socket.on('error', (error: Error & { code?: string }) => {
+        // A message over the size limit: the ws library closes with 1009; counted here.
+        if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          signalingSocketCounters.oversized++;
+          logger.warn('signaling message over 1 MB: connection closed (1009)');
+        }
+        socket.terminate();
+      });
     });
 
     // The guest join page, served by the core (built by electron-vite into the renderer folder).
     // The build addresses assets relatively ("./assets/…"); a base element makes them resolve
     // from the root under /join/<room>.
     let joinPage: string | null = null;
-    app.get<{ Params: { roomId: string } }>(
-      '/join/:roomId',
-      { config: { public: true } },
-      async (_request, reply) => {
-        if (joinPage === null) {
-          const file = ctx.rendererDir === null ? null : join(ctx.rendererDir, 'join.html');
-          if (file === null || !existsSync(file))
-            throw new StudioError('Unavailable', 'the join page is not built; run npm run build');
-          joinPage = readFileSync(file, 'utf8').replace('<head>', '<head>\n    <base href="/" />');
-        }
-        return reply.header('Cache-Control', 'no-store').type('text/html; charset=utf-8').send(joinPage);
-      },
-    );
+    app.get<{ Params: { roomId: string } }>('/join/:roomId', allow('public'), async (_request, reply) => {
+      if (joinPage === null) {
+        const file = ctx.rendererDir === null ? null : join(ctx.rendererDir, 'join.html');
+        if (file === null || !existsSync(file))
+          throw new StudioError('Unavailable', 'the join page is not built; run npm run build');
+        joinPage = readFileSync(file, 'utf8').replace('<head>', '<head>\n    <base href="/" />');
+      }
+      return reply.header('Cache-Control', 'no-store').type('text/html; charset=utf-8').send(joinPage);
+    });
 
     // WHIP (RFC 9725).
     app.addContentTypeParser(
@@ -120,17 +149,20 @@ export function roomRoutes(rooms: RoomService): RouteModule {
         });
       }
     };
-    app.options('/whip/:roomId', { config: { public: true } }, async (_request, reply) => {
+    app.options('/whip/:roomId', allow('guest', { anyOrigin: true }), async (_request, reply) => {
       whipCors(reply);
       return reply.header('Accept-Post', 'application/sdp').status(204).send();
     });
-    app.options('/whip/:roomId/:resourceId', { config: { public: true } }, async (_request, reply) => {
+    app.options('/whip/:roomId/:resourceId', allow('guest', { anyOrigin: true }), async (_request, reply) => {
       whipCors(reply);
       return reply.header('Accept-Patch', 'application/trickle-ice-sdpfrag').status(204).send();
     });
     app.post<{ Params: { roomId: string }; Body: unknown }>(
       '/whip/:roomId',
-      { config: { public: true }, onRequest: requireType('application/sdp') },
+      {
+        ...allow('guest', { anyOrigin: true, bodyTypes: ['application/sdp'] }),
+        onRequest: requireType('application/sdp'),
+      },
       async (request, reply) => {
         whipCors(reply);
         const token = bearer(request.headers.authorization);
@@ -151,13 +183,15 @@ export function roomRoutes(rooms: RoomService): RouteModule {
     );
     app.patch<{ Params: { roomId: string; resourceId: string }; Body: unknown }>(
       '/whip/:roomId/:resourceId',
-      { config: { public: true }, onRequest: requireType('application/trickle-ice-sdpfrag') },
+      {
+        ...allow('guest', { anyOrigin: true, bodyTypes: ['application/trickle-ice-sdpfrag'] }),
+        onRequest: requireType('application/trickle-ice-sdpfrag'),
+      },
       async (request, reply) => {
         whipCors(reply);
         const token = bearer(request.headers.authorization);
-        await rooms.tokens.verify(token, request.params.roomId);
+        const resource = await rooms.whipAuthorize(request.params.roomId, request.params.resourceId, token);
         const fragment = String(request.body ?? '');
-        const resource = rooms.whipResource(request.params.roomId, request.params.resourceId);
         const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
         const remoteUfrag = /^a=ice-ufrag:(\S+)/m.exec(resource.pc.remoteDescription?.sdp ?? '')?.[1];
         if (ufrag !== undefined && remoteUfrag !== undefined && ufrag !== remoteUfrag) {
@@ -173,11 +207,11 @@ export function roomRoutes(rooms: RoomService): RouteModule {
     );
     app.delete<{ Params: { roomId: string; resourceId: string } }>(
       '/whip/:roomId/:resourceId',
-      { config: { public: true } },
+      allow('guest', { anyOrigin: true }),
       async (request, reply) => {
         whipCors(reply);
         const token = bearer(request.headers.authorization);
-        await rooms.tokens.verify(token, request.params.roomId);
+        await rooms.whipAuthorize(request.params.roomId, request.params.resourceId, token);
         rooms.whipDelete(request.params.roomId, request.params.resourceId);
         return reply.status(200).send();
       },

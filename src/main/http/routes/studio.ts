@@ -7,11 +7,13 @@ import { parseLayout } from '../../../shared/layout';
 import { StudioError } from '../../../shared/errors';
 import { parseWith } from '../../../shared/validation';
 import { ConfigError, updateSettings } from '../../config/loadConfig';
-import { envNameOf, SECRET_FIELDS, settingsSchema } from '../../config/schema';
+import { envNameOf, FILE_ONLY_FIELDS, SECRET_FIELDS, settingsSchema } from '../../config/schema';
 import type { ArchiveRepository } from '../../store/ArchiveRepository';
 import type { LayoutRepository } from '../../store/LayoutRepository';
+import { guardedFetch } from '../../security/outboundGuard';
 import { principalOf, type HttpContext } from '../context';
 import type { RouteModule } from '../HttpServer';
+import { allow } from '../access';
 
 const resolution = z.string().regex(/^\d{2,4}x\d{2,4}$/, 'must look like 1280x720');
 const layoutBody = z.strictObject({
@@ -23,7 +25,23 @@ const playbackBody = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }),
   user: z.string().max(256).optional(),
   password: z.string().max(1024).optional(),
+  /** The file server is on this machine or the LAN (loopback and private addresses are refused otherwise). */
+  allowPrivateNetwork: z.boolean().optional(),
 });
+
+/** The type a remote file is served as: audio and video only, never a page the browser renders. */
+function mediaTypeOf(upstreamType: string | null, url: string): string | null {
+  const type = (upstreamType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (/^(video|audio)\/[a-z0-9.+-]+$/.test(type)) return type;
+  if (type === 'application/octet-stream' || type === '') {
+    const path = new URL(url).pathname.toLowerCase();
+    if (path.endsWith('.webm')) return 'video/webm';
+    if (path.endsWith('.mkv')) return 'video/x-matroska';
+    if (path.endsWith('.m4a')) return 'audio/mp4';
+    return 'video/mp4';
+  }
+  return null;
+}
 
 function operatorOnly(request: Parameters<typeof principalOf>[0]): void {
   if (principalOf(request).kind !== 'operator') {
@@ -37,25 +55,29 @@ function operatorOnly(request: Parameters<typeof principalOf>[0]): void {
  */
 export function studioRoutes(deps: { archives: ArchiveRepository; layouts: LayoutRepository }): RouteModule {
   return (app: FastifyInstance, ctx: HttpContext) => {
-    app.get<{ Params: { id: string } }>('/api/archives/:id/files', async (request) => {
-      const record = deps.archives.get(request.params.id);
-      if (record === null || record.status === 'deleted') {
-        throw new StudioError('NotFound', `archive ${request.params.id} does not exist`, 'archiveId');
-      }
-      return {
-        items: deps.archives
-          .files(record.id)
-          .map((f) => ({ ...f, url: `/files/${record.id}/${f.filename}` })),
-      };
-    });
+    app.get<{ Params: { id: string } }>(
+      '/api/archives/:id/files',
+      allow('operatorOrProject'),
+      async (request) => {
+        const record = deps.archives.get(request.params.id);
+        if (record === null || record.status === 'deleted') {
+          throw new StudioError('NotFound', `archive ${request.params.id} does not exist`, 'archiveId');
+        }
+        return {
+          items: deps.archives
+            .files(record.id)
+            .map((f) => ({ ...f, url: `/files/${record.id}/${f.filename}` })),
+        };
+      },
+    );
 
     // Saved layouts.
-    app.get('/api/layouts', async () => ({ items: deps.layouts.list() }));
+    app.get('/api/layouts', allow('operatorOrProject'), async () => ({ items: deps.layouts.list() }));
     const validLayout = (body: z.output<typeof layoutBody>) => {
       const [width, height] = body.resolution.split('x').map(Number) as [number, number];
       return parseLayout(body.layout, 'layout', { width, height });
     };
-    app.post('/api/layouts', async (request, reply) => {
+    app.post('/api/layouts', allow('operatorOrProject'), async (request, reply) => {
       const body = parseWith(layoutBody, request.body, 'layout');
       if (deps.layouts.byName(body.name) !== null) {
         throw new StudioError(
@@ -76,7 +98,7 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
       deps.layouts.save(saved);
       return reply.status(201).send(saved);
     });
-    app.put<{ Params: { id: string } }>('/api/layouts/:id', async (request) => {
+    app.put<{ Params: { id: string } }>('/api/layouts/:id', allow('operatorOrProject'), async (request) => {
       const existing = deps.layouts.get(request.params.id);
       if (existing === null)
         throw new StudioError('NotFound', `layout ${request.params.id} does not exist`, 'layoutId');
@@ -99,14 +121,18 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
       deps.layouts.save(saved);
       return saved;
     });
-    app.delete<{ Params: { id: string } }>('/api/layouts/:id', async (request, reply) => {
-      if (!deps.layouts.delete(request.params.id))
-        throw new StudioError('NotFound', `layout ${request.params.id} does not exist`, 'layoutId');
-      return reply.status(204).send();
-    });
+    app.delete<{ Params: { id: string } }>(
+      '/api/layouts/:id',
+      allow('operatorOrProject'),
+      async (request, reply) => {
+        if (!deps.layouts.delete(request.params.id))
+          throw new StudioError('NotFound', `layout ${request.params.id} does not exist`, 'layoutId');
+        return reply.status(204).send();
+      },
+    );
 
     // Settings: every field but the secrets, which can only be set.
-    app.get('/api/settings', async (request) => {
+    app.get('/api/settings', allow('operator'), async (request) => {
       operatorOnly(request);
       const values = Object.fromEntries(
         Object.entries(ctx.config.settings).filter(
@@ -121,11 +147,20 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
         settingsPath: ctx.config.settingsPath,
       };
     });
-    app.patch('/api/settings', async (request) => {
+    app.patch('/api/settings', allow('operator'), async (request) => {
       operatorOnly(request);
       const body = request.body;
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
         throw new StudioError('InvalidArgument', 'send a JSON object of settings to change');
+      }
+      for (const key of Object.keys(body)) {
+        if (FILE_ONLY_FIELDS.has(key as keyof typeof ctx.config.settings)) {
+          throw new StudioError(
+            'PermissionDenied',
+            `setting ${key} can only be changed in the settings file or by ${envNameOf(key)}`,
+            key,
+          );
+        }
       }
       try {
         return updateSettings(ctx.config, body as Record<string, unknown>);
@@ -135,19 +170,22 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
         throw error;
       }
     });
-    app.get('/api/settings/files-credentials', async (request) => {
+    app.get('/api/settings/files-credentials', allow('operator'), async (request) => {
       operatorOnly(request);
       return { user: ctx.config.settings.filesUser, password: ctx.config.settings.filesPassword };
     });
-    app.get('/api/settings/api-credentials', async (request) => {
+    app.get('/api/settings/api-credentials', allow('operator'), async (request) => {
       operatorOnly(request);
       return { apiKey: ctx.config.settings.apiKey, apiSecret: ctx.config.settings.apiSecret };
     });
 
     // Remote files behind Basic auth (EnableX-style storage): the player asks the studio to fetch
     // them, so the credentials stay in memory here and never appear in a URL.
-    const sources = new Map<string, { url: string; authorization: string | null; createdAt: number }>();
-    app.post('/api/playback-sources', async (request, reply) => {
+    const sources = new Map<
+      string,
+      { url: string; authorization: string | null; allowPrivateNetwork: boolean; createdAt: number }
+    >();
+    app.post('/api/playback-sources', allow('operator'), async (request, reply) => {
       operatorOnly(request);
       const body = parseWith(playbackBody, request.body, 'source');
       const id = randomUUID();
@@ -155,47 +193,65 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
         body.user !== undefined
           ? `Basic ${Buffer.from(`${body.user}:${body.password ?? ''}`).toString('base64')}`
           : null;
-      sources.set(id, { url: body.url, authorization, createdAt: Date.now() });
+      sources.set(id, {
+        url: body.url,
+        authorization,
+        allowPrivateNetwork: body.allowPrivateNetwork === true,
+        createdAt: Date.now(),
+      });
       for (const [key, s] of sources) if (Date.now() - s.createdAt > 12 * 3600_000) sources.delete(key);
       return reply.status(201).send({ id, mediaUrl: `/api/playback-sources/${id}/media` });
     });
-    app.get<{ Params: { id: string } }>('/api/playback-sources/:id/media', async (request, reply) => {
-      operatorOnly(request);
-      const source = sources.get(request.params.id);
-      if (source === undefined)
-        throw new StudioError('NotFound', 'this playback source is gone; open the file again');
-      const headers: Record<string, string> = {};
-      if (source.authorization !== null) headers.authorization = source.authorization;
-      if (request.headers.range) headers.range = request.headers.range;
-      let upstream: Response;
-      try {
-        upstream = await fetch(source.url, { headers, redirect: 'follow' });
-      } catch (error) {
-        throw new StudioError(
-          'Unavailable',
-          `cannot reach ${new URL(source.url).host}: ${(error as Error).message}`,
-        );
-      }
-      if (upstream.status === 401 || upstream.status === 403) {
-        throw new StudioError(
-          'PermissionDenied',
-          `the file server refused the credentials (${upstream.status})`,
-        );
-      }
-      if (!upstream.ok) throw new StudioError('Unavailable', `the file server answered ${upstream.status}`);
-      reply.status(upstream.status);
-      for (const name of [
-        'content-type',
-        'content-length',
-        'content-range',
-        'accept-ranges',
-        'last-modified',
-        'etag',
-      ]) {
-        const value = upstream.headers.get(name);
-        if (value !== null) reply.header(name, value);
-      }
-      return reply.send(upstream.body ? Readable.fromWeb(upstream.body as WebReadableStream) : '');
-    });
+    app.get<{ Params: { id: string } }>(
+      '/api/playback-sources/:id/media',
+      allow('operator'),
+      async (request, reply) => {
+        operatorOnly(request);
+        const source = sources.get(request.params.id);
+        if (source === undefined)
+          throw new StudioError('NotFound', 'this playback source is gone; open the file again');
+        const headers: Record<string, string> = {};
+        if (source.authorization !== null) headers.authorization = source.authorization;
+        if (request.headers.range) headers.range = request.headers.range;
+        let upstream: Response;
+        try {
+          upstream = await guardedFetch(
+            source.url,
+            { headers },
+            { allowPrivateNetwork: source.allowPrivateNetwork, timeoutMs: 30_000 },
+          );
+        } catch (error) {
+          if (error instanceof StudioError) throw error;
+          throw new StudioError(
+            'Unavailable',
+            `cannot reach ${new URL(source.url).host}: ${(error as Error).message}`,
+          );
+        }
+        if (upstream.status === 401 || upstream.status === 403) {
+          throw new StudioError(
+            'PermissionDenied',
+            `the file server refused the credentials (${upstream.status})`,
+          );
+        }
+        if (!upstream.ok) throw new StudioError('Unavailable', `the file server answered ${upstream.status}`);
+        const type = mediaTypeOf(upstream.headers.get('content-type'), source.url);
+        if (type === null) {
+          await upstream.body?.cancel();
+          throw new StudioError(
+            'InvalidArgument',
+            `the remote file is not audio or video (${upstream.headers.get('content-type')}); only media is played`,
+            'url',
+          );
+        }
+        reply.status(upstream.status);
+        reply.header('content-type', type);
+        reply.header('x-content-type-options', 'nosniff');
+        for (const name of ['content-length', 'content-range', 'accept-ranges', 'last-modified', 'etag']) {
+          const value = upstream.headers.get(name);
+          if (value !== null) reply.header(name, value);
+        }
+        return reply.send(upstream.body ? Readable.fromWeb(upstream.body as WebReadableStream) : '');
+      },
+    );
   };
 }

@@ -10,6 +10,7 @@ export function RemotePlayer() {
   const [url, setUrl] = useState('');
   const [user, setUser] = useState('');
   const [password, setPassword] = useState('');
+  const [local, setLocal] = useState(false);
   const [media, setMedia] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const open = async (event: FormEvent) => {
@@ -18,6 +19,7 @@ export function RemotePlayer() {
       const source = await api.post<{ id: string; mediaUrl: string }>('/api/playback-sources', {
         url,
         ...(user ? { user, password } : {}),
+        ...(local ? { allowPrivateNetwork: true } : {}),
       });
       setMedia(source.mediaUrl);
       setPassword('');
@@ -54,6 +56,10 @@ export function RemotePlayer() {
             onChange={(e) => setPassword(e.target.value)}
             autoComplete="off"
           />
+        </label>
+        <label>
+          <input type="checkbox" checked={local} onChange={(e) => setLocal(e.target.checked)} />
+          On this machine or the local network
         </label>
         <button type="submit" disabled={!access.ready}>
           Play

@@ -41,18 +41,18 @@ export function Status() {
             <>
               <span className="ok">ffmpeg {health.ffmpeg.version}</span>{' '}
               <span className="muted">
-                {health.ffmpeg.path} (from {health.ffmpeg.source})
+                {info.ffmpeg.path} (from {info.ffmpeg.source})
               </span>
             </>
           ) : (
-            <span className="error">Not found. {health.ffmpeg.error}</span>
+            <span className="error">Not found. {info.ffmpeg.error}</span>
           )}
         </dd>
         <dt>Disk</dt>
         <dd data-testid="disk">
           {formatBytes(health.disk.freeBytes)} free of {formatBytes(health.disk.totalBytes)}
           <progress max={100} value={usedPct} aria-label="disk used" />
-          <span className="muted"> {health.disk.path}</span>
+          <span className="muted"> {info.dataDir}</span>
         </dd>
         <dt>API key</dt>
         <dd>

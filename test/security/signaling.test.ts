@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
+import { signalingSocketCounters } from '../../src/main/http/routes/rooms';
+import { SIGNALING_LIMITS, signalingCounters } from '../../src/main/rooms/SignalingSession';
+import { json, operatorToken } from '../helpers/api';
+import { startTestStudio, type TestStudio } from '../helpers/securityStudio';
+
+type Message = { type: string; [key: string]: unknown };
+
+/** A signaling client that keeps every message it receives. */
+async function guest(ctx: TestStudio, token: string, roomId: string) {
+  const socket = new WebSocket(`ws://127.0.0.1:${ctx.port}/signaling`);
+  const messages: Message[] = [];
+  socket.on('message', (raw) => messages.push(JSON.parse(String(raw)) as Message));
+  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  const next = async (type: string, timeoutMs = 15_000): Promise<Message> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = messages.findIndex((m) => m.type === type);
+      if (index >= 0) return messages.splice(index, 1)[0]!;
+      if (Date.now() > deadline) throw new Error(`no ${type} message; got ${JSON.stringify(messages)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  socket.send(JSON.stringify({ type: 'join', token, roomId }));
+  await next('joined');
+  return { socket, messages, closed, next, send: (m: unknown) => socket.send(JSON.stringify(m)) };
+}
+
+describe('signaling limits per connection', () => {
+  let ctx: TestStudio;
+  let auth: Record<string, string>;
+  let roomId: string;
+  const token = async () =>
+    (
+      await json<{ token: string }>(`${ctx.url}/api/rooms/${roomId}/tokens`, {
+        method: 'POST',
+        headers: auth,
+        body: { role: 'moderator' },
+      })
+    ).body.token;
+
+  before(async () => {
+    ctx = await startTestStudio();
+    auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
+    roomId = (
+      await json<{ id: string }>(`${ctx.url}/api/rooms`, {
+        method: 'POST',
+        headers: auth,
+        body: { name: 'r' },
+      })
+    ).body.id;
+  });
+  after(async () => ctx.close());
+
+  it('caps streams per connection, sends mute events only on change, and limits mute floods', async () => {
+    const client = await guest(ctx, await token(), roomId);
+    const ids: string[] = [];
+    for (let i = 0; i < SIGNALING_LIMITS.streamsPerConnection; i++) {
+      client.send({ type: 'publish', audio: true, video: false, requestId: `p${i}` });
+      ids.push(((await client.next('published')).stream as { id: string }).id);
+    }
+    client.send({ type: 'publish', audio: true, video: false, requestId: 'one-too-many' });
+    const refused = await client.next('error');
+    assert.equal(refused.code, 'Conflict');
+    const events = new WebSocket(`ws://127.0.0.1:${ctx.port}/api/events`);
+    const updates: unknown[] = [];
+    events.on('message', (raw) => {
+      const message = JSON.parse(String(raw)) as {
+        type: string;
+        event?: { type: string; data: { id?: string; audioMuted?: boolean } };
+      };
+      if (message.event?.type === 'stream.updated' && message.event.data.id === ids[0])
+        updates.push(message.event.data);
+    });
+    await new Promise<void>((resolve) => events.once('open', () => resolve()));
+    events.send(JSON.stringify({ type: 'auth', token: auth.authorization!.slice(7) }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (let i = 0; i < 30; i++) client.send({ type: 'mute', streamId: ids[0], audio: true });
+    const limited = await client.next('error');
+    assert.equal(limited.code, 'RateLimited');
+    client.send({ type: 'ping' });
+    await client.next('pong');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(updates.length, 1, 'one event for one change, none for repeats');
+    events.close();
+    client.socket.close();
+  });
+
+  it(
+    'closes a flooding guest and an oversized message (1009) while /health keeps answering',
+    { timeout: 60_000 },
+    async () => {
+      const before = { ...signalingCounters, ...signalingSocketCounters };
+      const flooder = await guest(ctx, await token(), roomId);
+      const started = Date.now();
+      for (let i = 0; i < SIGNALING_LIMITS.messagesPerSec * 6; i++) flooder.send({ type: 'ping' });
+      const health = await fetch(`${ctx.url}/health`);
+      assert.equal(health.status, 200);
+      const healthMs = Date.now() - started;
+      assert.equal(await flooder.closed, 1000);
+      assert.ok(signalingCounters.closedForFlooding > before.closedForFlooding);
+      assert.ok(flooder.messages.some((m) => m.code === 'RateLimited'));
+
+      const big = await guest(ctx, await token(), roomId);
+      big.socket.send('x'.repeat(1024 * 1024 + 10));
+      assert.equal(await big.closed, 1009);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.ok(signalingSocketCounters.oversized > before.oversized, 'the 1009 close is counted');
+      assert.equal((await fetch(`${ctx.url}/health`)).status, 200);
+      process.stdout.write(`${JSON.stringify({ bench: 'signaling-flood', healthMs })}\n`);
+    },
+  );
+
+  it('lets a moderator start a recording only with allowlisted options', async () => {
+    const moderator = await guest(ctx, await token(), roomId);
+    moderator.send({ type: 'startRecording', requestId: 'r', options: { name: 'x', expireTime: 1 } });
+    const refused = await moderator.next('error');
+    assert.equal(refused.code, 'InvalidArgument');
+    assert.equal(refused.field, 'options.expireTime');
+    moderator.socket.close();
+  });
+});

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MediaStreamTrack, RTCPeerConnection } from 'werift';
+import type { RoomJson } from '../../src/shared/rooms';
+import { json, operatorToken } from '../helpers/api';
+import { startTestStudio, type TestStudio } from '../helpers/securityStudio';
+import { waitFor } from '../helpers/studio';
+
+/** Posts a WHIP offer and never completes the connection; returns the session URL. */
+async function offerOnly(
+  url: string,
+  whipUrl: string,
+  token: string,
+): Promise<{ location: string; pc: RTCPeerConnection }> {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver(new MediaStreamTrack({ kind: 'audio' }), { direction: 'sendonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  const response = await fetch(whipUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` },
+    body: pc.localDescription!.sdp,
+  });
+  assert.equal(response.status, 201, await response.clone().text());
+  await response.text();
+  return { location: new URL(response.headers.get('location')!, url).toString(), pc };
+}
+
+async function setup(ctx: TestStudio) {
+  const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
+  const room = (
+    await json<RoomJson>(`${ctx.url}/api/rooms`, { method: 'POST', headers: auth, body: { name: 'w' } })
+  ).body;
+  const token = async (role: string) =>
+    (
+      await json<{ token: string; whipUrl: string }>(`${ctx.url}/api/rooms/${room.id}/tokens`, {
+        method: 'POST',
+        headers: auth,
+        body: { role },
+      })
+    ).body;
+  const connections = async () =>
+    (await json<RoomJson>(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).body.session?.connections
+      .length ?? 0;
+  return { room, token, connections };
+}
+
+describe('WHIP sessions', () => {
+  let ctx: TestStudio;
+  before(async () => {
+    ctx = await startTestStudio({ whipConnectTimeoutSec: 2 });
+  });
+  after(async () => ctx.close());
+
+  it('are changed and ended only by the token that created them or a moderator', async () => {
+    const { token } = await setup(ctx);
+    const creator = await token('publisher');
+    const other = await token('publisher');
+    const moderator = await token('moderator');
+    const { location, pc } = await offerOnly(ctx.url, creator.whipUrl, creator.token);
+    try {
+      const as = (t: string, method: string) =>
+        fetch(location, {
+          method,
+          headers: {
+            authorization: `Bearer ${t}`,
+            ...(method === 'PATCH' ? { 'content-type': 'application/trickle-ice-sdpfrag' } : {}),
+          },
+          ...(method === 'PATCH' ? { body: 'a=mid:0\r\na=end-of-candidates\r\n' } : {}),
+        });
+      assert.equal((await as(other.token, 'PATCH')).status, 403);
+      assert.equal((await as(other.token, 'DELETE')).status, 403);
+      assert.equal((await as(creator.token, 'PATCH')).status, 204);
+      assert.equal((await as(moderator.token, 'DELETE')).status, 200);
+      assert.equal((await as(creator.token, 'DELETE')).status, 404);
+    } finally {
+      await pc.close();
+    }
+  });
+
+  it('give their slot back when the offer never connects', { timeout: 60_000 }, async () => {
+    const { token, connections } = await setup(ctx);
+    const publisher = await token('publisher');
+    const { pc } = await offerOnly(ctx.url, publisher.whipUrl, publisher.token);
+    try {
+      assert.equal(await connections(), 1);
+      await waitFor(
+        async () => (await connections()) === 0,
+        30_000,
+        'the unconnected WHIP offer to time out',
+      );
+    } finally {
+      await pc.close();
+    }
+  });
+});
