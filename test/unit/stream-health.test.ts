@@ -32,7 +32,9 @@ function videoStream() {
   const track = new MediaStreamTrack({ kind: 'video' });
   track.codec = new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000 });
   const health = new StreamHealth(stream);
-  stream.addTrack({ kind: 'video', track, receiver: {} as RTCRtpReceiver });
+  // The stream keeps the last sender report of each track; this test sends none.
+  const receiver = { onRtcp: { subscribe: () => ({ unSubscribe() {} }) } } as unknown as RTCRtpReceiver;
+  stream.addTrack({ kind: 'video', track, receiver });
   let seq = 65000; // wraps within the test
   let timestamp = 0;
   /** Sends `frames` frames of `packetsPerFrame` packets; `drop(i)` says which packets are lost. */
