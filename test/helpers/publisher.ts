@@ -23,6 +23,8 @@ export interface ClipOptions {
   gopSec?: number;
   /** A solid colour (ffmpeg colour name or 0xRRGGBB) instead of the test pattern. */
   color?: string;
+  /** A steady 440 Hz tone without the test pattern's beeps (audio continuity checks). */
+  tone?: boolean;
 }
 
 /** Where clips are cached between test runs (encoding is the slow part). */
@@ -42,9 +44,10 @@ export function makeClip(options: ClipOptions): string {
     syncPeriodSec,
     gopSec = 1,
     color,
+    tone = false,
   } = options;
   mkdirSync(CACHE, { recursive: true });
-  const name = `clip-${durationSec}s-${width}x${height}-${fps}-${videoKbps}k-g${gopSec}${syncPeriodSec ? `-sync${syncPeriodSec}` : ''}${color ? `-${color}` : ''}.webm`;
+  const name = `clip-${durationSec}s-${width}x${height}-${fps}-${videoKbps}k-g${gopSec}${syncPeriodSec ? `-sync${syncPeriodSec}` : ''}${color ? `-${color}` : ''}${tone ? '-tone' : ''}.webm`;
   const path = join(CACHE, name);
   if (existsSync(path)) return path;
   const flash = syncPeriodSec
@@ -70,7 +73,7 @@ export function makeClip(options: ClipOptions): string {
         '-f',
         'lavfi',
         '-i',
-        `sine=f=440:b=4:sample_rate=48000:d=${durationSec}`,
+        `sine=f=440${tone ? '' : ':b=4'}:sample_rate=48000:d=${durationSec}`,
       ];
   const result = spawnSync(
     'ffmpeg',
