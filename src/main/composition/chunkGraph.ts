@@ -135,8 +135,11 @@ export function buildChunkGraph(
       // window's start; one that was already there is cut at the window's first sample.
       const own = Math.max(first, Math.round(offset * SAMPLE_RATE));
       const delay = own - first;
+      // The end is cut on the mixed stream, by sample count: cutting each input at t1 by its
+      // timestamps could leave it a few samples short (then padded with silence: a click).
+      const end = stop < t1 ? `:end=${n(stop)}` : '';
       chains.push(
-        `[${i}:a]atrim=start=${n(Math.max(t0, offset))}:end=${n(Math.min(t1, stop))},` +
+        `[${i}:a]atrim=start=${n(Math.max(t0, offset))}${end},` +
           `aresample=${SAMPLE_RATE}:async=1:first_pts=${own},` +
           `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=stereo` +
           (delay > 0 ? `,adelay=delays=${delay}S:all=1` : '') +
