@@ -199,8 +199,7 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
     if ('layout' in first) layouts[0] = { atMs: 0, layout: first.layout };
 
     // The same archive composed offline, for SSIM.
-    const ffmpeg = resolveFfmpeg({ ffmpegPath: '/usr/bin/ffmpeg' });
-    if (ffmpeg instanceof Error) throw ffmpeg;
+    const ffmpeg = await resolveFfmpeg(null);
     const offline = join(dir.path, 'offline.mp4');
     const composer = new Composer({ ffmpeg, logger: createLogger({ level: 'silent' }) });
     const ssimSec = Math.min(seconds, 120);
