@@ -80,10 +80,17 @@ function ssim(a: string, b: string, seconds: number): number {
 }
 
 /** Worst second difference of the mixed tone within 3 ms of each chunk join, and overall. */
-function audioJoins(file: string, joins: number[]): { worstAtJoins: number; joinsOver: number; typical: number } {
-  const pcm = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-f', 'f32le', '-'], {
-    maxBuffer: 1 << 30,
-  });
+function audioJoins(
+  file: string,
+  joins: number[],
+): { worstAtJoins: number; joinsOver: number; typical: number } {
+  const pcm = execFileSync(
+    'ffmpeg',
+    ['-v', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-f', 'f32le', '-'],
+    {
+      maxBuffer: 1 << 30,
+    },
+  );
   const x = new Float32Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 4));
   const d2 = (i: number) => Math.abs(x[i + 1]! - 2 * x[i]! + x[i - 1]!);
   const sample: number[] = [];
@@ -142,10 +149,13 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
     const clip = makeClip({ durationSec: 47, width: 640, height: 480, tone: true, videoKbps: 800 });
     for (let i = 0; i < GUESTS; i++) {
       const token = await operator.createToken(room.id, { connectionData: `guest ${i}` });
-      publishers.push(await SyntheticPublisher.start({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }));
+      publishers.push(
+        await SyntheticPublisher.start({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
+      );
     }
     await waitFor(
-      async () => (await operator.room(room.id)).session?.streams.filter((s) => s.codecs.video).length === GUESTS,
+      async () =>
+        (await operator.room(room.id)).session?.streams.filter((s) => s.codecs.video).length === GUESTS,
       20_000,
       'all streams',
     );
@@ -230,6 +240,9 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
       ssimVsOffline: round(ssim(live, offline, ssimSec), 4),
       audio: { joins: joins.length, ...audioJoins(live, joins) },
     };
+  } catch (error) {
+    process.stderr.write(`core output:\n${core.output().slice(-4000)}\n`);
+    throw error;
   } finally {
     for (const p of publishers) await p.close();
     await core.stop();
@@ -246,6 +259,12 @@ console.log(
     canvas: `${CANVAS.width}x${CANVAS.height}`,
     chunkSec,
     results,
-    targets: { stopToAvailableMs: 10_000, compositionCores: 1, framesLost: 0, ssimVsOffline: 0.99, joinsOver: 0 },
+    targets: {
+      stopToAvailableMs: 10_000,
+      compositionCores: 1,
+      framesLost: 0,
+      ssimVsOffline: 0.99,
+      joinsOver: 0,
+    },
   }),
 );

@@ -38,7 +38,15 @@ async function packets(file: string): Promise<{ streams: string[]; videoPts: num
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn(
       'ffprobe',
-      ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name:packet=stream_index,pts_time', '-of', 'csv', file],
+      [
+        '-v',
+        'error',
+        '-show_entries',
+        'stream=codec_type,codec_name:packet=stream_index,pts_time',
+        '-of',
+        'csv',
+        file,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let text = '';
@@ -79,7 +87,9 @@ async function thumbnails(file: string, first: number, count: number): Promise<B
     '-',
   ]);
   const size = 16 * 12 * 3;
-  return Array.from({ length: Math.floor(raw.length / size) }, (_, i) => raw.subarray(i * size, (i + 1) * size));
+  return Array.from({ length: Math.floor(raw.length / size) }, (_, i) =>
+    raw.subarray(i * size, (i + 1) * size),
+  );
 }
 
 function distance(a: Buffer, b: Buffer): number {
@@ -120,7 +130,8 @@ async function publishers(core: HeadlessCore, roomId: string): Promise<Synthetic
       }),
     );
     await waitFor(
-      async () => (await operator.room(roomId)).session?.streams.filter((s) => s.codecs.video).length === out.length,
+      async () =>
+        (await operator.room(roomId)).session?.streams.filter((s) => s.codecs.video).length === out.length,
       15_000,
       `stream ${out.length}`,
     );
@@ -169,7 +180,11 @@ describe('live composition', () => {
 
         // Only the tail was rendered after stop.
         const info = compositionInfo(dir.path, started.id);
-        const live = info.live as { framesBeforeStop: number; framesAfterStop: number; chunksAfterStop: number };
+        const live = info.live as {
+          framesBeforeStop: number;
+          framesAfterStop: number;
+          chunksAfterStop: number;
+        };
         assert.ok(live, `the composition was made live: ${JSON.stringify(info)}`);
         const totalFrames = live.framesBeforeStop + live.framesAfterStop;
         assert.ok(
@@ -182,12 +197,18 @@ describe('live composition', () => {
         const manifest = JSON.parse(readFileSync(join(archiveDir, 'manifest.json'), 'utf8')) as Manifest;
         const endSec = Math.max(...manifest.files.map((f) => f.stopTimeOffset)) / 1000;
         const probed = await probe(file);
-        assert.ok(Math.abs(probed.duration - endSec) <= 0.1, `duration ${probed.duration} vs media ${endSec}`);
+        assert.ok(
+          Math.abs(probed.duration - endSec) <= 0.1,
+          `duration ${probed.duration} vs media ${endSec}`,
+        );
 
         // One continuous video stream and one audio stream, a frame every 1/30 s.
         const { streams, videoPts } = await packets(file);
         assert.deepEqual(streams.sort(), ['audio:aac', 'video:h264']);
-        assert.ok(Math.abs(videoPts.length - Math.round(endSec * FPS)) <= 1, `${videoPts.length} video frames`);
+        assert.ok(
+          Math.abs(videoPts.length - Math.round(endSec * FPS)) <= 1,
+          `${videoPts.length} video frames`,
+        );
         for (let i = 1; i < videoPts.length; i++) {
           const step = videoPts[i]! - videoPts[i - 1]!;
           assert.ok(Math.abs(step - 1 / FPS) < 0.002, `frame ${i} comes ${step} s after the previous one`);
@@ -208,7 +229,19 @@ describe('live composition', () => {
         );
 
         // The tone runs through the whole file without a break (chunk joins included).
-        const pcm = await ffmpegOut(['-i', file, '-map', '0:a', '-ac', '1', '-ar', '48000', '-f', 'f32le', '-']);
+        const pcm = await ffmpegOut([
+          '-i',
+          file,
+          '-map',
+          '0:a',
+          '-ac',
+          '1',
+          '-ar',
+          '48000',
+          '-f',
+          'f32le',
+          '-',
+        ]);
         const samples = new Float32Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 4));
         const win = 480;
         const rms: number[] = [];
@@ -268,7 +301,11 @@ describe('live composition', () => {
         const room = await operator.createRoom({ name: 'Crash' });
         pubs = await publishers(core, room.id);
         const api = new ArchiveApi(core.url);
-        const started = await api.start({ sessionId: room.id, outputMode: 'composed', resolution: '640x480' });
+        const started = await api.start({
+          sessionId: room.id,
+          outputMode: 'composed',
+          resolution: '640x480',
+        });
         const partial = join(dir.path, 'archives', started.id, 'archive.mp4.part');
         // The live composition has written fragments when the studio dies.
         await waitFor(() => existsSync(partial) && statSync(partial).size > 10_000, 60_000, 'live fragments');
@@ -290,7 +327,10 @@ describe('live composition', () => {
         const endSec = Math.max(...manifest.files.map((f) => f.stopTimeOffset)) / 1000;
         assert.ok(endSec > 5, `recovered ${endSec} s`);
         const probed = await probe(join(archiveDir, 'archive.mp4'));
-        assert.ok(Math.abs(probed.duration - endSec) <= 0.1, `duration ${probed.duration} vs recovered ${endSec}`);
+        assert.ok(
+          Math.abs(probed.duration - endSec) <= 0.1,
+          `duration ${probed.duration} vs recovered ${endSec}`,
+        );
       } finally {
         for (const p of pubs) await p.close();
         await core.stop();

@@ -31,7 +31,12 @@ import { CompositionRepository, type CompositionRecord } from '../store/Composit
 import { Composer } from './Composer';
 import type { TimedLayout } from './compositionPlan';
 import { FfmpegError } from './FfmpegError';
-import { LiveComposition, type LiveCompositionOptions, type LiveFile, type LiveResult } from './LiveComposition';
+import {
+  LiveComposition,
+  type LiveCompositionOptions,
+  type LiveFile,
+  type LiveResult,
+} from './LiveComposition';
 
 export interface CompositionServiceOptions {
   db: BetterSqlite3.Database;
@@ -493,7 +498,7 @@ export class CompositionService {
   }
 
   async #run(queued: CompositionRecord, job: RunningJob): Promise<void> {
-    let record = this.repo.update(queued.id, {
+    const record = this.repo.update(queued.id, {
       status: 'processing',
       startedAt: Date.now(),
       attempts: queued.attempts + 1,

@@ -265,7 +265,6 @@ export class LiveComposition {
     }
   }
 
-
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
@@ -324,9 +323,18 @@ export class LiveComposition {
         video:
           video === undefined
             ? null
-            : { codec: video.codecId, width: video.width, height: video.height, firstPts: 0, lastPts: 0, gaps: [] },
+            : {
+                codec: video.codecId,
+                width: video.width,
+                height: video.height,
+                firstPts: 0,
+                lastPts: 0,
+                gaps: [],
+              },
         audio:
-          audio === undefined ? null : { codec: audio.codecId, startTime: 0, channels: 2, sampleRate: 48_000 },
+          audio === undefined
+            ? null
+            : { codec: audio.codecId, startTime: 0, channels: 2, sampleRate: 48_000 },
       };
       sources.push({
         id: file.filename,

@@ -61,7 +61,9 @@ export function videoEncoderArgs(settings: EncodeSettings, canvas: Size, fps: nu
   const cap = settings.maxBitrate;
   if (settings.videoCodec === 'h264') {
     const live = settings.liveChunk;
-    const threads = live ? `threads=${live.threads}:lookahead-threads=1` : threading(settings.cores ?? 2).x264;
+    const threads = live
+      ? `threads=${live.threads}:lookahead-threads=1`
+      : threading(settings.cores ?? 2).x264;
     const params = live ? X264_TUNED.params.replace('bframes=3', 'bframes=0') : X264_TUNED.params;
     const args =
       settings.x264Preset !== undefined
@@ -74,7 +76,16 @@ export function videoEncoderArgs(settings: EncodeSettings, canvas: Size, fps: nu
             '23',
             ...(live ? ['-x264-params', `bframes=0:${threads}`] : []),
           ]
-        : ['-c:v', 'libx264', '-preset', X264_TUNED.preset, '-crf', String(X264_TUNED.crf), '-x264-params', `${params}:${threads}`];
+        : [
+            '-c:v',
+            'libx264',
+            '-preset',
+            X264_TUNED.preset,
+            '-crf',
+            String(X264_TUNED.crf),
+            '-x264-params',
+            `${params}:${threads}`,
+          ];
     if (cap !== null) args.push('-maxrate', String(cap), '-bufsize', String(cap * 2));
     // Baseline-compatible chroma and a keyframe every 4 s keep seeking quick in every player.
     args.push('-pix_fmt', 'yuv420p', '-g', String(fps * 4));

@@ -309,7 +309,9 @@ export class ArchiveRepository {
   /** The archive's last layout change (`PUT …/layout`): its JSON and offset, or null if none. */
   lastLayoutChange(archiveId: string): { atMs: number; layout: unknown } | null {
     const row = this.#db
-      .prepare('SELECT at_ms, layout FROM layout_changes WHERE archive_id = ? ORDER BY at_ms DESC, id DESC LIMIT 1')
+      .prepare(
+        'SELECT at_ms, layout FROM layout_changes WHERE archive_id = ? ORDER BY at_ms DESC, id DESC LIMIT 1',
+      )
       .get(archiveId) as { at_ms: number; layout: string } | undefined;
     if (row === undefined) return null;
     try {
@@ -318,7 +320,6 @@ export class ArchiveRepository {
       return null;
     }
   }
-
 }
 
 /** What the archive JSON needs beyond the row. */

@@ -108,8 +108,7 @@ export function ProgramView({
 
   const recorded = (s: RemoteStream) =>
     s.info.hasVideo &&
-    (archive.streamMode !== 'manual' ||
-      archive.streams.some((x) => x.streamId === s.info.id && x.hasVideo));
+    (archive.streamMode !== 'manual' || archive.streams.some((x) => x.streamId === s.info.id && x.hasVideo));
   const sources: LayoutSource[] = streams.filter(recorded).map((s) => ({
     id: s.info.id,
     streamId: s.info.id,
@@ -205,7 +204,10 @@ export function ProgramView({
               type="button"
               key={s.id}
               onClick={() =>
-                void apply({ type: 'horizontalPresentation', focus: [`stream:${s.streamId}`] }, `focus:${s.id}`)
+                void apply(
+                  { type: 'horizontalPresentation', focus: [`stream:${s.streamId}`] },
+                  `focus:${s.id}`,
+                )
               }
             >
               Focus {nameOf(s.id)}
