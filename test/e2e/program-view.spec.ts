@@ -94,6 +94,7 @@ describe('program view', () => {
     'draws the live tiles where the composed file draws them, for bestFit, pip and a saved custom layout',
     { timeout: 150_000 },
     async () => {
+      const log = (m: string) =>
       const operator = await OperatorClient.login(core);
       const room = await operator.createRoom({ name: 'Program' });
       for (const name of ['Red', 'Blue']) {
@@ -146,7 +147,6 @@ describe('program view', () => {
       log('page open');
       await program.waitFor({ timeout: 20_000 });
       await waitFor(async () => (await page.getByTestId('program-tile').count()) === 2, 20_000, 'two tiles');
-      const log = (m: string) =>
         process.env.PROGRAM_DEBUG && console.log(`# ${new Date().toISOString()} ${m}`);
       log('tiles shown');
       const phases: Array<{ name: string; from: number; tiles: Record<string, Rect> }> = [
