@@ -95,6 +95,7 @@ describe('program view', () => {
     { timeout: 150_000 },
     async () => {
       const log = (m: string) =>
+        process.env.PROGRAM_DEBUG && console.log(`# ${new Date().toISOString()} ${m}`);
       const operator = await OperatorClient.login(core);
       const room = await operator.createRoom({ name: 'Program' });
       for (const name of ['Red', 'Blue']) {
@@ -147,7 +148,6 @@ describe('program view', () => {
       log('page open');
       await program.waitFor({ timeout: 20_000 });
       await waitFor(async () => (await page.getByTestId('program-tile').count()) === 2, 20_000, 'two tiles');
-        process.env.PROGRAM_DEBUG && console.log(`# ${new Date().toISOString()} ${m}`);
       log('tiles shown');
       const phases: Array<{ name: string; from: number; tiles: Record<string, Rect> }> = [
         { name: 'bestFit', from: 0, tiles: await programTiles(page) },
