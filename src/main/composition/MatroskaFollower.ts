@@ -167,6 +167,8 @@ export class MatroskaFollower {
     const segSize = seg === null ? null : readSize(probe, at + seg.length);
     if (seg === null || segSize === null || seg.value !== ID.Segment) return false;
     const segSizeAt = at + seg.length;
+    // Parsed again from scratch each time until the first cluster is there.
+    this.tracks = [];
     at = segSizeAt + segSize.length;
     for (;;) {
       const id = readId(probe, at);
