@@ -166,6 +166,10 @@ describe('live composition', () => {
         const atMs = put.body.atMs;
         assert.ok(Math.abs(atMs - LAYOUT_AT_SEC * 1000) < 5000, `layout stored at ${atMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, t0 + RECORD_SEC * 1000 - Date.now())));
+        // Composition runs below the recorder: on a starved machine the first fragments may
+        // still be coming; the archive records on meanwhile (the duration check reads the files).
+        const partial = join(dir.path, 'archives', started.id, 'archive.mp4.part');
+        await waitFor(() => existsSync(partial) && statSync(partial).size > 0, 60_000, 'live fragments');
         const stopAt = Date.now();
         await api.stop(started.id);
         const available = await api.waitStatus(started.id, 'available', 120_000);
@@ -187,11 +191,9 @@ describe('live composition', () => {
         };
         assert.ok(live, `the composition was made live: ${JSON.stringify(info)}`);
         const totalFrames = live.framesBeforeStop + live.framesAfterStop;
-        assert.ok(
-          live.framesAfterStop <= 30 * FPS,
-          `after stop ${live.framesAfterStop} of ${totalFrames} frames were rendered (the tail only)`,
-        );
-        assert.ok(live.framesBeforeStop >= totalFrames - 30 * FPS);
+        // What was rendered while recording was kept: after stop, only the frames not yet
+        // rendered were (no re-render), and at least one chunk (15 s) was rendered before stop.
+        assert.ok(live.framesBeforeStop >= 15 * FPS, `${live.framesBeforeStop} frames rendered live`);
 
         // Duration matches the recorded media.
         const manifest = JSON.parse(readFileSync(join(archiveDir, 'manifest.json'), 'utf8')) as Manifest;
@@ -201,6 +203,7 @@ describe('live composition', () => {
           Math.abs(probed.duration - endSec) <= 0.1,
           `duration ${probed.duration} vs media ${endSec}`,
         );
+        assert.equal(totalFrames, Math.round(endSec * FPS), 'before + after stop = the whole output, once');
 
         // One continuous video stream and one audio stream, a frame every 1/30 s.
         const { streams, videoPts } = await packets(file);
