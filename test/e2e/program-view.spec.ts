@@ -80,7 +80,7 @@ describe('program view', () => {
   const publishers: SyntheticPublisher[] = [];
   before(async () => {
     dir = tempDir();
-    core = await startHeadless({ dataDir: dir.path });
+    core = await startHeadless({ dataDir: dir.path, timeoutMs: 60_000 });
     browser = await launchChromium();
   });
   after(async () => {

@@ -145,7 +145,7 @@ describe('live composition', () => {
     { timeout: (RECORD_SEC + 150) * 1000 },
     async () => {
       const dir = tempDir();
-      const core = await startHeadless({ dataDir: dir.path });
+      const core = await startHeadless({ dataDir: dir.path, timeoutMs: 60_000 });
       let pubs: SyntheticPublisher[] = [];
       try {
         const operator = await OperatorClient.login(core);
@@ -297,7 +297,11 @@ describe('live composition', () => {
     { timeout: 120_000 },
     async () => {
       const dir = tempDir();
-      let core = await startHeadless({ dataDir: dir.path, env: { SPOOL_LIVE_COMPOSITION_CHUNK_SEC: '4' } });
+      let core = await startHeadless({
+        dataDir: dir.path,
+        env: { SPOOL_LIVE_COMPOSITION_CHUNK_SEC: '4' },
+        timeoutMs: 60_000,
+      });
       let pubs: SyntheticPublisher[] = [];
       try {
         const operator = await OperatorClient.login(core);
@@ -317,7 +321,11 @@ describe('live composition', () => {
         for (const p of pubs) await p.close();
         pubs = [];
 
-        core = await startHeadless({ dataDir: dir.path, env: { SPOOL_LIVE_COMPOSITION_CHUNK_SEC: '4' } });
+        core = await startHeadless({
+          dataDir: dir.path,
+          env: { SPOOL_LIVE_COMPOSITION_CHUNK_SEC: '4' },
+          timeoutMs: 60_000,
+        });
         const restarted = new ArchiveApi(core.url);
         const archive: ArchiveJson = await restarted.waitStatus(started.id, 'available', 90_000);
         assert.equal(archive.reason, 'failure');
