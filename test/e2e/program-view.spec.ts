@@ -92,7 +92,7 @@ describe('program view', () => {
 
   it(
     'draws the live tiles where the composed file draws them, for bestFit, pip and a saved custom layout',
-    { timeout: 150_000 },
+    { timeout: 240_000 },
     async () => {
       const log = (m: string) =>
         process.env.PROGRAM_DEBUG && console.log(`# ${new Date().toISOString()} ${m}`);
