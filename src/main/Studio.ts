@@ -174,6 +174,7 @@ export class Studio {
       settings,
       dataDir,
       ffmpeg: pre.ffmpeg,
+      live: settings.liveCompositionChunkSec > 0 ? { chunkSec: settings.liveCompositionChunkSec } : false,
     });
     this.delivery = new DeliveryService({
       db: this.store.db,

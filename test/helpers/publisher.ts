@@ -32,6 +32,8 @@ export interface ClipOptions {
   color?: string;
   /** Video codec: VP8 in WebM (default) or H.264 (constrained baseline, SPS/PPS in band) in Matroska. */
   codec?: 'vp8' | 'h264';
+  /** A steady 440 Hz tone without the test pattern's beeps (audio continuity checks). */
+  tone?: boolean;
 }
 
 /** Where clips are cached between test runs (encoding is the slow part). */
@@ -52,10 +54,11 @@ export function makeClip(options: ClipOptions): string {
     gopSec = 1,
     color,
     codec = 'vp8',
+    tone = false,
   } = options;
   mkdirSync(CACHE, { recursive: true });
   const ext = codec === 'h264' ? 'mkv' : 'webm';
-  const name = `clip-${durationSec}s-${width}x${height}-${fps}-${videoKbps}k-g${gopSec}${syncPeriodSec ? `-sync${syncPeriodSec}` : ''}${color ? `-${color}` : ''}${codec === 'h264' ? '-h264' : ''}.${ext}`;
+  const name = `clip-${durationSec}s-${width}x${height}-${fps}-${videoKbps}k-g${gopSec}${syncPeriodSec ? `-sync${syncPeriodSec}` : ''}${color ? `-${color}` : ''}${tone ? '-tone' : ''}${codec === 'h264' ? '-h264' : ''}.${ext}`;
   const path = join(CACHE, name);
   if (existsSync(path)) return path;
   const flash = syncPeriodSec
@@ -81,7 +84,7 @@ export function makeClip(options: ClipOptions): string {
         '-f',
         'lavfi',
         '-i',
-        `sine=f=440:b=4:sample_rate=48000:d=${durationSec}`,
+        `sine=f=440${tone ? '' : ':b=4'}:sample_rate=48000:d=${durationSec}`,
       ];
   const result = spawnSync(
     'ffmpeg',

@@ -31,6 +31,12 @@ import { CompositionRepository, type CompositionRecord } from '../store/Composit
 import { Composer } from './Composer';
 import type { TimedLayout } from './compositionPlan';
 import { FfmpegError } from './FfmpegError';
+import {
+  LiveComposition,
+  type LiveCompositionOptions,
+  type LiveFile,
+  type LiveResult,
+} from './LiveComposition';
 
 export interface CompositionServiceOptions {
   db: BetterSqlite3.Database;
@@ -46,6 +52,18 @@ export interface CompositionServiceOptions {
   x264Preset?: string;
   /** A job interrupted by crashes this many times is failed instead of retried (default 3). */
   maxAttempts?: number;
+  /**
+   * Composed archives are rendered while they record (`LiveComposition`); these tune it, and
+   * `false` composes them after stop instead.
+   */
+  live?: false | Pick<LiveCompositionOptions, 'chunkSec' | 'catchUpChunkSec' | 'lagMs' | 'staleMs' | 'nice'>;
+}
+
+/** A composed archive being rendered while it records. */
+interface LiveJob {
+  recordId: string;
+  composition: LiveComposition;
+  started: Promise<void>;
 }
 
 /** A running job: how to stop it and what it does when stopped. */
@@ -79,6 +97,8 @@ export class CompositionService {
   readonly #options: CompositionServiceOptions;
   readonly #logger: Logger;
   readonly #running = new Map<string, RunningJob>();
+  /** Live compositions by archive id. */
+  readonly #live = new Map<string, LiveJob>();
   readonly #onEvent = (event: AnyStudioEvent) => this.#handle(event);
   #composer: Composer | null = null;
   #started = false;
@@ -113,6 +133,19 @@ export class CompositionService {
     this.#started = true;
     const maxAttempts = this.#options.maxAttempts ?? 3;
     for (const record of this.repo.withStatus(['processing'])) {
+      const archive = this.#options.archiveStatus.repo.get(record.archiveId);
+      if (record.kind === 'archive' && archive !== null && isRecording(archive)) {
+        // A live composition the studio's end cut short. Its partial file ends wherever the
+        // crash hit, with an AAC encode that cannot be resumed without a join: it is not
+        // trusted. The archive is composed whole from its recovered files once recovery stops it.
+        this.#discardLive(record.archiveId);
+        this.repo.update(record.id, { status: 'enqueued', progress: 0 });
+        this.#logger.info(
+          { compositionId: record.id, archiveId: record.archiveId },
+          'live composition interrupted; the archive is composed whole once it is recovered',
+        );
+        continue;
+      }
       if (record.attempts >= maxAttempts) {
         this.#fail(
           record,
@@ -140,6 +173,16 @@ export class CompositionService {
       this.#closed = true;
       this.#options.bus.off('event', this.#onEvent);
       const finishing: Array<Promise<void>> = [];
+      for (const [archiveId, live] of this.#live) {
+        this.#live.delete(archiveId);
+        finishing.push(
+          live.composition.close().then(() => {
+            // Composed from the files at the next start (the archive stops with the studio).
+            if (this.repo.get(live.recordId)?.status === 'processing')
+              this.repo.update(live.recordId, { status: 'enqueued', progress: 0 });
+          }),
+        );
+      }
       for (const job of this.#running.values()) {
         job.stopReason ??= 'close';
         job.abort.abort();
@@ -297,7 +340,8 @@ export class CompositionService {
   // ---- archives ------------------------------------------------------------------------------
 
   #handle(event: AnyStudioEvent): void {
-    if (event.type === 'archive.stopped') this.#archiveStopped(event.data);
+    if (event.type === 'archive.started' || event.type === 'archive.paused') this.#startLive(event.data.id);
+    else if (event.type === 'archive.stopped') this.#archiveStopped(event.data);
     else if (event.type === 'archive.deleted') this.#archiveDeleted(event.data.id);
   }
 
@@ -305,7 +349,10 @@ export class CompositionService {
   #archiveStopped(json: ArchiveJson): void {
     const archive = this.#options.archiveStatus.repo.get(json.id);
     if (archive === null) return;
-    if (archive.outputMode === 'composed') {
+    const live = this.#live.get(archive.id);
+    if (live !== undefined) {
+      void this.#finishLive(archive, live);
+    } else if (archive.outputMode === 'composed') {
       const has = this.repo
         .forArchive(archive.id)
         .some((c) => c.kind === 'archive' && c.status !== 'deleted');
@@ -318,6 +365,11 @@ export class CompositionService {
   }
 
   #archiveDeleted(archiveId: string): void {
+    const live = this.#live.get(archiveId);
+    if (live !== undefined) {
+      this.#live.delete(archiveId);
+      void live.composition.close();
+    }
     for (const record of this.repo.forArchive(archiveId)) {
       if (record.status === 'deleted') continue;
       const job = this.#running.get(record.id);
@@ -333,6 +385,16 @@ export class CompositionService {
 
   /** The composed archive's job: its resolution, initial layout and bitrate cap. */
   #enqueueArchive(archive: ArchiveRecord): CompositionRecord | null {
+    const spec = this.#archiveSpec(archive);
+    if (spec === null) {
+      this.#options.archiveStatus.set(archive.id, 'failed', { reason: 'failure' });
+      return null;
+    }
+    return this.#enqueue(archive, 'archive', spec, null);
+  }
+
+  /** The spec of a composed archive's archive.mp4, or null when even the defaults do not parse. */
+  #archiveSpec(archive: ArchiveRecord): CompositionSpec | null {
     const resolution = archive.resolution ?? '640x480';
     const raw = {
       audioSources: ['*'],
@@ -356,14 +418,26 @@ export class CompositionService {
         resolution: compositionSpecSchema.safeParse({ resolution }).success ? resolution : '640x480',
       });
     }
-    if (!parsed.success) {
-      this.#options.archiveStatus.set(archive.id, 'failed', { reason: 'failure' });
-      return null;
-    }
-    return this.#enqueue(archive, 'archive', parsed.data, null);
+    return parsed.success ? parsed.data : null;
   }
 
   #enqueue(
+    archive: ArchiveRecord,
+    kind: CompositionKind,
+    spec: CompositionSpec,
+    hookId: string | null,
+  ): CompositionRecord {
+    const record = this.#insert(archive, kind, spec, hookId);
+    this.#logger.info(
+      { compositionId: record.id, archiveId: archive.id, kind, hookId },
+      'composition queued',
+    );
+    queueMicrotask(() => this.#pump());
+    return record;
+  }
+
+  /** A new composition row, `enqueued`, and its event. */
+  #insert(
     archive: ArchiveRecord,
     kind: CompositionKind,
     spec: CompositionSpec,
@@ -391,11 +465,6 @@ export class CompositionService {
     };
     this.repo.insert(record);
     this.#publish('composition.enqueued', record, {});
-    this.#logger.info(
-      { compositionId: record.id, archiveId: archive.id, kind, hookId },
-      'composition queued',
-    );
-    queueMicrotask(() => this.#pump());
     return record;
   }
 
@@ -404,9 +473,17 @@ export class CompositionService {
   #pump(): void {
     if (!this.#started || this.#closed) return;
     const limit = Math.max(1, this.#options.settings.compositionConcurrency);
+    const skip = new Set(this.#running.keys());
     while (this.#running.size < limit) {
-      const next = this.repo.nextEnqueued(new Set(this.#running.keys()));
+      const next = this.repo.nextEnqueued(skip);
       if (next === null) return;
+      const archive = this.#options.archiveStatus.repo.get(next.archiveId);
+      if (next.kind === 'archive' && archive !== null && isRecording(archive)) {
+        // Waits for the archive to stop (a live composition that failed, or a crash's leftover).
+        skip.add(next.id);
+        continue;
+      }
+      skip.add(next.id);
       const job: RunningJob = { abort: new AbortController(), stopReason: null, finished: Promise.resolve() };
       this.#running.set(next.id, job);
       job.finished = this.#run(next, job)
@@ -421,7 +498,7 @@ export class CompositionService {
   }
 
   async #run(queued: CompositionRecord, job: RunningJob): Promise<void> {
-    let record = this.repo.update(queued.id, {
+    const record = this.repo.update(queued.id, {
       status: 'processing',
       startedAt: Date.now(),
       attempts: queued.attempts + 1,
@@ -433,22 +510,7 @@ export class CompositionService {
       record.kind === 'archive' ? 'archive.mp4' : `compositions/${record.id}.${record.spec.format}`;
     const archiveDir = this.#archiveDir(record.archiveId);
     const output = join(archiveDir, filename);
-    let lastStep = 0;
-    let lastPublish = 0;
-    const onProgress = (percent: number) => {
-      const step = Math.floor(percent / 10);
-      const now = Date.now();
-      if (step > lastStep) {
-        lastStep = step;
-        lastPublish = now;
-        this.repo.update(record.id, { progress: percent });
-        this.#publish('composition.progress', record, { percent });
-      } else if (now - lastPublish >= PROGRESS_PUBLISH_MS) {
-        lastPublish = now;
-        this.repo.update(record.id, { progress: percent });
-        this.#publish('composition.progress', record, { percent }, false);
-      }
-    };
+    const onProgress = this.#progressReporter(record);
     try {
       if (this.#composer === null) throw unavailable((this.#options.ffmpeg as Error).message);
       const archive = this.#archive(record.archiveId);
@@ -484,55 +546,11 @@ export class CompositionService {
         else this.repo.update(record.id, { status: 'enqueued', progress: 0 });
         return;
       }
-      this.#options.archiveStatus.repo.upsertFile({
-        archiveId: record.archiveId,
-        streamId: null,
-        filename,
-        kind: 'composition',
-        size: result.size,
-        startOffsetMs: Math.round(result.plan.startMs),
-        stopOffsetMs: Math.round(result.plan.startMs + result.duration * 1000),
-        info: {
-          compositionId: record.id,
-          compositionKind: record.kind,
-          format: record.spec.format,
-          resolution: record.spec.resolution,
-          duration: result.duration,
-        },
-      });
-      record = this.repo.update(record.id, {
-        status: 'completed',
-        filename,
+      this.#complete(record, filename, {
         size: result.size,
         duration: result.duration,
-        progress: 100,
-        completedAt: Date.now(),
-      });
-      this.#logger.info(
-        {
-          compositionId: record.id,
-          archiveId: record.archiveId,
-          duration: result.duration,
-          size: result.size,
-          ms: result.elapsedMs,
-        },
-        'composition completed',
-      );
-      if (record.kind === 'archive') {
-        const current = this.#options.archiveStatus.repo.get(record.archiveId);
-        if (current !== null && current.status === 'stopped') {
-          const size = this.#options.archiveStatus.repo
-            .files(record.archiveId)
-            .reduce((n, f) => n + f.size, 0);
-          this.#options.archiveStatus.set(record.archiveId, 'available', { size });
-        }
-      }
-      this.#publish('composition.available', record, {
-        filename,
-        size: result.size,
-        duration: result.duration,
-        format: record.spec.format,
-        resolution: record.spec.resolution,
+        startMs: result.plan.startMs,
+        elapsedMs: result.elapsedMs,
       });
     } catch (error) {
       if (job.stopReason !== null || (error instanceof FfmpegError && error.cancelled)) {
@@ -552,6 +570,187 @@ export class CompositionService {
       );
       this.#fail(this.repo.get(record.id)!, message);
     }
+  }
+
+  /** Records a composition's file and marks it completed (and its composed archive available). */
+  #complete(
+    record: CompositionRecord,
+    filename: string,
+    result: { size: number; duration: number; startMs: number; elapsedMs: number; live?: LiveResult },
+  ): void {
+    const live = result.live;
+    this.#options.archiveStatus.repo.upsertFile({
+      archiveId: record.archiveId,
+      streamId: null,
+      filename,
+      kind: 'composition',
+      size: result.size,
+      startOffsetMs: Math.round(result.startMs),
+      stopOffsetMs: Math.round(result.startMs + result.duration * 1000),
+      info: {
+        compositionId: record.id,
+        compositionKind: record.kind,
+        format: record.spec.format,
+        resolution: record.spec.resolution,
+        duration: result.duration,
+        // What the live composition rendered while recording and what was left at stop.
+        ...(live !== undefined
+          ? {
+              live: {
+                framesBeforeStop: live.framesBeforeStop,
+                framesAfterStop: live.framesAfterStop,
+                chunks: live.chunks,
+                chunksAfterStop: live.chunksAfterStop,
+                finishMs: live.finishMs,
+              },
+            }
+          : {}),
+      },
+    });
+    record = this.repo.update(record.id, {
+      status: 'completed',
+      filename,
+      size: result.size,
+      duration: result.duration,
+      progress: 100,
+      completedAt: Date.now(),
+    });
+    this.#logger.info(
+      {
+        compositionId: record.id,
+        archiveId: record.archiveId,
+        duration: result.duration,
+        size: result.size,
+        ms: result.elapsedMs,
+        ...(live !== undefined ? { live: true, framesAfterStop: live.framesAfterStop } : {}),
+      },
+      'composition completed',
+    );
+    if (record.kind === 'archive') {
+      const current = this.#options.archiveStatus.repo.get(record.archiveId);
+      if (current !== null && current.status === 'stopped') {
+        const size = this.#options.archiveStatus.repo.files(record.archiveId).reduce((n, f) => n + f.size, 0);
+        this.#options.archiveStatus.set(record.archiveId, 'available', { size });
+      }
+    }
+    this.#publish('composition.available', record, {
+      filename,
+      size: result.size,
+      duration: result.duration,
+      format: record.spec.format,
+      resolution: record.spec.resolution,
+    });
+  }
+
+  // ---- live compositions ------------------------------------------------------------------
+
+  /** A composed archive started recording: render it while it records. */
+  #startLive(archiveId: string): void {
+    if (this.#closed || !this.#started || this.#live.has(archiveId) || this.#composer === null) return;
+    if (this.#options.live === false || this.#options.ffmpeg instanceof Error) return;
+    const archive = this.#options.archiveStatus.repo.get(archiveId);
+    if (archive === null || archive.outputMode !== 'composed' || !isRecording(archive)) return;
+    if (this.repo.forArchive(archive.id).some((c) => c.kind === 'archive' && c.status !== 'deleted')) return;
+    const spec = this.#archiveSpec(archive);
+    if (spec === null) return;
+    const enqueued = this.#insert(archive, 'archive', spec, null);
+    const record = this.repo.update(enqueued.id, {
+      status: 'processing',
+      startedAt: Date.now(),
+      attempts: 1,
+    });
+    this.#publish('composition.started', record, {});
+    const canvas = sizeOfResolution(spec.resolution);
+    const archiveDir = this.#archiveDir(archive.id);
+    const report = this.#progressReporter(record);
+    const composition = new LiveComposition({
+      ...(this.#options.live ?? {}),
+      ffmpeg: this.#options.ffmpeg,
+      logger: this.#logger,
+      archiveId: archive.id,
+      archiveDir,
+      output: join(archiveDir, 'archive.mp4'),
+      canvas,
+      encode: {
+        format: 'mp4',
+        videoCodec: 'h264',
+        maxBitrate: spec.maxBitrate,
+        ...(this.#options.x264Preset !== undefined ? { x264Preset: this.#options.x264Preset } : {}),
+      },
+      video: archive.hasVideo,
+      audio: archive.hasAudio,
+      archiveStartMs: archive.createdAt,
+      files: () => this.#liveFiles(archive.id),
+      layouts: () => this.#layoutTimeline(archive, spec.videoLayout, canvas),
+      onProgress: (done, total) => {
+        // Progress is only meaningful once the length is known (after stop: catching up).
+        if (total !== null) report(Math.min(99, Math.floor((done / total) * 100)));
+      },
+    });
+    const live: LiveJob = { recordId: record.id, composition, started: Promise.resolve() };
+    this.#live.set(archive.id, live);
+    live.started = composition.start().catch((error: unknown) => this.#liveFailed(archive.id, live, error));
+    this.#logger.info({ compositionId: record.id, archiveId: archive.id }, 'live composition started');
+  }
+
+  /** The archive stopped: the live composition renders the tail and the file is complete. */
+  async #finishLive(archive: ArchiveRecord, live: LiveJob): Promise<void> {
+    const started = Date.now();
+    try {
+      await live.started;
+      if (this.#live.get(archive.id) !== live) return;
+      const result = await live.composition.finish();
+      if (this.#live.get(archive.id) !== live) return;
+      this.#live.delete(archive.id);
+      const record = this.repo.get(live.recordId);
+      if (record === null || record.status !== 'processing') return;
+      this.#complete(record, 'archive.mp4', {
+        size: result.size,
+        duration: result.duration,
+        startMs: 0,
+        elapsedMs: Date.now() - started,
+        live: result,
+      });
+    } catch (error) {
+      await this.#liveFailed(archive.id, live, error);
+    }
+  }
+
+  /** A live composition failed: the archive is composed offline once it has stopped. */
+  async #liveFailed(archiveId: string, live: LiveJob, error: unknown): Promise<void> {
+    if (this.#live.get(archiveId) !== live) return;
+    this.#live.delete(archiveId);
+    this.#logger.warn(
+      { err: error, archiveId, compositionId: live.recordId },
+      'live composition failed; the archive is composed after it stops',
+    );
+    await live.composition.close();
+    if (this.repo.get(live.recordId)?.status === 'processing') {
+      this.repo.update(live.recordId, { status: 'enqueued', progress: 0 });
+    }
+    this.#pump();
+  }
+
+  /** Removes what a live composition left behind (a crash). */
+  #discardLive(archiveId: string): void {
+    const dir = this.#archiveDir(archiveId);
+    rmSync(join(dir, 'archive.mp4.part'), { force: true });
+    rmSync(join(dir, '.live'), { recursive: true, force: true });
+  }
+
+  /** The archive's media files as the recorder has registered them so far. */
+  #liveFiles(archiveId: string): LiveFile[] {
+    return this.#options.archiveStatus.repo
+      .files(archiveId)
+      .filter((f) => f.kind === 'media')
+      .map((f) => ({
+        filename: f.filename,
+        streamId: f.streamId ?? f.filename,
+        startOffsetMs: f.startOffsetMs,
+        stopOffsetMs: f.stopOffsetMs,
+        connectionData: typeof f.info.connectionData === 'string' ? f.info.connectionData : '',
+        videoType: (f.info.videoType as LiveFile['videoType'] | undefined) ?? null,
+      }));
   }
 
   #fail(record: CompositionRecord, message: string): void {
@@ -662,6 +861,26 @@ export class CompositionService {
 
   // ---- helpers ------------------------------------------------------------------------------
 
+  /** Stores and publishes progress: every 10 % persisted, in between at most once a second. */
+  #progressReporter(record: CompositionRecord): (percent: number) => void {
+    let lastStep = 0;
+    let lastPublish = 0;
+    return (percent: number) => {
+      const step = Math.floor(percent / 10);
+      const now = Date.now();
+      if (step > lastStep) {
+        lastStep = step;
+        lastPublish = now;
+        this.repo.update(record.id, { progress: percent });
+        this.#publish('composition.progress', record, { percent });
+      } else if (now - lastPublish >= PROGRESS_PUBLISH_MS) {
+        lastPublish = now;
+        this.repo.update(record.id, { progress: percent });
+        this.#publish('composition.progress', record, { percent }, false);
+      }
+    };
+  }
+
   #get(id: string): CompositionRecord {
     const record = this.repo.get(id);
     if (record === null || record.status === 'deleted')
@@ -740,4 +959,9 @@ function hookJson(record: CompositionHookRecord): CompositionHookJson {
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };
+}
+
+/** The archive is still recording (its files grow). */
+function isRecording(archive: ArchiveRecord): boolean {
+  return archive.status === 'started' || archive.status === 'paused';
 }

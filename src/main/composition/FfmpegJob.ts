@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
 import { TypedEmitter } from '../util/TypedEmitter';
 import { FfmpegError } from './FfmpegError';
 
@@ -11,6 +14,15 @@ export interface FfmpegJobEvents {
 
 /** Bytes of stderr kept for the error message. */
 const STDERR_TAIL = 8192;
+
+export interface FfmpegJobOptions {
+  /** Extra pipes the parent writes to, ffmpeg's `pipe:3`, `pipe:4`, … (inputs). */
+  inputPipes?: number;
+  /** Run at this nice level (0–19): below the recorder, which must never wait for a composition. */
+  nice?: number;
+}
+
+const NICE = '/usr/bin/nice';
 
 /**
  * One ffmpeg process. Reads `-progress pipe:1` for the output time, keeps the tail of stderr
@@ -24,9 +36,24 @@ export class FfmpegJob extends TypedEmitter<FfmpegJobEvents> {
   #exited = false;
   #closed = false;
 
-  constructor(ffmpegPath: string, args: string[]) {
+  constructor(ffmpegPath: string, args: string[], options: FfmpegJobOptions = {}) {
     super();
-    this.#child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const pipes = Array.from({ length: options.inputPipes ?? 0 }, () => 'pipe' as const);
+    const stdio = ['ignore', 'pipe', 'pipe', ...pipes] as const;
+    const nice = options.nice ?? 0;
+    // Through nice(1) the level holds from the first instruction, so every thread ffmpeg starts
+    // (decoders, x264) inherits it; setPriority after spawn would miss threads made meanwhile.
+    this.#child =
+      nice > 0 && existsSync(NICE)
+        ? spawn(NICE, ['-n', String(nice), ffmpegPath, ...args], { stdio: [...stdio] })
+        : spawn(ffmpegPath, args, { stdio: [...stdio] });
+    if (nice > 0 && !existsSync(NICE) && this.#child.pid !== undefined) {
+      try {
+        setPriority(this.#child.pid, nice);
+      } catch {
+        // best effort: the process may already have ended
+      }
+    }
     this.#child.stderr!.on('data', (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString()).slice(-STDERR_TAIL);
     });
@@ -54,6 +81,11 @@ export class FfmpegJob extends TypedEmitter<FfmpegJobEvents> {
     });
     // Callers await `done`; an unobserved rejection must not crash the process meanwhile.
     this.done.catch(() => {});
+  }
+
+  /** The writable end of ffmpeg's `pipe:<fd>` (fd 3 is the first extra pipe). */
+  pipe(fd: number): Writable {
+    return this.#child.stdio[fd] as Writable;
   }
 
   /** The process id (for logs and tests). */

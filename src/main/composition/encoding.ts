@@ -14,6 +14,11 @@ export interface EncodeSettings {
   x264Preset?: string;
   /** CPUs to plan threads for (the Composer passes the machine's). */
   cores?: number;
+  /**
+   * A chunk of a live composition (`LiveComposition`): no B-frames, because the chunks' raw
+   * H.264 streams are joined and timed by frame order, and `threads` x264 threads at most.
+   */
+  liveChunk?: { threads: number };
 }
 
 /** Output frame rate of compositions. */
@@ -55,9 +60,22 @@ function defaultVpxBitrate(canvas: Size, fps: number): number {
 export function videoEncoderArgs(settings: EncodeSettings, canvas: Size, fps: number): string[] {
   const cap = settings.maxBitrate;
   if (settings.videoCodec === 'h264') {
+    const live = settings.liveChunk;
+    const threads = live
+      ? `threads=${live.threads}:lookahead-threads=1`
+      : threading(settings.cores ?? 2).x264;
+    const params = live ? X264_TUNED.params.replace('bframes=3', 'bframes=0') : X264_TUNED.params;
     const args =
       settings.x264Preset !== undefined
-        ? ['-c:v', 'libx264', '-preset', settings.x264Preset, '-crf', '23']
+        ? [
+            '-c:v',
+            'libx264',
+            '-preset',
+            settings.x264Preset,
+            '-crf',
+            '23',
+            ...(live ? ['-x264-params', `bframes=0:${threads}`] : []),
+          ]
         : [
             '-c:v',
             'libx264',
@@ -66,7 +84,7 @@ export function videoEncoderArgs(settings: EncodeSettings, canvas: Size, fps: nu
             '-crf',
             String(X264_TUNED.crf),
             '-x264-params',
-            `${X264_TUNED.params}:${threading(settings.cores ?? 2).x264}`,
+            `${params}:${threads}`,
           ];
     if (cap !== null) args.push('-maxrate', String(cap), '-bufsize', String(cap * 2));
     // Baseline-compatible chroma and a keyframe every 4 s keep seeking quick in every player.

@@ -9,10 +9,10 @@ import {
 } from './encoding';
 
 /** Audio of every composition: 48 kHz stereo. */
-const SAMPLE_RATE = 48_000;
+export const SAMPLE_RATE = 48_000;
 
 /** A number for an ffmpeg expression: short, no exponent. */
-function n(value: number): string {
+export function n(value: number): string {
   return String(Math.round(value * 1e6) / 1e6);
 }
 
@@ -20,7 +20,7 @@ function n(value: number): string {
  * `t` thresholds sit half a frame before a frame's time, so the comparison never depends on
  * how the frame's timestamp rounds.
  */
-function edge(frame: number, fps: number): string {
+export function edge(frame: number, fps: number): string {
   return n((frame - 0.5) / fps);
 }
 
@@ -42,7 +42,7 @@ function enableExpr(ranges: Array<[number, number]>, frames: number, fps: number
   return ranges.map(([from, to]) => `between(t,${edge(from, fps)},${edge(to, fps)})`).join('+');
 }
 
-function scaleFilter(layer: VideoLayer, fps: number): string {
+export function scaleFilter(layer: VideoLayer, fps: number): string {
   const w = piecewise(layer.placements, (r) => r.width, fps);
   const h = piecewise(layer.placements, (r) => r.height, fps);
   // A size that depends on `t` makes the scaler re-initialise on every frame: only sources whose
@@ -54,7 +54,7 @@ function scaleFilter(layer: VideoLayer, fps: number): string {
   );
 }
 
-function overlayFilter(layer: VideoLayer, plan: CompositionPlan): string {
+export function overlayFilter(layer: VideoLayer, plan: CompositionPlan): string {
   const { fps } = plan;
   const x = piecewise(layer.placements, (r) => r.x, fps);
   const y = piecewise(layer.placements, (r) => r.y, fps);

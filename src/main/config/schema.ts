@@ -107,6 +107,11 @@ export const settingsSchema = z.strictObject({
   autoArchiveOverlapSec: seconds(0).default(5),
   /** Composition jobs run at once (ffmpeg uses every core already). */
   compositionConcurrency: seconds(1).default(1),
+  /**
+   * Composed archives are rendered while they record, in chunks of this many seconds of output
+   * (docs/composition.md); 0 renders them after stop instead.
+   */
+  liveCompositionChunkSec: seconds(0).default(15),
   /** Uploads run at once across all targets. */
   deliveryConcurrency: seconds(1).default(2),
   /** How long a failing delivery is retried before it gives up (OpenTok: 72 h). */

@@ -338,8 +338,11 @@ export class RecordingService {
     }
   }
 
-  /** Stores a layout change with its time in the archive (`PUT archive/{id}/layout`). */
-  setLayout(id: string, body: unknown): void {
+  /**
+   * Stores a layout change with its time in the archive (`PUT archive/{id}/layout`) and returns
+   * that time: ms from the archive's start (0 once it has stopped), where the composition switches.
+   */
+  setLayout(id: string, body: unknown): { atMs: number } {
     const record = this.#repo.get(id);
     if (record === null || record.status === 'deleted')
       throw notFound(`archive ${id} does not exist`, 'archiveId');
@@ -357,6 +360,7 @@ export class RecordingService {
     this.#options.db
       .prepare('INSERT INTO layout_changes (archive_id, at_ms, layout) VALUES (?, ?, ?)')
       .run(id, atMs, JSON.stringify(layout));
+    return { atMs };
   }
 
   // ---- recording ----------------------------------------------------------------------------

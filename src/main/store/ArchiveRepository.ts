@@ -308,6 +308,20 @@ export class ArchiveRepository {
   clearStreams(archiveId: string): void {
     this.#db.prepare('DELETE FROM archive_streams WHERE archive_id = ?').run(archiveId);
   }
+  /** The archive's last layout change (`PUT …/layout`): its JSON and offset, or null if none. */
+  lastLayoutChange(archiveId: string): { atMs: number; layout: unknown } | null {
+    const row = this.#db
+      .prepare(
+        'SELECT at_ms, layout FROM layout_changes WHERE archive_id = ? ORDER BY at_ms DESC, id DESC LIMIT 1',
+      )
+      .get(archiveId) as { at_ms: number; layout: string } | undefined;
+    if (row === undefined) return null;
+    try {
+      return { atMs: row.at_ms, layout: JSON.parse(row.layout) as unknown };
+    } catch {
+      return null;
+    }
+  }
 }
 
 /** What the archive JSON needs beyond the row. */

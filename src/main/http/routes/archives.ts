@@ -44,8 +44,8 @@ export function archiveRoutes(recording: RecordingService, rooms: RoomService): 
       return reply.status(204).send();
     });
     app.put<{ Params: { id: string } }>(`${base}/:id/layout`, allow('project'), async (request, reply) => {
-      recording.setLayout(request.params.id, request.body);
-      return reply.status(200).send({});
+      // The stored offset: where the composed file switches layout (OpenTok clients ignore it).
+      return reply.status(200).send(recording.setLayout(request.params.id, request.body));
     });
 
     // OpenTok's session/create (form-encoded, as the server SDKs send it): a session is a room.

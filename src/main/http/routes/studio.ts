@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { parseLayout } from '../../../shared/layout';
+import { DEFAULT_LAYOUT, normalizeLayout, parseLayout } from '../../../shared/layout';
 import { StudioError } from '../../../shared/errors';
 import { parseWith } from '../../../shared/validation';
 import { ConfigError, updateSettings } from '../../config/loadConfig';
@@ -70,6 +70,24 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
         };
       },
     );
+
+    // The layout a composed archive records with now (the program view draws it).
+    app.get<{ Params: { id: string } }>('/api/archives/:id/layout', async (request) => {
+      const record = deps.archives.get(request.params.id);
+      if (record === null || record.status === 'deleted') {
+        throw new StudioError('NotFound', `archive ${request.params.id} does not exist`, 'archiveId');
+      }
+      const resolution = record.resolution ?? '640x480';
+      const [width, height] = resolution.split('x').map(Number) as [number, number];
+      const canvas = { width, height };
+      const last = deps.archives.lastLayoutChange(record.id);
+      const normalized = normalizeLayout(last?.layout ?? record.options.layout ?? DEFAULT_LAYOUT, canvas);
+      return {
+        resolution,
+        atMs: last?.atMs ?? 0,
+        layout: 'layout' in normalized ? normalized.layout : DEFAULT_LAYOUT,
+      };
+    });
 
     // Saved layouts.
     app.get('/api/layouts', allow('operatorOrProject'), async () => ({ items: deps.layouts.list() }));

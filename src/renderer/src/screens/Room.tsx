@@ -12,6 +12,7 @@ import { formatDuration } from '../format';
 import { useApi, useNow, useProjectBase, useStudioEvents } from '../hooks';
 import { RoomClient, type RemoteStream } from '../rtc/RoomClient';
 import { useStudio } from '../store';
+import { ProgramView } from './ProgramView';
 
 interface RecordOptions {
   name: string;
@@ -429,6 +430,7 @@ function SessionView({
   const health = useRoomHealth(room.id);
 
   const manual = active.find((a) => a.streamMode === 'manual');
+  const composed = active.find((a) => a.outputMode === 'composed');
   const toggle = async (stream: StreamInfo, kind: 'hasAudio' | 'hasVideo') => {
     if (!manual || !base) return;
     const current = manual.streams.find((s) => s.streamId === stream.id);
@@ -454,6 +456,7 @@ function SessionView({
       <h3>Live</h3>
       {state !== 'joined' && <p className="muted">Connecting the live view…</p>}
       {streams.length === 0 && state === 'joined' && <p className="muted">Nobody publishes yet.</p>}
+      {composed && <ProgramView room={room} archive={composed} streams={streams} onError={onError} />}
       <div className="tiles">
         {streams.map((s) => (
           <div key={s.info.id} data-testid="live-tile">

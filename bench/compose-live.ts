@@ -1,0 +1,270 @@
+/**
+ * bench/compose-live: a composed archive rendered while it records (docs/composition.md).
+ * Four synthetic guests (640×480 VP8 test pattern + a steady tone) record a 1280×720 bestFit
+ * archive with two layout changes, for each length (default 2 and 10 minutes; `--long` adds
+ * 30). Measured per length: stop → `available` ms, CPU of the composition's processes while
+ * recording (cores), video frames the recorder lost, SSIM of the live file against an offline
+ * composition of the same archive (first 2 minutes), and the audio at every chunk join
+ * (a jump in the tone's second difference means a gap or a step). Prints one JSON line.
+ *   node --import tsx bench/compose-live.ts [--minutes 2,10] [--long] [--chunk 15]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { Composer } from '../src/main/composition/Composer';
+import type { TimedLayout } from '../src/main/composition/compositionPlan';
+import { createLogger } from '../src/main/logger';
+import { resolveFfmpeg } from '../src/main/media/ffmpeg';
+import type { Manifest } from '../src/shared/archive';
+import { normalizeLayout, type Layout } from '../src/shared/layout';
+import { startHeadless } from '../test/helpers/headless';
+import { makeClip, SyntheticPublisher } from '../test/helpers/publisher';
+import { ArchiveApi, OperatorClient, waitFor } from '../test/helpers/studio';
+import { tempDir } from '../test/helpers/tmp';
+import { cpuSeconds, round } from './lib';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '2,10' },
+    long: { type: 'boolean', default: false },
+    chunk: { type: 'string', default: '15' },
+  },
+});
+const lengths = values.minutes.split(',').map(Number);
+if (values.long) lengths.push(30);
+const chunkSec = Number(values.chunk);
+const FPS = 30;
+const GUESTS = 4;
+const CANVAS = { width: 1280, height: 720 };
+
+const TICKS = 100;
+/** CPU seconds of the core's children: those that ended (cutime + cstime) and those running. */
+function childrenCpu(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let total = (Number(fields[13]) + Number(fields[14])) / TICKS;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const s = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === pid) total += cpuSeconds(Number(entry));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return total;
+}
+
+function ssim(a: string, b: string, seconds: number): number {
+  const r = spawnSync('ffmpeg', [
+    '-hide_banner',
+    '-t',
+    String(seconds),
+    '-i',
+    a,
+    '-t',
+    String(seconds),
+    '-i',
+    b,
+    '-lavfi',
+    '[0:v]setpts=N/(30*TB)[x];[1:v]setpts=N/(30*TB)[y];[x][y]ssim',
+    '-f',
+    'null',
+    '-',
+  ]);
+  const match = / All:([\d.]+)/.exec(r.stderr.toString());
+  return match ? Number(match[1]) : NaN;
+}
+
+/** Worst second difference of the mixed tone within 3 ms of each chunk join, and overall. */
+function audioJoins(
+  file: string,
+  joins: number[],
+): { worstAtJoins: number; joinsOver: number; typical: number } {
+  const pcm = execFileSync(
+    'ffmpeg',
+    ['-v', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-f', 'f32le', '-'],
+    {
+      maxBuffer: 1 << 30,
+    },
+  );
+  const x = new Float32Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 4));
+  const d2 = (i: number) => Math.abs(x[i + 1]! - 2 * x[i]! + x[i - 1]!);
+  const sample: number[] = [];
+  for (let i = 48_000; i < x.length - 1; i += 997) sample.push(d2(i));
+  sample.sort((a, b) => a - b);
+  const typical = sample[Math.floor(sample.length * 0.999)] ?? 0;
+  let worst = 0;
+  let over = 0;
+  for (const t of joins) {
+    const c = Math.round(t * 48_000);
+    let w = 0;
+    for (let i = c - 144; i <= c + 144; i++) if (i > 0 && i < x.length - 1) w = Math.max(w, d2(i));
+    worst = Math.max(worst, w);
+    if (w > Math.max(0.02, typical * 4)) over++;
+  }
+  return { worstAtJoins: round(worst, 4), joinsOver: over, typical: round(typical, 4) };
+}
+
+function framesLost(dir: string, manifest: Manifest): number {
+  let lost = 0;
+  for (const file of manifest.files) {
+    const times = execFileSync('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'packet=pts_time',
+      '-of',
+      'csv=p=0',
+      join(dir, file.filename),
+    ])
+      .toString()
+      .trim()
+      .split('\n')
+      .map(Number)
+      .filter((t) => Number.isFinite(t));
+    if (times.length === 0) continue;
+    lost += Math.max(0, Math.round((Math.max(...times) - Math.min(...times)) * FPS) + 1 - times.length);
+  }
+  return lost;
+}
+
+async function run(minutes: number): Promise<Record<string, unknown>> {
+  const seconds = minutes * 60;
+  const dir = tempDir('spool-bench-');
+  const core = await startHeadless({
+    dataDir: dir.path,
+    env: { SPOOL_LOG_LEVEL: 'error', SPOOL_LIVE_COMPOSITION_CHUNK_SEC: String(chunkSec) },
+  });
+  const publishers: SyntheticPublisher[] = [];
+  try {
+    const operator = await OperatorClient.login(core);
+    const room = await operator.createRoom({ name: 'bench' });
+    // 47 s: the clip's loop points (where the tone restarts) never line up with chunk joins.
+    const clip = makeClip({ durationSec: 47, width: 640, height: 480, tone: true, videoKbps: 800 });
+    for (let i = 0; i < GUESTS; i++) {
+      const token = await operator.createToken(room.id, { connectionData: `guest ${i}` });
+      publishers.push(
+        await SyntheticPublisher.start({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
+      );
+    }
+    await waitFor(
+      async () =>
+        (await operator.room(room.id)).session?.streams.filter((s) => s.codecs.video).length === GUESTS,
+      20_000,
+      'all streams',
+    );
+    const api = new ArchiveApi(core.url);
+    const archive = await api.start({
+      sessionId: room.id,
+      outputMode: 'composed',
+      resolution: '1280x720',
+      layout: { type: 'bestFit' },
+    });
+    const pid = core.process.pid!;
+    const cpu0 = childrenCpu(pid);
+    const t0 = Date.now();
+    const changes: Array<[number, Layout | Record<string, unknown>]> = [
+      [seconds / 3, { type: 'pip' }],
+      [(2 * seconds) / 3, { type: 'horizontalPresentation' }],
+    ];
+    for (const [at, layout] of changes) {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, t0 + at * 1000 - Date.now())));
+      await api.call('PUT', `/archive/${archive.id}/layout`, layout);
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, t0 + seconds * 1000 - Date.now())));
+    const cpu1 = childrenCpu(pid);
+    const wall = (Date.now() - t0) / 1000;
+    const stopAt = Date.now();
+    await api.stop(archive.id);
+    await api.waitStatus(archive.id, 'available', 30 * 60_000);
+    const stopToAvailableMs = Date.now() - stopAt;
+    for (const p of publishers) await p.close();
+    publishers.length = 0;
+
+    const archiveDir = join(dir.path, 'archives', archive.id);
+    const manifest = JSON.parse(readFileSync(join(archiveDir, 'manifest.json'), 'utf8')) as Manifest;
+    const db = new Database(join(dir.path, 'studio.db'), { readonly: true });
+    const info = JSON.parse(
+      (
+        db
+          .prepare("SELECT info FROM archive_files WHERE archive_id = ? AND filename = 'archive.mp4'")
+          .get(archive.id) as { info: string }
+      ).info,
+    ) as { live?: { framesAfterStop: number } };
+    const layouts: TimedLayout[] = [{ atMs: 0, layout: { type: 'bestFit' } as Layout }];
+    for (const row of db
+      .prepare('SELECT at_ms, layout FROM layout_changes WHERE archive_id = ? ORDER BY at_ms, id')
+      .all(archive.id) as Array<{ at_ms: number; layout: string }>) {
+      const result = normalizeLayout(JSON.parse(row.layout), CANVAS);
+      if ('layout' in result) layouts.push({ atMs: row.at_ms, layout: result.layout });
+    }
+    db.close();
+    const first = normalizeLayout({ type: 'bestFit' }, CANVAS);
+    if ('layout' in first) layouts[0] = { atMs: 0, layout: first.layout };
+
+    // The same archive composed offline, for SSIM.
+    const ffmpeg = await resolveFfmpeg(null);
+    const offline = join(dir.path, 'offline.mp4');
+    const composer = new Composer({ ffmpeg, logger: createLogger({ level: 'silent' }) });
+    const ssimSec = Math.min(seconds, 120);
+    await composer.compose({
+      archiveDir,
+      manifest,
+      layouts,
+      canvas: CANVAS,
+      encode: { format: 'mp4', videoCodec: 'h264', maxBitrate: null },
+      audioSources: ['*'],
+      audioSourcesExcluded: [],
+      trim: false,
+      video: true,
+      audio: true,
+      output: offline,
+    });
+    const live = join(archiveDir, 'archive.mp4');
+    const endSec = Math.max(...manifest.files.map((f) => f.stopTimeOffset)) / 1000;
+    const joins: number[] = [];
+    for (let t = chunkSec; t < endSec - 1; t += chunkSec) joins.push(t);
+    return {
+      minutes,
+      stopToAvailableMs,
+      tailFrames: info.live?.framesAfterStop ?? null,
+      composedLive: info.live !== undefined,
+      compositionCores: round((cpu1 - cpu0) / wall, 2),
+      framesLost: framesLost(archiveDir, manifest),
+      ssimVsOffline: round(ssim(live, offline, ssimSec), 4),
+      audio: { joins: joins.length, ...audioJoins(live, joins) },
+    };
+  } catch (error) {
+    process.stderr.write(`core output:\n${core.output().slice(-4000)}\n`);
+    throw error;
+  } finally {
+    for (const p of publishers) await p.close();
+    await core.stop();
+    dir.remove();
+  }
+}
+
+const results: Array<Record<string, unknown>> = [];
+for (const minutes of lengths) results.push(await run(minutes));
+console.log(
+  JSON.stringify({
+    bench: 'compose-live',
+    guests: GUESTS,
+    canvas: `${CANVAS.width}x${CANVAS.height}`,
+    chunkSec,
+    results,
+    targets: {
+      stopToAvailableMs: 10_000,
+      compositionCores: 1,
+      framesLost: 0,
+      ssimVsOffline: 0.99,
+      joinsOver: 0,
+    },
+  }),
+);
