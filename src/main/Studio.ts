@@ -12,6 +12,7 @@ import { DeliveryService } from './delivery/DeliveryService';
 import { deliveryRoutes } from './http/routes/deliveries';
 import { archiveRoutes } from './http/routes/archives';
 import { fileRoutes } from './http/routes/files';
+import { streamRoutes } from './http/routes/streams';
 import { roomRoutes } from './http/routes/rooms';
 import { studioRoutes } from './http/routes/studio';
 import { createLogger, type Logger } from './logger';
@@ -20,6 +21,7 @@ import { RoomService } from './rooms/RoomService';
 import { Auth } from './security/Auth';
 import { loadOrCreateCertificate, type TlsMaterial } from './security/certificate';
 import { loadOrCreateKey } from './security/keys';
+import { SignedLinks } from './security/SignedLinks';
 import { SecretBox, type Encryptor } from './security/SecretBox';
 import { WebhookService } from './webhooks/WebhookService';
 import { webhookRoutes } from './http/routes/webhooks';
@@ -67,6 +69,8 @@ export class Studio {
   readonly auth: Auth;
   readonly rooms: RoomService;
   readonly archives: ArchiveStatus;
+  /** Signed, expiring download links (archive `url`, file links). */
+  readonly links: SignedLinks;
   readonly recording: RecordingService;
   readonly composition: CompositionService;
   readonly delivery: DeliveryService;
@@ -111,6 +115,8 @@ export class Studio {
       apiKey: settings.apiKey,
       baseUrl: '',
     });
+    this.links = new SignedLinks(loadOrCreateKey(dataDir, 'links'), () => settings.signedLinkTtlSec);
+    this.archives.links = this.links;
     this.recording = new RecordingService({
       db: this.store.db,
       bus: this.bus,
@@ -161,8 +167,15 @@ export class Studio {
     const routes: RouteModule[] = [
       roomRoutes(this.rooms),
       archiveRoutes(this.recording, this.rooms),
-      fileRoutes(this.recording, this.archives.repo),
-      studioRoutes({ archives: this.archives.repo, layouts: new LayoutRepository(this.store.db) }),
+      streamRoutes(this.rooms),
+      fileRoutes(this.recording, this.archives.repo, this.links),
+      studioRoutes({
+        archives: this.archives.repo,
+        layouts: new LayoutRepository(this.store.db),
+        links: this.links,
+        recording: this.recording,
+        baseUrl: () => this.url,
+      }),
       compositionRoutes(this.composition),
       deliveryRoutes(this.delivery),
       webhookRoutes(this.webhooks),

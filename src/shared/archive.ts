@@ -95,6 +95,10 @@ export interface ManifestFile {
   videoCodec?: string | null;
   /** Segment index: 0 for `<streamId>.webm`, 1 for `<streamId>_1.webm`, … */
   segment?: number;
+  /** OpenTok layout classes of the stream (`PUT …/session/{id}/stream`), as the file ended. */
+  layoutClassList?: string[];
+  /** The file's metadata JSON beside it (Sora's recording metadata fields). */
+  metadataFilename?: string;
 }
 
 /** `manifest.json` of an archive: OpenTok's individual-stream format, extra fields allowed. */
@@ -115,5 +119,12 @@ export interface Manifest {
     size: number;
     startTimeOffset: number;
     stopTimeOffset: number;
+    /** 1, 2, … as in the file name. */
+    splitIndex?: number;
+    metadataFilename?: string;
   }>;
+  /** `split/<base>_end.json` of each stream segment with split files (Sora's split-archive-end). */
+  splitEnds?: string[];
+  /** When the start call came (ms), when recording began later (`createdAt` is that). */
+  startCalledAt?: number;
 }

@@ -13,7 +13,7 @@ const eventFilter = z
   .string()
   .trim()
   .regex(
-    /^(\*|[a-z][a-zA-Z0-9_]*\.(\*|[a-zA-Z0-9_]+))$/,
+    /^(\*|[a-z][a-zA-Z0-9_-]*(\.[a-zA-Z0-9_-]+)*\.(\*|[a-zA-Z0-9_-]+))$/,
     'must be an event type like archive.uploaded, a group like delivery.*, or *',
   );
 

@@ -521,10 +521,8 @@ export class CompositionService {
       if (record.kind === 'archive') {
         const current = this.#options.archiveStatus.repo.get(record.archiveId);
         if (current !== null && current.status === 'stopped') {
-          const size = this.#options.archiveStatus.repo
-            .files(record.archiveId)
-            .reduce((n, f) => n + f.size, 0);
-          this.#options.archiveStatus.set(record.archiveId, 'available', { size });
+          // OpenTok: the size of a composed archive is the size of its MP4.
+          this.#options.archiveStatus.set(record.archiveId, 'available', { size: result.size });
         }
       }
       this.#publish('composition.available', record, {
@@ -603,7 +601,19 @@ export class CompositionService {
     const path = join(this.#archiveDir(archive.id), 'manifest.json');
     if (existsSync(path)) {
       try {
-        return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+        const manifest = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+        // The manifest counts from when recording began (OpenTok); layout changes count from the
+        // start call: bring the files back onto the start call's timeline.
+        const shift = (manifest.createdAt ?? archive.createdAt) - archive.createdAt;
+        if (shift === 0) return manifest;
+        return {
+          ...manifest,
+          files: manifest.files.map((f) => ({
+            ...f,
+            startTimeOffset: f.startTimeOffset + shift,
+            stopTimeOffset: f.stopTimeOffset + shift,
+          })),
+        };
       } catch (error) {
         throw new StudioError(
           'Internal',

@@ -70,6 +70,17 @@ export class HttpServer {
     }) as unknown as FastifyInstance;
     const app = this.app;
     installErrorHandling(app);
+    // `Content-Type: application/json` with an empty body is an empty object (OpenTok clients
+    // send it on POSTs without options); anything else goes to the safe default parser.
+    const parseJson = app.getDefaultJsonParser('error', 'ignore');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      if (typeof body === 'string' && body.trim() === '') {
+        done(null, {});
+        return;
+      }
+      parseJson(request, typeof body === 'string' ? body : body.toString('utf8'), done);
+    });
     app.register(formbody);
     app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
     app.addHook('onRequest', async (request) => authHook(ctx, request));

@@ -52,6 +52,8 @@ export interface StreamRecorderOptions {
   logger: Logger;
   /** A file was opened (its first frame is written): record it so a crash can recover it. */
   onFileStarted?: (file: RecordedFile) => void;
+  /** A file was finalized (split files while recording, the rest at stop): per-file events. */
+  onFileFinished?: (file: RecordedFile) => void;
 }
 
 /** How long frames wait to be interleaved across tracks (in time order) before writing. */
@@ -405,6 +407,7 @@ export class StreamRecorder {
       stopOffsetMs: file.info.startOffsetMs + durationMs,
     };
     this.#files.push(info);
+    this.#options.onFileFinished?.(info);
   }
 
   /** Writes everything received and finalizes the files; returns them. */

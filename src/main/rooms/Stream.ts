@@ -44,6 +44,8 @@ export class Stream extends TypedEmitter<StreamEvents> {
   readonly connectionData: string;
   audioMuted = false;
   videoMuted = false;
+  /** OpenTok layout classes (`PUT /v2/project/{apiKey}/session/{id}/stream`), used by layouts. */
+  layoutClassList: readonly string[] = [];
   readonly tracks = new Map<MediaKind, StreamTrack>();
   #lastKeyframeRequest = 0;
   #keyframeTimer: NodeJS.Timeout | null = null;
@@ -99,6 +101,7 @@ export class Stream extends TypedEmitter<StreamEvents> {
       audioMuted: this.audioMuted,
       videoMuted: this.videoMuted,
       codecs: this.codecs,
+      layoutClassList: [...this.layoutClassList],
       createdAt: this.createdAt,
     };
   }
@@ -136,6 +139,12 @@ export class Stream extends TypedEmitter<StreamEvents> {
     }
     this.#lastKeyframeRequest = Date.now();
     void video.receiver.sendRtcpPLI(video.track.ssrc).catch(() => {});
+  }
+
+  /** Sets the layout classes (compositions and layouts match them with `class:` patterns). */
+  setLayoutClassList(classes: readonly string[]): void {
+    this.layoutClassList = [...classes];
+    this.safeEmit('updated');
   }
 
   setMuted(kind: MediaKind, muted: boolean): void {

@@ -8,6 +8,8 @@ import { StudioError } from '../../../shared/errors';
 import { parseWith } from '../../../shared/validation';
 import { ConfigError, updateSettings } from '../../config/loadConfig';
 import { envNameOf, SECRET_FIELDS, settingsSchema } from '../../config/schema';
+import type { RecordingService } from '../../recording/RecordingService';
+import type { SignedLinks } from '../../security/SignedLinks';
 import type { ArchiveRepository } from '../../store/ArchiveRepository';
 import type { LayoutRepository } from '../../store/LayoutRepository';
 import { principalOf, type HttpContext } from '../context';
@@ -35,19 +37,49 @@ function operatorOnly(request: Parameters<typeof principalOf>[0]): void {
  * What the operator UI needs beyond the public API: archive files, saved layouts, settings,
  * the file-server credentials for the player, and playback of remote files behind Basic auth.
  */
-export function studioRoutes(deps: { archives: ArchiveRepository; layouts: LayoutRepository }): RouteModule {
+export function studioRoutes(deps: {
+  archives: ArchiveRepository;
+  layouts: LayoutRepository;
+  /** Mints the files' signed links (absent: files have only their Basic-auth URL). */
+  links?: SignedLinks;
+  recording?: RecordingService;
+  /** Base URL signed links start with. */
+  baseUrl?: () => string;
+}): RouteModule {
   return (app: FastifyInstance, ctx: HttpContext) => {
     app.get<{ Params: { id: string } }>('/api/archives/:id/files', async (request) => {
       const record = deps.archives.get(request.params.id);
       if (record === null || record.status === 'deleted') {
         throw new StudioError('NotFound', `archive ${request.params.id} does not exist`, 'archiveId');
       }
+      const links = deps.links;
+      const base = deps.baseUrl?.() ?? '';
+      const filesHere = record.status !== 'expired';
       return {
-        items: deps.archives
-          .files(record.id)
-          .map((f) => ({ ...f, url: `/files/${record.id}/${f.filename}` })),
+        items: deps.archives.files(record.id).map((f) => {
+          // A link minted at each call, expiring after signedLinkTtlSec (no credentials needed).
+          const link = links !== undefined && filesHere ? links.mint(base, record.id, f.filename) : null;
+          return {
+            ...f,
+            url: `/files/${record.id}/${f.filename}`,
+            signedUrl: link?.url ?? null,
+            signedUrlExpiresAt: link?.expiresAt ?? null,
+          };
+        }),
       };
     });
+
+    if (deps.recording !== undefined) {
+      const recording = deps.recording;
+      // Archive list with filters (status, created range, room) and bulk delete, for the UI.
+      app.get('/api/archives', async (request) => recording.search(request.query));
+      app.post('/api/archives/delete', async (request) => recording.deleteMany(request.body));
+      // The operator stops any archive, an automatic one too (automatic recording turns off).
+      app.post<{ Params: { id: string } }>('/api/archives/:id/stop', async (request) => {
+        operatorOnly(request);
+        return recording.stopByOperator(request.params.id);
+      });
+    }
 
     // Saved layouts.
     app.get('/api/layouts', async () => ({ items: deps.layouts.list() }));
