@@ -11,6 +11,7 @@ import type { ArchiveFileEvent } from '../../src/shared/events/archives';
 import { json, projectJwt } from '../helpers/api';
 import { startHeadless, TEST_CREDENTIALS, type HeadlessCore } from '../helpers/headless';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
+import { probe } from '../helpers/probe';
 import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
 
@@ -87,6 +88,7 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
   };
 
   before(async () => {
+    console.error('BEFORE', Date.now());
     dir = tempDir();
     core = await startHeadless({
       dataDir: dir.path,
@@ -107,12 +109,17 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
       if (message.event) events.push(message.event);
     });
     socket.send(JSON.stringify({ type: 'auth', token: operator.token }));
+    console.error('BEFORE-DONE', Date.now());
   });
   after(async () => {
+    console.error('AFTER', Date.now());
     for (const p of publishers) await p.stop().catch(() => {});
+    console.error('PUBS', Date.now());
     socket?.close();
     await core?.stop();
+    console.error('CORE', Date.now());
     dir.remove();
+    console.error('DONE', Date.now());
   });
 
   it(
@@ -532,4 +539,96 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
     const after = await operator.ok<{ count: number }>('GET', `/api/archives?roomId=${roomId}`);
     assert.equal(after.count, 0);
   });
+
+  it(
+    'records without video or audio, at portrait resolutions, with recordingMetadata, and honours expireTime',
+    { timeout: 120_000 },
+    async () => {
+      const room = await operator.createRoom({ name: 'Options' });
+      const { publisher } = await publish(room.id);
+      const audioOnly = await api.start({
+        sessionId: room.id,
+        outputMode: 'individual',
+        hasVideo: false,
+        multiArchiveTag: 'audio',
+        recordingMetadata: { course: 'physics', lesson: 3 },
+        expireTime: Date.now() + 12_000,
+      });
+      const portrait = await api.start({
+        sessionId: room.id,
+        outputMode: 'composed',
+        hasAudio: false,
+        resolution: '480x640',
+        multiArchiveTag: 'portrait',
+      });
+      assert.equal(portrait.resolution, '480x640');
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await api.stop(audioOnly.id);
+      await api.stop(portrait.id);
+      await publisher.stop();
+
+      const audio = await api.waitStatus(audioOnly.id, 'available', 10_000);
+      assert.equal(audio.hasVideo, false);
+      assert.deepEqual(audio.recordingMetadata, { course: 'physics', lesson: 3 });
+      const folder = join(dir.path, 'archives', audioOnly.id);
+      const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as Manifest & {
+        recordingMetadata?: unknown;
+      };
+      assert.deepEqual(manifest.recordingMetadata, { course: 'physics', lesson: 3 });
+      const audioFile = manifest.files[0]!;
+      assert.equal(audioFile.hasVideo, false);
+      const audioProbe = await probe(join(folder, audioFile.filename));
+      assert.deepEqual(
+        audioProbe.streams.map((s) => s.codec_type),
+        ['audio'],
+      );
+      const meta = JSON.parse(readFileSync(join(folder, `${audioFile.filename}.json`), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      assert.equal(meta.video, false);
+      assert.deepEqual(meta.recording_metadata, { course: 'physics', lesson: 3 });
+
+      const composed = await api.waitStatus(portrait.id, 'available', 90_000);
+      const mp4 = await probe(join(dir.path, 'archives', portrait.id, 'archive.mp4'));
+      assert.deepEqual(
+        mp4.streams.map((s) => s.codec_type),
+        ['video'],
+        'no audio track',
+      );
+      assert.equal(mp4.streams[0]!.width, 480);
+      assert.equal(mp4.streams[0]!.height, 640);
+      assert.equal(
+        composed.size,
+        readFileSync(join(dir.path, 'archives', portrait.id, 'archive.mp4')).length,
+      );
+
+      // expireTime: the local files go, the status is expired, with an event (and so a webhook).
+      const expired = await api.waitStatus(audioOnly.id, 'expired', 20_000);
+      assert.equal(expired.url, null);
+      assert.ok(!existsSync(folder));
+      assert.ok(events.some((e) => e.type === 'archive.expired' && e.archiveId === audioOnly.id));
+    },
+  );
+
+  it(
+    'removes never-uploaded local archives after localRetentionSec when that retention is on',
+    { timeout: 30_000 },
+    async () => {
+      const before = await operator.ok<{ items: ArchiveJson[] }>('GET', '/api/archives?status=available');
+      assert.ok(before.items.length > 0);
+      await operator.ok('PATCH', '/api/settings', { localRetentionEnabled: true, localRetentionSec: 1 });
+      try {
+        await waitFor(
+          async () =>
+            (await operator.ok<{ count: number }>('GET', '/api/archives?status=available')).count === 0,
+          10_000,
+          'local archives to expire',
+        );
+        for (const a of before.items) assert.ok(!existsSync(join(dir.path, 'archives', a.id)));
+      } finally {
+        await operator.ok('PATCH', '/api/settings', { localRetentionEnabled: false });
+      }
+    },
+  );
 });

@@ -158,6 +158,8 @@ export const LIVE_SETTINGS: ReadonlySet<SettingsField> = new Set([
   'storageFallback',
   'retentionEnabled',
   'retentionSec',
+  'localRetentionEnabled',
+  'localRetentionSec',
   'webhookBackoffBaseSec',
   'webhookBackoffMaxSec',
   'webhookRetryWindowSec',
