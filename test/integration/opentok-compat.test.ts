@@ -88,7 +88,6 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
   };
 
   before(async () => {
-    console.error('BEFORE', Date.now());
     dir = tempDir();
     core = await startHeadless({
       dataDir: dir.path,
@@ -109,17 +108,12 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
       if (message.event) events.push(message.event);
     });
     socket.send(JSON.stringify({ type: 'auth', token: operator.token }));
-    console.error('BEFORE-DONE', Date.now());
   });
   after(async () => {
-    console.error('AFTER', Date.now());
     for (const p of publishers) await p.stop().catch(() => {});
-    console.error('PUBS', Date.now());
     socket?.close();
     await core?.stop();
-    console.error('CORE', Date.now());
     dir.remove();
-    console.error('DONE', Date.now());
   });
 
   it(
@@ -488,7 +482,16 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
           readFileSync(join(dir.path, 'archives', archive.id, 'manifest.json'), 'utf8'),
         ) as Manifest;
         assert.equal(manifest.createdAt, got.createdAt);
-        assert.ok(manifest.files[0]!.startTimeOffset < 1000, 'offsets count from when recording began');
+        // Offsets count from when recording began; the metadata counts from the start call.
+        assert.equal(manifest.startCalledAt, archive.createdAt);
+        const file = manifest.files[0]!;
+        const meta = JSON.parse(
+          readFileSync(join(dir.path, 'archives', archive.id, file.metadataFilename!), 'utf8'),
+        ) as { start_time_offset_ms: number };
+        assert.equal(
+          file.startTimeOffset,
+          meta.start_time_offset_ms - (manifest.createdAt - archive.createdAt),
+        );
       } finally {
         clearInterval(ping);
         keepOpen.close();

@@ -175,6 +175,9 @@ export class CompositionService {
     const q = parseWith(listCompositionsSchema, query ?? {}, 'query');
     const { items, count } = this.repo.list({
       ...(q.archiveId !== undefined ? { archiveId: q.archiveId } : {}),
+      ...(q.roomId !== undefined ? { roomId: q.roomId } : {}),
+      ...(q.createdFrom !== undefined ? { createdFrom: q.createdFrom } : {}),
+      ...(q.createdTo !== undefined ? { createdTo: q.createdTo } : {}),
       ...(q.status !== undefined ? { status: q.status } : {}),
       offset: q.offset,
       count: q.count,

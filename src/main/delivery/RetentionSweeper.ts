@@ -12,7 +12,10 @@ export interface RetentionSweeperOptions {
   /** `<data>/archives`. */
   archivesDir: string;
   /** The live settings: retention switches and times are read at each sweep. */
-  settings: Pick<Settings, 'retentionEnabled' | 'retentionSec' | 'localRetentionEnabled' | 'localRetentionSec'>;
+  settings: Pick<
+    Settings,
+    'retentionEnabled' | 'retentionSec' | 'localRetentionEnabled' | 'localRetentionSec'
+  >;
   /** Time between sweeps (default 1 s: an expireTime is honoured within about a second). */
   everyMs?: number;
 }

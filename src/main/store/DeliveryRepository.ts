@@ -262,10 +262,7 @@ export class DeliveryRepository {
   }
 
   /** Uploaded archives whose local retention ended by `now` (expire time set at upload, or upload time + retention). */
-  expiredArchives(
-    now: number,
-    retention: { uploadedMs: number | null; localMs: number | null },
-  ): string[] {
+  expiredArchives(now: number, retention: { uploadedMs: number | null; localMs: number | null }): string[] {
     // Expired: an expireTime that has passed (set at start, or by delivery retention); uploaded
     // archives after the retention time; local archives never uploaded after the local one.
     // Never while a delivery still reads the files.
