@@ -614,6 +614,41 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
     },
   );
 
+  it('composes a splitOnly composed archive from its split files', { timeout: 120_000 }, async () => {
+    const room = await operator.createRoom({ name: 'Split composed' });
+    const { publisher } = await publish(room.id);
+    const archive = await api.start({
+      sessionId: room.id,
+      outputMode: 'composed',
+      splitDuration: 5,
+      splitOnly: true,
+    });
+    await waitFor(
+      () => events.find((e) => e.archiveId === archive.id && e.type === 'split-archive.available'),
+      20_000,
+      'a split file',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await api.stop(archive.id);
+    await publisher.stop();
+    const done = await api.waitStatus(archive.id, 'available', 90_000);
+    const folder = join(dir.path, 'archives', archive.id);
+    const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as Manifest;
+    assert.equal(manifest.files.length, 0, 'no whole files');
+    assert.ok(manifest.splits!.length >= 2);
+    const mp4 = await probe(join(folder, 'archive.mp4'));
+    const last = Math.max(...manifest.splits!.map((f) => f.stopTimeOffset));
+    const first = Math.min(...manifest.splits!.map((f) => f.startTimeOffset));
+    // Every split is in it (one split alone is at most ~5 s); the composition may also keep
+    // the moments before the first frame, from the start call.
+    const splitsSec = (last - first) / 1000;
+    assert.ok(
+      mp4.duration >= splitsSec - 0.5 && mp4.duration <= splitsSec + 3,
+      `${mp4.duration} s for ${splitsSec} s of splits`,
+    );
+    assert.equal(done.size, readFileSync(join(folder, 'archive.mp4')).length);
+  });
+
   it(
     'removes never-uploaded local archives after localRetentionSec when that retention is on',
     { timeout: 30_000 },

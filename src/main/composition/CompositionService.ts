@@ -25,7 +25,7 @@ import type { ArchiveStatus } from '../events/ArchiveStatus';
 import type { EventBus } from '../events/EventBus';
 import type { Logger } from '../logger';
 import type { Ffmpeg } from '../media/ffmpeg';
-import type { ArchiveRecord } from '../store/ArchiveRepository';
+import type { ArchiveFileRecord, ArchiveRecord } from '../store/ArchiveRepository';
 import { CompositionHookRepository, type CompositionHookRecord } from '../store/CompositionHookRepository';
 import { CompositionRepository, type CompositionRecord } from '../store/CompositionRepository';
 import { Composer } from './Composer';
@@ -602,6 +602,12 @@ export class CompositionService {
   /** manifest.json, or (when a crash left none) the same facts from the archive's file rows. */
   #manifest(archive: ArchiveRecord): Manifest {
     const path = join(this.#archiveDir(archive.id), 'manifest.json');
+    const rows = this.#options.archiveStatus.repo.files(archive.id);
+    if (!rows.some((f) => f.kind === 'media') && rows.some((f) => f.kind === 'split')) {
+      // splitOnly: no whole files; each split file is a source on the archive's timeline (the
+      // splits of a stream follow each other without overlap, so a stream keeps one tile).
+      return this.#manifestOf(archive, rows.filter((f) => f.kind === 'split'));
+    }
     if (existsSync(path)) {
       try {
         const manifest = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
@@ -628,9 +634,14 @@ export class CompositionService {
         );
       }
     }
-    const files = this.#options.archiveStatus.repo.files(archive.id).filter((f) => f.kind === 'media');
+    const files = rows.filter((f) => f.kind === 'media');
     if (files.length === 0)
       throw notFound(`archive ${archive.id} has no manifest.json and no recording files`, 'manifest.json');
+    return this.#manifestOf(archive, files);
+  }
+
+  /** A manifest made from file rows (offsets from the start call, as the rows have them). */
+  #manifestOf(archive: ArchiveRecord, files: ArchiveFileRecord[]): Manifest {
     return {
       createdAt: archive.createdAt,
       id: archive.id,
@@ -645,6 +656,7 @@ export class CompositionService {
         stopTimeOffset: f.stopOffsetMs ?? f.startOffsetMs,
         connectionData: typeof f.info.connectionData === 'string' ? f.info.connectionData : '',
         videoType: (f.info.videoType as Manifest['files'][number]['videoType']) ?? null,
+        layoutClassList: Array.isArray(f.info.layoutClassList) ? (f.info.layoutClassList as string[]) : [],
       })),
     };
   }
