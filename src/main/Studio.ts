@@ -176,7 +176,7 @@ export class Studio {
         recording: this.recording,
         baseUrl: () => this.url,
       }),
-      compositionRoutes(this.composition),
+      compositionRoutes(this.composition, this.webhooks),
       deliveryRoutes(this.delivery),
       webhookRoutes(this.webhooks),
     ];

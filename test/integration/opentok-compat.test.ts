@@ -11,7 +11,9 @@ import type { ArchiveFileEvent } from '../../src/shared/events/archives';
 import { json, projectJwt } from '../helpers/api';
 import { startHeadless, TEST_CREDENTIALS, type HeadlessCore } from '../helpers/headless';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
+import { Webhook } from 'standardwebhooks';
 import { probe } from '../helpers/probe';
+import { createWebhookReceiver } from '../helpers/servers/webhookReceiver';
 import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
 
@@ -648,6 +650,95 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
     );
     assert.equal(done.size, readFileSync(join(folder, 'archive.mp4')).length);
   });
+
+  it(
+    "sends a composition's and a hook's events to their statusCallback, signed, and filters compositions",
+    { timeout: 120_000 },
+    async () => {
+      const receiver = await createWebhookReceiver();
+      try {
+        const room = await operator.createRoom({ name: 'Callbacks' });
+        const hook = await operator.ok<{ id: string; statusCallback: string; statusCallbackSecret: string }>(
+          'POST',
+          '/api/composition-hooks',
+          { friendlyName: 'every archive', roomId: room.id, statusCallback: receiver.url('/hook') },
+        );
+        assert.equal(hook.statusCallback, receiver.url('/hook'));
+        assert.match(hook.statusCallbackSecret, /^whsec_/);
+        const bad = await operator.request<{ message: string }>('POST', '/api/composition-hooks', {
+          friendlyName: 'bad',
+          statusCallback: 'ftp://x',
+        });
+        assert.equal(bad.status, 400);
+        assert.match(bad.body.message, /statusCallback/);
+
+        const { publisher } = await publish(room.id);
+        const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await api.stop(archive.id);
+        await publisher.stop();
+        await api.waitStatus(archive.id, 'available');
+        const one = await operator.ok<{ id: string; statusCallbackSecret: string }>(
+          'POST',
+          '/api/compositions',
+          {
+            archiveId: archive.id,
+            statusCallback: receiver.url('/one'),
+          },
+        );
+        const done = (path: string) => (accepted: Array<{ path: string; body: string }>) =>
+          accepted.some((r) => r.path === path && r.body.includes('"composition.available"'));
+        await receiver.waitFor((a) => done('/one')(a) && done('/hook')(a), 90_000);
+        const check = (path: string, secret: string) => {
+          const verifier = new Webhook(secret);
+          return receiver
+            .accepted()
+            .filter((r) => r.path === path)
+            .map(
+              (r) =>
+                verifier.verify(r.body, {
+                  'webhook-id': String(r.headers['webhook-id']),
+                  'webhook-timestamp': String(r.headers['webhook-timestamp']),
+                  'webhook-signature': String(r.headers['webhook-signature']),
+                }) as { type: string; data: { compositionId: string; hookId?: string | null } },
+            );
+        };
+        const mine = check('/one', one.statusCallbackSecret);
+        assert.deepEqual(
+          mine.map((e) => e.type).filter((t) => t !== 'composition.progress'),
+          ['composition.enqueued', 'composition.started', 'composition.available'],
+        );
+        assert.ok(
+          mine.every((e) => e.data.compositionId === one.id),
+          'only its own events',
+        );
+        const hooked = check('/hook', hook.statusCallbackSecret);
+        assert.ok(hooked.length > 0 && hooked.every((e) => e.data.hookId === hook.id));
+        assert.ok(hooked.every((e) => e.data.compositionId !== one.id));
+
+        const ofRoom = await operator.ok<{ count: number }>('GET', `/api/compositions?roomId=${room.id}`);
+        assert.equal(ofRoom.count, 2);
+        const ofArchive = await operator.ok<{ count: number }>(
+          'GET',
+          `/api/compositions?archiveId=${archive.id}`,
+        );
+        assert.equal(ofArchive.count, 2);
+        const future = await operator.ok<{ count: number }>(
+          'GET',
+          `/api/compositions?roomId=${room.id}&createdFrom=${Date.now() + 60_000}`,
+        );
+        assert.equal(future.count, 0);
+        const past = await operator.ok<{ count: number }>(
+          'GET',
+          `/api/compositions?roomId=${room.id}&createdTo=${new Date(Date.now() - 3_600_000).toISOString()}`,
+        );
+        assert.equal(past.count, 0);
+        await operator.ok('DELETE', `/api/composition-hooks/${hook.id}`);
+      } finally {
+        await receiver.close();
+      }
+    },
+  );
 
   it(
     'removes never-uploaded local archives after localRetentionSec when that retention is on',
