@@ -606,7 +606,10 @@ export class CompositionService {
     if (!rows.some((f) => f.kind === 'media') && rows.some((f) => f.kind === 'split')) {
       // splitOnly: no whole files; each split file is a source on the archive's timeline (the
       // splits of a stream follow each other without overlap, so a stream keeps one tile).
-      return this.#manifestOf(archive, rows.filter((f) => f.kind === 'split'));
+      return this.#manifestOf(
+        archive,
+        rows.filter((f) => f.kind === 'split'),
+      );
     }
     if (existsSync(path)) {
       try {

@@ -196,7 +196,11 @@ export class WebhookService {
    * Registers a `statusCallback` for one composition or one hook's compositions (replacing the
    * one it had): signed like every webhook; answers the signing secret, shown once.
    */
-  setStatusCallback(scope: StatusCallbackScope, url: string, since?: number): { url: string; secret: string } {
+  setStatusCallback(
+    scope: StatusCallbackScope,
+    url: string,
+    since?: number,
+  ): { url: string; secret: string } {
     this.removeStatusCallback(scope);
     const record = this.#insert(
       { kind: 'callback', url, events: [scopeKey(scope)], description: null, enabled: true },
@@ -215,7 +219,8 @@ export class WebhookService {
 
   removeStatusCallback(scope: StatusCallbackScope): void {
     const key = scopeKey(scope);
-    for (const record of this.repo.list('callback')) if (record.events?.includes(key)) this.repo.delete(record.id);
+    for (const record of this.repo.list('callback'))
+      if (record.events?.includes(key)) this.repo.delete(record.id);
   }
 
   // ---- OpenTok callbacks ------------------------------------------------------------------
