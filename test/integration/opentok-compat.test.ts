@@ -93,6 +93,8 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
     dir = tempDir();
     core = await startHeadless({
       dataDir: dir.path,
+      // Generous: the machine may be busy.
+      timeoutMs: 60_000,
       env: {
         SPOOL_SESSION_GRACE_SEC: '1',
         SPOOL_AUTO_ARCHIVE_STOP_SEC: '3',
@@ -355,6 +357,16 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
       assert.equal(splitMeta.size, split.size);
       assert.match(String(splitMeta.start_timestamp), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       assert.equal(typeof splitMeta.start_time, 'number');
+      // The video size at the file's start (and each change after, with its time).
+      const sizes = splitMeta.resolution_changes as Array<{
+        offset_ms: number;
+        width: number;
+        height: number;
+      }>;
+      assert.equal(sizes[0]!.width, splitMeta.video_width);
+      assert.equal(sizes[0]!.height, splitMeta.video_height);
+      assert.equal(sizes[0]!.offset_ms, split.startTimeOffset);
+      assert.deepEqual([splitMeta.video_width, splitMeta.video_height], [640, 360], 'the clip is 640x360');
       assert.ok(events.some((e) => e.type === 'archive.file.available' && e.archiveId === archive.id));
       assert.ok(
         !events.some((e) => e.type === 'archive.stopped' && e.archiveId === archive.id),

@@ -598,6 +598,7 @@ export class RecordingService {
       audioCodec: file.audioCodec,
       videoCodec: file.videoCodec,
       container: file.container,
+      ...(file.resolutions !== undefined ? { resolutions: file.resolutions } : {}),
       ...(segment !== null ? { segment } : {}),
     };
     this.#repo.upsertFile({
@@ -1053,6 +1054,9 @@ function soraMetadata(
   const videoCodec = typeof row.info.videoCodec === 'string' ? row.info.videoCodec : null;
   const splitIndex = row.kind === 'split' ? splitIndexOf(row.filename) : undefined;
   const connectionId = typeof row.info.connectionId === 'string' ? row.info.connectionId : null;
+  const resolutions = Array.isArray(row.info.resolutions)
+    ? (row.info.resolutions as Array<{ offsetMs: number; width: number; height: number }>)
+    : [];
   return {
     audio: audioCodec !== null,
     ...(audioCodec !== null ? { audio_codec_type: audioCodec.toUpperCase() } : {}),
@@ -1074,6 +1078,9 @@ function soraMetadata(
     stop_time: unixSec(stop),
     stop_time_offset: Math.floor(stopOffset / 1000),
     stop_timestamp: rfc3339(stop),
+    ...(resolutions.length > 0
+      ? { video_width: resolutions[0]!.width, video_height: resolutions[0]!.height }
+      : {}),
     format: row.filename.endsWith('.mp4') ? 'mp4' : 'webm',
     ...(record.options.recordingMetadata !== undefined
       ? { recording_metadata: record.options.recordingMetadata }
@@ -1089,5 +1096,12 @@ function soraMetadata(
     start_time_offset_ms: row.startOffsetMs,
     stop_time_offset_ms: stopOffset,
     container: row.info.container ?? null,
+    // Every video size with the time it took effect (the first is the file's start).
+    resolution_changes: resolutions.map((r) => ({
+      offset_ms: r.offsetMs,
+      timestamp: rfc3339(record.createdAt + r.offsetMs),
+      width: r.width,
+      height: r.height,
+    })),
   };
 }

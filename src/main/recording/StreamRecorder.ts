@@ -33,6 +33,8 @@ export interface RecordedFile {
   videoCodec: string | null;
   /** Whether the container needs a remux to the archive's format at the end (H.264 → mp4). */
   container: 'webm' | 'matroska';
+  /** Video size at the file's start and each change after (offsets as startOffsetMs). */
+  resolutions?: Array<{ offsetMs: number; width: number; height: number }>;
 }
 
 export interface StreamRecorderOptions {
@@ -90,6 +92,8 @@ export class StreamRecorder {
   #splitIndex = 0;
   #splitCutPending = false;
   #videoConfig: Pick<MatroskaTrack, 'codecPrivate' | 'width' | 'height'> | null = null;
+  /** Video sizes seen on keyframes, each when it changed. */
+  readonly #sizes: Array<{ timeMs: number; width: number; height: number }> = [];
   #videoCodec: VideoCodec | null = null;
   #firstFrameAt: number | null = null;
   #timer: NodeJS.Timeout;
@@ -227,6 +231,7 @@ export class StreamRecorder {
     if (this.#stopped) return;
     if (frame.kind === 'video' && frame.keyframe && this.#videoConfig === null)
       this.#videoConfig = this.#configOf(frame.data);
+    if (frame.kind === 'video' && frame.keyframe) this.#noteSize(frame);
     if (frame.kind === 'video' && this.#videoCodec === 'H264')
       frame = { ...frame, data: annexBToAvcc(frame.data) };
     this.#firstFrameAt ??= Date.now();
@@ -234,6 +239,26 @@ export class StreamRecorder {
     let i = this.#queue.length;
     while (i > 0 && this.#queue[i - 1]!.timeMs > frame.timeMs) i--;
     this.#queue.splice(i, 0, frame);
+  }
+
+  /** Keeps the video size of each keyframe when it changes (for the files' metadata). */
+  #noteSize(frame: TrackFrame): void {
+    const size = this.#configOf(frame.data);
+    if (size?.width === undefined || size.height === undefined) return;
+    const last = this.#sizes.at(-1);
+    if (last !== undefined && last.width === size.width && last.height === size.height) return;
+    this.#sizes.push({ timeMs: frame.timeMs, width: size.width, height: size.height });
+  }
+
+  /** The sizes in effect during [from, to] (ms, recorder time), as file metadata offsets. */
+  #sizesBetween(from: number, to: number): RecordedFile['resolutions'] {
+    const before = this.#sizes.filter((s) => s.timeMs <= from).at(-1);
+    const during = this.#sizes.filter((s) => s.timeMs > from && s.timeMs <= to);
+    return [...(before ? [{ ...before, timeMs: from }] : []), ...during].map((s) => ({
+      offsetMs: Math.max(0, Math.round(s.timeMs - this.#options.archiveStartMs)),
+      width: s.width,
+      height: s.height,
+    }));
   }
 
   #configOf(frame: Buffer): Pick<MatroskaTrack, 'codecPrivate' | 'width' | 'height'> | null {
@@ -405,6 +430,7 @@ export class StreamRecorder {
       size,
       durationMs,
       stopOffsetMs: file.info.startOffsetMs + durationMs,
+      ...(file.tracks.has('video') ? { resolutions: this.#sizesBetween(file.startTime, file.lastTime) } : {}),
     };
     this.#files.push(info);
     this.#options.onFileFinished?.(info);
