@@ -72,7 +72,7 @@ export class HttpServer {
     installErrorHandling(app);
     // `Content-Type: application/json` with an empty body is an empty object (OpenTok clients
     // send it on POSTs without options); anything else goes to the safe default parser.
-    const parseJson = app.getDefaultJsonParser('error', 'ignore');
+    const parseJson = app.getDefaultJsonParser('error', 'error');
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
       if (typeof body === 'string' && body.trim() === '') {

@@ -87,7 +87,12 @@ export function archiveRoutes(recording: RecordingService, rooms: RoomService): 
     const legacy = '/v2/partner/:apiKey/archive';
     app.post(legacy, async (request) => {
       requireAction(request.body, 'start');
-      return recording.start(lenientBody(request, START_FIELDS, 'archive'));
+      const { action: _action, ...body } = lenientBody(
+        request,
+        [...START_FIELDS, 'action'],
+        'archive',
+      ) as Record<string, unknown>;
+      return recording.start(body);
     });
     app.post<{ Params: { id: string } }>(`${legacy}/:id`, async (request) => {
       requireAction(request.body, 'stop');
