@@ -616,7 +616,9 @@ export class CompositionService {
         const manifest = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
         // The manifest counts from when recording began (OpenTok); layout changes count from the
         // start call: bring the files back onto the start call's timeline.
-        const shift = (manifest.createdAt ?? archive.createdAt) - archive.createdAt;
+        // (`startCalledAt` is there only when the two differ.)
+        const shift =
+          typeof manifest.startCalledAt === 'number' ? manifest.createdAt - manifest.startCalledAt : 0;
         if (shift === 0) return manifest;
         return {
           ...manifest,
