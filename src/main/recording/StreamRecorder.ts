@@ -254,11 +254,15 @@ export class StreamRecorder {
   #sizesBetween(from: number, to: number): RecordedFile['resolutions'] {
     const before = this.#sizes.filter((s) => s.timeMs <= from).at(-1);
     const during = this.#sizes.filter((s) => s.timeMs > from && s.timeMs <= to);
-    return [...(before ? [{ ...before, timeMs: from }] : []), ...during].map((s) => ({
-      offsetMs: Math.max(0, Math.round(s.timeMs - this.#options.archiveStartMs)),
-      width: s.width,
-      height: s.height,
-    }));
+    // The first size counts from the file's start (a file's video begins with a keyframe).
+    const sizes = before ? [before, ...during] : during;
+    return sizes
+      .map((s, i) => ({ ...s, timeMs: i === 0 ? from : s.timeMs }))
+      .map((s) => ({
+        offsetMs: Math.max(0, Math.round(s.timeMs - this.#options.archiveStartMs)),
+        width: s.width,
+        height: s.height,
+      }));
   }
 
   #configOf(frame: Buffer): Pick<MatroskaTrack, 'codecPrivate' | 'width' | 'height'> | null {
