@@ -1,4 +1,5 @@
 import { statfs } from 'node:fs/promises';
+import type { FastifyRequest } from 'fastify';
 import { join } from 'node:path';
 import type { DiskReport, Health, StudioInfo } from '../shared/api';
 import { DiskMonitor } from './disk/DiskMonitor';
@@ -15,6 +16,7 @@ import { DeliveryService } from './delivery/DeliveryService';
 import { deliveryRoutes } from './http/routes/deliveries';
 import { archiveRoutes } from './http/routes/archives';
 import { fileRoutes } from './http/routes/files';
+import { streamRoutes } from './http/routes/streams';
 import { roomRoutes } from './http/routes/rooms';
 import { studioRoutes } from './http/routes/studio';
 import { createLogger, type Logger } from './logger';
@@ -27,6 +29,7 @@ import { Auth } from './security/Auth';
 import { LoginThrottle } from './security/LoginThrottle';
 import { loadOrCreateCertificate, type TlsMaterial } from './security/certificate';
 import { loadOrCreateKey } from './security/keys';
+import { SignedLinks } from './security/SignedLinks';
 import { SecretBox, type Encryptor } from './security/SecretBox';
 import { WebhookService } from './webhooks/WebhookService';
 import { webhookRoutes } from './http/routes/webhooks';
@@ -85,6 +88,8 @@ export class Studio {
   /** Connection health of every published stream, pushed as `health.streams` about 1 Hz. */
   readonly streamHealth: HealthMonitor;
   readonly archives: ArchiveStatus;
+  /** Signed, expiring download links (archive `url`, file links). */
+  readonly links: SignedLinks;
   readonly recording: RecordingService;
   readonly composition: CompositionService;
   readonly delivery: DeliveryService;
@@ -140,6 +145,8 @@ export class Studio {
       apiKey: settings.apiKey,
       baseUrl: '',
     });
+    this.links = new SignedLinks(loadOrCreateKey(dataDir, 'links'), () => settings.signedLinkTtlSec);
+    this.archives.links = this.links;
     this.recording = new RecordingService({
       db: this.store.db,
       bus: this.bus,
@@ -215,9 +222,16 @@ export class Studio {
     const routes: RouteModule[] = [
       roomRoutes(this.rooms),
       archiveRoutes(this.recording, this.rooms),
-      fileRoutes(this.recording, this.archives.repo),
-      studioRoutes({ archives: this.archives.repo, layouts: new LayoutRepository(this.store.db) }),
-      compositionRoutes(this.composition),
+      streamRoutes(this.rooms),
+      fileRoutes(this.recording, this.archives.repo, this.links),
+      studioRoutes({
+        archives: this.archives.repo,
+        layouts: new LayoutRepository(this.store.db),
+        links: this.links,
+        recording: this.recording,
+        baseUrl: () => this.url,
+      }),
+      compositionRoutes(this.composition, this.webhooks),
       deliveryRoutes(this.delivery),
       webhookRoutes(this.webhooks),
       archiveSummaryRoutes({
@@ -227,7 +241,20 @@ export class Studio {
         archiveDir: (id) => this.recording.archiveDir(id),
       }),
     ];
-    this.http = new HttpServer(ctx, { host: settings.bindAddress, port: settings.httpPort, routes });
+    // Signed download links: path, expiry and signature checked in the access gate.
+    const verifiers = {
+      signedLink: async (request: FastifyRequest) => {
+        const query = request.query as { expires?: unknown; signature?: unknown } | undefined;
+        this.links.verify(request.url.split('?')[0]!, query?.expires, query?.signature);
+        return undefined;
+      },
+    };
+    this.http = new HttpServer(ctx, {
+      host: settings.bindAddress,
+      port: settings.httpPort,
+      routes,
+      verifiers,
+    });
     this.https =
       pre.tls !== null && settings.lanAddress !== null
         ? new HttpServer(ctx, {
@@ -235,6 +262,7 @@ export class Studio {
             port: settings.httpsPort,
             https: { key: pre.tls.key, cert: pre.tls.cert },
             routes,
+            verifiers,
           })
         : null;
   }

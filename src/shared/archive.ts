@@ -130,6 +130,10 @@ export interface ManifestFile {
   tracks?: Partial<Record<'audio' | 'video', ManifestTrack>>;
   /** The write error that ended this file early ("disk full"); it plays up to there. */
   error?: string;
+  /** OpenTok layout classes of the stream (`PUT …/session/{id}/stream`), as the file ended. */
+  layoutClassList?: string[];
+  /** The file's metadata JSON beside it (Sora's recording metadata fields). */
+  metadataFilename?: string;
 }
 
 /** `manifest.json` of an archive: OpenTok's individual-stream format, extra fields allowed. */
@@ -150,7 +154,14 @@ export interface Manifest {
     size: number;
     startTimeOffset: number;
     stopTimeOffset: number;
+    /** 1, 2, … as in the file name. */
+    splitIndex?: number;
+    metadataFilename?: string;
   }>;
+  /** `split/<base>_end.json` of each stream segment with split files (Sora's split-archive-end). */
+  splitEnds?: string[];
+  /** When the start call came (ms), when recording began later (`createdAt` is that). */
+  startCalledAt?: number;
 }
 
 /** What the archive list shows beside the OpenTok fields (`GET /api/archives/summaries`). */

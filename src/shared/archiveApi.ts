@@ -60,3 +60,45 @@ export const patchArchiveStreamsSchema = z
     message: 'give exactly one of addStream or removeStream',
     path: ['addStream'],
   });
+
+const STATUSES = ['started', 'paused', 'stopped', 'available', 'uploaded', 'failed', 'expired'] as const;
+const time = z.union([
+  z.coerce.number().int().nonnegative(),
+  z.iso.datetime({ offset: true }).transform((v) => Date.parse(v)),
+]);
+
+/** `GET /api/archives`: the studio's archive list with filters. */
+export const archiveSearchSchema = z.strictObject({
+  offset: z.coerce.number().int('must be a whole number').min(0).max(1_000_000).default(0),
+  count: z.coerce.number().int('must be a whole number').min(1).max(1000).default(50),
+  /** One status or several, comma-separated: `available,uploaded`. */
+  status: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    )
+    .pipe(z.array(z.enum(STATUSES, { error: `must be statuses among ${STATUSES.join(', ')}` })))
+    .optional(),
+  /** The room (OpenTok session id). */
+  roomId: z.string().min(1).max(64).optional(),
+  /** Created at or after: ms since the epoch or an ISO date. */
+  createdFrom: time.optional(),
+  /** Created before: ms since the epoch or an ISO date. */
+  createdTo: time.optional(),
+});
+
+/** `POST /api/archives/delete`: bulk delete. */
+export const deleteArchivesSchema = z.strictObject({
+  ids: z.array(z.string().min(1).max(64)).min(1, 'must list at least one archive').max(1000),
+});
+
+/** One archive's answer in a bulk delete. */
+export interface BulkDeleteResult {
+  id: string;
+  deleted: boolean;
+  /** Why not, when not (e.g. still recording). */
+  error?: string;
+}

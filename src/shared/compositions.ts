@@ -144,8 +144,18 @@ export const compositionSpecSchema = z
   .transform((body, ctx) => finishSpec(body, ctx));
 
 /** `GET /api/compositions` query. */
+const listTime = z.union([
+  z.coerce.number().int().nonnegative(),
+  z.iso.datetime({ offset: true }).transform((v) => Date.parse(v)),
+]);
+
 export const listCompositionsSchema = z.strictObject({
   archiveId: z.string().min(1).max(64).optional(),
+  /** The room of the composed archive. */
+  roomId: z.string().min(1).max(64).optional(),
+  /** Created at or after / before: ms since the epoch or an ISO date. */
+  createdFrom: listTime.optional(),
+  createdTo: listTime.optional(),
   status: z
     .enum(COMPOSITION_STATUSES, { error: `must be one of ${COMPOSITION_STATUSES.join(', ')}` })
     .optional(),

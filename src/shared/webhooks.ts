@@ -1,8 +1,12 @@
 /** Webhook registrations and their delivery log, as the API shows them. */
 import { z } from 'zod';
 
-/** `studio`: the studio event envelope for every (or some) event; `opentok`: OpenTok archive callbacks. */
-export type WebhookKind = 'studio' | 'opentok';
+/**
+ * `studio`: the studio event envelope for every (or some) event; `opentok`: OpenTok archive
+ * callbacks; `callback`: a composition's or a composition hook's `statusCallback` (the studio
+ * envelope of that composition's events only, Twilio's StatusCallback).
+ */
+export type WebhookKind = 'studio' | 'opentok' | 'callback';
 
 const callbackUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
@@ -13,9 +17,12 @@ const eventFilter = z
   .string()
   .trim()
   .regex(
-    /^(\*|[a-z][a-zA-Z0-9_]*\.(\*|[a-zA-Z0-9_]+))$/,
+    /^(\*|[a-z][a-zA-Z0-9_-]*(\.[a-zA-Z0-9_-]+)*\.(\*|[a-zA-Z0-9_-]+))$/,
     'must be an event type like archive.uploaded, a group like delivery.*, or *',
   );
+
+/** A `statusCallback` URL (compositions, composition hooks). */
+export const statusCallbackSchema = callbackUrl;
 
 /** `POST /api/webhooks`. */
 export const createWebhookSchema = z.strictObject({

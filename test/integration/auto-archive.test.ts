@@ -19,7 +19,12 @@ describe('automatic archives and archive events', () => {
     dir = tempDir();
     core = await startHeadless({
       dataDir: dir.path,
-      env: { SPOOL_MAX_DURATION_SEC: '6', SPOOL_AUTO_ARCHIVE_OVERLAP_SEC: '2', SPOOL_SESSION_GRACE_SEC: '1' },
+      env: {
+        SPOOL_MAX_DURATION_SEC: '6',
+        SPOOL_AUTO_ARCHIVE_OVERLAP_SEC: '2',
+        SPOOL_SESSION_GRACE_SEC: '1',
+        SPOOL_AUTO_ARCHIVE_STOP_SEC: '1',
+      },
     });
     operator = await OperatorClient.login(core);
     socket = new WebSocket(`${core.url.replace('http', 'ws')}/api/events`);
@@ -136,11 +141,13 @@ describe('automatic archives and archive events', () => {
       5000,
       'archive events',
     );
+    // The stream's file is announced once final, before the archive's `stopped`.
     assert.deepEqual(
       mine.map((e) => e.type),
-      ['archive.started', 'archive.stopped', 'archive.available'],
+      ['archive.started', 'archive.file.available', 'archive.stopped', 'archive.available'],
     );
-    for (const event of mine) {
+    const statuses = mine.filter((e) => e.type !== 'archive.file.available');
+    for (const event of statuses) {
       const data = event.data as ArchiveJson;
       for (const field of [
         'id',
@@ -165,6 +172,6 @@ describe('automatic archives and archive events', () => {
     const available = mine.at(-1)!.data as ArchiveJson;
     assert.ok(available.size > 0);
     assert.equal(available.url, `${core.url}/files/${archive.id}/archive.zip`);
-    assert.equal((mine[1]!.data as ArchiveJson).reason, 'user initiated');
+    assert.equal((statuses[1]!.data as ArchiveJson).reason, 'user initiated');
   });
 });

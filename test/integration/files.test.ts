@@ -108,7 +108,8 @@ describe('protected file server', () => {
     assert.equal(webm.headers.get('content-type'), 'video/webm');
     const bytes = Buffer.from(await webm.arrayBuffer());
     assert.equal(bytes.length, media.size);
-    assert.equal(archive.url, `${core.url}/files/${archive.id}/archive.zip`);
+    // REST answers point at a signed link to the same ZIP.
+    assert.match(archive.url ?? '', new RegExp(`^${core.url}/links/${archive.id}/archive\\.zip\\?expires=`));
   });
 
   it('answers a Range request with 206 and exactly those bytes', async () => {
@@ -161,7 +162,10 @@ describe('protected file server', () => {
       .trim()
       .split('\n');
     const names = listing.map((l) => l.split(' ')[0]);
-    assert.deepEqual(names.sort(), ['manifest.json', manifest.files[0]!.filename].sort());
+    assert.deepEqual(
+      names.sort(),
+      ['manifest.json', manifest.files[0]!.filename, manifest.files[0]!.metadataFilename].sort(),
+    );
     const extracted = execFileSync('python3', [
       '-c',
       'import sys,zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))',

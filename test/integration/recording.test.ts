@@ -84,7 +84,11 @@ describe('recording', () => {
     assert.equal(stopped.status, 'stopped');
     assert.equal(stopped.reason, 'user initiated');
     const available = await api.waitStatus(archive.id, 'available', 2000);
-    assert.match(available.url ?? '', new RegExp(`/files/${archive.id}/archive.zip$`));
+    // REST answers carry a signed, expiring link to the ZIP (OpenTok's pre-signed URL).
+    assert.match(
+      available.url ?? '',
+      new RegExp(`/links/${archive.id}/archive.zip\\?expires=\\d+&signature=[\\w-]{43}$`),
+    );
 
     const manifest = manifestOf(dir.path, archive.id);
     assert.equal(manifest.id, archive.id);

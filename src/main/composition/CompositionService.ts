@@ -25,7 +25,7 @@ import type { ArchiveStatus } from '../events/ArchiveStatus';
 import type { EventBus } from '../events/EventBus';
 import type { Logger } from '../logger';
 import type { Ffmpeg } from '../media/ffmpeg';
-import type { ArchiveRecord } from '../store/ArchiveRepository';
+import type { ArchiveFileRecord, ArchiveRecord } from '../store/ArchiveRepository';
 import { CompositionHookRepository, type CompositionHookRecord } from '../store/CompositionHookRepository';
 import { CompositionRepository, type CompositionRecord } from '../store/CompositionRepository';
 import { Composer } from './Composer';
@@ -218,6 +218,9 @@ export class CompositionService {
     const q = parseWith(listCompositionsSchema, query ?? {}, 'query');
     const { items, count } = this.repo.list({
       ...(q.archiveId !== undefined ? { archiveId: q.archiveId } : {}),
+      ...(q.roomId !== undefined ? { roomId: q.roomId } : {}),
+      ...(q.createdFrom !== undefined ? { createdFrom: q.createdFrom } : {}),
+      ...(q.createdTo !== undefined ? { createdTo: q.createdTo } : {}),
       ...(q.status !== undefined ? { status: q.status } : {}),
       offset: q.offset,
       count: q.count,
@@ -629,8 +632,8 @@ export class CompositionService {
     if (record.kind === 'archive') {
       const current = this.#options.archiveStatus.repo.get(record.archiveId);
       if (current !== null && current.status === 'stopped') {
-        const size = this.#options.archiveStatus.repo.files(record.archiveId).reduce((n, f) => n + f.size, 0);
-        this.#options.archiveStatus.set(record.archiveId, 'available', { size });
+        // OpenTok: the size of a composed archive is the size of its MP4.
+        this.#options.archiveStatus.set(record.archiveId, 'available', { size: result.size });
       }
     }
     this.#publish('composition.available', record, {
@@ -800,9 +803,32 @@ export class CompositionService {
   /** manifest.json, or (when a crash left none) the same facts from the archive's file rows. */
   #manifest(archive: ArchiveRecord): Manifest {
     const path = join(this.#archiveDir(archive.id), 'manifest.json');
+    const rows = this.#options.archiveStatus.repo.files(archive.id);
+    if (!rows.some((f) => f.kind === 'media') && rows.some((f) => f.kind === 'split')) {
+      // splitOnly: no whole files; each split file is a source on the archive's timeline (the
+      // splits of a stream follow each other without overlap, so a stream keeps one tile).
+      return this.#manifestOf(
+        archive,
+        rows.filter((f) => f.kind === 'split'),
+      );
+    }
     if (existsSync(path)) {
       try {
-        return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+        const manifest = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+        // The manifest counts from when recording began (OpenTok); layout changes count from the
+        // start call: bring the files back onto the start call's timeline.
+        // (`startCalledAt` is there only when the two differ.)
+        const shift =
+          typeof manifest.startCalledAt === 'number' ? manifest.createdAt - manifest.startCalledAt : 0;
+        if (shift === 0) return manifest;
+        return {
+          ...manifest,
+          files: manifest.files.map((f) => ({
+            ...f,
+            startTimeOffset: f.startTimeOffset + shift,
+            stopTimeOffset: f.stopTimeOffset + shift,
+          })),
+        };
       } catch (error) {
         throw new StudioError(
           'Internal',
@@ -814,9 +840,14 @@ export class CompositionService {
         );
       }
     }
-    const files = this.#options.archiveStatus.repo.files(archive.id).filter((f) => f.kind === 'media');
+    const files = rows.filter((f) => f.kind === 'media');
     if (files.length === 0)
       throw notFound(`archive ${archive.id} has no manifest.json and no recording files`, 'manifest.json');
+    return this.#manifestOf(archive, files);
+  }
+
+  /** A manifest made from file rows (offsets from the start call, as the rows have them). */
+  #manifestOf(archive: ArchiveRecord, files: ArchiveFileRecord[]): Manifest {
     return {
       createdAt: archive.createdAt,
       id: archive.id,
@@ -831,6 +862,7 @@ export class CompositionService {
         stopTimeOffset: f.stopOffsetMs ?? f.startOffsetMs,
         connectionData: typeof f.info.connectionData === 'string' ? f.info.connectionData : '',
         videoType: (f.info.videoType as Manifest['files'][number]['videoType']) ?? null,
+        layoutClassList: Array.isArray(f.info.layoutClassList) ? (f.info.layoutClassList as string[]) : [],
       })),
     };
   }

@@ -101,6 +101,12 @@ export const settingsSchema = z.strictObject({
   sessionGraceSec: seconds(0).default(10),
   /** A WHIP offer whose peer has not connected after this long gives its slot back. */
   whipConnectTimeoutSec: seconds(1).default(30),
+  /** An automatic archive stops this long after the last client leaves (OpenTok: 60 s). */
+  autoArchiveStopSec: seconds(0).default(60),
+  /** An archive with nothing published this long after its start stops (OpenTok: 60 s). */
+  archiveNoStreamTimeoutSec: seconds(1).default(60),
+  /** Lifetime of signed download links (archive `url`, file links), in seconds (OpenTok: 10 min). */
+  signedLinkTtlSec: seconds(1).default(600),
   /** Keyframe request (PLI) interval while recording, in seconds. */
   keyframeIntervalSec: seconds(1).default(10),
   /** Overlap of consecutive automatic archives when they roll over, in seconds. */
@@ -128,6 +134,10 @@ export const settingsSchema = z.strictObject({
   retentionSec: seconds(0).default(72 * 3600),
   /** Webhook receivers may be on loopback or private addresses (a receiver on this machine or the LAN). */
   webhooksAllowPrivateNetwork: bool.default(false),
+  /** Also remove local archives never uploaded (no delivery) after `localRetentionSec` (then `expired`). */
+  localRetentionEnabled: bool.default(false),
+  /** Local retention of archives that were never uploaded, in seconds (30 days). */
+  localRetentionSec: seconds(0).default(30 * 86_400),
   /** First retry delay of a failed webhook POST; doubles each attempt (with jitter). */
   webhookBackoffBaseSec: seconds(0).default(5),
   /** Longest delay between two webhook attempts. */

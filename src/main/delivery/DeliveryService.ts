@@ -107,16 +107,14 @@ export class DeliveryService {
     if (requeued > 0) this.#logger.info({ requeued }, 'resuming uploads interrupted by a stop');
     this.#options.bus.on('event', this.#listener);
     this.#catchUp();
-    const { retentionEnabled, retentionSec } = this.#options.settings;
-    if (retentionEnabled) {
-      this.#retention = new RetentionSweeper({
-        deliveries: this.repo,
-        archiveStatus: this.#options.archiveStatus,
-        logger: this.#logger,
-        archivesDir: this.#archivesDir,
-        retentionSec,
-      });
-    }
+    // Always on: an archive's expireTime is honoured whatever the retention switches say.
+    this.#retention = new RetentionSweeper({
+      deliveries: this.repo,
+      archiveStatus: this.#options.archiveStatus,
+      logger: this.#logger,
+      archivesDir: this.#archivesDir,
+      settings: this.#options.settings,
+    });
     this.#pump();
   }
 

@@ -7,6 +7,7 @@ import {
   type ArchiveRepository,
 } from '../store/ArchiveRepository';
 import { faultPoint } from '../util/fault';
+import type { SignedLinks } from '../security/SignedLinks';
 import type { EventBus } from './EventBus';
 
 /**
@@ -18,6 +19,7 @@ export class ArchiveStatus {
   readonly #repo: ArchiveRepository;
   readonly #bus: EventBus;
   readonly #ctx: ArchiveJsonContext;
+  #links: SignedLinks | null = null;
 
   constructor(repo: ArchiveRepository, bus: EventBus, ctx: ArchiveJsonContext) {
     this.#repo = repo;
@@ -34,16 +36,43 @@ export class ArchiveStatus {
     return this.#repo;
   }
 
+  /** Mints signed download links for REST answers (set by the composition root). */
+  set links(links: SignedLinks) {
+    this.#links = links;
+  }
+
+  get links(): SignedLinks | null {
+    return this.#links;
+  }
+
   /** The archive as the API shows it. */
   json(id: string): ArchiveJson {
     const record = this.#repo.get(id);
     if (record === null || record.status === 'deleted')
       throw notFound(`archive ${id} does not exist`, 'archiveId');
-    return this.toJson(record);
+    return this.restJson(record);
   }
 
+  /** The archive as status callbacks and events carry it. */
   toJson(record: ArchiveRecord): ArchiveJson {
     return toArchiveJson(record, this.#repo.streams(record.id), this.#ctx);
+  }
+
+  /**
+   * The archive as REST calls answer it: `createdAt` when recording began, `url` a signed link
+   * minted now (OpenTok: download URLs come only from REST calls and expire after 10 minutes).
+   */
+  restJson(record: ArchiveRecord): ArchiveJson {
+    const links = this.#links;
+    return toArchiveJson(record, this.#repo.streams(record.id), {
+      ...this.#ctx,
+      rest: {
+        url: (archiveId, file) =>
+          links === null
+            ? `${this.#ctx.baseUrl}/files/${archiveId}/${file}`
+            : links.mint(this.#ctx.baseUrl, archiveId, file).url,
+      },
+    });
   }
 
   /**

@@ -132,6 +132,17 @@ export class HttpServer {
         if (!reply.hasHeader(name)) reply.header(name, value);
       }
     });
+    // `Content-Type: application/json` with an empty body is an empty object (OpenTok clients
+    // send it on POSTs without options); anything else goes to the safe default parser.
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      if (typeof body === 'string' && body.trim() === '') {
+        done(null, {});
+        return;
+      }
+      parseJson(request, typeof body === 'string' ? body : body.toString('utf8'), done);
+    });
     app.register(formbody);
     app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
     // After the websocket plugin's own hook: a refused upgrade must still have its socket closed.

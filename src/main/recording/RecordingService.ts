@@ -3,7 +3,14 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, write
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ArchiveJson, ArchiveReason, Manifest, ManifestFile, VideoType } from '../../shared/archive';
-import { patchArchiveStreamsSchema, startArchiveSchema } from '../../shared/archiveApi';
+import type { ArchiveFileEvent } from '../../shared/events/archives';
+import {
+  archiveSearchSchema,
+  deleteArchivesSchema,
+  patchArchiveStreamsSchema,
+  startArchiveSchema,
+  type BulkDeleteResult,
+} from '../../shared/archiveApi';
 import { parseLayout } from '../../shared/layout';
 import { conflict, notFound, StudioError } from '../../shared/errors';
 import type { RecordingState } from '../../shared/signaling';
@@ -61,6 +68,10 @@ export class RecordingService {
   readonly #status: ArchiveStatus;
   readonly #active = new Map<string, ActiveArchive>();
   readonly #roomListeners = new Map<string, Array<() => void>>();
+  /** The stream each recorder records (it outlives the stream's place in the room). */
+  readonly #streamOf = new WeakMap<StreamRecorder, Stream>();
+  /** Rooms whose automatic archive is being started. */
+  readonly #autoStarting = new Set<string>();
   readonly #limits: NodeJS.Timeout;
   /** Bytes queued for the disk across every recorder. */
   readonly budget: WriteBudget;
@@ -102,6 +113,10 @@ export class RecordingService {
         await Promise.all(targets.map((a) => this.#stop(a, 'user initiated')));
       },
       state: (roomId) => this.state(roomId),
+      keepSessionSec: (roomId) =>
+        this.#archivesOf(roomId).some((a) => a.record.options.auto)
+          ? this.#options.settings.autoArchiveStopSec
+          : 0,
     });
     this.#limits = setInterval(() => {
       // A timer that touches the store must never take the process down with it.
@@ -256,6 +271,20 @@ export class RecordingService {
     return this.#stop(active, 'user initiated');
   }
 
+  /**
+   * The operator stops an archive (`POST /api/archives/{id}/stop`): an automatic archive is
+   * stopped too, and automatic recording is turned off for its room so it does not restart.
+   */
+  async stopByOperator(id: string): Promise<ArchiveJson> {
+    const active = this.#active.get(id);
+    if (active?.record.options.auto) {
+      const room = this.#options.rooms.record(active.record.roomId);
+      if (room.settings.autoRecord) this.#options.rooms.update(room.id, { autoRecord: false });
+      return this.#stop(active, 'user initiated');
+    }
+    return this.stop(id);
+  }
+
   get(id: string): ArchiveJson {
     return this.#status.json(id);
   }
@@ -276,7 +305,37 @@ export class RecordingService {
       count: number(query.count, 'count', 1000, 50),
       ...(typeof query.sessionId === 'string' && query.sessionId !== '' ? { roomId: query.sessionId } : {}),
     });
-    return { count: result.count, items: result.items.map((r) => this.#status.toJson(r)) };
+    return { count: result.count, items: result.items.map((r) => this.#status.restJson(r)) };
+  }
+
+  /** `GET /api/archives`: newest first, filtered by status, created range and room. */
+  search(query: unknown): { count: number; items: ArchiveJson[] } {
+    const q = parseWith(archiveSearchSchema, query ?? {}, 'query');
+    const result = this.#repo.list({
+      offset: q.offset,
+      count: q.count,
+      ...(q.roomId !== undefined ? { roomId: q.roomId } : {}),
+      ...(q.status !== undefined ? { statuses: q.status } : {}),
+      ...(q.createdFrom !== undefined ? { createdFrom: q.createdFrom } : {}),
+      ...(q.createdTo !== undefined ? { createdTo: q.createdTo } : {}),
+    });
+    return { count: result.count, items: result.items.map((r) => this.#status.restJson(r)) };
+  }
+
+  /** `POST /api/archives/delete`: deletes each archive it can; says why for the others. */
+  deleteMany(body: unknown): { items: BulkDeleteResult[] } {
+    const { ids } = parseWith(deleteArchivesSchema, body, 'archives');
+    return {
+      items: [...new Set(ids)].map((id) => {
+        try {
+          this.delete(id);
+          return { id, deleted: true };
+        } catch (error) {
+          if (error instanceof StudioError) return { id, deleted: false, error: error.message };
+          throw error;
+        }
+      }),
+    };
   }
 
   /** Deletes an archive that is not recording: its files go, its status becomes `deleted`. */
@@ -430,7 +489,13 @@ export class RecordingService {
         void this.#stop(active, 'failure', detail);
         this.#options.onWriteError?.(detail);
       },
+      onFileFinished: (file) => {
+        this.#saveFile(active.id, stream, file, null, file.stopOffsetMs);
+        // MP4 archives are remuxed at the end (new names): their files are announced then.
+        if (active.record.format !== 'mp4') this.#announceFile(active.id, file.filename);
+      },
     });
+    this.#streamOf.set(recorder, stream);
     active.recorders.set(stream.id, recorder);
   }
 
@@ -443,12 +508,19 @@ export class RecordingService {
     if (recorder === undefined) return Promise.resolve();
     active.recorders.delete(streamId);
     if (active.record.streamMode === 'auto') this.#repo.removeStream(active.id, streamId);
-    const stream = active.room.streams.get(streamId);
+    const stream = this.#streamOf.get(recorder) ?? active.room.streams.get(streamId);
     const done = (async () => {
       const files = await recorder.stop();
       for (const file of files) {
         this.#saveFile(active.id, stream, file, null, file.stopOffsetMs);
         if (file.error !== undefined) active.writeError ??= file.error;
+      }
+      if (active.record.format !== 'mp4') {
+        const names = new Set(files.filter((f) => f.kind === 'split').map((f) => f.filename));
+        this.#announceSplitEnd(
+          active.id,
+          this.#repo.files(active.id).filter((f) => names.has(f.filename)),
+        );
       }
     })();
     const tracked = done.catch((error: unknown) => {
@@ -458,6 +530,113 @@ export class RecordingService {
     active.finishing.add(tracked);
     void tracked.finally(() => active.finishing.delete(tracked));
     return tracked;
+  }
+
+  // ---- per-file events and metadata ----------------------------------------------------------
+
+  /** Writes `<file>.json` beside a finalized file and publishes its per-file event(s). */
+  #announceFile(archiveId: string, filename: string): void {
+    const record = this.#repo.get(archiveId);
+    const row = this.#repo.files(archiveId).find((f) => f.filename === filename);
+    if (record === null || row === undefined || (row.kind !== 'media' && row.kind !== 'split')) return;
+    let metadataFilename: string;
+    try {
+      metadataFilename = this.#writeMetadata(record, row);
+    } catch (error) {
+      this.#logger.error({ err: error, archiveId, file: filename }, 'metadata file could not be written');
+      return;
+    }
+    const payload = this.#fileEvent(record, row, metadataFilename);
+    const options = { roomId: record.roomId, archiveId };
+    this.#options.bus.publish('archive.file.available', payload, options);
+    if (payload.splitIndex !== undefined)
+      this.#options.bus.publish(
+        'split-archive.available',
+        { ...payload, splitIndex: payload.splitIndex },
+        options,
+      );
+  }
+
+  /** After the last split file of a stream segment: `split-archive-end.available` and its JSON. */
+  #announceSplitEnd(archiveId: string, splits: ArchiveFileRecord[]): void {
+    const record = this.#repo.get(archiveId);
+    if (record === null || splits.length === 0) return;
+    const sorted = [...splits].sort(
+      (a, b) => (splitIndexOf(a.filename) ?? 0) - (splitIndexOf(b.filename) ?? 0),
+    );
+    const last = sorted.at(-1)!;
+    const first = sorted[0]!;
+    const lastIndex = splitIndexOf(last.filename) ?? sorted.length;
+    const endName = last.filename.replace(/_\d{4,}\.(webm|mkv|mp4)$/, '_end.json');
+    const body = {
+      ...soraMetadata(record, { ...last, startOffsetMs: first.startOffsetMs }, this.#options.settings.apiKey),
+      split_last_index: String(lastIndex).padStart(4, '0'),
+      filename: `${record.id}/${endName}`,
+      files: sorted.map((f) => f.filename),
+    };
+    delete (body as Record<string, unknown>).split_index;
+    delete (body as Record<string, unknown>).size;
+    delete (body as Record<string, unknown>).metadata_filename;
+    this.#writeJson(record.id, endName, body, last.streamId);
+    const base = this.#fileEvent(record, last, endName);
+    this.#options.bus.publish(
+      'split-archive-end.available',
+      {
+        archiveId: base.archiveId,
+        roomId: base.roomId,
+        streamId: base.streamId,
+        connectionId: base.connectionId,
+        filename: endName,
+        metadataFilename: endName,
+        startTimeOffset: first.startOffsetMs,
+        stopTimeOffset: base.stopTimeOffset,
+        path: `/files/${record.id}/${endName}`,
+        splitLastIndex: lastIndex,
+        files: sorted.map((f) => f.filename),
+      },
+      { roomId: record.roomId, archiveId: record.id },
+    );
+  }
+
+  #fileEvent(record: ArchiveRecord, row: ArchiveFileRecord, metadataFilename: string): ArchiveFileEvent {
+    const splitIndex = row.kind === 'split' ? splitIndexOf(row.filename) : undefined;
+    return {
+      archiveId: record.id,
+      roomId: record.roomId,
+      streamId: row.streamId,
+      connectionId: typeof row.info.connectionId === 'string' ? row.info.connectionId : null,
+      filename: row.filename,
+      metadataFilename,
+      kind: row.kind === 'split' ? 'split' : 'media',
+      size: row.size,
+      startTimeOffset: row.startOffsetMs,
+      stopTimeOffset: row.stopOffsetMs ?? row.startOffsetMs,
+      path: `/files/${record.id}/${row.filename}`,
+      ...(splitIndex !== undefined ? { splitIndex } : {}),
+    };
+  }
+
+  /** `<file>.json`: Sora's recording metadata fields (its units) plus the studio's. */
+  #writeMetadata(record: ArchiveRecord, row: ArchiveFileRecord): string {
+    const name = `${row.filename}.json`;
+    this.#writeJson(record.id, name, soraMetadata(record, row, this.#options.settings.apiKey), row.streamId);
+    return name;
+  }
+
+  #writeJson(archiveId: string, name: string, body: unknown, streamId: string | null): void {
+    const path = join(this.archiveDir(archiveId), name);
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(body, null, 2)}\n`);
+    renameSync(`${path}.tmp`, path);
+    this.#repo.upsertFile({
+      archiveId,
+      streamId,
+      filename: name,
+      kind: 'metadata',
+      size: statSync(path).size,
+      startOffsetMs: 0,
+      stopOffsetMs: null,
+      info: {},
+    });
   }
 
   #saveFile(
@@ -477,10 +656,12 @@ export class RecordingService {
             videoType: stream.videoType,
           }
         : {}),
+      ...(stream ? { layoutClassList: [...stream.layoutClassList] } : {}),
       audioCodec: file.audioCodec,
       videoCodec: file.videoCodec,
       container: file.container,
       ...(file.error !== undefined ? { error: file.error } : {}),
+      ...(file.resolutions !== undefined ? { resolutions: file.resolutions } : {}),
       ...(segment !== null ? { segment } : {}),
       ...(file.tracks !== undefined ? { tracks: file.tracks } : {}),
     };
@@ -502,6 +683,12 @@ export class RecordingService {
     const recording = active.recorders.size > 0;
     if (recording && active.paused) {
       active.markStarted();
+      if (active.record.options.recordingStartedAt === undefined) {
+        // OpenTok: GET and the manifest give the time recording effectively began.
+        active.record = this.#repo.update(active.id, {
+          options: { ...active.record.options, recordingStartedAt: Date.now() },
+        });
+      }
       if (active.record.status !== 'started') {
         active.record = this.#status.set(active.id, 'started');
         this.#broadcast(active, 'started');
@@ -519,7 +706,8 @@ export class RecordingService {
   }
 
   #checkLimits(): void {
-    const { maxDurationSec, maxTotalSec, idleTimeoutSec, autoArchiveOverlapSec } = this.#options.settings;
+    const { maxDurationSec, maxTotalSec, idleTimeoutSec, autoArchiveOverlapSec, archiveNoStreamTimeoutSec } =
+      this.#options.settings;
     const now = Date.now();
     for (const active of [...this.#active.values()]) {
       if (active.ended) continue;
@@ -536,6 +724,17 @@ export class RecordingService {
       if (recorded >= maxDurationSec * 1000 || active.totalMs(now) >= maxTotalSec * 1000) {
         void this.#stop(active, 'maximum duration exceeded');
       } else if (active.idleMs(now) >= idleTimeoutSec * 1000) {
+        void this.#stop(active, 'maximum idle time exceeded');
+      } else if (
+        active.record.options.recordingStartedAt === undefined &&
+        active.room.streams.size === 0 &&
+        active.totalMs(now) >= archiveNoStreamTimeoutSec * 1000
+      ) {
+        // OpenTok: a client must publish within a minute of the start, or the archive stops.
+        this.#logger.info(
+          { archiveId: active.id },
+          'nobody published after the archive started: stopping it',
+        );
         void this.#stop(active, 'maximum idle time exceeded');
       } else if (!active.paused) {
         const size = [...active.recorders.values()].reduce((n, r) => n + r.bytesWritten, 0);
@@ -585,7 +784,10 @@ export class RecordingService {
       for (const streamId of [...active.recorders.keys()]) void this.#endSegment(active, streamId);
       // Segments that end while we wait (a stream leaving now) are awaited too.
       while (active.finishing.size > 0) await Promise.all([...active.finishing]);
-      if (active.record.format === 'mp4' && active.writeError === null) await this.#toMp4(active.id);
+      if (active.record.format === 'mp4' && active.writeError === null) {
+        await this.#toMp4(active.id);
+        this.#announceAll(active.id);
+      }
       this.#writeManifest(active.id);
     } catch (error) {
       failed = true;
@@ -605,13 +807,26 @@ export class RecordingService {
       stoppedAt,
       ...(detail !== undefined ? { detail } : {}),
     });
-    const json = this.#status.toJson(stopped);
+    const json = this.#status.restJson(stopped);
     this.#logger.info({ archiveId: active.id, reason, detail, duration, size }, 'archive stopped');
     faultPoint('archive.afterStopped');
     // Individual archives are ready now; composed ones when their composition is.
     if (active.record.outputMode === 'individual')
       this.#status.set(active.id, active.writeError !== null ? 'failed' : 'available', { size });
     return json;
+  }
+
+  /** Announces every media and split file (MP4 archives, once their files have their final names). */
+  #announceAll(archiveId: string): void {
+    const files = this.#repo.files(archiveId);
+    for (const f of files)
+      if (f.kind === 'media' || f.kind === 'split') this.#announceFile(archiveId, f.filename);
+    const groups = new Map<string, ArchiveFileRecord[]>();
+    for (const f of this.#repo.files(archiveId).filter((x) => x.kind === 'split')) {
+      const key = f.filename.replace(/_\d{4,}\.(webm|mkv|mp4)$/, '');
+      groups.set(key, [...(groups.get(key) ?? []), f]);
+    }
+    for (const group of groups.values()) this.#announceSplitEnd(archiveId, group);
   }
 
   #unwatchIfIdle(roomId: string): void {
@@ -646,7 +861,12 @@ export class RecordingService {
     const dir = this.archiveDir(archiveId);
     for (const file of this.#repo.files(archiveId)) {
       const video = file.info.videoCodec as string | null | undefined;
-      if (file.kind === 'manifest' || file.kind === 'composition' || (video && !MP4_VIDEO.has(video)))
+      if (
+        file.kind === 'manifest' ||
+        file.kind === 'composition' ||
+        file.kind === 'metadata' ||
+        (video && !MP4_VIDEO.has(video))
+      )
         continue;
       if (file.filename.endsWith('.mp4')) continue;
       const source = join(dir, file.filename);
@@ -686,12 +906,17 @@ export class RecordingService {
   #writeManifest(archiveId: string): void {
     const record = this.#repo.get(archiveId)!;
     const files = this.#repo.files(archiveId);
+    const metadata = new Set(files.filter((f) => f.kind === 'metadata').map((f) => f.filename));
+    // OpenTok: the manifest's createdAt is when recording effectively began; offsets count from it.
+    const createdAt = record.options.recordingStartedAt ?? record.createdAt;
+    const shift = createdAt - record.createdAt;
+    const offset = (ms: number) => Math.max(0, ms - shift);
     const entry = (f: ArchiveFileRecord): ManifestFile => ({
       streamId: f.streamId ?? '',
       filename: f.filename,
       size: f.size,
-      startTimeOffset: f.startOffsetMs,
-      stopTimeOffset: f.stopOffsetMs ?? f.startOffsetMs,
+      startTimeOffset: offset(f.startOffsetMs),
+      stopTimeOffset: offset(f.stopOffsetMs ?? f.startOffsetMs),
       connectionData: String(f.info.connectionData ?? ''),
       videoType: (f.info.videoType as VideoType | null | undefined) ?? null,
       connectionId: String(f.info.connectionId ?? ''),
@@ -702,10 +927,12 @@ export class RecordingService {
       segment: Number(f.info.segment ?? 0),
       ...(f.info.tracks !== undefined ? { tracks: f.info.tracks as ManifestFile['tracks'] } : {}),
       ...(typeof f.info.error === 'string' ? { error: f.info.error } : {}),
+      layoutClassList: Array.isArray(f.info.layoutClassList) ? (f.info.layoutClassList as string[]) : [],
+      ...(metadata.has(`${f.filename}.json`) ? { metadataFilename: `${f.filename}.json` } : {}),
     });
     const apiKey = this.#options.settings.apiKey;
     const manifest: Manifest = {
-      createdAt: record.createdAt,
+      createdAt,
       id: record.id,
       name: record.name ?? '',
       partnerId: /^\d+$/.test(apiKey) ? Number(apiKey) : apiKey,
@@ -723,10 +950,15 @@ export class RecordingService {
         streamId: f.streamId ?? '',
         filename: f.filename,
         size: f.size,
-        startTimeOffset: f.startOffsetMs,
-        stopTimeOffset: f.stopOffsetMs ?? f.startOffsetMs,
+        startTimeOffset: offset(f.startOffsetMs),
+        stopTimeOffset: offset(f.stopOffsetMs ?? f.startOffsetMs),
+        ...(splitIndexOf(f.filename) !== undefined ? { splitIndex: splitIndexOf(f.filename)! } : {}),
+        ...(metadata.has(`${f.filename}.json`) ? { metadataFilename: `${f.filename}.json` } : {}),
       }));
     }
+    const ends = files.filter((f) => f.kind === 'metadata' && f.filename.endsWith('_end.json'));
+    if (ends.length > 0) manifest.splitEnds = ends.map((f) => f.filename);
+    if (shift !== 0) manifest.startCalledAt = record.createdAt;
     const path = join(this.archiveDir(archiveId), 'manifest.json');
     writeFileSync(`${path}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
     renameSync(`${path}.tmp`, path);
@@ -745,7 +977,37 @@ export class RecordingService {
   // ---- automatic archives -------------------------------------------------------------------
 
   #onSessionStarted(room: LiveRoom): void {
-    if (room.record.settings.autoRecord) void this.#startAuto(room, null);
+    // OpenTok: automatic archives stop 60 s (autoArchiveStopSec) after the last client leaves,
+    // and a new one starts when a client connects (or publishes) while none records.
+    let stopTimer: NodeJS.Timeout | null = null;
+    const cancel = () => {
+      if (stopTimer !== null) clearTimeout(stopTimer);
+      stopTimer = null;
+    };
+    room.on('empty', () => {
+      cancel();
+      stopTimer = setTimeout(() => {
+        stopTimer = null;
+        if (room.participants.size > 0) return;
+        for (const active of this.#archivesOf(room.id))
+          if (active.record.options.auto) void this.#stop(active, 'session ended');
+      }, this.#options.settings.autoArchiveStopSec * 1000);
+    });
+    room.on('participantAdded', () => {
+      cancel();
+      this.#ensureAuto(room);
+    });
+    room.on('streamAdded', () => this.#ensureAuto(room));
+    room.once('close', cancel);
+    if (room.participants.size > 0) this.#ensureAuto(room);
+  }
+
+  /** Starts the automatic archive of an autoRecord room when none records it. */
+  #ensureAuto(room: LiveRoom): void {
+    if (!room.record.settings.autoRecord || this.#autoStarting.has(room.id) || room.closed) return;
+    if (this.#archivesOf(room.id).some((a) => a.record.options.auto)) return;
+    this.#autoStarting.add(room.id);
+    void this.#startAuto(room, null).finally(() => this.#autoStarting.delete(room.id));
   }
 
   async #startAuto(room: LiveRoom, tag: string | null, replaces?: string): Promise<void> {
@@ -912,4 +1174,81 @@ export class RecordingService {
 function canvasOf(resolution: string): { width: number; height: number } {
   const [width, height] = resolution.split('x').map(Number) as [number, number];
   return { width, height };
+}
+
+/** The index of a split file (`split/<id>_0003.webm` → 3). */
+function splitIndexOf(filename: string): number | undefined {
+  const match = /_(\d{4,})\.(webm|mkv|mp4)$/.exec(filename);
+  return filename.startsWith('split/') && match !== null ? Number(match[1]) : undefined;
+}
+
+const unixSec = (ms: number) => Math.floor(ms / 1000);
+const rfc3339 = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Sora's recording metadata of one file (`sora-recording-ja`: times in UNIX seconds and RFC 3339,
+ * offsets in seconds from the start call), with the studio's exact millisecond values beside.
+ */
+function soraMetadata(
+  record: ArchiveRecord,
+  row: ArchiveFileRecord,
+  apiKey: string,
+): Record<string, unknown> {
+  const start = record.createdAt + row.startOffsetMs;
+  const stopOffset = row.stopOffsetMs ?? row.startOffsetMs;
+  const stop = record.createdAt + stopOffset;
+  const audioCodec = typeof row.info.audioCodec === 'string' ? row.info.audioCodec : null;
+  const videoCodec = typeof row.info.videoCodec === 'string' ? row.info.videoCodec : null;
+  const splitIndex = row.kind === 'split' ? splitIndexOf(row.filename) : undefined;
+  const connectionId = typeof row.info.connectionId === 'string' ? row.info.connectionId : null;
+  const resolutions = Array.isArray(row.info.resolutions)
+    ? (row.info.resolutions as Array<{ offsetMs: number; width: number; height: number }>)
+    : [];
+  return {
+    audio: audioCodec !== null,
+    ...(audioCodec !== null ? { audio_codec_type: audioCodec.toUpperCase() } : {}),
+    video: videoCodec !== null,
+    ...(videoCodec !== null ? { video_codec_type: videoCodec.toUpperCase() } : {}),
+    recording_id: record.id,
+    channel_id: record.roomId,
+    session_id: record.sessionId,
+    connection_id: connectionId,
+    client_id: connectionId,
+    filename: `${record.id}/${row.filename}`,
+    metadata_filename: `${record.id}/${row.filename}.json`,
+    ...(splitIndex !== undefined ? { split_index: String(splitIndex).padStart(4, '0') } : {}),
+    created_at: unixSec(record.createdAt),
+    size: row.size,
+    start_time: unixSec(start),
+    start_time_offset: Math.floor(row.startOffsetMs / 1000),
+    start_timestamp: rfc3339(start),
+    stop_time: unixSec(stop),
+    stop_time_offset: Math.floor(stopOffset / 1000),
+    stop_timestamp: rfc3339(stop),
+    ...(resolutions.length > 0
+      ? { video_width: resolutions[0]!.width, video_height: resolutions[0]!.height }
+      : {}),
+    format: row.filename.endsWith('.mp4') ? 'mp4' : 'webm',
+    ...(record.options.recordingMetadata !== undefined
+      ? { recording_metadata: record.options.recordingMetadata }
+      : {}),
+    // Studio extras: exact values and what OpenTok's manifest names.
+    archive_id: record.id,
+    stream_id: row.streamId,
+    partner_id: apiKey,
+    connection_data: typeof row.info.connectionData === 'string' ? row.info.connectionData : '',
+    video_type: row.info.videoType ?? null,
+    layout_class_list: Array.isArray(row.info.layoutClassList) ? row.info.layoutClassList : [],
+    segment: Number(row.info.segment ?? 0),
+    start_time_offset_ms: row.startOffsetMs,
+    stop_time_offset_ms: stopOffset,
+    container: row.info.container ?? null,
+    // Every video size with the time it took effect (the first is the file's start).
+    resolution_changes: resolutions.map((r) => ({
+      offset_ms: r.offsetMs,
+      timestamp: rfc3339(record.createdAt + r.offsetMs),
+      width: r.width,
+      height: r.height,
+    })),
+  };
 }

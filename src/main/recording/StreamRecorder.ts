@@ -42,6 +42,8 @@ export interface RecordedFile {
   tracks?: Partial<Record<MediaKind, ManifestTrack>>;
   /** The write error that ended the file early (it keeps what reached the disk). */
   error?: string;
+  /** Video size at the file's start and each change after (offsets as startOffsetMs). */
+  resolutions?: Array<{ offsetMs: number; width: number; height: number }>;
 }
 
 export interface StreamRecorderOptions {
@@ -67,7 +69,12 @@ export interface StreamRecorderOptions {
   budget?: WriteBudget;
   /** Opens files (tests inject a slow disk). */
   openSink?: OpenSink;
+  /** A file was finalized (split files while recording, the rest at stop): per-file events. */
+  onFileFinished?: (file: RecordedFile) => void;
 }
+
+/** What a video keyframe says about its track: codec private data and size. */
+type VideoConfig = Pick<MatroskaTrack, 'codecPrivate' | 'width' | 'height'>;
 
 /**
  * How long frames wait to be interleaved across tracks (in time order) before writing (network
@@ -113,6 +120,10 @@ export class StreamRecorder {
   #splitIndex = 0;
   #splitCutPending = false;
   #videoConfig: Pick<MatroskaTrack, 'codecPrivate' | 'width' | 'height'> | null = null;
+  /** Video sizes seen on keyframes, each when it changed. */
+  readonly #sizes: Array<{ timeMs: number; width: number; height: number }> = [];
+  /** Sizes of keyframes on their way through the stream clock (noted with their time). */
+  readonly #keyframeSizes = new WeakMap<ReceivedFrame, VideoConfig>();
   #videoCodec: VideoCodec | null = null;
   #firstFrameAt: number | null = null;
   #timer: NodeJS.Timeout;
@@ -242,8 +253,11 @@ export class StreamRecorder {
     if (this.#stopped || this.#writeError !== null) return;
     if (frame.kind === 'video' && frame.keyframe && this.#videoConfig === null)
       this.#videoConfig = this.#configOf(frame.data);
+    // The size is read from the keyframe as sent; it is noted once the frame has its time.
+    const size = frame.kind === 'video' && frame.keyframe ? this.#configOf(frame.data) : null;
     if (frame.kind === 'video' && this.#videoCodec === 'H264')
       frame = { ...frame, data: annexBToAvcc(frame.data) };
+    if (size !== null) this.#keyframeSizes.set(frame, size);
     this.#firstFrameAt ??= Date.now();
     // An audio packet leaves its sender once its last sample is captured: its first sample is
     // that much older (the same as AUDIO_REPORT_DELAY_MS for sender reports).
@@ -257,6 +271,8 @@ export class StreamRecorder {
   /** A frame timed by the stream clock: audio is placed on its continuous timeline first. */
   #onTimed(kind: MediaKind, frame: ReceivedFrame, timeMs: number): void {
     if (kind === 'video') {
+      const size = this.#keyframeSizes.get(frame);
+      if (size !== undefined) this.#noteSize(size, timeMs);
       this.#videoQueuedUntil = Math.max(this.#videoQueuedUntil, timeMs);
       this.#enqueue({ kind, timeMs, data: frame.data, keyframe: frame.keyframe });
       return;
@@ -274,7 +290,30 @@ export class StreamRecorder {
     this.#queue.splice(i, 0, frame);
   }
 
-  #configOf(frame: Buffer): Pick<MatroskaTrack, 'codecPrivate' | 'width' | 'height'> | null {
+  /** Keeps the video size of each keyframe when it changes (for the files' metadata). */
+  #noteSize(size: VideoConfig | null, timeMs: number): void {
+    if (size?.width === undefined || size.height === undefined) return;
+    const last = this.#sizes.at(-1);
+    if (last !== undefined && last.width === size.width && last.height === size.height) return;
+    this.#sizes.push({ timeMs, width: size.width, height: size.height });
+  }
+
+  /** The sizes in effect during [from, to] (ms, recorder time), as file metadata offsets. */
+  #sizesBetween(from: number, to: number): RecordedFile['resolutions'] {
+    const before = this.#sizes.filter((s) => s.timeMs <= from).at(-1);
+    const during = this.#sizes.filter((s) => s.timeMs > from && s.timeMs <= to);
+    // The first size counts from the file's start (a file's video begins with a keyframe).
+    const sizes = before ? [before, ...during] : during;
+    return sizes
+      .map((s, i) => ({ ...s, timeMs: i === 0 ? from : s.timeMs }))
+      .map((s) => ({
+        offsetMs: Math.max(0, Math.round(s.timeMs - this.#options.archiveStartMs)),
+        width: s.width,
+        height: s.height,
+      }));
+  }
+
+  #configOf(frame: Buffer): VideoConfig | null {
     switch (this.#videoCodec) {
       case 'VP8':
         return vp8Dimensions(frame);
@@ -508,8 +547,10 @@ export class StreamRecorder {
       stopOffsetMs: file.info.startOffsetMs + durationMs,
       tracks: this.#trackReports(file, durationMs),
       ...(error !== null ? { error: describeWriteError(error) } : {}),
+      ...(file.tracks.has('video') ? { resolutions: this.#sizesBetween(file.startTime, file.lastTime) } : {}),
     };
     this.#files.push(info);
+    this.#options.onFileFinished?.(info);
   }
 
   /** What the manifest says of each track of a file: timing, corrections, dropped frames. */

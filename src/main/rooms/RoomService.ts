@@ -38,6 +38,8 @@ export interface RecordingControl {
   stop(roomId: string, archiveId?: string): Promise<void>;
   /** Archives recording a room now. */
   state(roomId: string): RecordingState;
+  /** How long an emptied room's session must stay open for its recordings (automatic archives). */
+  keepSessionSec?(roomId: string): number;
 }
 
 export interface RoomServiceEvents {
@@ -154,7 +156,12 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       recording: {
         ...(options.archiveMode === 'always' ? { outputMode: 'composed' } : {}),
         ...(options.archiveName !== undefined ? { name: options.archiveName } : {}),
-        ...(options.archiveResolution !== undefined ? { resolution: options.archiveResolution } : {}),
+        // OpenTok: automatic archives are 640x480 unless the session names a resolution.
+        ...(options.archiveResolution !== undefined
+          ? { resolution: options.archiveResolution }
+          : options.archiveMode === 'always'
+            ? { resolution: '640x480' }
+            : {}),
       },
     });
   }
@@ -238,6 +245,25 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
               })),
             },
     };
+  }
+
+  /** Streams published in a room's live session now (none when nobody is in it). */
+  streamsOf(roomId: string): Stream[] {
+    this.record(roomId);
+    return [...(this.#live.get(roomId)?.streams.values() ?? [])];
+  }
+
+  /**
+   * Sets the layout classes of live streams (`PUT /v2/project/{apiKey}/session/{id}/stream`).
+   * All or nothing: an unknown stream changes none.
+   */
+  setLayoutClassLists(roomId: string, items: Array<{ id: string; layoutClassList: string[] }>): void {
+    const streams = new Map(this.streamsOf(roomId).map((s) => [s.id, s]));
+    items.forEach((item, i) => {
+      if (!streams.has(item.id))
+        throw notFound(`stream ${item.id} is not published in session ${roomId}`, `items[${i}].id`);
+    });
+    for (const item of items) streams.get(item.id)!.setLayoutClassList(item.layoutClassList);
   }
 
   /** The live room, if anyone is in it. */
@@ -551,7 +577,9 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     room.onListenerError = this.onListenerError;
     const live = room;
     room.on('empty', () => {
-      const grace = this.#options.settings.sessionGraceSec * 1000;
+      // Automatic archives stop autoArchiveStopSec after the last leave: the session waits for them.
+      const keep = this.#recording?.keepSessionSec?.(record.id) ?? 0;
+      const grace = Math.max(this.#options.settings.sessionGraceSec, keep) * 1000;
       this.#endTimers.set(
         record.id,
         setTimeout(

@@ -47,6 +47,8 @@ export class Stream extends TypedEmitter<StreamEvents> {
   readonly connectionData: string;
   audioMuted = false;
   videoMuted = false;
+  /** OpenTok layout classes (`PUT /v2/project/{apiKey}/session/{id}/stream`), used by layouts. */
+  layoutClassList: readonly string[] = [];
   readonly tracks = new Map<MediaKind, StreamTrack>();
   #lastKeyframeRequest = 0;
   #keyframeTimer: NodeJS.Timeout | null = null;
@@ -104,6 +106,7 @@ export class Stream extends TypedEmitter<StreamEvents> {
       audioMuted: this.audioMuted,
       videoMuted: this.videoMuted,
       codecs: this.codecs,
+      layoutClassList: [...this.layoutClassList],
       createdAt: this.createdAt,
     };
   }
@@ -157,6 +160,12 @@ export class Stream extends TypedEmitter<StreamEvents> {
   }
 
   /** Sets a track's mute state; only a change is an update (a flood of toggles to the same state is silent). */
+  /** Sets the layout classes (compositions and layouts match them with `class:` patterns). */
+  setLayoutClassList(classes: readonly string[]): void {
+    this.layoutClassList = [...classes];
+    this.safeEmit('updated');
+  }
+
   setMuted(kind: MediaKind, muted: boolean): void {
     const before = kind === 'audio' ? this.audioMuted : this.videoMuted;
     if (before === muted) return;

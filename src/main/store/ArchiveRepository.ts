@@ -24,6 +24,10 @@ export interface ArchiveOptions {
   layout?: unknown;
   /** What a `failure` was ("disk full"), when the studio knows. */
   failureDetail?: string;
+  /** When recording effectively began: the first stream was recorded (ms since the epoch). */
+  recordingStartedAt?: number;
+  /** Composition status callback URL given at start (signed like the other webhooks). */
+  statusCallback?: string;
 }
 
 /** An archive row. */
@@ -52,7 +56,8 @@ export interface ArchiveRecord {
   updatedAt: number;
 }
 
-export type ArchiveFileKind = 'media' | 'split' | 'manifest' | 'composition';
+/** `metadata`: the JSON beside a media or split file (`<file>.json`, Sora's recording metadata). */
+export type ArchiveFileKind = 'media' | 'split' | 'manifest' | 'composition' | 'metadata';
 
 /** A file of an archive, relative to `<data>/archives/<archiveId>/`. */
 export interface ArchiveFileRecord {
@@ -145,6 +150,12 @@ export interface ArchiveListQuery {
   /** The OpenTok sessionId, which is the room id. */
   roomId?: string;
   status?: ArchiveStatus;
+  /** Any of these statuses. */
+  statuses?: ArchiveStatus[];
+  /** Created at or after (ms since the epoch). */
+  createdFrom?: number;
+  /** Created before (ms since the epoch). */
+  createdTo?: number;
   /** Include deleted archives (default false). */
   includeDeleted?: boolean;
 }
@@ -190,6 +201,18 @@ export class ArchiveRepository {
     if (query.status !== undefined) {
       where.push('status = ?');
       params.push(query.status);
+    }
+    if (query.statuses !== undefined && query.statuses.length > 0) {
+      where.push(`status IN (${query.statuses.map(() => '?').join(', ')})`);
+      params.push(...query.statuses);
+    }
+    if (query.createdFrom !== undefined) {
+      where.push('created_at >= ?');
+      params.push(query.createdFrom);
+    }
+    if (query.createdTo !== undefined) {
+      where.push('created_at < ?');
+      params.push(query.createdTo);
     }
     const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     const count = (
@@ -329,6 +352,17 @@ export interface ArchiveJsonContext {
   apiKey: string;
   /** Base URL of the protected file server, e.g. `http://127.0.0.1:7480`. */
   baseUrl: string;
+  /**
+   * REST answers: `createdAt` is when recording effectively began and `url` is this link (a
+   * signed one). Status callbacks leave it out: `createdAt` is the start call, `url` the
+   * Basic-auth file server's (a signed link would expire while a webhook is retried).
+   */
+  rest?: { url: (archiveId: string, file: string) => string };
+}
+
+/** The file an archive's `url` points at: the composition, or the ZIP of the individual files. */
+export function archiveFileOf(record: Pick<ArchiveRecord, 'outputMode'>): string {
+  return record.outputMode === 'composed' ? 'archive.mp4' : 'archive.zip';
 }
 
 /** The archive as OpenTok's REST API and status callbacks show it. */
@@ -337,8 +371,9 @@ export function toArchiveJson(
   streams: ArchiveStream[],
   ctx: ArchiveJsonContext,
 ): ArchiveJson {
-  const filesHere = record.status === 'available' || record.status === 'uploaded';
-  const file = record.outputMode === 'composed' ? 'archive.mp4' : 'archive.zip';
+  // OpenTok: url is set only for `available` (null for `uploaded` and the rest).
+  const filesHere = record.status === 'available';
+  const file = archiveFileOf(record);
   const json: ArchiveJson = {
     id: record.id,
     event: 'archive',
@@ -348,7 +383,8 @@ export function toArchiveJson(
     sessionId: record.roomId,
     partnerId: /^\d+$/.test(ctx.apiKey) ? Number(ctx.apiKey) : ctx.apiKey,
     applicationId: ctx.apiKey,
-    createdAt: record.createdAt,
+    createdAt:
+      ctx.rest !== undefined ? (record.options.recordingStartedAt ?? record.createdAt) : record.createdAt,
     updatedAt: record.updatedAt,
     duration: record.status === 'started' || record.status === 'paused' ? 0 : record.duration,
     size: record.size,
@@ -357,7 +393,11 @@ export function toArchiveJson(
     hasAudio: record.hasAudio,
     hasVideo: record.hasVideo,
     resolution: record.resolution,
-    url: filesHere ? `${ctx.baseUrl}/files/${record.id}/${file}` : null,
+    url: !filesHere
+      ? null
+      : ctx.rest !== undefined
+        ? ctx.rest.url(record.id, file)
+        : `${ctx.baseUrl}/files/${record.id}/${file}`,
     streams: record.status === 'started' || record.status === 'paused' ? streams : [],
     password: '',
     sha256sum: '',

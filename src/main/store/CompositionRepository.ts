@@ -72,6 +72,11 @@ export interface CompositionListQuery {
   archiveId?: string;
   status?: CompositionStatus;
   kind?: CompositionKind;
+  roomId?: string;
+  /** Created at or after (ms since the epoch). */
+  createdFrom?: number;
+  /** Created before (ms since the epoch). */
+  createdTo?: number;
   /** Include deleted compositions (default false). */
   includeDeleted?: boolean;
   offset?: number;
@@ -131,6 +136,18 @@ export class CompositionRepository {
     if (query.kind !== undefined) {
       where.push('kind = ?');
       params.push(query.kind);
+    }
+    if (query.roomId !== undefined) {
+      where.push('room_id = ?');
+      params.push(query.roomId);
+    }
+    if (query.createdFrom !== undefined) {
+      where.push('created_at >= ?');
+      params.push(query.createdFrom);
+    }
+    if (query.createdTo !== undefined) {
+      where.push('created_at < ?');
+      params.push(query.createdTo);
     }
     const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     const count = (

@@ -262,15 +262,25 @@ export class DeliveryRepository {
   }
 
   /** Uploaded archives whose local retention ended by `now` (expire time set at upload, or upload time + retention). */
-  expiredArchives(now: number, retentionMs: number): string[] {
+  expiredArchives(now: number, retention: { uploadedMs: number | null; localMs: number | null }): string[] {
+    // Expired: an expireTime that has passed (set at start, or by delivery retention); uploaded
+    // archives after the retention time; local archives never uploaded after the local one.
+    // Never while a delivery still reads the files.
     const rows = this.#db
       .prepare(
-        `SELECT id FROM archives WHERE status = 'uploaded' AND coalesce(expire_at, updated_at + ?) <= ?
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.archive_id = archives.id
+        `SELECT id FROM archives a WHERE status IN ('available', 'uploaded', 'failed')
+           AND (
+             (expire_at IS NOT NULL AND expire_at <= @now)
+             OR (@uploadedMs IS NOT NULL AND status = 'uploaded' AND expire_at IS NULL AND updated_at + @uploadedMs <= @now)
+             OR (@localMs IS NOT NULL AND status IN ('available', 'failed')
+                 AND coalesce(stopped_at, created_at) + @localMs <= @now
+                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.archive_id = a.id))
+           )
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.archive_id = a.id
                            AND d.status IN ('queued', 'uploading', 'retrying'))
          ORDER BY updated_at LIMIT 100`,
       )
-      .all(retentionMs, now) as Array<{ id: string }>;
+      .all({ now, uploadedMs: retention.uploadedMs, localMs: retention.localMs }) as Array<{ id: string }>;
     return rows.map((row) => row.id);
   }
 }

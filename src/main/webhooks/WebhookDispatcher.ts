@@ -36,8 +36,21 @@ const KEEP_LOG_MS = 7 * 86_400_000;
 const MAX_IDLE_MS = 5000;
 
 /** Whether a registration wants an event. */
-export function wants(registration: Pick<WebhookRecord, 'kind' | 'events'>, type: string): boolean {
+export function wants(
+  registration: Pick<WebhookRecord, 'kind' | 'events'>,
+  type: string,
+  data?: unknown,
+): boolean {
   if (registration.kind === 'opentok') return OPENTOK_ARCHIVE_EVENTS.has(type);
+  if (registration.kind === 'callback') {
+    // Scopes `compositionId:<id>` / `hookId:<id>`: that composition's (or hook's) events only.
+    if (!type.startsWith('composition.') || data === null || typeof data !== 'object') return false;
+    const fields = data as { compositionId?: unknown; hookId?: unknown };
+    return (registration.events ?? []).some((scope) => {
+      const [field, id] = scope.split(':', 2) as [string, string | undefined];
+      return (field === 'compositionId' || field === 'hookId') && id !== undefined && fields[field] === id;
+    });
+  }
   if (registration.events === null) return true;
   return registration.events.some(
     (filter) =>
@@ -116,7 +129,7 @@ export class WebhookDispatcher {
         // Events while a registration is disabled are skipped, not kept for later.
         if (registration.enabled) {
           for (const event of batch) {
-            if (event.seq <= registration.cursor || !wants(registration, event.type)) continue;
+            if (event.seq <= registration.cursor || !wants(registration, event.type, event.data)) continue;
             messages.push({
               webhookId: registration.id,
               eventSeq: event.seq,

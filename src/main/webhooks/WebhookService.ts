@@ -35,6 +35,13 @@ export interface WebhookServiceOptions {
   version?: string;
 }
 
+/** Whose status callback: one composition, or every composition a hook creates. */
+export type StatusCallbackScope = { compositionId: string } | { hookId: string };
+
+function scopeKey(scope: StatusCallbackScope): string {
+  return 'compositionId' in scope ? `compositionId:${scope.compositionId}` : `hookId:${scope.hookId}`;
+}
+
 /** A Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64. */
 function newSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
@@ -90,14 +97,17 @@ export class WebhookService {
     return record;
   }
 
-  #insert(fields: Pick<WebhookRecord, 'kind' | 'url' | 'events' | 'description' | 'enabled'>): WebhookRecord {
+  #insert(
+    fields: Pick<WebhookRecord, 'kind' | 'url' | 'events' | 'description' | 'enabled'>,
+    cursor = this.repo.lastEventSeq(),
+  ): WebhookRecord {
     const now = Date.now();
-    // Only events after the registration are sent to it.
+    // Only events after the registration (or after `cursor`) are sent to it.
     const record: WebhookRecord = {
       ...fields,
       id: randomUUID(),
       secret: newSecret(),
-      cursor: this.repo.lastEventSeq(),
+      cursor,
       createdAt: now,
       updatedAt: now,
     };
@@ -173,6 +183,44 @@ export class WebhookService {
     this.#record(id, 'studio');
     const { limit } = parseWith(webhookDeliveriesQuerySchema, query ?? {}, 'query');
     return this.repo.attempts(id, limit);
+  }
+
+  // ---- status callbacks of compositions and hooks ---------------------------------------------
+
+  /** The last event's seq: a status callback registered after a creation starts from here. */
+  lastEventSeq(): number {
+    return this.repo.lastEventSeq();
+  }
+
+  /**
+   * Registers a `statusCallback` for one composition or one hook's compositions (replacing the
+   * one it had): signed like every webhook; answers the signing secret, shown once.
+   */
+  setStatusCallback(
+    scope: StatusCallbackScope,
+    url: string,
+    since?: number,
+  ): { url: string; secret: string } {
+    this.removeStatusCallback(scope);
+    const record = this.#insert(
+      { kind: 'callback', url, events: [scopeKey(scope)], description: null, enabled: true },
+      since,
+    );
+    this.#dispatcher.fanOut();
+    this.#dispatcher.pump();
+    return { url: record.url, secret: record.secret };
+  }
+
+  /** The status callback URL of a composition or hook, if it has one. */
+  statusCallbackOf(scope: StatusCallbackScope): string | null {
+    const key = scopeKey(scope);
+    return this.repo.list('callback').find((r) => r.events?.includes(key))?.url ?? null;
+  }
+
+  removeStatusCallback(scope: StatusCallbackScope): void {
+    const key = scopeKey(scope);
+    for (const record of this.repo.list('callback'))
+      if (record.events?.includes(key)) this.repo.delete(record.id);
   }
 
   // ---- OpenTok callbacks ------------------------------------------------------------------

@@ -24,6 +24,8 @@ export interface StreamInfo {
   videoMuted: boolean;
   /** e.g. `{ audio: 'opus', video: 'VP8' }`. */
   codecs: { audio?: string; video?: string };
+  /** OpenTok layout classes (optional: older events have none). */
+  layoutClassList?: string[];
   createdAt: number;
 }
 

@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { startArchiveSchema } from '../../../shared/archiveApi';
+import { StudioError } from '../../../shared/errors';
 import { parseWith } from '../../../shared/validation';
 import type { RecordingService } from '../../recording/RecordingService';
 import type { RoomService } from '../../rooms/RoomService';
 import type { HttpContext } from '../context';
 import type { RouteModule } from '../HttpServer';
 import { allow } from '../access';
+import { lenientBody } from './opentokBody';
 
 const createSessionSchema = z
   .object({
@@ -21,11 +24,49 @@ const createSessionSchema = z
   })
   .passthrough();
 
-/** The OpenTok-compatible archive API under /v2/project/{apiKey}/, and `POST /session/create`. */
+const START_FIELDS = Object.keys(startArchiveSchema.shape);
+const STREAM_FIELDS = ['addStream', 'removeStream', 'hasAudio', 'hasVideo'];
+
+/** The 2013 form's `action`, case-sensitive as its reference says. */
+function requireAction(body: unknown, action: 'start' | 'stop'): void {
+  const given =
+    body !== null && typeof body === 'object' ? (body as Record<string, unknown>).action : undefined;
+  if (given !== action) {
+    throw new StudioError(
+      'InvalidArgument',
+      given === undefined
+        ? `action is required; set it to "${action}"`
+        : `action "${String(given)}" is not valid here; set it to "${action}" (case-sensitive)`,
+      'action',
+    );
+  }
+}
+
+/** Runs a handler, answering an unknown archive with the 2013 API's status instead of 404. */
+async function asLegacy<T>(
+  onNotFound: 'InvalidArgument' | 'PermissionDenied',
+  run: () => Promise<T> | T,
+): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof StudioError && error.code === 'NotFound' && error.field === 'archiveId') {
+      throw new StudioError(onNotFound, error.message, error.field);
+    }
+    throw error;
+  }
+}
+
+/**
+ * The OpenTok-compatible archive API under /v2/project/{apiKey}/, the 2013 archiving REST API
+ * under /v2/partner/{apiKey}/, and `POST /session/create`.
+ */
 export function archiveRoutes(recording: RecordingService, rooms: RoomService): RouteModule {
   return (app: FastifyInstance, ctx: HttpContext) => {
     const base = '/v2/project/:apiKey/archive';
-    app.post(base, allow('project'), async (request) => recording.start(request.body));
+    app.post(base, allow('project'), async (request) =>
+      recording.start(lenientBody(request, START_FIELDS, 'archive')),
+    );
     app.get<{ Querystring: Record<string, string> }>(base, allow('project'), async (request) =>
       recording.list(request.query),
     );
@@ -40,12 +81,39 @@ export function archiveRoutes(recording: RecordingService, rooms: RoomService): 
       return reply.status(204).send();
     });
     app.patch<{ Params: { id: string } }>(`${base}/:id/streams`, allow('project'), async (request, reply) => {
-      recording.patchStreams(request.params.id, request.body);
+      recording.patchStreams(request.params.id, lenientBody(request, STREAM_FIELDS, 'streams'));
       return reply.status(204).send();
     });
     app.put<{ Params: { id: string } }>(`${base}/:id/layout`, allow('project'), async (request, reply) => {
       // The stored offset: where the composed file switches layout (OpenTok clients ignore it).
       return reply.status(200).send(recording.setLayout(request.params.id, request.body));
+    });
+
+    // The 2013 archiving REST API (X-TB-PARTNER-AUTH): start and stop are POSTs with an
+    // `action`; an unknown id is 400 on GET and 403 on DELETE, as its reference says.
+    const legacy = '/v2/partner/:apiKey/archive';
+    app.post(legacy, allow('project'), async (request) => {
+      requireAction(request.body, 'start');
+      const { action: _action, ...body } = lenientBody(
+        request,
+        [...START_FIELDS, 'action'],
+        'archive',
+      ) as Record<string, unknown>;
+      return recording.start(body);
+    });
+    app.post<{ Params: { id: string } }>(`${legacy}/:id`, allow('project'), async (request) => {
+      requireAction(request.body, 'stop');
+      return recording.stop(request.params.id);
+    });
+    app.get<{ Querystring: Record<string, string> }>(legacy, allow('project'), async (request) =>
+      recording.list(request.query),
+    );
+    app.get<{ Params: { id: string } }>(`${legacy}/:id`, allow('project'), async (request) =>
+      asLegacy('InvalidArgument', () => recording.get(request.params.id)),
+    );
+    app.delete<{ Params: { id: string } }>(`${legacy}/:id`, allow('project'), async (request, reply) => {
+      await asLegacy('PermissionDenied', () => recording.delete(request.params.id));
+      return reply.status(204).send();
     });
 
     // OpenTok's session/create (form-encoded, as the server SDKs send it): a session is a room.

@@ -4,6 +4,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteModule } from '../HttpServer';
 import { allow } from '../access';
 import type { CompositionMedia, CompositionService } from '../../composition/CompositionService';
+import { StudioError } from '../../../shared/errors';
+import { parseWith } from '../../../shared/validation';
+import { statusCallbackSchema } from '../../../shared/webhooks';
+import type { StatusCallbackScope, WebhookService } from '../../webhooks/WebhookService';
 
 /** Parses `Range: bytes=a-b` (one range) against a size; null: no or unusable header. */
 function byteRange(
@@ -45,21 +49,51 @@ function sendMedia(request: FastifyRequest, reply: FastifyReply, media: Composit
   return reply.status(206).send(createReadStream(media.path, { start: range.start, end: range.end }));
 }
 
+/** Takes `statusCallback` out of a body (the composition's own schema stays strict). */
+function takeStatusCallback(body: unknown): { rest: unknown; url: string | null | undefined } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || !('statusCallback' in body))
+    return { rest: body, url: undefined };
+  const { statusCallback, ...rest } = body as Record<string, unknown>;
+  if (statusCallback === null) return { rest, url: null };
+  return { rest, url: parseWith(statusCallbackSchema, statusCallback, 'statusCallback') };
+}
+
 /**
  * Compositions and composition hooks (operator API, authenticated like all of /api):
  * `POST/GET /api/compositions`, `GET/DELETE /api/compositions/{id}`,
- * `GET /api/compositions/{id}/media` (Range), and CRUD on `/api/composition-hooks`.
+ * `GET /api/compositions/{id}/media` (Range), and CRUD on `/api/composition-hooks`. A
+ * composition or hook may have a `statusCallback` URL (Twilio's StatusCallback): it receives
+ * that composition's events (or those of the hook's compositions), signed like every webhook;
+ * the answer that sets it carries its signing secret once (`statusCallbackSecret`).
  */
-export function compositionRoutes(service: CompositionService): RouteModule {
+export function compositionRoutes(service: CompositionService, webhooks?: WebhookService): RouteModule {
   return (app: FastifyInstance) => {
-    app.post('/api/compositions', allow('operatorOrProject'), async (request, reply) =>
-      reply.status(201).send(service.create(request.body)),
-    );
+    const withCallback = <T extends { id: string }>(json: T, scope: StatusCallbackScope) => ({
+      ...json,
+      statusCallback: webhooks?.statusCallbackOf(scope) ?? null,
+    });
+    const needWebhooks = (url: string | null | undefined): WebhookService | null => {
+      if (url === undefined) return null;
+      if (webhooks === undefined)
+        throw new StudioError('Unavailable', 'status callbacks are not available', 'statusCallback');
+      return webhooks;
+    };
+
+    app.post('/api/compositions', allow('operatorOrProject'), async (request, reply) => {
+      const { rest, url } = takeStatusCallback(request.body);
+      const hooks = needWebhooks(url);
+      const since = hooks?.lastEventSeq();
+      const created = service.create(rest);
+      if (hooks === null || url === null || url === undefined) return reply.status(201).send(created);
+      // Registered from before the creation: `composition.enqueued` reaches it too.
+      const { secret } = hooks.setStatusCallback({ compositionId: created.id }, url, since);
+      return reply.status(201).send({ ...created, statusCallback: url, statusCallbackSecret: secret });
+    });
     app.get('/api/compositions', allow('operatorOrProject'), async (request) => service.list(request.query));
     app.get<{ Params: { id: string } }>(
       '/api/compositions/:id',
       allow('operatorOrProject'),
-      async (request) => service.get(request.params.id),
+      async (request) => withCallback(service.get(request.params.id), { compositionId: request.params.id }),
     );
     app.delete<{ Params: { id: string } }>(
       '/api/compositions/:id',
@@ -75,25 +109,45 @@ export function compositionRoutes(service: CompositionService): RouteModule {
       async (request, reply) => sendMedia(request, reply, service.media(request.params.id)),
     );
 
-    app.post('/api/composition-hooks', allow('operatorOrProject'), async (request, reply) =>
-      reply.status(201).send(service.createHook(request.body)),
-    );
-    app.get('/api/composition-hooks', allow('operatorOrProject'), async () => service.listHooks());
+    app.post('/api/composition-hooks', allow('operatorOrProject'), async (request, reply) => {
+      const { rest, url } = takeStatusCallback(request.body);
+      const hooks = needWebhooks(url);
+      const created = service.createHook(rest);
+      if (hooks === null || url === null || url === undefined) return reply.status(201).send(created);
+      const { secret } = hooks.setStatusCallback({ hookId: created.id }, url);
+      return reply.status(201).send({ ...created, statusCallback: url, statusCallbackSecret: secret });
+    });
+    app.get('/api/composition-hooks', allow('operatorOrProject'), async () => {
+      const list = service.listHooks();
+      return { ...list, items: list.items.map((h) => withCallback(h, { hookId: h.id })) };
+    });
     app.get<{ Params: { id: string } }>(
       '/api/composition-hooks/:id',
       allow('operatorOrProject'),
-      async (request) => service.getHook(request.params.id),
+      async (request) => withCallback(service.getHook(request.params.id), { hookId: request.params.id }),
     );
     app.patch<{ Params: { id: string } }>(
       '/api/composition-hooks/:id',
       allow('operatorOrProject'),
-      async (request) => service.updateHook(request.params.id, request.body),
+      async (request) => {
+        const { rest, url } = takeStatusCallback(request.body);
+        const hooks = needWebhooks(url);
+        const updated = service.updateHook(request.params.id, rest);
+        if (hooks === null) return withCallback(updated, { hookId: updated.id });
+        if (url === null || url === undefined) {
+          hooks.removeStatusCallback({ hookId: updated.id });
+          return { ...updated, statusCallback: null };
+        }
+        const { secret } = hooks.setStatusCallback({ hookId: updated.id }, url);
+        return { ...updated, statusCallback: url, statusCallbackSecret: secret };
+      },
     );
     app.delete<{ Params: { id: string } }>(
       '/api/composition-hooks/:id',
       allow('operatorOrProject'),
       async (request, reply) => {
         service.deleteHook(request.params.id);
+        webhooks?.removeStatusCallback({ hookId: request.params.id });
         return reply.status(204).send();
       },
     );

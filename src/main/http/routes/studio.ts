@@ -8,6 +8,8 @@ import { StudioError } from '../../../shared/errors';
 import { parseWith } from '../../../shared/validation';
 import { ConfigError, updateSettings } from '../../config/loadConfig';
 import { envNameOf, FILE_ONLY_FIELDS, SECRET_FIELDS, settingsSchema } from '../../config/schema';
+import type { RecordingService } from '../../recording/RecordingService';
+import type { SignedLinks } from '../../security/SignedLinks';
 import type { ArchiveRepository } from '../../store/ArchiveRepository';
 import type { LayoutRepository } from '../../store/LayoutRepository';
 import { guardedFetch } from '../../security/outboundGuard';
@@ -53,7 +55,15 @@ function operatorOnly(request: Parameters<typeof principalOf>[0]): void {
  * What the operator UI needs beyond the public API: archive files, saved layouts, settings,
  * the file-server credentials for the player, and playback of remote files behind Basic auth.
  */
-export function studioRoutes(deps: { archives: ArchiveRepository; layouts: LayoutRepository }): RouteModule {
+export function studioRoutes(deps: {
+  archives: ArchiveRepository;
+  layouts: LayoutRepository;
+  /** Mints the files' signed links (absent: files have only their Basic-auth URL). */
+  links?: SignedLinks;
+  recording?: RecordingService;
+  /** Base URL signed links start with. */
+  baseUrl?: () => string;
+}): RouteModule {
   return (app: FastifyInstance, ctx: HttpContext) => {
     app.get<{ Params: { id: string } }>(
       '/api/archives/:id/files',
@@ -63,31 +73,61 @@ export function studioRoutes(deps: { archives: ArchiveRepository; layouts: Layou
         if (record === null || record.status === 'deleted') {
           throw new StudioError('NotFound', `archive ${request.params.id} does not exist`, 'archiveId');
         }
+        const links = deps.links;
+        const base = deps.baseUrl?.() ?? '';
+        const filesHere = record.status !== 'expired';
         return {
-          items: deps.archives
-            .files(record.id)
-            .map((f) => ({ ...f, url: `/files/${record.id}/${f.filename}` })),
+          items: deps.archives.files(record.id).map((f) => {
+            // A link minted at each call, expiring after signedLinkTtlSec (no credentials needed).
+            const link = links !== undefined && filesHere ? links.mint(base, record.id, f.filename) : null;
+            return {
+              ...f,
+              url: `/files/${record.id}/${f.filename}`,
+              signedUrl: link?.url ?? null,
+              signedUrlExpiresAt: link?.expiresAt ?? null,
+            };
+          }),
         };
       },
     );
 
     // The layout a composed archive records with now (the program view draws it).
-    app.get<{ Params: { id: string } }>('/api/archives/:id/layout', async (request) => {
-      const record = deps.archives.get(request.params.id);
-      if (record === null || record.status === 'deleted') {
-        throw new StudioError('NotFound', `archive ${request.params.id} does not exist`, 'archiveId');
-      }
-      const resolution = record.resolution ?? '640x480';
-      const [width, height] = resolution.split('x').map(Number) as [number, number];
-      const canvas = { width, height };
-      const last = deps.archives.lastLayoutChange(record.id);
-      const normalized = normalizeLayout(last?.layout ?? record.options.layout ?? DEFAULT_LAYOUT, canvas);
-      return {
-        resolution,
-        atMs: last?.atMs ?? 0,
-        layout: 'layout' in normalized ? normalized.layout : DEFAULT_LAYOUT,
-      };
-    });
+    app.get<{ Params: { id: string } }>(
+      '/api/archives/:id/layout',
+      allow('operatorOrProject'),
+      async (request) => {
+        const record = deps.archives.get(request.params.id);
+        if (record === null || record.status === 'deleted') {
+          throw new StudioError('NotFound', `archive ${request.params.id} does not exist`, 'archiveId');
+        }
+        const resolution = record.resolution ?? '640x480';
+        const [width, height] = resolution.split('x').map(Number) as [number, number];
+        const canvas = { width, height };
+        const last = deps.archives.lastLayoutChange(record.id);
+        const normalized = normalizeLayout(last?.layout ?? record.options.layout ?? DEFAULT_LAYOUT, canvas);
+        return {
+          resolution,
+          atMs: last?.atMs ?? 0,
+          layout: 'layout' in normalized ? normalized.layout : DEFAULT_LAYOUT,
+        };
+      },
+    );
+
+    if (deps.recording !== undefined) {
+      const recording = deps.recording;
+      // Archive list with filters (status, created range, room) and bulk delete, for the UI.
+      app.get('/api/archives', allow('operatorOrProject'), async (request) =>
+        recording.search(request.query),
+      );
+      app.post('/api/archives/delete', allow('operator'), async (request) =>
+        recording.deleteMany(request.body),
+      );
+      // The operator stops any archive, an automatic one too (automatic recording turns off).
+      app.post<{ Params: { id: string } }>('/api/archives/:id/stop', allow('operator'), async (request) => {
+        operatorOnly(request);
+        return recording.stopByOperator(request.params.id);
+      });
+    }
 
     // Saved layouts.
     app.get('/api/layouts', allow('operatorOrProject'), async () => ({ items: deps.layouts.list() }));

@@ -20,6 +20,47 @@ interface ArchiveFile {
   stopOffsetMs: number | null;
   info: Record<string, unknown>;
   url: string;
+  /** A signed link that needs no credentials, minted when the list was fetched. */
+  signedUrl: string | null;
+  signedUrlExpiresAt: number | null;
+}
+
+/** Copies a file's signed link; the link is minted anew at each click (it expires). */
+function CopyLinkButton({
+  archiveId,
+  filename,
+  ttlSec,
+}: {
+  archiveId: string;
+  filename: string;
+  ttlSec: number;
+}) {
+  const api = useStudio((s) => s.api);
+  const [note, setNote] = useState<string | null>(null);
+  const copy = async () => {
+    try {
+      const fresh = await api.get<{ items: ArchiveFile[] }>(`/api/archives/${archiveId}/files`);
+      const file = fresh.items.find((f) => f.filename === filename);
+      if (!file?.signedUrl || file.signedUrlExpiresAt === null) throw new Error('no link for this file');
+      await navigator.clipboard.writeText(file.signedUrl);
+      setNote(`copied, expires in ${formatDuration((file.signedUrlExpiresAt - Date.now()) / 1000)}`);
+    } catch (error) {
+      setNote(`could not copy: ${(error as Error).message}`);
+    }
+  };
+  return (
+    <>
+      <button
+        type="button"
+        className="small"
+        onClick={() => void copy()}
+        title="A download link that needs no password"
+      >
+        Copy link (expires in {formatDuration(ttlSec)})
+      </button>
+      {note !== null && <span className="muted"> {note}</span>}
+    </>
+  );
 }
 
 interface SavedLayout {
@@ -39,7 +80,10 @@ export function Archive({ id }: { id: string }) {
     ['archive.'],
   );
   const files = useApi(
-    (a) => a.get<{ items: ArchiveFile[] }>(`/api/archives/${id}/files`),
+    (a) =>
+      a
+        .get<{ items: ArchiveFile[] }>(`/api/archives/${id}/files`)
+        .then((r) => ({ ...r, fetchedAt: Date.now() })),
     [id],
     ['archive.', 'composition.available'],
   );
@@ -148,6 +192,7 @@ export function Archive({ id }: { id: string }) {
             <th>From</th>
             <th>To</th>
             <th>Size</th>
+            <th>Link</th>
           </tr>
         </thead>
         <tbody>
@@ -162,6 +207,20 @@ export function Archive({ id }: { id: string }) {
               </td>
               <td>{f.stopOffsetMs !== null ? formatDuration(f.stopOffsetMs / 1000) : ''}</td>
               <td>{formatBytes(f.size)}</td>
+              <td>
+                {f.signedUrl !== null && f.signedUrlExpiresAt !== null && (
+                  <CopyLinkButton
+                    archiveId={id}
+                    filename={f.filename}
+                    ttlSec={Math.max(
+                      0,
+                      Math.round(
+                        (f.signedUrlExpiresAt - (files.data?.fetchedAt ?? f.signedUrlExpiresAt)) / 1000,
+                      ),
+                    )}
+                  />
+                )}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -257,12 +257,13 @@ function RecordingControl({
   }, [api, base, busy, options, room.id, onError]);
   const stop = useCallback(async () => {
     if (!base) return;
-    try {
-      for (const archive of active) await api.post(`${base}/archive/${archive.id}/stop`);
-      onError(null);
-    } catch (e) {
-      onError((e as Error).message);
-    }
+    // Every archive of the room is asked to stop, even when one refuses; automatic ones too
+    // (the operator route turns automatic recording off for the room).
+    const results = await Promise.allSettled(
+      active.map((archive) => api.post(`/api/archives/${archive.id}/stop`)),
+    );
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    onError(failed.length === 0 ? null : failed.map((r) => (r.reason as Error).message).join('; '));
   }, [api, base, active, onError]);
 
   // Keyboard shortcuts: Ctrl+Shift+R records, Ctrl+Shift+S stops.
