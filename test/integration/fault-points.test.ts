@@ -34,7 +34,12 @@ describe('crash at each named fault point (SIGKILL)', () => {
       const dir = tempDir();
       const target = tempDir('spool-target-');
       const receiver = await createWebhookReceiver({ listen: true });
-      const env = { SPOOL_SESSION_GRACE_SEC: '60', SPOOL_KEYFRAME_INTERVAL_SEC: '1' };
+      // The webhook receiver listens on 127.0.0.1: private addresses are allowed for it.
+      const env = {
+        SPOOL_SESSION_GRACE_SEC: '60',
+        SPOOL_KEYFRAME_INTERVAL_SEC: '1',
+        SPOOL_WEBHOOKS_ALLOW_PRIVATE_NETWORK: 'true',
+      };
       const clip = makeClip({ durationSec: 20 });
       const publishers: SyntheticPublisher[] = [];
       let core: HeadlessCore | null = null;
