@@ -99,6 +99,8 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
         SPOOL_SESSION_GRACE_SEC: '1',
         SPOOL_AUTO_ARCHIVE_STOP_SEC: '3',
         SPOOL_ARCHIVE_NO_STREAM_TIMEOUT_SEC: '3',
+        // The status callback receivers listen on 127.0.0.1 (the outbound guard allows it here).
+        SPOOL_WEBHOOKS_ALLOW_PRIVATE_NETWORK: 'true',
       },
     });
     operator = await OperatorClient.login(core);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RecordingFormat } from '../../src/shared/archive';
@@ -86,7 +87,12 @@ describe('ordered stop', () => {
               // H.264 files start at the first keyframe with SPS/PPS, up to a second in.
               assert.ok(file.stopTimeOffset - file.startTimeOffset >= 1000, JSON.stringify(file));
               const available = await api.waitStatus(archive.id, 'available', 10_000);
-              assert.equal(available.size, file.size + manifestSize(dir.path, archive.id));
+              // The archive's size counts its manifest and each file's metadata JSON too.
+              const metadata =
+                file.metadataFilename === undefined
+                  ? 0
+                  : statSync(join(dir.path, 'archives', archive.id, file.metadataFilename)).size;
+              assert.equal(available.size, file.size + manifestSize(dir.path, archive.id) + metadata);
               await checkManifestFiles(dir.path, archive.id);
               const info = await probe(join(dir.path, 'archives', archive.id, file.filename));
               assert.ok(

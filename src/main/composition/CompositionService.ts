@@ -653,6 +653,9 @@ export class CompositionService {
     if (this.#options.live === false || this.#options.ffmpeg instanceof Error) return;
     const archive = this.#options.archiveStatus.repo.get(archiveId);
     if (archive === null || archive.outputMode !== 'composed' || !isRecording(archive)) return;
+    // Live composition follows the whole per-stream files; a split-only archive has none, so it
+    // is composed from its split files after stop (the offline path).
+    if (archive.options.splitOnly === true) return;
     if (this.repo.forArchive(archive.id).some((c) => c.kind === 'archive' && c.status !== 'deleted')) return;
     const spec = this.#archiveSpec(archive);
     if (spec === null) return;
