@@ -20,8 +20,8 @@ const BUCKETS = 6;
 const ARRIVAL_DRIFT_SPAN_MS = 4000;
 /** SR drift tracking needs SRs this far apart before trusting the rate they give. */
 const SR_DRIFT_SPAN_MS = 2000;
-/** A clock rate further than this from nominal is no drift but a broken sender (ignored). */
-const MAX_RATE_ERROR = 0.15;
+/** A clock rate further than this from nominal (1 %: devices drift 10–100 ppm) is no drift but a jittery or broken sender (ignored). */
+const MAX_RATE_ERROR = 0.01;
 
 interface Held<T> {
   rtp: number;
@@ -319,6 +319,11 @@ export class TrackClock<T> {
       return;
     }
     const error = ntpMs - this.senderTime(rtp);
+    // A report that puts the sender's clock behind the mapping by a pause's length is no pause
+    // (a pause only moves it ahead): it is a sender whose reports jitter (werift-based clients
+    // stamp them from the last packet sent). Moving the mapping back would re-time later frames
+    // before ones already written, so they would be dropped as late: the report is ignored.
+    if (error <= -PAUSE_MIN_MS) return;
     if (Math.abs(error) >= PAUSE_MIN_MS) {
       if (error > 0) this.pauses.push({ at: this.recorderTime(rtp), length: Math.round(error) });
       this.#anchor = { rtp, ms: ntpMs };
