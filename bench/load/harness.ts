@@ -4,11 +4,11 @@
  * CPU of each is read from /proc so the figures of the studio, the load and the harness are
  * reported separately.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, TEST_CREDENTIALS, type HeadlessCore } from '../../test/helpers/headless';
+import { ROOT, startHeadless, type HeadlessCore } from '../../test/helpers/headless';
 import { cpuSeconds } from '../lib';
 import type { ProbeStats } from './probe';
 import type { LoadRequest, LoadResponse } from './protocol';
@@ -134,63 +134,22 @@ export async function startStudio(options: {
   env?: Record<string, string>;
   cpuProfDir?: string;
 }): Promise<StudioProcess> {
-  const nodeArgs = ['--import', 'tsx', '--import', join(ROOT, 'bench/load/probe.ts')];
+  const nodeArgs = ['--import', join(ROOT, 'bench/load/probe.ts')];
   if (options.cpuProfDir !== undefined) {
     mkdirSync(options.cpuProfDir, { recursive: true });
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir);
   }
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, 'src/main/headless.ts', '--data', options.dataDir, '--port', '0'],
-    {
-      cwd: ROOT,
-      env: { ...process.env, SPOOL_LOG_LEVEL: 'error', ...TEST_CREDENTIALS, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'advanced',
-    },
-  );
-  const channel = new Channel(child, 'studio probe');
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = once(child, 'exit');
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the studio did not start within 30 s:\n${output}`));
-    }, 30_000);
-    const check = () => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the studio exited with ${code}:\n${output}`));
-    });
+  const core = await startHeadless({
+    dataDir: options.dataDir,
+    env: { SPOOL_LOG_LEVEL: 'error', ...options.env },
+    nodeArgs,
+    ipc: true,
+    timeoutMs: 30_000,
   });
-  const exitCode = async (): Promise<number | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    const [code] = (await exited) as [number | null];
-    return code;
-  };
+  const channel = new Channel(core.process, 'studio probe');
   return {
-    url,
-    port: Number(new URL(url).port),
-    process: child,
-    output: () => output,
+    ...core,
     stats: (reset = false) => channel.request<ProbeStats>({ op: 'stats', reset }, 10_000),
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exitCode();
-    },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exitCode();
-    },
   };
 }
 

@@ -4,10 +4,10 @@
  * No ffmpeg runs per publisher during a bench, so the load costs only the peers' own work.
  */
 import { spawn } from 'node:child_process';
-import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isRtcp, loopbackSocket, rtpOutputArgs, type MediaKind } from '../../test/helpers/rtpOut';
 
-export type Kind = 'audio' | 'video';
+export type Kind = MediaKind;
 
 /** One RTP packet of a clip, with when it is due relative to the start of the clip. */
 export interface ClipPacket {
@@ -34,15 +34,6 @@ export interface RtpClip {
 }
 
 const CLOCK: Record<Kind, number> = { audio: 48_000, video: 90_000 };
-const isRtcp = (packet: Buffer) => packet.length >= 2 && packet[1]! >= 200 && packet[1]! <= 204;
-
-async function socket(): Promise<Socket> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  s.setRecvBufferSize(8 * 1024 * 1024);
-  return s;
-}
-
 /**
  * Packetizes `clip` (a WebM with one VP8 and one Opus track) to RTP once and caches it next to
  * the clip as `<clip>.rtp`. ffmpeg reads at 8× real time into loopback UDP; a capture with a
@@ -52,7 +43,7 @@ export async function captureRtpClip(clip: string): Promise<string> {
   const out = `${clip}.rtp`;
   if (existsSync(out)) return out;
   for (const rate of [8, 2, 1]) {
-    const sockets = { video: await socket(), audio: await socket() };
+    const sockets = { video: await loopbackSocket(8 << 20), audio: await loopbackSocket(8 << 20) };
     const packets: Array<{ kind: Kind; data: Buffer }> = [];
     for (const kind of ['video', 'audio'] as const)
       sockets[kind].on('message', (data) => {
@@ -60,18 +51,7 @@ export async function captureRtpClip(clip: string): Promise<string> {
       });
     const args = ['-hide_banner', '-loglevel', 'error', '-readrate', String(rate), '-i', clip];
     for (const kind of ['video', 'audio'] as const)
-      args.push(
-        '-map',
-        `0:${kind === 'video' ? 'v' : 'a'}:0`,
-        '-c',
-        'copy',
-        '-payload_type',
-        kind === 'video' ? '96' : '111',
-        '-f',
-        'rtp',
-        // A plain udp:// output: one socket, RTCP in the same flow (filtered above).
-        `udp://127.0.0.1:${sockets[kind].address().port}?pkt_size=1200`,
-      );
+      args.push(...rtpOutputArgs(kind, sockets[kind].address().port));
     const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     ffmpeg.stderr.on('data', (c: Buffer) => (stderr += c.toString()));

@@ -31,6 +31,10 @@ export interface StartHeadlessOptions {
   port?: number;
   /** How long to wait for the listening line. */
   timeoutMs?: number;
+  /** Node flags before the entry (a preloaded probe, `--cpu-prof`…). */
+  nodeArgs?: string[];
+  /** Opens an IPC channel to the process (advanced serialization), e.g. for a preloaded probe. */
+  ipc?: boolean;
 }
 
 /** Starts the headless core from source (`npm run serve`'s entry) and waits until it listens. */
@@ -40,6 +44,7 @@ export async function startHeadless(options: StartHeadlessOptions): Promise<Head
     [
       '--import',
       'tsx',
+      ...(options.nodeArgs ?? []),
       'src/main/headless.ts',
       '--data',
       options.dataDir,
@@ -49,7 +54,8 @@ export async function startHeadless(options: StartHeadlessOptions): Promise<Head
     {
       cwd: ROOT,
       env: { ...process.env, SPOOL_LOG_LEVEL: 'warn', ...TEST_CREDENTIALS, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+      ...(options.ipc ? { serialization: 'advanced' as const } : {}),
     },
   );
   let output = '';

@@ -4,7 +4,7 @@
  * the RTP is written into werift tracks. Used by WHIP, recording tests and benchmarks.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -16,6 +16,7 @@ import {
   type RTCRtpCodecParameters,
 } from 'werift';
 import { ROOT } from './headless';
+import { isRtcp, loopbackSocket, rtpOutputArgs } from './rtpOut';
 
 export interface ClipOptions {
   durationSec: number;
@@ -150,16 +151,6 @@ export interface PublisherOptions {
   lossRate?: number;
 }
 
-/** RTCP packet types 200–204 in the second byte (RTP payload types 96 and 111 never look so). */
-const isRtcp = (packet: Buffer) => packet.length >= 2 && packet[1]! >= 200 && packet[1]! <= 204;
-
-async function udpSocket(): Promise<Socket> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  socket.setRecvBufferSize(4 * 1024 * 1024);
-  return socket;
-}
-
 /** Makes a bundled offer GStreamer-style: every m-line after the first has port 0 and a=bundle-only. */
 export function bundleOnlyOffer(sdp: string): string {
   const sections = sdp.split(/\r\n(?=m=)/);
@@ -236,7 +227,7 @@ export class SyntheticPublisher {
       if ((kind === 'audio' && !audio) || (kind === 'video' && !video)) continue;
       const track = new MediaStreamTrack({ kind });
       this.pc.addTransceiver(track, { direction: 'sendonly' });
-      const socket = await udpSocket();
+      const socket = await loopbackSocket(4 * 1024 * 1024);
       socket.on('message', (packet) => {
         // ffmpeg's sender reports share the socket; werift makes its own.
         if (isRtcp(packet)) return;
@@ -272,22 +263,7 @@ export class SyntheticPublisher {
     const args = ['-hide_banner', '-loglevel', 'error', '-re'];
     if (this.#options.loop) args.push('-stream_loop', '-1');
     args.push('-i', this.#options.clip);
-    for (const { kind, socket } of tracks) {
-      args.push(
-        '-map',
-        `0:${kind === 'video' ? 'v' : 'a'}:0`,
-        '-c',
-        'copy',
-        '-payload_type',
-        kind === 'video' ? '96' : '111',
-        '-f',
-        'rtp',
-        // udp://, not rtp://: ffmpeg's rtp:// protocol binds its RTCP socket to its RTP port + 1,
-        // which fails with "bind failed: Address already in use" when that port is taken (likely
-        // with many peers on the machine). udp:// binds one ephemeral socket for RTP and RTCP.
-        `udp://127.0.0.1:${socket.address().port}?pkt_size=1200`,
-      );
-    }
+    for (const { kind, socket } of tracks) args.push(...rtpOutputArgs(kind, socket.address().port));
     this.#ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
   }
 
