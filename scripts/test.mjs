@@ -33,21 +33,55 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const result = spawnSync(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--test',
-    '--test-concurrency=1',
-    // A hung test fails with its name instead of hanging CI (tests may set a shorter one).
-    `--test-timeout=${process.env.SPOOL_TEST_TIMEOUT_MS ?? 240_000}`,
-    // A file whose tests ended exits even if something (a server a failed hook left) holds its
-    // event loop; the servers' exit handlers then kill them.
-    '--test-force-exit',
-    '--test-reporter=spec',
-    ...files,
-  ],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
-);
-process.exit(result.status ?? 1);
+/**
+ * Files that neither measure time nor stream media for long (unit tests, the security suite,
+ * API-level integration tests) run two at a time; everything else — recordings, lip sync,
+ * composition, browsers — runs alone, so a busy machine cannot skew what it measures. A file
+ * not listed here runs alone.
+ */
+const SHARED = [
+  /^test\/unit\//,
+  /^test\/security\//,
+  /^src\/.*\.test\.ts$/,
+  ...[
+    'archive-summaries',
+    'data-lock',
+    'delivery-api',
+    'delivery-queue',
+    'delivery-targets',
+    'files',
+    'headless',
+    'lan',
+    'opentok-sdk',
+    'rooms',
+    'webhook-outbox',
+    'whip',
+  ].map((name) => new RegExp(`^test/integration/${name}\\.test\\.ts$`)),
+];
+const shared = files.filter((f) => SHARED.some((re) => re.test(f)));
+const alone = files.filter((f) => !shared.includes(f));
+
+function run(group, concurrency) {
+  if (group.length === 0) return 0;
+  const result = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      // A hung test fails with its name instead of hanging CI (tests may set a shorter one).
+      `--test-timeout=${process.env.SPOOL_TEST_TIMEOUT_MS ?? 240_000}`,
+      // A file whose tests ended exits even if something (a server a failed hook left) holds its
+      // event loop; the servers' exit handlers then kill them.
+      '--test-force-exit',
+      '--test-reporter=spec',
+      ...group,
+    ],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+  );
+  return result.status ?? 1;
+}
+
+const statuses = [run(shared, 2), run(alone, 1)];
+process.exit(statuses.find((s) => s !== 0) ?? 0);

@@ -41,7 +41,7 @@ export async function startAzurite(): Promise<AzuriteServer> {
       '--disableProductStyleUrl',
     ]);
     const current = server;
-    await waitForPort(port, 20_000, 'azurite', () => current.output());
+    await waitForPort(port, 60_000, 'azurite', () => current.output());
   };
   const kill = async () => {
     await server?.stop('SIGKILL');

@@ -70,7 +70,7 @@ export async function startSshd(): Promise<SshdServer> {
   const start = async () => {
     server = new ServerProcess('/usr/sbin/sshd', ['-D', '-e', '-f', config]);
     const current = server;
-    await waitForPort(port, 10_000, 'sshd', () => current.output());
+    await waitForPort(port, 30_000, 'sshd', () => current.output());
   };
   const kill = async () => {
     await server?.stop('SIGKILL');

@@ -133,7 +133,7 @@ export async function startSwift(): Promise<SwiftServer> {
     // The proxy answers its healthcheck before the storage servers listen; S3 calls need both.
     await Promise.all(
       SERVERS.map((name, i) =>
-        waitForPort(ports[name], 30_000, `swift-${name}-server`, () => storage[i]!.output()),
+        waitForPort(ports[name], 60_000, `swift-${name}-server`, () => storage[i]!.output()),
       ),
     );
     await start();

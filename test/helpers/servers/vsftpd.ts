@@ -92,7 +92,7 @@ export async function startVsftpd(extraConfig: string[] = []): Promise<VsftpdSer
   const start = async () => {
     server = new ServerProcess('/usr/sbin/vsftpd', [config]);
     const current = server;
-    await waitForPort(port, 10_000, 'vsftpd', () => current.output());
+    await waitForPort(port, 30_000, 'vsftpd', () => current.output());
   };
   const kill = async () => {
     await server?.stop('SIGKILL');
