@@ -6,7 +6,7 @@
  * recording (cores), video frames the recorder lost, SSIM of the live file against an offline
  * composition of the same archive (first 2 minutes), and the audio at every chunk join
  * (a jump in the tone's second difference means a gap or a step). Prints one JSON line.
- *   node --import tsx bench/compose-live.ts [--minutes 2,10] [--long] [--chunk 15] [--keep <dir>]
+ *   node --import tsx bench/compose-live.ts [--minutes 2,10] [--long] [--chunk 6] [--keep <dir>]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, renameSync } from 'node:fs';
@@ -29,7 +29,7 @@ const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '2,10' },
     long: { type: 'boolean', default: false },
-    chunk: { type: 'string', default: '15' },
+    chunk: { type: 'string', default: '6' },
     /** Keeps each run's data folder (archive, offline.mp4) at <keep>-<minutes>m for inspection. */
     keep: { type: 'string' },
   },
@@ -220,7 +220,7 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
           .prepare("SELECT info FROM archive_files WHERE archive_id = ? AND filename = 'archive.mp4'")
           .get(archive.id) as { info: string }
       ).info,
-    ) as { live?: { framesAfterStop: number } };
+    ) as { live?: { framesAfterStop: number; finishMs: number; tail: unknown; prerollSec: number } };
     const layouts: TimedLayout[] = [{ atMs: 0, layout: { type: 'bestFit' } as Layout }];
     for (const row of db
       .prepare('SELECT at_ms, layout FROM layout_changes WHERE archive_id = ? ORDER BY at_ms, id')
@@ -258,6 +258,11 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
       minutes,
       stopToAvailableMs,
       tailFrames: info.live?.framesAfterStop ?? null,
+      // Where the wait went: the composer's own finish (tail steps), the rest is the recorder's
+      // stop and the events between.
+      finishMs: info.live?.finishMs ?? null,
+      tail: info.live?.tail ?? null,
+      prerollSec: info.live?.prerollSec ?? null,
       composedLive: info.live !== undefined,
       compositionCores: round((cpu1 - cpu0) / wall, 2),
       framesLost: framesLost(archiveDir, manifest),

@@ -605,6 +605,8 @@ export class CompositionService {
                 chunks: live.chunks,
                 chunksAfterStop: live.chunksAfterStop,
                 finishMs: live.finishMs,
+                tail: live.tail,
+                prerollSec: live.prerollSec,
               },
             }
           : {}),
