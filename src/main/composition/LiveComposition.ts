@@ -9,7 +9,13 @@ import type { Size } from '../../shared/layout';
 import type { Logger } from '../logger';
 import type { Ffmpeg } from '../media/ffmpeg';
 import { buildChunkGraph, samplesPerFrame, type ChunkWindow } from './chunkGraph';
-import { planComposition, type CompositionPlan, type PlanSource, type TimedLayout } from './compositionPlan';
+import {
+  planComposition,
+  type ClassChange,
+  type CompositionPlan,
+  type PlanSource,
+  type TimedLayout,
+} from './compositionPlan';
 import { audioEncoderArgs, COMPOSITION_FPS, videoEncoderArgs, type EncodeSettings } from './encoding';
 import { FfmpegError } from './FfmpegError';
 import { FfmpegJob } from './FfmpegJob';
@@ -27,6 +33,9 @@ export interface LiveFile {
   stopOffsetMs: number | null;
   connectionData: string;
   videoType: VideoType | null;
+  /** Layout classes at the file's start, and each change while it records. */
+  classes: string[];
+  classChanges: ClassChange[];
 }
 
 export interface LiveCompositionOptions {
@@ -200,7 +209,10 @@ export class LiveComposition {
     const frames = Math.max(1, Math.round((endMs / 1000) * this.#fps));
     // What the edge allowed a moment ago (the lag behind now) and was not rendered: more than a
     // chunk means the composition had fallen behind (CPU) and catches up now.
-    const edge = Math.min(frames, Math.max(0, Math.floor(((started - this.#o.archiveStartMs - this.#lagMs) / 1000) * this.#fps)));
+    const edge = Math.min(
+      frames,
+      Math.max(0, Math.floor(((started - this.#o.archiveStartMs - this.#lagMs) / 1000) * this.#fps)),
+    );
     const inFlight = this.#chunkRunning;
     this.#end = { frames, framesAtStop: this.#rendered, chunksAtStop: this.#chunks };
     const backlogFrames = Math.max(0, edge - this.#rendered);
@@ -398,7 +410,8 @@ export class LiveComposition {
         streamId: file.streamId,
         connectionData: file.connectionData,
         videoType: file.videoType,
-        classes: [],
+        classes: file.classes,
+        classChanges: file.classChanges,
         startMs: file.startOffsetMs,
         // A file still being written lasts at least past this window.
         stopMs: file.stopOffsetMs ?? windowEndMs + 1000,
