@@ -380,6 +380,7 @@ export class LiveComposition {
     const fps = this.#fps;
     const windowEndMs = (window.to / fps) * 1000;
     const sources: PlanSource[] = [];
+    const now = Date.now();
     for (const file of this.#o.files()) {
       const follower = this.#followers.get(stem(file.filename));
       if (follower === undefined || follower.header === null || follower.clusters.length === 0) continue;
@@ -397,7 +398,15 @@ export class LiveComposition {
                 height: video.height,
                 firstPts: 0,
                 lastPts: 0,
-                gaps: [],
+                // The offline probe's gaps (frames 2 s or more apart: the tile is black between).
+                // In a file still being written, a last frame more than 2 s before what the
+                // recorder must have written by now (1 s ago) starts a gap that is still open.
+                gaps: follower.videoGaps(
+                  2,
+                  file.stopOffsetMs === null
+                    ? now - this.#o.archiveStartMs - file.startOffsetMs - 1000
+                    : null,
+                ),
               },
         audio:
           audio === undefined
