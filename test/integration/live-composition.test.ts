@@ -21,6 +21,19 @@ const CHUNK_SEC = 6;
 const TONE_HZ = 440;
 
 /**
+ * The media's end on the composition's timeline (s). manifest.json counts from when recording
+ * began (OpenTok), compositions from the start call (where `PUT …/layout` offsets count from):
+ * the two are `createdAt − startCalledAt` apart, a few frames on a loaded machine.
+ */
+function shiftSec(manifest: Manifest): number {
+  return (manifest.createdAt - (manifest.startCalledAt ?? manifest.createdAt)) / 1000;
+}
+
+function mediaEndSec(manifest: Manifest): number {
+  return Math.max(...manifest.files.map((f) => f.stopTimeOffset)) / 1000 + shiftSec(manifest);
+}
+
+/**
  * The phase (rad, at sample 0 of the stream) and amplitude of the 440 Hz tone in samples
  * [from, to): a least-squares fit of a·cos(ωn) + b·sin(ωn).
  */
@@ -272,7 +285,7 @@ describe('live composition', () => {
 
         // Duration matches the recorded media.
         const manifest = JSON.parse(readFileSync(join(archiveDir, 'manifest.json'), 'utf8')) as Manifest;
-        const endSec = Math.max(...manifest.files.map((f) => f.stopTimeOffset)) / 1000;
+        const endSec = mediaEndSec(manifest);
         const probed = await probe(file);
         assert.ok(
           Math.abs(probed.duration - endSec) <= 0.1,
@@ -363,7 +376,8 @@ describe('live composition', () => {
         const composed = await decode(file);
         assert.ok(composed.length / 48_000 > RECORD_SEC - 5, 'the audio spans the recording');
         const sourcePath = join(archiveDir, toneFile.filename);
-        const sourceStart = toneFile.startTimeOffset / 1000 + (await audioStart(sourcePath));
+        const sourceStart =
+          toneFile.startTimeOffset / 1000 + shiftSec(manifest) + (await audioStart(sourcePath));
         const sourceBreaks = breaks(await decode(sourcePath)).map((t) => t + sourceStart);
         const added = breaks(composed).filter((t) => !sourceBreaks.some((b) => Math.abs(b - t) <= 0.15));
         assert.deepEqual(
@@ -462,7 +476,7 @@ describe('live composition', () => {
         const info = compositionInfo(dir.path, started.id);
         assert.equal(info.live, undefined, 'composed whole by the offline path');
         const manifest = JSON.parse(readFileSync(join(archiveDir, 'manifest.json'), 'utf8')) as Manifest;
-        const endSec = Math.max(...manifest.files.map((f) => f.stopTimeOffset)) / 1000;
+        const endSec = mediaEndSec(manifest);
         assert.ok(endSec > 5, `recovered ${endSec} s`);
         const probed = await probe(join(archiveDir, 'archive.mp4'));
         assert.ok(
