@@ -91,7 +91,7 @@ describe('program view', () => {
   });
 
   it(
-    'draws the live tiles where the composed file draws them, for bestFit, pip and a saved custom layout',
+    'draws the live tiles where the composed file draws them, for bestFit, pip, a saved custom layout and a layout class set in the view',
     { timeout: 240_000 },
     async () => {
       const log = (m: string) =>
