@@ -95,7 +95,10 @@ export interface LiveResult {
 
 /** The work after stop, step by step (wall ms, and frames). */
 export interface TailSteps {
-  /** Frames the live edge allowed when the archive stopped but were not rendered yet (behind). */
+  /**
+   * Frames the live edge allowed when the archive stopped but were not rendered yet: under a
+   * chunk while the composition keeps up (it waits for a whole chunk), more once it fell behind.
+   */
   backlogFrames: number;
   /** A chunk rendering at stop: waited for it to end. */
   inFlightMs: number;
