@@ -6,10 +6,10 @@
  * recording (cores), video frames the recorder lost, SSIM of the live file against an offline
  * composition of the same archive (first 2 minutes), and the audio at every chunk join
  * (a jump in the tone's second difference means a gap or a step). Prints one JSON line.
- *   node --import tsx bench/compose-live.ts [--minutes 2,10] [--long] [--chunk 15]
+ *   node --import tsx bench/compose-live.ts [--minutes 2,10] [--long] [--chunk 6] [--keep <dir>]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
@@ -29,7 +29,9 @@ const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '2,10' },
     long: { type: 'boolean', default: false },
-    chunk: { type: 'string', default: '15' },
+    chunk: { type: 'string', default: '6' },
+    /** Keeps each run's data folder (archive, offline.mp4) at <keep>-<minutes>m for inspection. */
+    keep: { type: 'string' },
   },
 });
 const lengths = values.minutes.split(',').map(Number);
@@ -70,7 +72,10 @@ function ssim(a: string, b: string, seconds: number): number {
     '-i',
     b,
     '-lavfi',
-    '[0:v]setpts=N/(30*TB)[x];[1:v]setpts=N/(30*TB)[y];[x][y]ssim',
+    // Frame n of each file at exactly n/30 s. `setpts=N/(30*TB)` is not exact: in the live file's
+    // 90 kHz time base it truncates to 2999, 5999, … and the ssim filter then pairs each live
+    // frame with the offline frame after it (measured: 0.92 shifted, 0.99 paired right).
+    '[0:v]settb=1/30,setpts=N[x];[1:v]settb=1/30,setpts=N[y];[x][y]ssim',
     '-f',
     'null',
     '-',
@@ -134,6 +139,23 @@ function framesLost(dir: string, manifest: Manifest): number {
   return lost;
 }
 
+/**
+ * manifest.json counts offsets from when recording effectively began (OpenTok), layout changes
+ * from the start call (`createdAt`), as the studio's own compositions do: the offline reference
+ * must put the files on that same timeline, or every tile is a few frames off.
+ */
+function studioTimeline(manifest: Manifest): Manifest {
+  const shift = manifest.createdAt - (manifest.startCalledAt ?? manifest.createdAt);
+  return {
+    ...manifest,
+    files: manifest.files.map((f) => ({
+      ...f,
+      startTimeOffset: f.startTimeOffset + shift,
+      stopTimeOffset: f.stopTimeOffset + shift,
+    })),
+  };
+}
+
 async function run(minutes: number): Promise<Record<string, unknown>> {
   const seconds = minutes * 60;
   const dir = tempDir('spool-bench-');
@@ -188,7 +210,9 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
     publishers.length = 0;
 
     const archiveDir = join(dir.path, 'archives', archive.id);
-    const manifest = JSON.parse(readFileSync(join(archiveDir, 'manifest.json'), 'utf8')) as Manifest;
+    const manifest = studioTimeline(
+      JSON.parse(readFileSync(join(archiveDir, 'manifest.json'), 'utf8')) as Manifest,
+    );
     const db = new Database(join(dir.path, 'studio.db'), { readonly: true });
     const info = JSON.parse(
       (
@@ -196,7 +220,7 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
           .prepare("SELECT info FROM archive_files WHERE archive_id = ? AND filename = 'archive.mp4'")
           .get(archive.id) as { info: string }
       ).info,
-    ) as { live?: { framesAfterStop: number } };
+    ) as { live?: { framesAfterStop: number; finishMs: number; tail: unknown; prerollSec: number } };
     const layouts: TimedLayout[] = [{ atMs: 0, layout: { type: 'bestFit' } as Layout }];
     for (const row of db
       .prepare('SELECT at_ms, layout FROM layout_changes WHERE archive_id = ? ORDER BY at_ms, id')
@@ -234,6 +258,11 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
       minutes,
       stopToAvailableMs,
       tailFrames: info.live?.framesAfterStop ?? null,
+      // Where the wait went: the composer's own finish (tail steps), the rest is the recorder's
+      // stop and the events between.
+      finishMs: info.live?.finishMs ?? null,
+      tail: info.live?.tail ?? null,
+      prerollSec: info.live?.prerollSec ?? null,
       composedLive: info.live !== undefined,
       compositionCores: round((cpu1 - cpu0) / wall, 2),
       framesLost: framesLost(archiveDir, manifest),
@@ -246,7 +275,8 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
   } finally {
     for (const p of publishers) await p.close();
     await core.stop();
-    dir.remove();
+    if (values.keep !== undefined) renameSync(dir.path, `${values.keep}-${minutes}m`);
+    else dir.remove();
   }
 }
 

@@ -132,6 +132,11 @@ export interface ManifestFile {
   error?: string;
   /** OpenTok layout classes of the stream (`PUT …/session/{id}/stream`), as the file ended. */
   layoutClassList?: string[];
+  /**
+   * When the classes changed while the file recorded: each entry holds from `atMs` (the
+   * manifest's offsets) on, the first one the classes it started with. Compositions switch there.
+   */
+  layoutClassChanges?: Array<{ atMs: number; classes: string[] }>;
   /** The file's metadata JSON beside it (Sora's recording metadata fields). */
   metadataFilename?: string;
 }

@@ -91,7 +91,7 @@ describe('program view', () => {
   });
 
   it(
-    'draws the live tiles where the composed file draws them, for bestFit, pip and a saved custom layout',
+    'draws the live tiles where the composed file draws them, for bestFit, pip, a saved custom layout and a layout class set in the view',
     { timeout: 240_000 },
     async () => {
       const log = (m: string) =>
@@ -156,6 +156,7 @@ describe('program view', () => {
       for (const [name, value] of [
         ['pip', 'preset:pip'],
         ['custom', `saved:`],
+        ['horizontalPresentation', 'preset:horizontalPresentation'],
       ] as const) {
         const select = page.getByLabel('Program layout');
         const option =
@@ -175,6 +176,25 @@ describe('program view', () => {
         await page.screenshot({ path: artifactPath(`screen-program-${name}.png`), fullPage: true });
         await page.waitForTimeout(4000);
       }
+      // Layout classes set in the program view: Blue gets `focus` and takes the large area, in
+      // the view and, from that moment, in the recording.
+      const before = JSON.stringify(await programTiles(page));
+      const classes = page.getByLabel('Layout classes of Blue');
+      await classes.fill('focus');
+      await classes.press('Enter');
+      await waitFor(
+        async () => JSON.stringify(await programTiles(page)) !== before,
+        10_000,
+        'the view re-flows with the class',
+      );
+      const classesAt = (Date.now() - archive.createdAt) / 1000;
+      const blue = (await operator.room(room.id)).session?.streams.find((s) =>
+        s.layoutClassList?.includes('focus'),
+      );
+      assert.ok(blue, 'the stream API has the class');
+      phases.push({ name: 'classes', from: classesAt, tiles: await programTiles(page) });
+      await page.screenshot({ path: artifactPath('screen-program-classes.png'), fullPage: true });
+      await page.waitForTimeout(4000);
       await api.stop(archive.id);
       log('stopped');
       await api.waitStatus(archive.id, 'available', 90_000);
@@ -196,9 +216,9 @@ describe('program view', () => {
           near(drawn, contentBox(tile), `${phase.name}, ${guest}`);
         }
       }
-      // The three layouts really differ (the test would prove nothing otherwise).
-      const [a, b, c] = phases.map((p) => JSON.stringify(p.tiles));
-      assert.ok(a !== b && b !== c && a !== c);
+      // The layouts really differ (the test would prove nothing otherwise).
+      const drawn = phases.map((p) => JSON.stringify(p.tiles));
+      assert.equal(new Set(drawn).size, phases.length, `every phase draws differently: ${drawn.join(' | ')}`);
     },
   );
 });

@@ -102,6 +102,27 @@ describe('composition plan and filter graph', () => {
     assert.match(graph, /:eval=frame/, 'a source whose tile changes size scales per frame');
   });
 
+  it('a layout class set while recording moves the focus at the frame of its time', () => {
+    // horizontalPresentation: the stream with the `focus` class takes the large area on top.
+    const plan = planComposition(
+      [
+        source('a', 0, 20_000),
+        source('b', 0, 20_000, { classChanges: [{ atMs: 8000, classes: ['focus'] }] }),
+      ],
+      options({ layouts: [{ atMs: 0, layout: { type: 'horizontalPresentation' } }] }),
+    );
+    assert.deepEqual(
+      plan.segments.map((s) => [s.from, s.to]),
+      [
+        [0, 240],
+        [240, 600],
+      ],
+    );
+    const large = (i: number) => plan.segments[i]!.tiles.find((t) => t.region === 'large')?.sourceId;
+    assert.equal(large(0), 'a.webm', 'before the class: the first stream is large');
+    assert.equal(large(1), 'b.webm', 'from 8 s (frame 240): the stream with the focus class');
+  });
+
   it('trim starts the output at the first source and ends it with the last', () => {
     const plan = planComposition([source('a', 3000, 8000), source('b', 5000, 9000)], options({ trim: true }));
     assert.equal(plan.startMs, 3000);

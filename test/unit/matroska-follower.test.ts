@@ -72,4 +72,40 @@ describe('MatroskaFollower', () => {
       dir.remove();
     }
   });
+
+  it('knows the gaps in the video as the offline probe does, and a gap still open while recording', async () => {
+    const dir = tempDir();
+    const path = join(dir.path, 'stream.webm');
+    const writer = await MatroskaWriter.create(path, {
+      docType: 'webm',
+      tracks: [
+        { number: 1, kind: 'video', codecId: 'V_VP8', width: 320, height: 240 },
+        { number: 2, kind: 'audio', codecId: 'A_OPUS', sampleRate: 48000, channels: 2 },
+      ],
+    });
+    const follower = await MatroskaFollower.open(path);
+    try {
+      // Video 0–3 s, none 3–6.5 s (camera off; audio goes on), video again 6.5–8 s.
+      for (let t = 0; t < 8000; t += 20) {
+        const video = t < 3000 || t >= 6500;
+        if (video && t % 100 === 0) writer.write(1, t, Buffer.alloc(50, 1), t === 0 || t === 6500);
+        writer.write(2, t, Buffer.alloc(20, 2), true);
+      }
+      await writer.flush();
+      await follower.refresh();
+      assert.deepEqual(follower.videoGaps(2, null), [{ from: 2.9, to: 6.5 }]);
+      assert.deepEqual(follower.videoGaps(4, null), [], 'shorter than the threshold: no gap');
+      // Recording on, 3 s without video after 7.9 s: an open gap; 1 s without: none yet.
+      assert.deepEqual(follower.videoGaps(2, 10_900), [
+        { from: 2.9, to: 6.5 },
+        { from: 7.9, to: Number.POSITIVE_INFINITY },
+      ]);
+      assert.equal(follower.videoGaps(2, 8900).length, 1);
+      assert.ok(follower.clusters.every((c) => c.videoFirstMs === null || c.videoFirstMs >= c.timeMs));
+    } finally {
+      await writer.finalize();
+      await follower.close();
+      dir.remove();
+    }
+  });
 });

@@ -7,7 +7,13 @@ import { StudioError } from '../../shared/errors';
 import type { Size } from '../../shared/layout';
 import type { Logger } from '../logger';
 import type { Ffmpeg } from '../media/ffmpeg';
-import { planComposition, type CompositionPlan, type PlanSource, type TimedLayout } from './compositionPlan';
+import {
+  planComposition,
+  type ClassChange,
+  type CompositionPlan,
+  type PlanSource,
+  type TimedLayout,
+} from './compositionPlan';
 import { COMPOSITION_FPS, type EncodeSettings } from './encoding';
 import { FfmpegError } from './FfmpegError';
 import { FfmpegJob } from './FfmpegJob';
@@ -61,8 +67,36 @@ export interface ComposerOptions {
   stallTimeoutMs?: number;
 }
 
-/** Manifest extras an OpenTok-style recorder may add: the stream's layout classes. */
-type ManifestFileWithClasses = ManifestFile & { layoutClassList?: unknown };
+/**
+ * Manifest extras an OpenTok-style recorder may add: the stream's layout classes, and the
+ * studio's timeline of them (`layoutClassChanges`: each `{ atMs, classes }` from the file's start
+ * on, the first entry the classes it started with).
+ */
+type ManifestFileWithClasses = ManifestFile & { layoutClassList?: unknown; layoutClassChanges?: unknown };
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((c): c is string => typeof c === 'string') : [];
+}
+
+/** A file's classes at its start and the changes after, from its manifest entry. */
+function classesOf(file: ManifestFileWithClasses): { classes: string[]; classChanges?: ClassChange[] } {
+  const timeline = classTimeline(file.layoutClassChanges);
+  if (timeline.length === 0) return { classes: stringList(file.layoutClassList) };
+  return { classes: timeline[0]!.classes, classChanges: timeline.slice(1) };
+}
+
+/** A file's class timeline from a manifest entry (malformed entries are left out). */
+export function classTimeline(value: unknown): ClassChange[] {
+  if (!Array.isArray(value)) return [];
+  const out: ClassChange[] = [];
+  for (const entry of value as unknown[]) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const { atMs, classes } = entry as { atMs?: unknown; classes?: unknown };
+    if (typeof atMs !== 'number' || !Number.isFinite(atMs) || !Array.isArray(classes)) continue;
+    out.push({ atMs, classes: stringList(classes) });
+  }
+  return out.sort((a, b) => a.atMs - b.atMs);
+}
 
 /**
  * Renders compositions: probes an archive's files, plans the timeline from the manifest and the
@@ -116,9 +150,7 @@ export class Composer {
       streamId: file.streamId,
       connectionData: file.connectionData ?? '',
       videoType: file.videoType ?? null,
-      classes: Array.isArray(file.layoutClassList)
-        ? file.layoutClassList.filter((c): c is string => typeof c === 'string')
-        : [],
+      ...classesOf(file),
       startMs: file.startTimeOffset,
       stopMs: file.stopTimeOffset,
       probe: probes[i]!,

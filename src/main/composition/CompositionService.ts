@@ -28,7 +28,7 @@ import type { Ffmpeg } from '../media/ffmpeg';
 import type { ArchiveFileRecord, ArchiveRecord } from '../store/ArchiveRepository';
 import { CompositionHookRepository, type CompositionHookRecord } from '../store/CompositionHookRepository';
 import { CompositionRepository, type CompositionRecord } from '../store/CompositionRepository';
-import { Composer } from './Composer';
+import { classTimeline, Composer } from './Composer';
 import type { TimedLayout } from './compositionPlan';
 import { FfmpegError } from './FfmpegError';
 import {
@@ -605,6 +605,8 @@ export class CompositionService {
                 chunks: live.chunks,
                 chunksAfterStop: live.chunksAfterStop,
                 finishMs: live.finishMs,
+                tail: live.tail,
+                prerollSec: live.prerollSec,
               },
             }
           : {}),
@@ -756,6 +758,7 @@ export class CompositionService {
         stopOffsetMs: f.stopOffsetMs,
         connectionData: typeof f.info.connectionData === 'string' ? f.info.connectionData : '',
         videoType: (f.info.videoType as LiveFile['videoType'] | undefined) ?? null,
+        ...liveClasses(f.info),
       }));
   }
 
@@ -830,6 +833,14 @@ export class CompositionService {
             ...f,
             startTimeOffset: f.startTimeOffset + shift,
             stopTimeOffset: f.stopTimeOffset + shift,
+            ...('layoutClassChanges' in f
+              ? {
+                  layoutClassChanges: classTimeline(f.layoutClassChanges).map((c) => ({
+                    ...c,
+                    atMs: c.atMs + shift,
+                  })),
+                }
+              : {}),
           })),
         };
       } catch (error) {
@@ -866,6 +877,9 @@ export class CompositionService {
         connectionData: typeof f.info.connectionData === 'string' ? f.info.connectionData : '',
         videoType: (f.info.videoType as Manifest['files'][number]['videoType']) ?? null,
         layoutClassList: Array.isArray(f.info.layoutClassList) ? (f.info.layoutClassList as string[]) : [],
+        ...(f.info.layoutClassChanges !== undefined
+          ? { layoutClassChanges: classTimeline(f.info.layoutClassChanges) }
+          : {}),
       })),
     };
   }
@@ -999,4 +1013,14 @@ function hookJson(record: CompositionHookRecord): CompositionHookJson {
 /** The archive is still recording (its files grow). */
 function isRecording(archive: ArchiveRecord): boolean {
   return archive.status === 'started' || archive.status === 'paused';
+}
+
+/** A media file row's layout classes for a live composition: at its start, and each change. */
+function liveClasses(info: Record<string, unknown>): Pick<LiveFile, 'classes' | 'classChanges'> {
+  const timeline = classTimeline(info.layoutClassChanges);
+  if (timeline.length === 0) {
+    const list = Array.isArray(info.layoutClassList) ? info.layoutClassList : [];
+    return { classes: list.filter((c): c is string => typeof c === 'string'), classChanges: [] };
+  }
+  return { classes: timeline[0]!.classes, classChanges: timeline.slice(1) };
 }

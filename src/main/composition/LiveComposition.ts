@@ -9,7 +9,13 @@ import type { Size } from '../../shared/layout';
 import type { Logger } from '../logger';
 import type { Ffmpeg } from '../media/ffmpeg';
 import { buildChunkGraph, samplesPerFrame, type ChunkWindow } from './chunkGraph';
-import { planComposition, type CompositionPlan, type PlanSource, type TimedLayout } from './compositionPlan';
+import {
+  planComposition,
+  type ClassChange,
+  type CompositionPlan,
+  type PlanSource,
+  type TimedLayout,
+} from './compositionPlan';
 import { audioEncoderArgs, COMPOSITION_FPS, videoEncoderArgs, type EncodeSettings } from './encoding';
 import { FfmpegError } from './FfmpegError';
 import { FfmpegJob } from './FfmpegJob';
@@ -27,6 +33,9 @@ export interface LiveFile {
   stopOffsetMs: number | null;
   connectionData: string;
   videoType: VideoType | null;
+  /** Layout classes at the file's start, and each change while it records. */
+  classes: string[];
+  classChanges: ClassChange[];
 }
 
 export interface LiveCompositionOptions {
@@ -48,11 +57,11 @@ export interface LiveCompositionOptions {
   /** The layout timeline now (read before every chunk). */
   layouts: () => TimedLayout[];
   fps?: number;
-  /** Seconds of output per chunk while recording (default 15). */
+  /** Seconds of output per chunk while recording (default 6). */
   chunkSec?: number;
   /** Seconds per chunk once the archive stopped (catching up; default 30). */
   catchUpChunkSec?: number;
-  /** How far behind the wall clock rendering stays while recording, ms (default 2500). */
+  /** How far behind the wall clock rendering stays while recording, ms (default 2000). */
   lagMs?: number;
   /** A file that has not grown for this long no longer holds rendering back (ms, default 3000). */
   staleMs?: number;
@@ -75,6 +84,30 @@ export interface LiveResult {
   chunksAfterStop: number;
   /** Wall ms from `finish()` to the file in place. */
   finishMs: number;
+  /** Where those ms went (see `TailSteps`). */
+  tail: TailSteps;
+  /**
+   * Seconds of input decoded only to reach a window (from the keyframe before it), summed over
+   * chunks and inputs: the price of cutting chunks where the inputs have no keyframe.
+   */
+  prerollSec: number;
+}
+
+/** The work after stop, step by step (wall ms, and frames). */
+export interface TailSteps {
+  /**
+   * Frames the live edge allowed when the archive stopped but were not rendered yet: under a
+   * chunk while the composition keeps up (it waits for a whole chunk), more once it fell behind.
+   */
+  backlogFrames: number;
+  /** A chunk rendering at stop: waited for it to end. */
+  inFlightMs: number;
+  /** Rendering the frames left (tail chunks at normal priority). */
+  renderMs: number;
+  /** Closing the muxer's pipes until it wrote its last fragment. */
+  muxerMs: number;
+  /** Rename and stat: no pass over the file. */
+  placeMs: number;
 }
 
 /** Bytes of one f32le stereo sample frame. */
@@ -109,6 +142,9 @@ export class LiveComposition {
   #rendered = 0;
   #chunks = 0;
   #audioStarted = false;
+  #prerollSec = 0;
+  /** The chunk rendering now, if any (finish() times what was in flight at stop). */
+  #chunkRunning: Promise<void> | null = null;
   /** Set by finish(): the output's length in frames, and what was done at that moment. */
   #end: { frames: number; framesAtStop: number; chunksAtStop: number } | null = null;
   #loop: Promise<void> | null = null;
@@ -127,6 +163,10 @@ export class LiveComposition {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get #lagMs(): number {
+    return this.#o.lagMs ?? 2000;
   }
 
   /** Output frames rendered so far. */
@@ -170,20 +210,43 @@ export class LiveComposition {
     const files = this.#o.files();
     const endMs = Math.max(0, ...files.map((f) => f.stopOffsetMs ?? f.startOffsetMs));
     const frames = Math.max(1, Math.round((endMs / 1000) * this.#fps));
+    // What the edge allowed a moment ago (the lag behind now) and was not rendered: more than a
+    // chunk means the composition had fallen behind (CPU) and catches up now.
+    const edge = Math.min(
+      frames,
+      Math.max(0, Math.floor(((started - this.#o.archiveStartMs - this.#lagMs) / 1000) * this.#fps)),
+    );
+    const inFlight = this.#chunkRunning;
     this.#end = { frames, framesAtStop: this.#rendered, chunksAtStop: this.#chunks };
+    const backlogFrames = Math.max(0, edge - this.#rendered);
     this.#wake?.();
+    if (inFlight !== null) await inFlight.catch(() => {});
+    const rendering = Date.now();
     await this.#loop;
     if (this.#failure !== null) throw this.#failure;
     if (this.#closed) throw new FfmpegError('the live composition was closed', '', null, true);
+    const muxing = Date.now();
     const muxer = this.#muxer!;
     for (let fd = 3; fd < 3 + (this.#o.video ? 1 : 0) + (this.#o.audio ? 1 : 0); fd++) muxer.pipe(fd).end();
     await muxer.done;
     muxer.close();
+    const placing = Date.now();
     await rename(this.#partial, this.#o.output);
     await rm(this.#workDir, { recursive: true, force: true });
     await this.#closeFollowers();
     const { size } = await stat(this.#o.output);
     const end = this.#end;
+    const tail: TailSteps = {
+      backlogFrames,
+      inFlightMs: rendering - started,
+      renderMs: muxing - rendering,
+      muxerMs: placing - muxing,
+      placeMs: Date.now() - placing,
+    };
+    this.#logger.info(
+      { archiveId: this.#o.archiveId, frames, framesAfterStop: frames - end.framesAtStop, ...tail },
+      'live composition finished',
+    );
     return {
       duration: frames / this.#fps,
       size,
@@ -193,6 +256,8 @@ export class LiveComposition {
       chunks: this.#chunks,
       chunksAfterStop: this.#chunks - end.chunksAtStop,
       finishMs: Date.now() - started,
+      tail,
+      prerollSec: Math.round(this.#prerollSec * 10) / 10,
     };
   }
 
@@ -254,14 +319,20 @@ export class LiveComposition {
         size = Math.round((this.#o.catchUpChunkSec ?? 30) * fps);
       } else {
         target = this.#readyFrame();
-        size = Math.round((this.#o.chunkSec ?? 15) * fps);
+        size = Math.round((this.#o.chunkSec ?? 6) * fps);
         if (target - this.#rendered < size) {
           await this.#sleep(500);
           continue;
         }
       }
       const to = Math.min(target, this.#rendered + size);
-      await this.#renderChunk({ from: this.#rendered, to });
+      const chunk = this.#renderChunk({ from: this.#rendered, to });
+      this.#chunkRunning = chunk;
+      try {
+        await chunk;
+      } finally {
+        this.#chunkRunning = null;
+      }
     }
   }
 
@@ -294,7 +365,7 @@ export class LiveComposition {
   /** The last output frame every input has settled for (while recording). */
   #readyFrame(): number {
     const now = Date.now();
-    let readyMs = now - this.#o.archiveStartMs - (this.#o.lagMs ?? 2500);
+    let readyMs = now - this.#o.archiveStartMs - this.#lagMs;
     const stale = this.#o.staleMs ?? 3000;
     for (const file of this.#o.files()) {
       if (file.stopOffsetMs !== null) continue;
@@ -312,6 +383,7 @@ export class LiveComposition {
     const fps = this.#fps;
     const windowEndMs = (window.to / fps) * 1000;
     const sources: PlanSource[] = [];
+    const now = Date.now();
     for (const file of this.#o.files()) {
       const follower = this.#followers.get(stem(file.filename));
       if (follower === undefined || follower.header === null || follower.clusters.length === 0) continue;
@@ -329,7 +401,15 @@ export class LiveComposition {
                 height: video.height,
                 firstPts: 0,
                 lastPts: 0,
-                gaps: [],
+                // The offline probe's gaps (frames 2 s or more apart: the tile is black between).
+                // In a file still being written, a last frame more than 2 s before what the
+                // recorder must have written by now (1 s ago) starts a gap that is still open.
+                gaps: follower.videoGaps(
+                  2,
+                  file.stopOffsetMs === null
+                    ? now - this.#o.archiveStartMs - file.startOffsetMs - 1000
+                    : null,
+                ),
               },
         audio:
           audio === undefined
@@ -342,7 +422,8 @@ export class LiveComposition {
         streamId: file.streamId,
         connectionData: file.connectionData,
         videoType: file.videoType,
-        classes: [],
+        classes: file.classes,
+        classChanges: file.classChanges,
         startMs: file.startOffsetMs,
         // A file still being written lasts at least past this window.
         stopMs: file.stopOffsetMs ?? windowEndMs + 1000,
@@ -388,6 +469,9 @@ export class LiveComposition {
       const follower = this.#followers.get(stem(input.input.source.id))!;
       const range = this.#clusterRange(follower, input.input.offset, window, input.video);
       feeds.push({ follower, ...range });
+      const startMs = (window.from / fps - input.input.offset) * 1000;
+      const first = follower.clusters[range.from];
+      if (first !== undefined && startMs > first.timeMs) this.#prerollSec += (startMs - first.timeMs) / 1000;
       args.push('-threads', recording ? '1' : '2', '-thread_queue_size', '512', '-reinit_filter', '0');
       args.push('-itsoffset', n(input.input.offset), '-f', 'matroska', '-i', `pipe:${3 + feeds.length - 1}`);
     }

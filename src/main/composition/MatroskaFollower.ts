@@ -11,6 +11,9 @@ export interface ClusterEntry {
   timeMs: number;
   /** Its first block is a video keyframe (decoding can start here). */
   videoKey: boolean;
+  /** Times of its first and last video frame (file ms), or null when it holds no video. */
+  videoFirstMs: number | null;
+  videoLastMs: number | null;
 }
 
 /** A track of the file, from its Tracks element. */
@@ -148,7 +151,11 @@ export class MatroskaFollower {
       const end = this.#position + bodyAt + len.value;
       if (end > size) break;
       if (id.value === ID.Cluster) {
-        const entry = this.#clusterHead(head, bodyAt, this.#position, end);
+        // With video, the whole cluster (≤ 1 s) is read once for its frame times: a gap in the
+        // video is then known as the offline probe knows it (its tile turns black).
+        const body =
+          this.#videoTrack === null ? head : await this.#read(this.#position, end - this.#position);
+        const entry = this.#clusterScan(body, bodyAt, this.#position, end);
         if (entry !== null) this.clusters.push(entry);
       }
       this.#position = end;
@@ -238,33 +245,77 @@ export class MatroskaFollower {
     return out;
   }
 
-  /** The time and keyframe flag from the first bytes of a cluster. */
-  #clusterHead(head: Buffer, bodyAt: number, offset: number, end: number): ClusterEntry | null {
+  /**
+   * The time and keyframe flag of a cluster from its first bytes, and the times of its first
+   * and last video frame when `body` holds the whole cluster (block headers only, no payload).
+   */
+  #clusterScan(body: Buffer, bodyAt: number, offset: number, end: number): ClusterEntry | null {
     let at = bodyAt;
     let timeMs: number | null = null;
     let videoKey = false;
-    while (at < head.length) {
-      const id = readId(head, at);
-      const len = id === null ? null : readSize(head, at + id.length);
+    let first = true;
+    let videoFirstMs: number | null = null;
+    let videoLastMs: number | null = null;
+    const block = (valueAt: number, limit: number, simple: boolean) => {
+      const track = readSize(body, valueAt);
+      if (track === null || valueAt + track.length + 3 > limit) return;
+      const video = track.value === this.#videoTrack;
+      if (first) {
+        const flags = body[valueAt + track.length + 2]!;
+        videoKey = video && simple && (flags & 0x80) !== 0;
+        first = false;
+      }
+      if (!video || timeMs === null) return;
+      const t = timeMs + body.readInt16BE(valueAt + track.length);
+      videoFirstMs = videoFirstMs === null ? t : Math.min(videoFirstMs, t);
+      videoLastMs = videoLastMs === null ? t : Math.max(videoLastMs, t);
+    };
+    while (at < body.length) {
+      const id = readId(body, at);
+      const len = id === null ? null : readSize(body, at + id.length);
       if (id === null || len === null) break;
       const valueAt = at + id.length + len.length;
       if (id.value === ID.Timestamp) {
-        if (valueAt + len.value > head.length) break;
-        timeMs = readUint(head, valueAt, len.value);
+        if (valueAt + len.value > body.length) break;
+        timeMs = readUint(body, valueAt, len.value);
       } else if (id.value === ID.SimpleBlock) {
-        const track = readSize(head, valueAt);
-        if (track !== null && valueAt + track.length + 3 <= head.length) {
-          const flags = head[valueAt + track.length + 2]!;
-          videoKey = track.value === this.#videoTrack && (flags & 0x80) !== 0;
-        }
-        break;
+        block(valueAt, Math.min(body.length, valueAt + len.value), true);
       } else if (id.value === ID.BlockGroup) {
-        break;
+        // The Block inside (a BlockGroup's first child in the studio's writer).
+        const inner = readId(body, valueAt);
+        const innerLen = inner === null ? null : readSize(body, valueAt + inner.length);
+        if (inner !== null && innerLen !== null && inner.value === ID.Block) {
+          block(valueAt + inner.length + innerLen.length, Math.min(body.length, valueAt + len.value), false);
+        } else if (first) {
+          first = false;
+        }
       }
+      if (first === false && this.#videoTrack === null) break;
       at = valueAt + len.value;
     }
     if (timeMs === null) return null;
-    return { offset, end, timeMs, videoKey };
+    return { offset, end, timeMs, videoKey, videoFirstMs, videoLastMs };
+  }
+
+  /**
+   * Gaps in the video of the clusters indexed so far (file seconds), as the offline probe sees
+   * them: two frames `gapSec` or more apart. `openUntilMs`: a file still being written whose
+   * last frame is that long before this time (file ms) has an open gap from its last frame on.
+   */
+  videoGaps(gapSec: number, openUntilMs: number | null): Array<{ from: number; to: number }> {
+    const gaps: Array<{ from: number; to: number }> = [];
+    let last: number | null = null;
+    for (const c of this.clusters) {
+      if (c.videoFirstMs === null || c.videoLastMs === null) continue;
+      if (last !== null && c.videoFirstMs - last >= gapSec * 1000) {
+        gaps.push({ from: last / 1000, to: c.videoFirstMs / 1000 });
+      }
+      last = c.videoLastMs;
+    }
+    if (last !== null && openUntilMs !== null && openUntilMs - last >= gapSec * 1000) {
+      gaps.push({ from: last / 1000, to: Number.POSITIVE_INFINITY });
+    }
+    return gaps;
   }
 
   /**

@@ -140,7 +140,8 @@ export function buildChunkGraph(
       const end = stop < t1 ? `:end=${n(stop)}` : '';
       chains.push(
         `[${i}:a]atrim=start=${n(Math.max(t0, offset))}${end},` +
-          `aresample=${SAMPLE_RATE}:async=1:first_pts=${own},` +
+          // min_hard_comp as offline (filterGraph.ts): gaps from 20 ms up are filled the same way.
+          `aresample=${SAMPLE_RATE}:async=1:min_hard_comp=0.02:first_pts=${own},` +
           `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=stereo` +
           (delay > 0 ? `,adelay=delays=${delay}S:all=1` : '') +
           `[a${i}]`,

@@ -20,13 +20,28 @@ export interface PlanSource {
   streamId: string;
   connectionData: string;
   videoType: VideoType | null;
-  /** OpenTok layout classes. */
+  /** OpenTok layout classes (at the file's start). */
   classes: string[];
+  /** Classes set while it recorded, each from `atMs` (archive ms) on; sorted by time. */
+  classChanges?: ClassChange[];
   /** ms from the archive's start to the file's timestamp 0. */
   startMs: number;
   /** ms from the archive's start to the end of the file. */
   stopMs: number;
   probe: MediaProbe;
+}
+
+/** A stream's layout classes from `atMs` (archive timeline) until its next change. */
+export interface ClassChange {
+  atMs: number;
+  classes: string[];
+}
+
+/** The classes of a source at an output frame (its changes land on frames like layouts). */
+function classesAt(source: PlanSource, frame: number, toFrame: (ms: number) => number): string[] {
+  let classes = source.classes;
+  for (const change of source.classChanges ?? []) if (toFrame(change.atMs) <= frame) classes = change.classes;
+  return classes;
 }
 
 /** A layout in effect from `atMs` (archive timeline) until the next one. */
@@ -170,6 +185,9 @@ export function planComposition(sources: PlanSource[], options: PlanOptions): Co
     cuts.add(Math.min(endFrame, frame(s.stopMs)));
   }
   for (const l of layouts.slice(1)) cuts.add(Math.max(0, Math.min(endFrame, frame(l.atMs))));
+  for (const s of usable) {
+    for (const c of s.classChanges ?? []) cuts.add(Math.max(0, Math.min(endFrame, frame(c.atMs))));
+  }
   const bounds = [...cuts].sort((a, b) => a - b);
 
   const withVideo = usable.filter((s) => s.probe.video !== null);
@@ -187,7 +205,7 @@ export function planComposition(sources: PlanSource[], options: PlanOptions): Co
         streamId: s.streamId,
         connectionData: s.connectionData,
         videoType: s.videoType,
-        classes: s.classes,
+        classes: classesAt(s, from, frame),
         since: s.startMs,
         left: frame(s.stopMs) <= from,
       }));

@@ -117,7 +117,7 @@ export const settingsSchema = z.strictObject({
    * Composed archives are rendered while they record, in chunks of this many seconds of output
    * (docs/composition.md); 0 renders them after stop instead.
    */
-  liveCompositionChunkSec: seconds(0).default(15),
+  liveCompositionChunkSec: seconds(0).default(6),
   /** Uploads run at once across all targets. */
   deliveryConcurrency: seconds(1).default(2),
   /** How long a failing delivery is retried before it gives up (OpenTok: 72 h). */

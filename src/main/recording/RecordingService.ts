@@ -439,12 +439,44 @@ export class RecordingService {
           .catch(this.#logError(active, 'cannot update the archive state'));
       }
     };
+    const onStreamUpdated = (stream: Stream) => {
+      for (const active of this.#archivesOf(room.id)) this.#classesChanged(active, stream);
+    };
     room.on('streamAdded', onStream);
     room.on('streamRemoved', onStreamGone);
+    room.on('streamUpdated', onStreamUpdated);
     this.#roomListeners.set(room.id, [
       () => room.off('streamAdded', onStream),
       () => room.off('streamRemoved', onStreamGone),
+      () => room.off('streamUpdated', onStreamUpdated),
     ]);
+  }
+
+  /**
+   * A stream's layout classes changed (`PUT …/session/{id}/stream`, the program view): the files
+   * it is recording into keep when (`layoutClassChanges`, from the file's start on), so a
+   * composition — live or offline — switches at that moment, like a layout change.
+   */
+  #classesChanged(active: ActiveArchive, stream: Stream): void {
+    if (!active.recorders.has(stream.id)) return;
+    const atMs = Date.now() - active.record.createdAt;
+    const classes = [...stream.layoutClassList];
+    for (const file of this.#repo.files(active.id)) {
+      if (file.streamId !== stream.id || file.kind !== 'media' || file.stopOffsetMs !== null) continue;
+      const before = Array.isArray(file.info.layoutClassList) ? (file.info.layoutClassList as string[]) : [];
+      if (before.length === classes.length && before.every((c, i) => c === classes[i])) continue;
+      const timeline = Array.isArray(file.info.layoutClassChanges)
+        ? (file.info.layoutClassChanges as Array<{ atMs: number; classes: string[] }>)
+        : [{ atMs: file.startOffsetMs, classes: before }];
+      this.#repo.upsertFile({
+        ...file,
+        info: {
+          ...file.info,
+          layoutClassList: classes,
+          layoutClassChanges: [...timeline, { atMs: Math.max(file.startOffsetMs, atMs), classes }],
+        },
+      });
+    }
   }
 
   #logError(active: ActiveArchive, what: string): (error: unknown) => void {
@@ -928,6 +960,13 @@ export class RecordingService {
       ...(f.info.tracks !== undefined ? { tracks: f.info.tracks as ManifestFile['tracks'] } : {}),
       ...(typeof f.info.error === 'string' ? { error: f.info.error } : {}),
       layoutClassList: Array.isArray(f.info.layoutClassList) ? (f.info.layoutClassList as string[]) : [],
+      ...(Array.isArray(f.info.layoutClassChanges)
+        ? {
+            layoutClassChanges: (f.info.layoutClassChanges as Array<{ atMs: number; classes: string[] }>).map(
+              (c) => ({ atMs: offset(c.atMs), classes: c.classes }),
+            ),
+          }
+        : {}),
       ...(metadata.has(`${f.filename}.json`) ? { metadataFilename: `${f.filename}.json` } : {}),
     });
     const apiKey = this.#options.settings.apiKey;

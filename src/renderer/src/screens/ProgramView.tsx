@@ -48,6 +48,47 @@ function ProgramTile({ media }: { media: MediaStream }) {
   );
 }
 
+/** One stream's layout classes, edited as text ("focus", "full", names used by `class:` patterns). */
+function ClassesForm({
+  name,
+  classes,
+  onSubmit,
+}: {
+  name: string;
+  classes: readonly string[];
+  onSubmit: (text: string) => void;
+}) {
+  const current = classes.join(' ');
+  const [text, setText] = useState(current);
+  // The stream's classes as the studio has them (after this form or the API changed them).
+  useEffect(() => setText(current), [current]);
+  return (
+    <form
+      className="toolbar"
+      data-testid="program-classes"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSubmit(text);
+      }}
+    >
+      <label>
+        Classes of {name}{' '}
+        <input
+          aria-label={`Layout classes of ${name}`}
+          value={text}
+          placeholder="e.g. focus"
+          maxLength={400}
+          onChange={(e) => setText(e.target.value)}
+        />
+      </label>
+      <button type="submit">Set classes</button>
+      <span className="muted" data-testid="program-classes-current">
+        {current === '' ? 'no classes' : current}
+      </span>
+    </form>
+  );
+}
+
 /**
  * The program of a composed archive while it records: the live streams placed by the
  * archive's current layout with the composer's own `computeTiles`, so what the operator sees is
@@ -114,6 +155,7 @@ export function ProgramView({
     streamId: s.info.id,
     connectionData: room.session?.connections.find((c) => c.id === s.info.connectionId)?.connectionData ?? '',
     videoType: s.info.videoType,
+    classes: s.info.layoutClassList ?? [],
     since: s.info.createdAt,
   }));
   const tiles = useMemo(
@@ -124,6 +166,25 @@ export function ProgramView({
   );
   const scale = VIEW_WIDTH / canvas.width;
   const nameOf = (id: string) => sources.find((s) => s.id === id)?.connectionData || 'Guest';
+
+  /**
+   * Sets a stream's layout classes (OpenTok's stream API): layouts without focus patterns put
+   * `focus`/`full` streams in the large area. The recording keeps the change with its time, so
+   * the composed file switches at that moment too; the view re-flows when the stream's update
+   * comes back over signaling.
+   */
+  const setClasses = async (streamId: string, text: string) => {
+    if (!base) return;
+    const layoutClassList = text.split(/[\s,]+/).filter((c) => c !== '');
+    try {
+      await api.put(`${base}/session/${encodeURIComponent(room.id)}/stream`, {
+        items: [{ id: streamId, layoutClassList }],
+      });
+      onError(null);
+    } catch (e) {
+      onError(`Layout classes: ${(e as Error).message}`);
+    }
+  };
 
   const onSelect = (value: string) => {
     if (value.startsWith('preset:')) {
@@ -215,6 +276,14 @@ export function ProgramView({
           ))}
         </div>
       )}
+      {sources.map((s) => (
+        <ClassesForm
+          key={s.id}
+          name={nameOf(s.id)}
+          classes={s.classes ?? []}
+          onSubmit={(text) => void setClasses(s.streamId, text)}
+        />
+      ))}
     </div>
   );
 }
