@@ -39,7 +39,10 @@ describe('SFTP host keys: trusted on first use, a changed key refused', () => {
     assert.equal(first.ok, true, JSON.stringify(first.error));
     const trusted = sshd.hostKeyFingerprint;
     assert.equal(pinOf(target.id), trusted);
-    assert.equal(h.delivery.getTarget(target.id).hostKeyFingerprint, trusted);
+    assert.equal(
+      (h.delivery.getTarget(target.id) as { hostKeyFingerprint?: string }).hostKeyFingerprint,
+      trusted,
+    );
 
     // Another server (a new host key) on the same port.
     await sshd.rotateHostKey();
