@@ -111,7 +111,12 @@ describe('media frames larger than the bound', () => {
           },
         },
       };
-      const started = Promise.withResolvers<void>();
+      let fileStarted = () => {};
+      let noFile = (_error: Error) => {};
+      const started = new Promise<void>((resolve, reject) => {
+        fileStarted = resolve;
+        noFile = reject;
+      });
       const stream = Object.assign(events, {
         id: 'stream-1',
         hasAudio: false,
@@ -130,13 +135,13 @@ describe('media frames larger than the bound', () => {
         archiveStartMs: Date.now(),
         keyframeIntervalSec: 60,
         logger: createLogger({ level: 'silent' }),
-        onFileStarted: () => started.resolve(),
+        onFileStarted: () => fileStarted(),
       });
       const send = new Vp8Sender((p) => rtp.emit('rtp', p));
       for (let i = 0; i < 10; i++) send.frame(i === 0 ? vp8Key() : vp8Delta());
       // The file is open (its counters start here) before the big frame comes.
-      const timeout = setTimeout(() => started.reject(new Error('no file opened within 10 s')), 10_000);
-      await started.promise.finally(() => clearTimeout(timeout));
+      const timeout = setTimeout(() => noFile(new Error('no file opened within 10 s')), 10_000);
+      await started.finally(() => clearTimeout(timeout));
       // 9 MB in 64 KB packets: past the 8 MB bound.
       send.frame(vp8Delta(), Math.ceil((9 * 1024 * 1024) / 65_000), 65_000);
       for (let i = 0; i < 10; i++) send.frame(i === 0 ? vp8Key() : vp8Delta());
