@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SftpTargetConfig } from '../../src/shared/targets';
+import { SftpDestination } from '../../src/main/delivery/destinations/SftpDestination';
 import { DeliveryHarness } from '../helpers/servers/deliveryHarness';
 import { startSshd, type SshdServer } from '../helpers/servers/sshd';
 import { tempDir } from '../helpers/tmp';
@@ -70,6 +71,42 @@ describe('SFTP host keys: trusted on first use, a changed key refused', () => {
     const again = await h.delivery.testTarget(target.id);
     assert.equal(again.ok, true, JSON.stringify(again.error));
     assert.equal(pinOf(target.id), sshd.hostKeyFingerprint);
+  });
+
+  it('refuses the login when another connection trusted a different key for the server first', async () => {
+    const offered: string[] = [];
+    const other = `SHA256:${'B'.repeat(43)}`;
+    const destination = new SftpDestination(
+      {
+        kind: 'sftp',
+        name: 'Race',
+        enabled: true,
+        pathTemplate: '{file}',
+        allowPrivateNetwork: true,
+        host: sshd.host,
+        port: sshd.port,
+        user: sshd.user.name,
+        password: sshd.user.password,
+        path: sshd.root,
+      },
+      h.logger,
+      {
+        trustHostKey: (fingerprint) => {
+          offered.push(fingerprint);
+          return other;
+        },
+      },
+    );
+    try {
+      await assert.rejects(
+        () => destination.connect(),
+        (error: Error & { reason?: string }) =>
+          error.reason === 'host-key' && error.message.includes(other) && error.message.includes(offered[0]!),
+      );
+      assert.deepEqual(offered, [sshd.hostKeyFingerprint]);
+    } finally {
+      await destination.close();
+    }
   });
 
   it('drops the stored key when the host or port changes, keeps it otherwise, and a test with other settings stores nothing', async () => {

@@ -558,7 +558,7 @@ export class DeliveryService {
   }
 
   /** An SFTP target's first login stores the server's host key (trust on first use). */
-  #trustOf(target: TargetRecord): { trustHostKey: (fingerprint: string) => void } {
+  #trustOf(target: TargetRecord): { trustHostKey: (fingerprint: string) => string | null } {
     return {
       trustHostKey: (fingerprint) => this.targets.trustHostKey(target.id, target.config, fingerprint),
     };

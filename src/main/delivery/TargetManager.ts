@@ -237,13 +237,15 @@ export class TargetManager {
   /**
    * Trust on first use: stores the host key fingerprint an SFTP target's server showed at its
    * first successful login, if the target still points at that server and pins no key yet.
+   * Returns the key trusted for that server now (another connection may have pinned one
+   * first), or null when the target no longer points there.
    */
-  trustHostKey(id: string, used: TargetConfig, fingerprint: string): void {
+  trustHostKey(id: string, used: TargetConfig, fingerprint: string): string | null {
     const current = this.repo.get(id);
-    if (current === null || current.config.kind !== 'sftp' || used.kind !== 'sftp') return;
+    if (current === null || current.config.kind !== 'sftp' || used.kind !== 'sftp') return null;
     const config = current.config;
-    if (config.hostKeyFingerprint !== undefined) return;
-    if (config.host !== used.host || config.port !== used.port) return;
+    if (config.host !== used.host || config.port !== used.port) return null;
+    if (config.hostKeyFingerprint !== undefined) return config.hostKeyFingerprint;
     this.repo.update({
       ...current,
       config: { ...config, hostKeyFingerprint: fingerprint },
@@ -253,6 +255,7 @@ export class TargetManager {
       { targetId: id, host: config.host, port: config.port, fingerprint },
       'SFTP host key trusted on first use',
     );
+    return fingerprint;
   }
 
   /** Tests a config that is not stored (the form before saving). */

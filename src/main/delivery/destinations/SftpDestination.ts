@@ -39,16 +39,18 @@ export function sshFingerprint(key: Buffer): string {
 export interface SftpDestinationOptions {
   /**
    * Trust on first use: called once after the first successful login to a server whose host
-   * key is not pinned yet, with the key's fingerprint to store as `hostKeyFingerprint`.
+   * key is not pinned yet, with the key's fingerprint to store as `hostKeyFingerprint`; answers
+   * the key trusted for the server now (a connection at the same time may have pinned another
+   * one first: this one is then refused), or null.
    */
-  trustHostKey?: (fingerprint: string) => void;
+  trustHostKey?: (fingerprint: string) => string | null;
 }
 
 /** An SFTP server (OpenSSH or any SSH server with the sftp subsystem). */
 export class SftpDestination implements Destination {
   readonly #config: SftpTargetConfig;
   readonly #logger: Logger;
-  readonly #trustHostKey: ((fingerprint: string) => void) | undefined;
+  readonly #trustHostKey: ((fingerprint: string) => string | null) | undefined;
   #client: SftpClient | null = null;
   #wrapper: SFTPWrapper | null = null;
   #base = '';
@@ -135,11 +137,21 @@ export class SftpDestination implements Destination {
       }
       throw this.#classify(error, 'connect', `connecting to ${config.host}:${config.port}`);
     }
-    this.#client = client;
     if (config.hostKeyFingerprint === undefined && this.#seenFingerprint !== undefined) {
       // Logged in: the key this server offered is the one trusted from now on.
-      this.#trustHostKey?.(this.#seenFingerprint);
+      const trusted = this.#trustHostKey?.(this.#seenFingerprint) ?? null;
+      if (trusted !== null && trusted !== this.#seenFingerprint) {
+        await client.end().catch(() => {});
+        throw new DestinationError(
+          'connect',
+          'host-key',
+          `the host key of ${config.host}:${config.port} is ${this.#seenFingerprint}, not ${trusted}, ` +
+            `which another connection trusted first; clear the target's hostKeyFingerprint ` +
+            `(PATCH /api/targets/{id} {"hostKeyFingerprint": null}) if the server's key changed on purpose`,
+        );
+      }
     }
+    this.#client = client;
     const home = await client.cwd().catch(() => '/');
     this.#base = posix.resolve(home, config.path || '.');
     try {
