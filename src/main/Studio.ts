@@ -319,7 +319,9 @@ export class Studio {
     studio.delivery.start();
     studio.composition.start();
     // Once the outbox's readers caught up on what a restart left them.
-    studio.eventRetention.sweep();
+    void studio.eventRetention
+      .sweep()
+      .catch((error: unknown) => logger.error({ err: error }, 'event retention sweep failed'));
     // Archives a crash interrupted are finalized once every service listens for their events.
     const recovered = await studio.recording.recover();
     if (recovered.length > 0)

@@ -1,7 +1,11 @@
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import type { Settings } from '../config/schema';
 import type { Logger } from '../logger';
 import type { EventRepository } from '../store/EventRepository';
 import { guarded } from '../util/guarded';
+
+/** Events removed per statement. */
+const BATCH = 2000;
 
 export interface EventRetentionOptions {
   events: EventRepository;
@@ -20,6 +24,7 @@ export interface EventRetentionOptions {
 export class EventRetention {
   readonly #options: EventRetentionOptions;
   readonly #timer: NodeJS.Timeout;
+  #sweeping: Promise<number> | null = null;
   #closed = false;
 
   constructor(options: EventRetentionOptions) {
@@ -35,11 +40,26 @@ export class EventRetention {
     return this.#closed;
   }
 
-  /** Prunes now; returns the number of events removed. */
-  sweep(now = Date.now()): number {
-    if (this.#closed) return 0;
+  /** Prunes now (one sweep at a time); resolves with the number of events removed. */
+  sweep(now = Date.now()): Promise<number> {
+    this.#sweeping ??= this.#sweep(now).finally(() => (this.#sweeping = null));
+    return this.#sweeping;
+  }
+
+  async #sweep(now: number): Promise<number> {
     const { events, logger, settings } = this.#options;
-    const removed = events.prune(now - settings.eventRetentionSec * 1000, settings.eventRetentionMaxRows);
+    let removed = 0;
+    // In batches, letting I/O and timers run in between: a first sweep may face millions of rows.
+    while (!this.#closed) {
+      const batch = events.prune(
+        now - settings.eventRetentionSec * 1000,
+        settings.eventRetentionMaxRows,
+        BATCH,
+      );
+      removed += batch;
+      if (batch < BATCH) break;
+      await yieldToEvents();
+    }
     if (removed > 0) logger.info({ removed }, 'old events pruned (retention)');
     return removed;
   }

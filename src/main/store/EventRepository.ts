@@ -82,25 +82,22 @@ export class EventRepository {
 
   /**
    * Removes handled events created before `before`, and the oldest handled ones beyond
-   * `maxRows`; never an event a cursor or a pending webhook message still needs. Deletes in
-   * batches so the main thread is never held for long. Returns how many were removed.
+   * `maxRows`; never an event a cursor or a pending webhook message still needs. Deletes at
+   * most `batch` rows (the oldest) so the main thread is never held for long: call again while
+   * it returns `batch`. Returns how many were removed.
    */
-  prune(before: number, maxRows: number): number {
+  prune(before: number, maxRows: number, batch = 5000): number {
     const floor = this.handledUpTo();
     const newest = (
       this.#db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM events').get() as { seq: number }
     ).seq;
-    const batch = this.#db.prepare(
-      `DELETE FROM events WHERE seq IN (
-         SELECT seq FROM events WHERE seq <= @floor AND (created_at < @before OR seq <= @overflow)
-         ORDER BY seq LIMIT 5000)`,
-    );
-    let removed = 0;
-    for (;;) {
-      const { changes } = batch.run({ floor, before, overflow: newest - maxRows });
-      removed += changes;
-      if (changes < 5000) return removed;
-    }
+    return this.#db
+      .prepare(
+        `DELETE FROM events WHERE seq IN (
+           SELECT seq FROM events WHERE seq <= @floor AND (created_at < @before OR seq <= @overflow)
+           ORDER BY seq LIMIT @batch)`,
+      )
+      .run({ floor, before, overflow: newest - maxRows, batch }).changes;
   }
 
   forArchive(archiveId: string): AnyStudioEvent[] {
