@@ -37,6 +37,7 @@ import { ArchiveStatus } from './events/ArchiveStatus';
 import { RecordingService } from './recording/RecordingService';
 import { ArchiveRepository } from './store/ArchiveRepository';
 import { EventRepository } from './store/EventRepository';
+import { EventRetention } from './events/EventRetention';
 import { LayoutRepository } from './store/LayoutRepository';
 import { Store } from './store/Store';
 
@@ -94,6 +95,8 @@ export class Studio {
   readonly composition: CompositionService;
   readonly delivery: DeliveryService;
   readonly webhooks: WebhookService;
+  /** Keeps the events table (the outbox) bounded once its readers are done with an event. */
+  readonly eventRetention: EventRetention;
   /** Poster frames of available archives, for the archive list and the player. */
   readonly posters: PosterMaker;
   /** Free space of the data folder's disk: warns, and stops recording when it fills. */
@@ -199,6 +202,11 @@ export class Studio {
       settings,
       encryptor: pre.encryptor,
       version: APP_VERSION,
+    });
+    this.eventRetention = new EventRetention({
+      events: new EventRepository(this.store.db),
+      logger: logger.child({ part: 'events' }),
+      settings,
     });
 
     this.posters = new PosterMaker({
@@ -310,6 +318,10 @@ export class Studio {
     studio.webhooks.start();
     studio.delivery.start();
     studio.composition.start();
+    // Once the outbox's readers caught up on what a restart left them.
+    void studio.eventRetention
+      .sweep()
+      .catch((error: unknown) => logger.error({ err: error }, 'event retention sweep failed'));
     // Archives a crash interrupted are finalized once every service listens for their events.
     const recovered = await studio.recording.recover();
     if (recovered.length > 0)
@@ -430,6 +442,7 @@ export class Studio {
       await this.composition.close().catch(log('composition'));
       await this.delivery.close().catch(log('delivery'));
       await this.webhooks.close().catch(log('webhooks'));
+      this.eventRetention.close();
       this.posters.close();
       this.streamHealth.close();
       this.rooms.close();

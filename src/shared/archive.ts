@@ -86,6 +86,8 @@ export interface FramesDropped {
   broken: number;
   /** The writer could not keep up. */
   backpressure: number;
+  /** Larger than the bound (8 MB video, 64 KB audio): discarded whole while assembled. */
+  oversized: number;
 }
 
 /** How a track of a file was timed (docs/recording-timing.md). */

@@ -35,6 +35,11 @@ export const createWebhookSchema = z.strictObject({
     .optional(),
   description: z.string().max(500, 'must be at most 500 characters').optional(),
   enabled: z.boolean().default(true),
+  /**
+   * Allow a receiver on loopback or private (LAN) addresses for this webhook; absent or null:
+   * the studio-wide `webhooksAllowPrivateNetwork` decides. Cloud metadata addresses never.
+   */
+  allowPrivateNetwork: z.boolean().nullable().optional(),
 });
 
 /** `PATCH /api/webhooks/{id}`. */
@@ -49,6 +54,8 @@ export const updateWebhookSchema = z.strictObject({
     .optional(),
   description: z.string().max(500, 'must be at most 500 characters').nullable().optional(),
   enabled: z.boolean().optional(),
+  /** null: follow the studio-wide setting again. */
+  allowPrivateNetwork: z.boolean().nullable().optional(),
 });
 
 /** `POST /v2/project/{apiKey}/callback` (OpenTok): `{ group: "archive", event: "status", url }`. */
@@ -69,6 +76,8 @@ export interface WebhookJson {
   events: string[] | null;
   description: string | null;
   enabled: boolean;
+  /** Loopback/private receivers allowed for this webhook; null: the studio-wide setting decides. */
+  allowPrivateNetwork: boolean | null;
   createdAt: number;
   updatedAt: number;
   /** Messages waiting to be delivered (retries included). */

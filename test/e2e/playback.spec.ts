@@ -6,7 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { artifactPath, launchChromium, loginOperator } from '../helpers/browser';
 import { startHeadless, TEST_CREDENTIALS, type HeadlessCore } from '../helpers/headless';
-import { makeClip } from '../helpers/publisher';
+import { join } from 'node:path';
+import { makeClip, SyntheticPublisher } from '../helpers/publisher';
+import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
 
 /** A file server of someone else's storage: everything behind HTTP Basic auth, with Range. */
@@ -99,7 +101,9 @@ describe('playback of files behind Basic auth', () => {
           });
         }
         await v.play();
-        await new Promise((r) => setTimeout(r, 1200));
+        // Playback moves on within 10 s even on a loaded machine.
+        for (let waited = 0; v.currentTime < 0.6 && waited < 10_000; waited += 100)
+          await new Promise((r) => setTimeout(r, 100));
         const played = v.currentTime;
         v.currentTime = 5;
         await new Promise<void>((resolve) => (v.onseeked = () => resolve()));
@@ -119,6 +123,93 @@ describe('playback of files behind Basic auth', () => {
       await page.close();
     } finally {
       storage.server.close();
+    }
+  });
+
+  it('the player worker adds credentials to media only: a tab opening /files/… gets 401, tracks play, the ZIP downloads through a signed link', async () => {
+    const operator = await OperatorClient.login(core);
+    const archives = new ArchiveApi(core.url);
+    const room = await operator.createRoom({ name: 'Worker' });
+    const token = await operator.createToken(room.id, { connectionData: 'Guest' });
+    const publisher = await SyntheticPublisher.start({
+      whipUrl: token.whipUrl,
+      token: token.token,
+      clip: makeClip({ durationSec: 10 }),
+      loop: true,
+    });
+    let archiveId: string;
+    try {
+      await waitFor(
+        async () => (await operator.room(room.id)).session?.streams[0]?.codecs.video,
+        15_000,
+        'the stream',
+      );
+      const archive = await archives.start({ sessionId: room.id, outputMode: 'individual' });
+      archiveId = archive.id;
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await archives.stop(archive.id);
+      await archives.waitStatus(archive.id, 'available', 30_000);
+    } finally {
+      await publisher.stop();
+    }
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    try {
+      await loginOperator(page, core.url, TEST_CREDENTIALS.SPOOL_OPERATOR_PASSWORD);
+      await page.goto(`${core.url}/#/archives/${archiveId}`);
+      // A track plays: its media requests get the file server's credentials from the worker.
+      await page.getByText('Each track on its own').click();
+      const video = page.getByTestId('track-player').first().locator('video');
+      await video.waitFor();
+      const played = await video.evaluate(async (v: HTMLVideoElement) => {
+        v.muted = true;
+        if (v.readyState < 1) {
+          await new Promise<void>((resolve, reject) => {
+            v.onloadedmetadata = () => resolve();
+            v.onerror = () => reject(new Error(`media error ${v.error?.code}`));
+          });
+        }
+        await v.play();
+        for (let waited = 0; v.currentTime < 0.3 && waited < 10_000; waited += 100)
+          await new Promise((r) => setTimeout(r, 100));
+        return { time: v.currentTime, error: v.error?.code ?? null };
+      });
+      assert.equal(played.error, null);
+      assert.ok(played.time > 0.2, `played ${played.time}`);
+      const src = await video.getAttribute('src');
+      assert.ok(src?.startsWith(`/files/${archiveId}/`), String(src));
+
+      // The manifest loads through a signed link (a fetch() gets no credentials from the worker).
+      await page.locator('summary', { hasText: 'manifest.json' }).click();
+      await page.locator('details pre', { hasText: '"files"' }).waitFor({ timeout: 10_000 });
+
+      // The ZIP: a signed link minted on the click, downloaded without any credentials.
+      const download = page.waitForEvent('download', { timeout: 20_000 });
+      await page.getByRole('button', { name: 'Export ZIP' }).click();
+      const file = await download;
+      assert.match(new URL(file.url()).pathname, new RegExp(`^/links/${archiveId}/archive\\.zip$`));
+      const zipPath = join(dir.path, 'download.zip');
+      await file.saveAs(zipPath);
+      assert.equal(readFileSync(zipPath).subarray(0, 2).toString(), 'PK');
+      assert.ok(statSync(zipPath).size > 10_000);
+
+      // A navigation (same tab, worker in control) to a file: no credentials added → 401.
+      // (Chromium then fails the navigation itself: ERR_INVALID_AUTH_CREDENTIALS.)
+      const navigate = async (url: string) => {
+        const answered = page.waitForResponse((r) => r.url() === url, { timeout: 15_000 });
+        await page.goto(url).catch(() => {});
+        const response = await answered;
+        return { status: response.status(), headers: await response.request().allHeaders() };
+      };
+      for (const url of [`${core.url}${src}`, `${core.url}/files/${archiveId}/archive.zip`]) {
+        const { status, headers } = await navigate(url);
+        assert.equal(status, 401, url);
+        assert.equal(headers.authorization, undefined, url);
+      }
+      assert.ok(requests.every((u) => !u.includes(TEST_CREDENTIALS.SPOOL_FILES_PASSWORD)));
+    } finally {
+      await page.close();
     }
   });
 });

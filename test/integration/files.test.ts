@@ -145,6 +145,38 @@ describe('protected file server', () => {
     }
   });
 
+  it('mints a signed link on demand that needs no credentials; an unknown file is 404 naming it', async () => {
+    const operator = await OperatorClient.login(core);
+    const link = await operator.ok<{ url: string; path: string; expiresAt: number }>(
+      'POST',
+      `/api/archives/${archive.id}/links`,
+      { file: 'archive.zip' },
+    );
+    assert.equal(link.url, `${core.url}${link.path}`);
+    assert.match(link.path, new RegExp(`^/links/${archive.id}/archive\\.zip\\?expires=\\d+&signature=`));
+    assert.ok(link.expiresAt > Date.now());
+    const zip = await fetch(`${core.url}${link.path}`);
+    assert.equal(zip.status, 200);
+    assert.equal(zip.headers.get('content-type'), 'application/zip');
+    await zip.arrayBuffer();
+    const manifestLink = await operator.ok<{ path: string }>('POST', `/api/archives/${archive.id}/links`, {
+      file: 'manifest.json',
+    });
+    assert.equal((await fetch(`${core.url}${manifestLink.path}`)).status, 200);
+    const unknown = await operator.request<{ code: string; field: string }>(
+      'POST',
+      `/api/archives/${archive.id}/links`,
+      { file: '../settings.json' },
+    );
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.field, 'file');
+    const wrongType = await operator.request<{ field: string }>('POST', `/api/archives/${archive.id}/links`, {
+      file: 5,
+    });
+    assert.equal(wrongType.status, 400);
+    assert.equal(wrongType.body.field, 'file');
+  });
+
   it('streams archive.zip with the manifest and the media at its root', async () => {
     const response = await fetch(`${core.url}/files/${archive.id}/archive.zip`, {
       headers: { authorization: GOOD },

@@ -140,7 +140,12 @@ describe('recording lip sync (libwebrtc publisher)', () => {
         `pause length ${found.length} for ${expected.lengthMs}`,
       );
     }
-    assert.deepEqual(result.file.tracks?.audio?.framesDropped, { late: 0, broken: 0, backpressure: 0 });
+    assert.deepEqual(result.file.tracks?.audio?.framesDropped, {
+      late: 0,
+      broken: 0,
+      backpressure: 0,
+      oversized: 0,
+    });
   });
 
   // Flaky on a busy machine: after unmuting, a flash can lose its beep (audio frames dropped as

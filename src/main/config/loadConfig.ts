@@ -171,6 +171,8 @@ export const LIVE_SETTINGS: ReadonlySet<SettingsField> = new Set([
   'webhookBackoffBaseSec',
   'webhookBackoffMaxSec',
   'webhookRetryWindowSec',
+  'eventRetentionSec',
+  'eventRetentionMaxRows',
   'logLevel',
 ]);
 

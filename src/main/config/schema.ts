@@ -145,6 +145,17 @@ export const settingsSchema = z.strictObject({
   /** How long a webhook message is retried before it is marked failed. */
   webhookRetryWindowSec: seconds(1).default(72 * 3600),
   /**
+   * Events (the outbox of webhooks and deliveries) older than this are pruned, in seconds
+   * (30 days); an event a webhook or the delivery queue has not handled yet is always kept.
+   */
+  eventRetentionSec: seconds(3600).default(30 * 86_400),
+  /** At most this many events are kept (the oldest handled ones go first). */
+  eventRetentionMaxRows: z.coerce
+    .number({ error: 'must be a number of events' })
+    .int('must be a whole number')
+    .min(1000, 'must be at least 1000')
+    .default(1_000_000),
+  /**
    * Warn (event + banner) when the data folder's disk has less free space than this, or than
    * 15 minutes of recording at the current write rate if that is more.
    */

@@ -326,7 +326,7 @@ export class DeliveryService {
     const meter = this.#progressMeter(ref, size);
     let destination: Awaited<ReturnType<typeof createDestination>> | null = null;
     try {
-      destination = await createDestination(target.config, this.#logger);
+      destination = await createDestination(target.config, this.#logger, this.#trustOf(target));
       const result = await destination.upload({
         localPath,
         remotePath: record.remotePath,
@@ -557,9 +557,16 @@ export class DeliveryService {
     return this.get(id);
   }
 
+  /** An SFTP target's first login stores the server's host key (trust on first use). */
+  #trustOf(target: TargetRecord): { trustHostKey: (fingerprint: string) => string | null } {
+    return {
+      trustHostKey: (fingerprint) => this.targets.trustHostKey(target.id, target.config, fingerprint),
+    };
+  }
+
   async #discard(id: string, target: TargetRecord): Promise<void> {
     const record = this.#record(id);
-    const destination = await createDestination(target.config, this.#logger);
+    const destination = await createDestination(target.config, this.#logger, this.#trustOf(target));
     try {
       await destination.discard(record.remotePath, record.resume);
     } finally {

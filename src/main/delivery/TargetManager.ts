@@ -59,6 +59,24 @@ function changedDestination(before: TargetConfig, after: TargetConfig): string |
   return null;
 }
 
+/**
+ * A pinned SFTP host key belongs to the server it was seen on: a change of host or port drops
+ * it (the new server's key is trusted on first use) unless the body pins one itself; `null`
+ * clears it (the documented way to accept a server's new key).
+ */
+function withCurrentPin(
+  merged: Record<string, unknown>,
+  stored: TargetConfig,
+  body: Record<string, unknown>,
+): Record<string, unknown> {
+  const next = { ...merged };
+  if (next.hostKeyFingerprint === null) delete next.hostKeyFingerprint;
+  if (stored.kind !== 'sftp' || 'hostKeyFingerprint' in body) return next;
+  if (next.kind !== 'sftp' || next.host !== stored.host || (next.port ?? 22) !== stored.port)
+    delete next.hostKeyFingerprint;
+  return next;
+}
+
 /** A config without its credentials (they are merged back by #parse when they may be). */
 function withoutSecrets(config: TargetConfig): Record<string, unknown> {
   const copy: Record<string, unknown> = { ...config };
@@ -173,7 +191,11 @@ export class TargetManager {
     const current = this.record(id);
     const patch = asObject(body, 'target');
     // Stored secrets come back only through #parse, which checks that the destination is the same.
-    const merged = replace ? patch : { ...withoutSecrets(current.config), ...patch };
+    const merged = withCurrentPin(
+      replace ? patch : { ...withoutSecrets(current.config), ...patch },
+      current.config,
+      patch,
+    );
     const config = this.#parse(merged, current.config, 'target');
     const record: TargetRecord = { ...current, config, updatedAt: Date.now() };
     this.repo.update(record);
@@ -201,11 +223,39 @@ export class TargetManager {
       body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0)
         ? current.config
         : this.#parse(
-            { ...withoutSecrets(current.config), ...asObject(body, 'target') },
+            withCurrentPin(
+              { ...withoutSecrets(current.config), ...asObject(body, 'target') },
+              current.config,
+              asObject(body, 'target'),
+            ),
             current.config,
             'target',
           );
     return this.#run(config, id);
+  }
+
+  /**
+   * Trust on first use: stores the host key fingerprint an SFTP target's server showed at its
+   * first successful login, if the target still points at that server and pins no key yet.
+   * Returns the key trusted for that server now (another connection may have pinned one
+   * first), or null when the target no longer points there.
+   */
+  trustHostKey(id: string, used: TargetConfig, fingerprint: string): string | null {
+    const current = this.repo.get(id);
+    if (current === null || current.config.kind !== 'sftp' || used.kind !== 'sftp') return null;
+    const config = current.config;
+    if (config.host !== used.host || config.port !== used.port) return null;
+    if (config.hostKeyFingerprint !== undefined) return config.hostKeyFingerprint;
+    this.repo.update({
+      ...current,
+      config: { ...config, hostKeyFingerprint: fingerprint },
+      updatedAt: Date.now(),
+    });
+    this.#logger.info(
+      { targetId: id, host: config.host, port: config.port, fingerprint },
+      'SFTP host key trusted on first use',
+    );
+    return fingerprint;
   }
 
   /** Tests a config that is not stored (the form before saving). */
@@ -214,7 +264,11 @@ export class TargetManager {
   }
 
   async #run(config: TargetConfig, id: string | null): Promise<TargetTestResult> {
-    const result = await testTarget(config, this.#logger);
+    const result = await testTarget(
+      config,
+      this.#logger,
+      id === null ? {} : { trustHostKey: (fingerprint) => this.trustHostKey(id, config, fingerprint) },
+    );
     const log = { targetId: id, kind: config.kind, name: config.name, ok: result.ok, error: result.error };
     if (result.ok) this.#logger.info(log, 'target test passed');
     else this.#logger.warn(log, 'target test failed');

@@ -11,13 +11,18 @@ import {
 } from './DestinationError';
 import { createDestination, hostOf } from './destinations/createDestination';
 import type { Destination } from './destinations/Destination';
+import type { SftpDestinationOptions } from './destinations/SftpDestination';
 
 /** The host a target connects to, for the name-resolution step (none for local folders). */
 /**
  * The target test: resolves the host, connects and logs in, writes a probe file, reads it back,
  * compares and deletes it. Stops at the first failing step and says which step failed and why.
  */
-export async function testTarget(config: TargetConfig, logger: Logger): Promise<TargetTestResult> {
+export async function testTarget(
+  config: TargetConfig,
+  logger: Logger,
+  options: SftpDestinationOptions = {},
+): Promise<TargetTestResult> {
   const steps: TargetTestResult['steps'] = [];
   let destination: Destination | null = null;
   const step = async <T>(stage: TestStage, run: () => Promise<T>): Promise<T> => {
@@ -55,7 +60,7 @@ export async function testTarget(config: TargetConfig, logger: Logger): Promise<
         }
       });
     }
-    destination = await createDestination(config, logger);
+    destination = await createDestination(config, logger, options);
     const dest = destination;
     await step('connect', () => dest.connect());
     await step('write', () => dest.write(probe, content));

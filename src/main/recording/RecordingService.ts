@@ -771,15 +771,19 @@ export class RecordingService {
       } else if (!active.paused) {
         const size = [...active.recorders.values()].reduce((n, r) => n + r.bytesWritten, 0);
         let backpressure = 0;
+        let oversized = 0;
         for (const recorder of active.recorders.values())
-          for (const drops of Object.values(recorder.framesDropped)) backpressure += drops.backpressure;
+          for (const drops of Object.values(recorder.framesDropped)) {
+            backpressure += drops.backpressure;
+            oversized += drops.oversized;
+          }
         this.#options.bus.publish(
           'archive.progress',
           {
             archiveId: active.id,
             durationSec: Math.round(recorded / 1000),
             size,
-            framesDropped: { backpressure },
+            framesDropped: { backpressure, oversized },
           },
           { persist: false, roomId: active.record.roomId, archiveId: active.id },
         );

@@ -20,6 +20,11 @@ export interface ReceivedFrame {
   keyframe: boolean;
 }
 
+/** A video frame bigger than this is dropped whole (a 4K keyframe of a good encoder is ~1–2 MB). */
+export const MAX_VIDEO_FRAME_BYTES = 8 * 1024 * 1024;
+/** An audio frame bigger than this is dropped (an Opus packet is at most 1275 bytes per frame). */
+export const MAX_AUDIO_FRAME_BYTES = 64 * 1024;
+
 export interface TrackPipelineOptions {
   kind: 'audio' | 'video';
   /** werift depacketizer name: VP8, VP9, MPEG4/ISO/AVC, AV1, OPUS. */
@@ -31,6 +36,12 @@ export interface TrackPipelineOptions {
   onFrame: (frame: ReceivedFrame) => void;
   /** Media was lost and the picture is broken until the next keyframe. */
   onNeedKeyframe: () => void;
+  /**
+   * Largest frame kept, in bytes of RTP payload (default MAX_VIDEO_FRAME_BYTES or
+   * MAX_AUDIO_FRAME_BYTES): a frame growing past it is discarded whole while it is assembled,
+   * counted as `framesDropped.oversized`, and the recording goes on (at the next keyframe).
+   */
+  maxFrameBytes?: number;
   /** Clock for tests. */
   now?: () => number;
 }
@@ -53,7 +64,15 @@ export class TrackPipeline {
   /** Next extended sequence number expected. */
   #next: number | null = null;
   #lastTs: number | null = null;
-  #frame: { ts: number; arrival: number; packets: RtpPacket[]; broken: boolean } | null = null;
+  #frame: {
+    ts: number;
+    arrival: number;
+    packets: RtpPacket[];
+    broken: boolean;
+    /** Payload bytes so far; past the bound the packets are let go and the frame is dropped. */
+    bytes: number;
+    oversized: boolean;
+  } | null = null;
   #pendingVideo: { ts: number; arrival: number; data: Buffer; keyframe: boolean } | null = null;
   #waitingForKeyframe: boolean;
   #closed = false;
@@ -61,6 +80,7 @@ export class TrackPipeline {
   constructor(options: TrackPipelineOptions) {
     this.#options = {
       reorderMs: options.kind === 'video' ? 300 : 150,
+      maxFrameBytes: options.kind === 'video' ? MAX_VIDEO_FRAME_BYTES : MAX_AUDIO_FRAME_BYTES,
       now: Date.now,
       ...options,
     } as Required<Omit<TrackPipelineOptions, 'now'>> & { now: () => number };
@@ -139,6 +159,10 @@ export class TrackPipeline {
   #process({ packet, arrival }: Buffered): void {
     const ts = this.extendTimestamp(packet.header.timestamp);
     if (this.#options.kind === 'audio') {
+      if (packet.payload.length > this.#options.maxFrameBytes) {
+        countDrop(this.stats, 'oversized');
+        return;
+      }
       this.#emit([packet], ts, arrival, false);
       return;
     }
@@ -147,8 +171,16 @@ export class TrackPipeline {
       this.#frame.broken = true;
       this.#finishFrame();
     }
-    this.#frame ??= { ts, arrival, packets: [], broken: false };
-    this.#frame.packets.push(packet);
+    this.#frame ??= { ts, arrival, packets: [], broken: false, bytes: 0, oversized: false };
+    const frame = this.#frame;
+    frame.bytes += packet.payload.length;
+    if (frame.bytes > this.#options.maxFrameBytes) {
+      // Memory is bounded by the frame limit, not by what a sender chooses to send.
+      frame.oversized = true;
+      frame.packets = [];
+    } else if (!frame.oversized) {
+      frame.packets.push(packet);
+    }
     if (packet.header.marker) this.#finishFrame();
   }
 
@@ -156,6 +188,11 @@ export class TrackPipeline {
     const frame = this.#frame;
     this.#frame = null;
     if (frame === null) return;
+    if (frame.oversized) {
+      countDrop(this.stats, 'oversized');
+      this.#brokenPicture();
+      return;
+    }
     if (frame.broken) {
       countDrop(this.stats, 'broken');
       this.#brokenPicture();
@@ -198,6 +235,12 @@ export class TrackPipeline {
     // per timestamp.
     const pending = this.#pendingVideo;
     if (pending !== null && pending.ts === ts) {
+      if (pending.data.length + result.data.length > this.#options.maxFrameBytes) {
+        this.#pendingVideo = null;
+        countDrop(this.stats, 'oversized');
+        this.#brokenPicture();
+        return;
+      }
       pending.data = Buffer.concat([pending.data, result.data]);
       pending.keyframe ||= keyframe;
       return;

@@ -15,7 +15,12 @@ export interface TrackStats {
 }
 
 export function emptyTrackStats(): TrackStats {
-  return { packets: 0, lostPackets: 0, frames: 0, framesDropped: { late: 0, broken: 0, backpressure: 0 } };
+  return {
+    packets: 0,
+    lostPackets: 0,
+    frames: 0,
+    framesDropped: { late: 0, broken: 0, backpressure: 0, oversized: 0 },
+  };
 }
 
 /** Counts frames dropped for a reason. */
@@ -29,5 +34,6 @@ export function dropsSince(stats: TrackStats, before: FramesDropped): FramesDrop
     late: stats.framesDropped.late - before.late,
     broken: stats.framesDropped.broken - before.broken,
     backpressure: stats.framesDropped.backpressure - before.backpressure,
+    oversized: stats.framesDropped.oversized - before.oversized,
   };
 }

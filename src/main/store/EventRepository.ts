@@ -63,6 +63,43 @@ export class EventRepository {
     return (this.#since.all(seq, limit) as EventRow[]).map(toEvent);
   }
 
+  /**
+   * The newest seq that every reader of the outbox is done with: the delivery queue's cursor,
+   * every webhook registration's cursor, and the events of webhook messages still pending.
+   */
+  handledUpTo(): number {
+    const row = this.#db
+      .prepare(
+        `SELECT min(
+           coalesce((SELECT value FROM delivery_state WHERE key = 'event_cursor'), 0),
+           coalesce((SELECT min(cursor) FROM webhooks), 9223372036854775807),
+           coalesce((SELECT min(event_seq) - 1 FROM webhook_messages WHERE status = 'pending'), 9223372036854775807)
+         ) AS seq`,
+      )
+      .get() as { seq: number };
+    return row.seq;
+  }
+
+  /**
+   * Removes handled events created before `before`, and the oldest handled ones beyond
+   * `maxRows`; never an event a cursor or a pending webhook message still needs. Deletes at
+   * most `batch` rows (the oldest) so the main thread is never held for long: call again while
+   * it returns `batch`. Returns how many were removed.
+   */
+  prune(before: number, maxRows: number, batch = 5000): number {
+    const floor = this.handledUpTo();
+    const newest = (
+      this.#db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM events').get() as { seq: number }
+    ).seq;
+    return this.#db
+      .prepare(
+        `DELETE FROM events WHERE seq IN (
+           SELECT seq FROM events WHERE seq <= @floor AND (created_at < @before OR seq <= @overflow)
+           ORDER BY seq LIMIT @batch)`,
+      )
+      .run({ floor, before, overflow: newest - maxRows, batch }).changes;
+  }
+
   forArchive(archiveId: string): AnyStudioEvent[] {
     return (this.#byArchive.all(archiveId) as EventRow[]).map(toEvent);
   }

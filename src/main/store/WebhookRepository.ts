@@ -11,6 +11,8 @@ export interface WebhookRecord {
   events: string[] | null;
   description: string | null;
   enabled: boolean;
+  /** Receivers on loopback/private addresses allowed; null: the studio-wide setting decides. */
+  allowPrivateNetwork: boolean | null;
   /** Standard Webhooks secret (`whsec_…`). */
   secret: string;
   /** Last events.seq turned into messages. */
@@ -41,6 +43,7 @@ interface WebhookRow {
   events: string | null;
   description: string | null;
   enabled: number;
+  allow_private_network: number | null;
   secret: string;
   cursor: number;
   created_at: number;
@@ -99,6 +102,7 @@ export class WebhookRepository {
       events: row.events === null ? null : (JSON.parse(row.events) as string[]),
       description: row.description,
       enabled: row.enabled === 1,
+      allowPrivateNetwork: row.allow_private_network === null ? null : row.allow_private_network === 1,
       secret: this.#encryptor.decrypt(Buffer.from(row.secret, 'base64')),
       cursor: row.cursor,
       createdAt: row.created_at,
@@ -109,8 +113,9 @@ export class WebhookRepository {
   insert(record: WebhookRecord): void {
     this.#db
       .prepare(
-        `INSERT INTO webhooks (id, kind, url, events, description, enabled, secret, cursor, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO webhooks (id, kind, url, events, description, enabled, allow_private_network, secret, cursor,
+           created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         record.id,
@@ -119,6 +124,7 @@ export class WebhookRepository {
         record.events === null ? null : JSON.stringify(record.events),
         record.description,
         record.enabled ? 1 : 0,
+        record.allowPrivateNetwork === null ? null : record.allowPrivateNetwork ? 1 : 0,
         this.#encryptor.encrypt(record.secret).toString('base64'),
         record.cursor,
         record.createdAt,
@@ -127,17 +133,22 @@ export class WebhookRepository {
   }
 
   update(
-    record: Pick<WebhookRecord, 'id' | 'url' | 'events' | 'description' | 'enabled' | 'updatedAt'>,
+    record: Pick<
+      WebhookRecord,
+      'id' | 'url' | 'events' | 'description' | 'enabled' | 'allowPrivateNetwork' | 'updatedAt'
+    >,
   ): void {
     this.#db
       .prepare(
-        'UPDATE webhooks SET url = ?, events = ?, description = ?, enabled = ?, updated_at = ? WHERE id = ?',
+        `UPDATE webhooks SET url = ?, events = ?, description = ?, enabled = ?, allow_private_network = ?,
+           updated_at = ? WHERE id = ?`,
       )
       .run(
         record.url,
         record.events === null ? null : JSON.stringify(record.events),
         record.description,
         record.enabled ? 1 : 0,
+        record.allowPrivateNetwork === null ? null : record.allowPrivateNetwork ? 1 : 0,
         record.updatedAt,
         record.id,
       );

@@ -193,9 +193,10 @@ export class WebhookDispatcher {
       const timestamp = new Date();
       const signature = new Webhook(registration.secret).sign(message.eventId, timestamp, body);
       try {
-        // The outbound guard: no loopback, link-local or private receivers unless allowed.
+        // The outbound guard: no loopback, link-local or private receivers unless allowed (for
+        // this webhook, else studio-wide).
         await guardHost(new URL(registration.url).hostname, {
-          allowPrivateNetwork: settings.webhooksAllowPrivateNetwork,
+          allowPrivateNetwork: registration.allowPrivateNetwork ?? settings.webhooksAllowPrivateNetwork,
         });
         const response = await fetch(registration.url, {
           method: 'POST',

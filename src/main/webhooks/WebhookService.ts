@@ -98,12 +98,14 @@ export class WebhookService {
   }
 
   #insert(
-    fields: Pick<WebhookRecord, 'kind' | 'url' | 'events' | 'description' | 'enabled'>,
+    fields: Pick<WebhookRecord, 'kind' | 'url' | 'events' | 'description' | 'enabled'> &
+      Partial<Pick<WebhookRecord, 'allowPrivateNetwork'>>,
     cursor = this.repo.lastEventSeq(),
   ): WebhookRecord {
     const now = Date.now();
     // Only events after the registration (or after `cursor`) are sent to it.
     const record: WebhookRecord = {
+      allowPrivateNetwork: null,
       ...fields,
       id: randomUUID(),
       secret: newSecret(),
@@ -127,6 +129,7 @@ export class WebhookService {
       events: record.events,
       description: record.description,
       enabled: record.enabled,
+      allowPrivateNetwork: record.allowPrivateNetwork,
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
       pending: this.repo.pendingCount(record.id),
@@ -144,6 +147,7 @@ export class WebhookService {
       events: input.events ?? null,
       description: input.description ?? null,
       enabled: input.enabled,
+      allowPrivateNetwork: input.allowPrivateNetwork ?? null,
     });
     return { ...this.toJson(record), secret: record.secret };
   }
@@ -165,6 +169,7 @@ export class WebhookService {
       ...(patch.events !== undefined ? { events: patch.events } : {}),
       ...(patch.description !== undefined ? { description: patch.description } : {}),
       ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
+      ...(patch.allowPrivateNetwork !== undefined ? { allowPrivateNetwork: patch.allowPrivateNetwork } : {}),
       updatedAt: Date.now(),
     };
     this.repo.update(next);

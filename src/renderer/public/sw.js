@@ -1,10 +1,13 @@
 /*
- * Spool Studio's player service worker: adds the Authorization header to media requests for
- * URLs the page registered (the protected file server, remote playback), so <video> elements
- * play files behind HTTP Basic auth without credentials in any URL. Registrations survive a
- * restart of the worker in the Cache API.
+ * Spool Studio's player service worker: adds the Authorization header to media requests (a
+ * <video>/<audio> element's fetches: request.destination "video" or "audio") for URLs the page
+ * registered (the protected file server, remote playback), so players play files behind HTTP
+ * Basic auth without credentials in any URL. Navigations, downloads, fetch() calls and every
+ * other request go out untouched: a link to /files/… opened in a tab gets the server's 401, and
+ * downloads use signed links instead. Registrations survive a restart of the worker in the Cache API.
  */
 const STORE = 'spool-player-auth';
+const MEDIA_DESTINATIONS = new Set(['video', 'audio']);
 let rules = null;
 
 async function loadRules() {
@@ -42,17 +45,20 @@ self.addEventListener('message', (event) => {
 });
 
 self.addEventListener('fetch', (event) => {
-  const url = event.request.url;
-  if (new URL(url).origin !== self.location.origin || event.request.method !== 'GET') return;
+  const request = event.request;
+  const url = request.url;
+  if (new URL(url).origin !== self.location.origin || request.method !== 'GET') return;
+  // Only what a media element fetches; never a navigation (mode "navigate", destination "document").
+  if (request.mode === 'navigate' || !MEDIA_DESTINATIONS.has(request.destination)) return;
   if (!url.includes('/files/') && !url.includes('/api/playback-sources/')) return;
   event.respondWith(
     (async () => {
       const current = await loadRules();
       let authorization = null;
       for (const [prefix, value] of current) if (url.startsWith(prefix)) authorization = value;
-      if (authorization === null) return fetch(event.request);
+      if (authorization === null) return fetch(request);
       const headers = new Headers();
-      for (const [name, value] of event.request.headers) headers.set(name, value);
+      for (const [name, value] of request.headers) headers.set(name, value);
       headers.set('Authorization', authorization);
       return fetch(
         new Request(url, {

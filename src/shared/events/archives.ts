@@ -49,7 +49,10 @@ export interface ArchiveEventPayloads {
     archiveId: string;
     durationSec: number;
     size: number;
-    /** Frames dropped so far because the disk could not keep up (shown to the operator). */
-    framesDropped?: { backpressure: number };
+    /**
+     * Frames dropped so far because the disk could not keep up (shown to the operator), and
+     * frames past the size bound (8 MB video, 64 KB audio).
+     */
+    framesDropped?: { backpressure: number; oversized?: number };
   };
 }

@@ -20,6 +20,11 @@ export interface SshdServer {
   kill(): Promise<void>;
   /** Starts sshd again on the same port with the same keys. */
   restart(): Promise<void>;
+  /**
+   * Replaces the server by another with a new host key on the same port (a reinstalled server,
+   * or someone in the middle); `hostKeyFingerprint` becomes the new key's.
+   */
+  rotateHostKey(): Promise<void>;
   /** Kills the server and removes its files. Idempotent. */
   close(): Promise<void>;
 }
@@ -39,8 +44,10 @@ export async function startSshd(): Promise<SshdServer> {
   writeFileSync(join(sshDir, 'authorized_keys'), readFileSync(`${clientKey}.pub`));
   chownSync(sshDir, user.uid, user.gid);
   chownSync(join(sshDir, 'authorized_keys'), user.uid, user.gid);
-  const hostPub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/)[1]!;
-  const hostKeyFingerprint = `SHA256:${createHash('sha256').update(Buffer.from(hostPub, 'base64')).digest('base64').replace(/=+$/, '')}`;
+  const fingerprintOf = () => {
+    const hostPub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/)[1]!;
+    return `SHA256:${createHash('sha256').update(Buffer.from(hostPub, 'base64')).digest('base64').replace(/=+$/, '')}`;
+  };
   const config = join(dir.path, 'sshd_config');
   writeFileSync(
     config,
@@ -78,15 +85,23 @@ export async function startSshd(): Promise<SshdServer> {
   };
   await start();
   let closed = false;
-  return {
+  const sshd: SshdServer = {
     host: '127.0.0.1',
     port,
     user,
     privateKey: readFileSync(clientKey, 'utf8'),
-    hostKeyFingerprint,
+    hostKeyFingerprint: fingerprintOf(),
     root,
     kill,
     restart: start,
+    async rotateHostKey() {
+      await kill();
+      rmSync(hostKey, { force: true });
+      rmSync(`${hostKey}.pub`, { force: true });
+      run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+      sshd.hostKeyFingerprint = fingerprintOf();
+      await start();
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -95,4 +110,5 @@ export async function startSshd(): Promise<SshdServer> {
       dir.remove();
     },
   };
+  return sshd;
 }

@@ -35,10 +35,22 @@ export function sshFingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
+/** Options of an SFTP destination. */
+export interface SftpDestinationOptions {
+  /**
+   * Trust on first use: called once after the first successful login to a server whose host
+   * key is not pinned yet, with the key's fingerprint to store as `hostKeyFingerprint`; answers
+   * the key trusted for the server now (a connection at the same time may have pinned another
+   * one first: this one is then refused), or null.
+   */
+  trustHostKey?: (fingerprint: string) => string | null;
+}
+
 /** An SFTP server (OpenSSH or any SSH server with the sftp subsystem). */
 export class SftpDestination implements Destination {
   readonly #config: SftpTargetConfig;
   readonly #logger: Logger;
+  readonly #trustHostKey: ((fingerprint: string) => string | null) | undefined;
   #client: SftpClient | null = null;
   #wrapper: SFTPWrapper | null = null;
   #base = '';
@@ -46,9 +58,10 @@ export class SftpDestination implements Destination {
   #hostKeyRejected = false;
   #closed = false;
 
-  constructor(config: SftpTargetConfig, logger: Logger) {
+  constructor(config: SftpTargetConfig, logger: Logger, options: SftpDestinationOptions = {}) {
     this.#config = config;
     this.#logger = logger;
+    this.#trustHostKey = options.trustHostKey;
   }
 
   #classify(error: unknown, stage: FailureStage, what: string): DestinationError {
@@ -105,10 +118,14 @@ export class SftpDestination implements Destination {
       await client.end().catch(() => {});
       const message = messageOf(error);
       if (this.#hostKeyRejected) {
+        // As OpenSSH says it: a changed key may be someone in the middle; never connect anyway.
         throw new DestinationError(
           'connect',
           'host-key',
-          `host key of ${config.host} is ${this.#seenFingerprint}, not the pinned ${config.hostKeyFingerprint}`,
+          `the host key of ${config.host}:${config.port} has changed: the server offers ${this.#seenFingerprint}, ` +
+            `not the pinned ${config.hostKeyFingerprint} (trusted before). Someone could be intercepting the ` +
+            `connection; if the server's key was changed on purpose, clear the target's hostKeyFingerprint ` +
+            `(PATCH /api/targets/{id} {"hostKeyFingerprint": null}) to trust the new key at the next connection`,
         );
       }
       if (/authentication methods failed|authentication failed|permission denied/i.test(message)) {
@@ -119,6 +136,20 @@ export class SftpDestination implements Destination {
         );
       }
       throw this.#classify(error, 'connect', `connecting to ${config.host}:${config.port}`);
+    }
+    if (config.hostKeyFingerprint === undefined && this.#seenFingerprint !== undefined) {
+      // Logged in: the key this server offered is the one trusted from now on.
+      const trusted = this.#trustHostKey?.(this.#seenFingerprint) ?? null;
+      if (trusted !== null && trusted !== this.#seenFingerprint) {
+        await client.end().catch(() => {});
+        throw new DestinationError(
+          'connect',
+          'host-key',
+          `the host key of ${config.host}:${config.port} is ${this.#seenFingerprint}, not ${trusted}, ` +
+            `which another connection trusted first; clear the target's hostKeyFingerprint ` +
+            `(PATCH /api/targets/{id} {"hostKeyFingerprint": null}) if the server's key changed on purpose`,
+        );
+      }
     }
     this.#client = client;
     const home = await client.cwd().catch(() => '/');

@@ -4,6 +4,7 @@ import { guardHost } from '../../security/outboundGuard';
 import { DestinationError } from '../DestinationError';
 import type { Logger } from '../../logger';
 import type { Destination } from './Destination';
+import type { SftpDestinationOptions } from './SftpDestination';
 
 /** The host a target's uploads go to (null: a local folder). */
 export function hostOf(config: TargetConfig): string | null {
@@ -32,7 +33,11 @@ export function hostOf(config: TargetConfig): string | null {
  * The destination for a target config, after the outbound guard checked its host. Client libraries load on first use: the S3 and Azure
  * SDKs alone take longer to import than the rest of the core takes to start.
  */
-export async function createDestination(config: TargetConfig, logger: Logger): Promise<Destination> {
+export async function createDestination(
+  config: TargetConfig,
+  logger: Logger,
+  options: SftpDestinationOptions = {},
+): Promise<Destination> {
   const host = hostOf(config);
   if (host !== null) {
     try {
@@ -49,7 +54,7 @@ export async function createDestination(config: TargetConfig, logger: Logger): P
     case 'ftp':
       return new (await import('./FtpDestination')).FtpDestination(config);
     case 'sftp':
-      return new (await import('./SftpDestination')).SftpDestination(config, logger);
+      return new (await import('./SftpDestination')).SftpDestination(config, logger, options);
     case 's3':
       return new (await import('./S3Destination')).S3Destination(config);
     case 'azure':

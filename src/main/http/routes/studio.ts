@@ -23,6 +23,14 @@ const layoutBody = z.strictObject({
   resolution: resolution.default('1280x720'),
   layout: z.unknown(),
 });
+const linkBody = z.strictObject({
+  /** A file of the archive (`manifest.json`, `split/x.webm`…) or `archive.zip`. */
+  file: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(500, 'must be at most 500 characters')
+    .default('archive.zip'),
+});
 const playbackBody = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }),
   user: z.string().max(256).optional(),
@@ -88,6 +96,33 @@ export function studioRoutes(deps: {
             };
           }),
         };
+      },
+    );
+
+    // A signed, expiring download link minted on demand: the UI downloads the ZIP through it (a
+    // navigation carries no credentials; the player worker only adds them to media requests).
+    app.post<{ Params: { id: string } }>(
+      '/api/archives/:id/links',
+      allow('operatorOrProject'),
+      async (request) => {
+        const record = deps.archives.get(request.params.id);
+        if (record === null || record.status === 'deleted') {
+          throw new StudioError('NotFound', `archive ${request.params.id} does not exist`, 'archiveId');
+        }
+        const { file } = parseWith(linkBody, request.body ?? {}, 'link');
+        const links = deps.links;
+        if (links === undefined) throw new StudioError('Unavailable', 'signed links are not enabled here');
+        if (record.status === 'expired') {
+          throw new StudioError('NotFound', `archive ${record.id} expired: its files are gone`, 'archiveId');
+        }
+        const files = deps.archives.files(record.id);
+        if (file !== 'archive.zip' && !files.some((f) => f.filename === file)) {
+          throw new StudioError('NotFound', `archive ${record.id} has no file ${file}`, 'file');
+        }
+        const base = deps.baseUrl?.() ?? '';
+        const link = links.mint(base, record.id, file);
+        // `path`: the same link relative to the studio, for a page on the LAN address too.
+        return { url: link.url, path: link.url.slice(base.length), expiresAt: link.expiresAt };
       },
     );
 

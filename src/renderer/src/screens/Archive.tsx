@@ -164,9 +164,24 @@ export function Archive({ id }: { id: string }) {
       </dl>
       <div className="toolbar">
         {done && media.length > 0 && (
-          <a className="button" href={`/files/${a.id}/archive.zip`} download>
+          <button
+            type="button"
+            className="button"
+            onClick={() =>
+              void act(async () => {
+                // A signed link made now: a download is a navigation, which carries no credentials.
+                const link = await api.post<{ path: string }>(`/api/archives/${a.id}/links`, {
+                  file: 'archive.zip',
+                });
+                const anchor = document.createElement('a');
+                anchor.href = link.path;
+                anchor.download = `${a.id}.zip`;
+                anchor.click();
+              })
+            }
+          >
             Export ZIP
-          </a>
+          </button>
         )}
         {done && (
           <ConfirmButton
@@ -261,7 +276,7 @@ export function Archive({ id }: { id: string }) {
               ))}
             </div>
           </details>
-          {manifest && <ManifestView url={manifest.url} />}
+          {manifest && <ManifestView archiveId={a.id} file={manifest.filename} />}
         </>
       )}
 
@@ -356,14 +371,21 @@ export function Archive({ id }: { id: string }) {
   );
 }
 
-function ManifestView({ url }: { url: string }) {
+function ManifestView({ archiveId, file }: { archiveId: string; file: string }) {
+  const api = useStudio((s) => s.api);
   const [text, setText] = useState<string | null>(null);
+  // Through a signed link: the player worker adds the file server's credentials to media only.
+  const load = async () => {
+    try {
+      const link = await api.post<{ path: string }>(`/api/archives/${archiveId}/links`, { file });
+      const response = await fetch(link.path);
+      setText(response.ok ? await response.text() : `cannot load: HTTP ${response.status}`);
+    } catch (e) {
+      setText(`cannot load: ${(e as Error).message}`);
+    }
+  };
   return (
-    <details
-      onToggle={(e) =>
-        e.currentTarget.open && text === null && void fetch(url).then(async (r) => setText(await r.text()))
-      }
-    >
+    <details onToggle={(e) => e.currentTarget.open && text === null && void load()}>
       <summary>manifest.json</summary>
       <pre className="code">{text ?? 'Loading…'}</pre>
     </details>

@@ -243,6 +243,7 @@ function Webhooks() {
   const hooks = useApi((a) => a.get<{ items: WebhookJson[] }>('/api/webhooks'), [], ['delivery.']);
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState('');
+  const [privateNetwork, setPrivateNetwork] = useState(false);
   const [created, setCreated] = useState<CreatedWebhookJson | null>(null);
   const [log, setLog] = useState<{ id: string; items: WebhookDeliveryJson[] } | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -257,9 +258,12 @@ function Webhooks() {
         await api.post<CreatedWebhookJson>('/api/webhooks', {
           url,
           ...(list.length ? { events: list } : {}),
+          // Unchecked: the studio-wide setting decides (a receiver on the LAN needs one of them).
+          ...(privateNetwork ? { allowPrivateNetwork: true } : {}),
         }),
       );
       setUrl('');
+      setPrivateNetwork(false);
       setError(null);
       hooks.reload();
     } catch (e) {
@@ -286,6 +290,7 @@ function Webhooks() {
               </td>
               <td>{h.kind}</td>
               <td>{h.events?.join(', ') ?? 'every event'}</td>
+              <td>{h.allowPrivateNetwork ? 'local network allowed' : ''}</td>
               <td>{h.pending} pending</td>
               <td>
                 <button type="button" className="secondary small" onClick={() => void showLog(h.id)}>
@@ -339,6 +344,14 @@ function Webhooks() {
             onChange={(e) => setEvents(e.target.value)}
             placeholder="archive.available, delivery.succeeded"
           />
+        </label>
+        <label>
+          <input
+            type="checkbox"
+            checked={privateNetwork}
+            onChange={(e) => setPrivateNetwork(e.target.checked)}
+          />{' '}
+          Receiver on this machine or the local network
         </label>
         <button type="submit">Add webhook</button>
       </form>
