@@ -38,12 +38,11 @@ describe('a recorded archive delivered by the core itself', () => {
     async () => {
       const dir = tempDir();
       const receiver = await createWebhookReceiver({ listen: true });
-      const [sshd, swift, azurite] = await startServers([startSshd(), startSwift(), startAzurite()] as const);
+      // The servers start while the core records (Swift takes seconds to be ready).
+      const servers = startServers([startSshd(), startSwift(), startAzurite()] as const);
       let core: HeadlessCore | null = null;
       let publisher: SyntheticPublisher | null = null;
       try {
-        await createBucket(swift, 'spool');
-        await containerOf(azurite, 'spool').create();
         core = await startHeadless({
           dataDir: dir.path,
           env: {
@@ -53,7 +52,32 @@ describe('a recorded archive delivered by the core itself', () => {
           },
         });
         const operator = await OperatorClient.login(core);
-        // Targets and the webhook configured through the API, as an operator would.
+        const webhook = await operator.ok<CreatedWebhookJson>('POST', '/api/webhooks', {
+          url: receiver.url(),
+        });
+
+        // A few seconds of a real publisher, recorded by the core.
+        const room = await operator.createRoom({ name: 'Delivered take' });
+        const token = await operator.createToken(room.id);
+        publisher = await startPublisher({
+          whipUrl: token.whipUrl,
+          token: token.token,
+          clip: makeClip({ durationSec: 10 }),
+          loop: true,
+        });
+        await waitFor(
+          async () => (await operator.room(room.id)).session?.streams[0]?.codecs.video,
+          15_000,
+          'the stream',
+        );
+        const api = new ArchiveApi(core.url);
+        const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+        const stopAt = Date.now() + 3000;
+
+        // Targets configured through the API while it records, as an operator would.
+        const [sshd, swift, azurite] = await servers;
+        await createBucket(swift, 'spool');
+        await containerOf(azurite, 'spool').create();
         await operator.ok('POST', '/api/targets', {
           kind: 'sftp',
           name: 'SFTP',
@@ -83,27 +107,7 @@ describe('a recorded archive delivered by the core itself', () => {
           connectionString: azurite.connectionString,
           container: 'spool',
         });
-        const webhook = await operator.ok<CreatedWebhookJson>('POST', '/api/webhooks', {
-          url: receiver.url(),
-        });
-
-        // A few seconds of a real publisher, recorded by the core.
-        const room = await operator.createRoom({ name: 'Delivered take' });
-        const token = await operator.createToken(room.id);
-        publisher = await startPublisher({
-          whipUrl: token.whipUrl,
-          token: token.token,
-          clip: makeClip({ durationSec: 10 }),
-          loop: true,
-        });
-        await waitFor(
-          async () => (await operator.room(room.id)).session?.streams[0]?.codecs.video,
-          15_000,
-          'the stream',
-        );
-        const api = new ArchiveApi(core.url);
-        const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
-        await new Promise((resolve) => setTimeout(resolve, 3000));
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, stopAt - Date.now())));
         await api.stop(archive.id);
         await api.waitStatus(archive.id, 'uploaded', 60_000);
         const manifest = await checkManifestFiles(dir.path, archive.id, 0.5);
@@ -155,7 +159,8 @@ describe('a recorded archive delivered by the core itself', () => {
       } finally {
         await publisher?.close();
         await (core as HeadlessCore | null)?.stop();
-        await Promise.all([sshd.close(), swift.close(), azurite.close(), receiver.close()]);
+        const started = await servers.catch(() => []);
+        await Promise.all([...started.map((server) => server.close()), receiver.close()]);
         dir.remove();
       }
     },
