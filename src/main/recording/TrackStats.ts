@@ -31,3 +31,10 @@ export function dropsSince(stats: TrackStats, before: FramesDropped): FramesDrop
     backpressure: stats.framesDropped.backpressure - before.backpressure,
   };
 }
+
+/** Adds `drops` to `total` (an archive's count across its tracks and segments). */
+export function addDrops(total: FramesDropped, drops: FramesDropped): void {
+  total.late += drops.late;
+  total.broken += drops.broken;
+  total.backpressure += drops.backpressure;
+}
