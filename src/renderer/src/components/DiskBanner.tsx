@@ -15,7 +15,6 @@ export function DiskBanner() {
       detail: s.info?.disk.detail ?? null,
     })),
   );
-  const floor = disk.floorBytes !== null ? ` Recording stops below ${formatBytes(disk.floorBytes)}.` : '';
   return (
     <>
       {/* A live region that exists before the warning fills it, so screen readers announce it. */}
@@ -23,17 +22,19 @@ export function DiskBanner() {
         {disk.level === 'low' && (
           <div className="disk-banner disk-banner-low">
             <strong>Disk space is low.</strong>
-            {formatBytes(disk.freeBytes)} free on the data folder&apos;s disk.{floor} Free some space or move
-            old archives before the next take.
+            {formatBytes(disk.freeBytes)} free on the data folder&apos;s disk.
+            {disk.floorBytes !== null ? ` Recording stops below ${formatBytes(disk.floorBytes)}.` : ''} Free
+            some space or move old archives before the next take.
           </div>
         )}
       </div>
       {disk.level === 'full' && (
         <div role="alert" className="disk-banner disk-banner-full" data-testid="disk-full">
           <strong>Disk full.</strong>
-          Recording stopped and new archives are refused
-          {disk.detail ? ` (${disk.detail})` : ''}: {formatBytes(disk.freeBytes)} free.
-          {floor} Free some space to record again.
+          Recordings are stopped and new archives are refused
+          {disk.detail ? ` (${disk.detail})` : ''}: {formatBytes(disk.freeBytes)} free
+          {disk.floorBytes !== null ? `, recording needs more than ${formatBytes(disk.floorBytes)}` : ''}.
+          Free some space to record again.
         </div>
       )}
     </>
