@@ -106,4 +106,97 @@ describe("operator UI: the data disk's level and dropped frames", () => {
       }
     },
   );
+  it(
+    'frames dropped by a disk that cannot keep up show live in the room (archive and stream) and per track in the archive, as the manifest counts them',
+    { timeout: 150_000 },
+    async () => {
+      const dir = tempDir();
+      let core: HeadlessCore | null = null;
+      const publishers: SyntheticPublisher[] = [];
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      try {
+        core = await startHeadless({
+          dataDir: dir.path,
+          env: {
+            // A disk taking 100 KB/s behind a 1 MB queue: two 2.5 Mbit/s guests overrun it.
+            SPOOL_TEST_DISK_BYTES_PER_SEC: '100000',
+            SPOOL_RECORDING_QUEUE_BYTES: String(MB),
+            SPOOL_KEYFRAME_INTERVAL_SEC: '1',
+            SPOOL_SESSION_GRACE_SEC: '60',
+          },
+        });
+        const operator = await OperatorClient.login(core);
+        const api = new ArchiveApi(core.url);
+        const room = await operator.createRoom({ name: 'Slow disk' });
+        const clip = makeClip({ durationSec: 20, videoKbps: 2500 });
+        for (let i = 0; i < 2; i++) {
+          const token = await operator.createToken(room.id, { connectionData: `Guest ${i}` });
+          publishers.push(
+            await startPublisher({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
+          );
+        }
+        await waitFor(
+          async () => ((await operator.room(room.id)).session?.streams.length ?? 0) === 2,
+          15_000,
+          'two streams',
+        );
+        const page = await context.newPage();
+        await loginOperator(page, core.url, TEST_CREDENTIALS.SPOOL_OPERATOR_PASSWORD);
+        await page.goto(`${core.url}/#/rooms/${room.id}`);
+        await page.getByTestId('live-tile').nth(1).waitFor({ timeout: 30_000 });
+        const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+
+        // Live: the archive's count and each stream's, by track and reason.
+        const count = async (testId: string) =>
+          Number((await page.getByTestId(testId).first().getAttribute('data-count')) ?? 0);
+        await waitFor(
+          async () =>
+            /disk too slow \d+/.test((await page.getByTestId('frames-dropped').textContent()) ?? ''),
+          30_000,
+          'frames dropped for the slow disk in the room',
+        );
+        assert.ok((await count('frames-dropped')) > 0);
+        await waitFor(
+          async () => (await page.getByTestId('stream-drops').count()) === 2,
+          10_000,
+          'dropped frames on each stream tile',
+        );
+        assert.match((await page.getByTestId('stream-drops').first().textContent()) ?? '', /video: /);
+        const failures = await a11yFailures(page, 'drops-room');
+        await api.stop(archive.id);
+        await api.waitStatus(archive.id, 'available', 60_000);
+
+        // After: each file's tracks with the manifest's numbers.
+        const manifest = manifestOf(dir.path, archive.id);
+        await page.goto(`${core.url}/#/archives/${archive.id}`);
+        await page
+          .getByTestId('file-drops')
+          .nth(manifest.files.length - 1)
+          .waitFor({ timeout: 15_000 });
+        let total = 0;
+        for (const file of manifest.files) {
+          const tracks = Object.values(file.tracks ?? {});
+          const dropped = tracks.reduce(
+            (n, t) => n + t.framesDropped.backpressure + t.framesDropped.late + t.framesDropped.broken,
+            0,
+          );
+          total += dropped;
+          const row = page.getByRole('row').filter({ hasText: file.filename });
+          assert.equal(
+            Number(await row.getByTestId('file-drops').getAttribute('data-count')),
+            dropped,
+            `${file.filename}: the archive view and the manifest disagree`,
+          );
+        }
+        assert.ok(total > 0, 'the slow disk dropped no frame');
+        failures.push(...(await a11yFailures(page, 'drops-archive')));
+        assert.deepEqual(failures, [], failures.join('\n'));
+      } finally {
+        await context.close();
+        for (const p of publishers) await p.close();
+        await core?.stop();
+        dir.remove();
+      }
+    },
+  );
 });

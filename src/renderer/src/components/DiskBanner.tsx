@@ -21,8 +21,8 @@ export function DiskBanner() {
       <div role="status" data-testid="disk-warning">
         {disk.level === 'low' && (
           <div className="disk-banner disk-banner-low">
-            <strong>Disk space is low.</strong>
-            {formatBytes(disk.freeBytes)} free on the data folder&apos;s disk.
+            <strong>Disk space is low.</strong> {formatBytes(disk.freeBytes)} free on the data folder&apos;s
+            disk.
             {disk.floorBytes !== null ? ` Recording stops below ${formatBytes(disk.floorBytes)}.` : ''} Free
             some space or move old archives before the next take.
           </div>
@@ -30,8 +30,7 @@ export function DiskBanner() {
       </div>
       {disk.level === 'full' && (
         <div role="alert" className="disk-banner disk-banner-full" data-testid="disk-full">
-          <strong>Disk full.</strong>
-          Recordings are stopped and new archives are refused
+          <strong>Disk full.</strong> Recordings are stopped and new archives are refused
           {disk.detail ? ` (${disk.detail})` : ''}: {formatBytes(disk.freeBytes)} free
           {disk.floorBytes !== null ? `, recording needs more than ${formatBytes(disk.floorBytes)}` : ''}.
           Free some space to record again.
