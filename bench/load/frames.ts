@@ -3,6 +3,7 @@
  * timestamps) are matched to the frames the publisher sent (media time of each), so a frame the
  * studio never wrote is lost however the file's timestamps look.
  */
+import { execFileSync } from 'node:child_process';
 
 export interface FrameMatch {
   /** Sender frames from the first recorded one to the end of the window. */
@@ -108,4 +109,30 @@ export function matchFrames(
   }
   const expected = first === Infinity ? n : n - first;
   return { expected, matched: matched.size, unmatched, aligned };
+}
+
+/** Frame times (ms) and sizes of a file's first video track, from ffprobe. */
+export function fileFrames(path: string): FileFrames {
+  const rows = execFileSync(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'packet=pts_time,size',
+      '-of',
+      'csv=p=0',
+      path,
+    ],
+    { maxBuffer: 256 * 1024 * 1024 },
+  )
+    .toString()
+    .trim()
+    .split('\n')
+    .map((line) => line.split(',').map(Number) as [number, number])
+    .filter(([t, s]) => Number.isFinite(t) && Number.isFinite(s))
+    .sort((a, b) => a[0] - b[0]);
+  return { ms: rows.map(([t]) => t * 1000), size: rows.map(([, s]) => s) };
 }
