@@ -15,6 +15,11 @@ export interface FrameMatch {
   aligned: boolean;
 }
 
+/** How far (ms) the file's timeline may step against the sender's and still be followed. */
+const REANCHOR_MS = 3000;
+/** Frames after a step that must fit the new offset (80 % of them) before it is taken. */
+const REANCHOR_CHECK = 15;
+
 function nearest(sorted: number[], value: number): number {
   let lo = 0;
   let hi = sorted.length - 1;
@@ -93,14 +98,39 @@ export function matchFrames(
     }
     first = Math.min(first, best.index);
     let offset = sent.ms[best.index]! - file.ms[0]!;
+    /** Whether file frame `i` is sender frame `j` at `offset`. */
+    const fits = (i: number, j: number, at: number) =>
+      Math.abs(sent.ms[j]! - (file.ms[i]! + at)) <= tolerance && sent.size[j] === file.size[i];
+    /**
+     * The studio's timeline may step against the sender's (a sender stall taken for a pause): a
+     * frame that does not fit at the current offset is looked for within `REANCHOR_MS` and the
+     * new offset kept when the frames after it fit there too.
+     */
+    const reanchor = (i: number): number | null => {
+      const t = file.ms[i]!;
+      const check = Math.min(REANCHOR_CHECK, file.ms.length - i - 1);
+      if (check < 3) return null;
+      for (let k = nearest(sent.ms, t + offset - REANCHOR_MS); k < n; k++) {
+        if (sent.ms[k]! > t + offset + REANCHOR_MS) break;
+        if (sent.size[k] !== file.size[i] || matched.has(k)) continue;
+        const at = sent.ms[k]! - t;
+        let hits = 0;
+        for (let m = i + 1; m <= i + check; m++) if (fits(m, nearest(sent.ms, file.ms[m]! + at), at)) hits++;
+        if (hits >= check * 0.8) return at;
+      }
+      return null;
+    };
     for (let i = 0; i < file.ms.length; i++) {
       const t = file.ms[i]!;
-      const j = nearest(sent.ms, t + offset);
-      if (
-        Math.abs(sent.ms[j]! - (t + offset)) <= tolerance &&
-        sent.size[j] === file.size[i] &&
-        !matched.has(j)
-      ) {
+      let j = nearest(sent.ms, t + offset);
+      if (!fits(i, j, offset) || matched.has(j)) {
+        const at = reanchor(i);
+        if (at !== null) {
+          offset = at;
+          j = nearest(sent.ms, t + offset);
+        }
+      }
+      if (fits(i, j, offset) && !matched.has(j)) {
         matched.add(j);
         after = Math.max(after, j);
         offset = sent.ms[j]! - t;
