@@ -34,15 +34,16 @@ const headersOf = (request: ReceivedRequest) => ({
 describe('a recorded archive delivered by the core itself', () => {
   it(
     'a take recorded by the core lands byte-identical on SFTP, S3 and Azure, and signed webhooks report each file',
-    { timeout: 120_000 },
+    { timeout: 150_000 },
     async () => {
       const dir = tempDir();
       const receiver = await createWebhookReceiver({ listen: true });
-      // The servers start while the core records (Swift takes seconds to be ready).
+      // The servers start first: started beside the core, a busy machine starts neither in time.
       const servers = startServers([startSshd(), startSwift(), startAzurite()] as const);
       let core: HeadlessCore | null = null;
       let publisher: SyntheticPublisher | null = null;
       try {
+        await servers;
         core = await startHeadless({
           dataDir: dir.path,
           env: {
