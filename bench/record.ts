@@ -8,7 +8,6 @@
  *   node --import tsx bench/record.ts [--streams 16] [--seconds 60] [--procs 2]
  *     [--size 1280x720] [--bitrate 1500] [--fps 30] [--cpu-prof]
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +16,7 @@ import { ROOT } from '../test/helpers/headless';
 import { makeClip } from '../test/helpers/publisher';
 import { ArchiveApi, OperatorClient, waitFor } from '../test/helpers/studio';
 import { tempDir } from '../test/helpers/tmp';
-import { matchFrames, type FileFrames } from './load/frames';
+import { fileFrames, matchFrames, type FileFrames } from './load/frames';
 import {
   connectFailures,
   CpuMeter,
@@ -40,28 +39,6 @@ const cpuProfDir = flagArg('cpu-prof') ? join(ROOT, '.tmp', 'profiles', `record-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Publishers connecting at the same time. */
 const CONNECT_CONCURRENCY = 4;
-
-/** Frame times (ms) and sizes of a file's first video track. */
-function fileFrames(path: string): FileFrames {
-  const rows = execFileSync('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-show_entries',
-    'packet=pts_time,size',
-    '-of',
-    'csv=p=0',
-    path,
-  ])
-    .toString()
-    .trim()
-    .split('\n')
-    .map((line) => line.split(',').map(Number) as [number, number])
-    .filter(([t, s]) => Number.isFinite(t) && Number.isFinite(s))
-    .sort((a, b) => a[0] - b[0]);
-  return { ms: rows.map(([t]) => t * 1000), size: rows.map(([, s]) => s) };
-}
 
 const clip = makeClip({ durationSec: 20, width: size.width, height: size.height, videoKbps: bitrate, fps });
 const capture = await captureRtpClip(clip);

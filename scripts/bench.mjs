@@ -9,10 +9,12 @@ requireSupportedNode();
 
 ensureNodeSqlite();
 const wanted = process.argv.slice(2);
+/** Benches that run for half an hour: only when named. */
+const LONG = new Set(['soak']);
 const benches = readdirSync(join(root, 'bench'))
   .filter((f) => f.endsWith('.ts') && f !== 'lib.ts')
   .map((f) => f.replace(/\.ts$/, ''))
-  .filter((name) => wanted.length === 0 || wanted.includes(name));
+  .filter((name) => (wanted.length === 0 ? !LONG.has(name) : wanted.includes(name)));
 let failed = 0;
 for (const name of benches) {
   const result = spawnSync(process.execPath, ['--import', 'tsx', join('bench', `${name}.ts`)], {

@@ -3,6 +3,7 @@
  * timestamps) are matched to the frames the publisher sent (media time of each), so a frame the
  * studio never wrote is lost however the file's timestamps look.
  */
+import { execFileSync } from 'node:child_process';
 
 export interface FrameMatch {
   /** Sender frames from the first recorded one to the end of the window. */
@@ -13,6 +14,13 @@ export interface FrameMatch {
   /** The file could not be aligned with the sender at all. */
   aligned: boolean;
 }
+
+/** How far (ms) the file's timeline may step against the sender's and still be followed. */
+const REANCHOR_MS = 3000;
+/** Later places of a file tried as its anchor when its first frames fit nowhere (each `probe` on). */
+const ANCHOR_RETRIES = 10;
+/** Frames after a step that must fit the new offset (80 % of them) before it is taken. */
+const REANCHOR_CHECK = 15;
 
 function nearest(sorted: number[], value: number): number {
   let lo = 0;
@@ -66,40 +74,77 @@ export function matchFrames(
   for (const [fileIndex, file] of files.entries()) {
     if (file.ms.length === 0) continue;
     const probe = Math.min(30, file.ms.length);
-    const score = (k: number) => {
-      const offset = sent.ms[k]! - file.ms[0]!;
+    /** Frames of the file from `i0` that fit when file frame `i0` is sender frame `k`. */
+    const score = (i0: number, k: number) => {
+      const offset = sent.ms[k]! - file.ms[i0]!;
       let hits = 0;
-      for (let i = 0; i < probe; i++) {
+      for (let i = i0; i < Math.min(i0 + probe, file.ms.length); i++) {
         const j = nearest(sent.ms, file.ms[i]! + offset);
         if (Math.abs(sent.ms[j]! - (file.ms[i]! + offset)) <= tolerance && sent.size[j] === file.size[i])
           hits++;
       }
       return hits;
     };
-    let best = { index: -1, hits: 0 };
-    for (let k = after + 1; k < n; k++) {
-      // The first file starts near the recording's start; later segments after the one before.
-      if (fileIndex === 0 && (sent.t[k]! < anchorT[0] || sent.t[k]! > anchorT[1])) continue;
-      if (sent.size[k] !== file.size[0]) continue;
-      const hits = score(k);
-      if (hits > best.hits) best = { index: k, hits };
-      if (hits >= probe * 0.9) break;
+    /** The sender frame that file frame `i0` is, where the frames after it agree best. */
+    const anchorAt = (i0: number) => {
+      const shift = file.ms[i0]! - file.ms[0]!;
+      let best = { index: -1, hits: 0 };
+      for (let k = after + 1; k < n; k++) {
+        // The first file starts near the recording's start; later segments after the one before.
+        if (fileIndex === 0 && (sent.t[k]! < anchorT[0] + shift || sent.t[k]! > anchorT[1] + shift)) continue;
+        if (sent.size[k] !== file.size[i0]) continue;
+        const hits = score(i0, k);
+        if (hits > best.hits) best = { index: k, hits };
+        if (hits >= probe * 0.9) break;
+      }
+      return best;
+    };
+    // The file's first frames, or (when its start stepped or lost frames) a little later on.
+    let anchor = { frame: 0, ...anchorAt(0) };
+    for (let i0 = probe; anchor.hits < probe * 0.5 && i0 <= ANCHOR_RETRIES * probe; i0 += probe) {
+      if (i0 + probe > file.ms.length) break;
+      anchor = { frame: i0, ...anchorAt(i0) };
     }
-    if (best.hits < probe * 0.5) {
+    if (anchor.hits < probe * 0.5) {
       aligned = false;
       unmatched += file.ms.length;
       continue;
     }
-    first = Math.min(first, best.index);
-    let offset = sent.ms[best.index]! - file.ms[0]!;
+    let offset = sent.ms[anchor.index]! - file.ms[anchor.frame]!;
+    first = Math.min(first, Math.max(0, nearest(sent.ms, file.ms[0]! + offset)));
+    /** Whether file frame `i` is sender frame `j` at `offset`. */
+    const fits = (i: number, j: number, at: number) =>
+      Math.abs(sent.ms[j]! - (file.ms[i]! + at)) <= tolerance && sent.size[j] === file.size[i];
+    /**
+     * The studio's timeline may step against the sender's (a sender stall taken for a pause): a
+     * frame that does not fit at the current offset is looked for within `REANCHOR_MS` and the
+     * new offset kept when the frames after it fit there too.
+     */
+    const reanchor = (i: number): number | null => {
+      const t = file.ms[i]!;
+      const check = Math.min(REANCHOR_CHECK, file.ms.length - i - 1);
+      if (check < 3) return null;
+      for (let k = nearest(sent.ms, t + offset - REANCHOR_MS); k < n; k++) {
+        if (sent.ms[k]! > t + offset + REANCHOR_MS) break;
+        if (sent.size[k] !== file.size[i] || matched.has(k)) continue;
+        const at = sent.ms[k]! - t;
+        let hits = 0;
+        for (let m = i + 1; m <= i + check; m++) if (fits(m, nearest(sent.ms, file.ms[m]! + at), at)) hits++;
+        if (hits >= check * 0.8) return at;
+      }
+      return null;
+    };
     for (let i = 0; i < file.ms.length; i++) {
       const t = file.ms[i]!;
-      const j = nearest(sent.ms, t + offset);
-      if (
-        Math.abs(sent.ms[j]! - (t + offset)) <= tolerance &&
-        sent.size[j] === file.size[i] &&
-        !matched.has(j)
-      ) {
+      let j = nearest(sent.ms, t + offset);
+      if (!fits(i, j, offset) || matched.has(j)) {
+        const at = reanchor(i);
+        if (at !== null) {
+          offset = at;
+          j = nearest(sent.ms, t + offset);
+        }
+      }
+      if (fits(i, j, offset) && !matched.has(j)) {
         matched.add(j);
         after = Math.max(after, j);
         offset = sent.ms[j]! - t;
@@ -108,4 +153,30 @@ export function matchFrames(
   }
   const expected = first === Infinity ? n : n - first;
   return { expected, matched: matched.size, unmatched, aligned };
+}
+
+/** Frame times (ms) and sizes of a file's first video track, from ffprobe. */
+export function fileFrames(path: string): FileFrames {
+  const rows = execFileSync(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'packet=pts_time,size',
+      '-of',
+      'csv=p=0',
+      path,
+    ],
+    { maxBuffer: 256 * 1024 * 1024 },
+  )
+    .toString()
+    .trim()
+    .split('\n')
+    .map((line) => line.split(',').map(Number) as [number, number])
+    .filter(([t, s]) => Number.isFinite(t) && Number.isFinite(s))
+    .sort((a, b) => a[0] - b[0]);
+  return { ms: rows.map(([t]) => t * 1000), size: rows.map(([, s]) => s) };
 }

@@ -18,6 +18,8 @@ installDtlsGuard();
 const tally = new Tally();
 let clip: RtpClip | null = null;
 const publishers: ReplayPublisher[] = [];
+/** WHIP session of each publisher (by connection id), to end it when it leaves. */
+const sessions = new Map<string, { location: string; token: string }>();
 const subscribers: Array<{ packets: number; close(): Promise<void> }> = [];
 let directPublisher: ReplayPublisher | null = null;
 let lags: number[] = [];
@@ -71,8 +73,27 @@ async function handle(request: LoadRequest): Promise<unknown> {
         throw error;
       }
       publishers.push(publisher);
+      sessions.set(publisher.key, { location, token: request.token });
       publisher.start(nowMs());
       return { connectionId: publisher.key };
+    }
+    case 'unpublish': {
+      const index = publishers.findIndex((p) => p.key === request.connectionId);
+      const session = sessions.get(request.connectionId);
+      if (index < 0 || session === undefined) throw new Error(`no publisher ${request.connectionId} here`);
+      const [publisher] = publishers.splice(index, 1);
+      sessions.delete(request.connectionId);
+      // What was sent reaches the studio before the session ends: a leave, not a lost link.
+      publisher!.pause();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const response = await fetch(session.location, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${session.token}` },
+        signal: AbortSignal.timeout(30_000),
+      });
+      await publisher!.close();
+      if (!response.ok) throw new Error(`WHIP DELETE answered ${response.status}`);
+      return {};
     }
     case 'subscribe': {
       const received = tally.receiver('sfu');

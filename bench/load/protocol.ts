@@ -6,6 +6,8 @@ export type LoadRequest =
   | { op: 'clip'; capture: string; fps: number }
   /** A publisher over WHIP; answers with the studio's connection id. */
   | { op: 'publish'; whipUrl: string; token: string }
+  /** A publisher of this process leaves: stops sending, then ends its WHIP session (DELETE). */
+  | { op: 'unpublish'; connectionId: string }
   /** A subscriber over the studio's signaling protocol. */
   | { op: 'subscribe'; url: string; token: string }
   /** The direct path's publisher: makes an offer. */

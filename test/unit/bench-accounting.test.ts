@@ -56,6 +56,25 @@ describe('bench frame accounting', () => {
     assert.deepEqual(result, { expected: 140, matched: 140, unmatched: 0, aligned: true });
   });
 
+  it("follows a step in the file's timeline (a sender stall taken for a pause) without counting frames lost", () => {
+    const sent = sender(300);
+    const recorded = file(sent, 40, 300, [120]);
+    // From frame 150 on, the file's timestamps are 400 ms later than the sender's.
+    const step = recorded.ms.findIndex((ms) => ms >= Math.round(sent.ms[150]! - sent.ms[40]!));
+    for (let i = step; i < recorded.ms.length; i++) recorded.ms[i]! += 400;
+    const result = matchFrames(sent, [recorded], FRAME_MS, [10_000, 20_000]);
+    assert.deepEqual(result, { expected: 260, matched: 259, unmatched: 0, aligned: true });
+  });
+
+  it('anchors a file whose first frames fit nowhere a little later on', () => {
+    const sent = sender(300);
+    const recorded = file(sent, 40, 300);
+    // The first 20 frames of the file carry sizes the sender never sent.
+    for (let i = 0; i < 20; i++) recorded.size[i] = 1;
+    const result = matchFrames(sent, [recorded], FRAME_MS, [10_000, 20_000]);
+    assert.deepEqual(result, { expected: 260, matched: 240, unmatched: 20, aligned: true });
+  });
+
   it('reports a file that matches nothing the sender sent', () => {
     const sent = sender(100);
     const alien = { ms: [0, 33, 67], size: [1, 2, 3] };

@@ -1,4 +1,4 @@
-import type { ArchiveJson, ArchiveStream } from '../../shared/archive';
+import type { ArchiveJson, ArchiveStream, FramesDropped } from '../../shared/archive';
 import type { LiveRoom } from '../rooms/LiveRoom';
 import type { Stream } from '../rooms/Stream';
 import type { ArchiveRecord } from '../store/ArchiveRepository';
@@ -21,6 +21,8 @@ export class ActiveArchive {
   writeError: string | null = null;
   /** Why the archive was stopped as a failure without a write error (the disk reached its floor). */
   failureDetail: string | null = null;
+  /** Frames dropped by the stream segments that already ended (the live ones count their own). */
+  readonly droppedEnded: FramesDropped = { late: 0, broken: 0, backpressure: 0, oversized: 0 };
   /** Manual stream mode: the streams added, with what of them to record. */
   readonly selected = new Map<string, ArchiveStream>();
   /** Recorded time before the current started period (ms). */

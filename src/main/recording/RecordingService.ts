@@ -29,6 +29,7 @@ import { ActiveArchive } from './ActiveArchive';
 import type { OpenSink } from './MatroskaWriter';
 import { probeStreams, remux } from './remux';
 import { describeWriteError, StreamRecorder, type RecordedFile } from './StreamRecorder';
+import { addDrops } from './TrackStats';
 import { WriteBudget } from './WriteBudget';
 import { guarded } from '../util/guarded';
 
@@ -539,6 +540,7 @@ export class RecordingService {
     const recorder = active.recorders.get(streamId);
     if (recorder === undefined) return Promise.resolve();
     active.recorders.delete(streamId);
+    for (const drops of Object.values(recorder.framesDropped)) addDrops(active.droppedEnded, drops);
     if (active.record.streamMode === 'auto') this.#repo.removeStream(active.id, streamId);
     const stream = this.#streamOf.get(recorder) ?? active.room.streams.get(streamId);
     const done = (async () => {
@@ -770,20 +772,20 @@ export class RecordingService {
         void this.#stop(active, 'maximum idle time exceeded');
       } else if (!active.paused) {
         const size = [...active.recorders.values()].reduce((n, r) => n + r.bytesWritten, 0);
-        let backpressure = 0;
-        let oversized = 0;
-        for (const recorder of active.recorders.values())
-          for (const drops of Object.values(recorder.framesDropped)) {
-            backpressure += drops.backpressure;
-            oversized += drops.oversized;
-          }
+        const framesDropped = { ...active.droppedEnded };
+        const streams = [...active.recorders].map(([streamId, recorder]) => {
+          const drops = recorder.framesDropped;
+          for (const d of Object.values(drops)) addDrops(framesDropped, d);
+          return { streamId, framesDropped: drops };
+        });
         this.#options.bus.publish(
           'archive.progress',
           {
             archiveId: active.id,
             durationSec: Math.round(recorded / 1000),
             size,
-            framesDropped: { backpressure, oversized },
+            framesDropped,
+            streams,
           },
           { persist: false, roomId: active.record.roomId, archiveId: active.id },
         );

@@ -37,3 +37,11 @@ export function dropsSince(stats: TrackStats, before: FramesDropped): FramesDrop
     oversized: stats.framesDropped.oversized - before.oversized,
   };
 }
+
+/** Adds `drops` to `total` (an archive's count across its tracks and segments). */
+export function addDrops(total: FramesDropped, drops: FramesDropped): void {
+  total.late += drops.late;
+  total.broken += drops.broken;
+  total.backpressure += drops.backpressure;
+  total.oversized += drops.oversized;
+}

@@ -1,4 +1,5 @@
 import { useEffect, useSyncExternalStore, type ReactNode } from 'react';
+import { DiskBanner } from './components/DiskBanner';
 import { useDesktopCommands } from './desktopCommands';
 import { useStudioEvents } from './hooks';
 import { Archive } from './screens/Archive';
@@ -57,6 +58,10 @@ export function App() {
   const route = useRoute();
   useDesktopCommands();
   useEffect(() => (token === null ? undefined : connectEvents()), [token]);
+  // Status again whenever the socket (re)connects: a disk level changed while it was down is not missed.
+  useEffect(() => {
+    if (token !== null && socketState === 'open') void refreshStatus();
+  }, [token, socketState, refreshStatus]);
   useEffect(() => {
     if (token !== null) void refreshStatus();
   }, [token, refreshStatus]);
@@ -89,7 +94,10 @@ export function App() {
           </button>
         )}
       </nav>
-      <main className="content">{screen.render(route.param)}</main>
+      <main className="content">
+        <DiskBanner />
+        {screen.render(route.param)}
+      </main>
     </div>
   );
 }

@@ -1,4 +1,4 @@
-import type { ArchiveJson } from '../archive';
+import type { ArchiveJson, FramesDropped } from '../archive';
 
 /** One finalized recording file (a stream segment or a split file), as per-file events carry it. */
 export interface ArchiveFileEvent {
@@ -49,10 +49,9 @@ export interface ArchiveEventPayloads {
     archiveId: string;
     durationSec: number;
     size: number;
-    /**
-     * Frames dropped so far because the disk could not keep up (shown to the operator), and
-     * frames past the size bound (8 MB video, 64 KB audio).
-     */
-    framesDropped?: { backpressure: number; oversized?: number };
+    /** Frames this archive dropped so far, by reason (shown to the operator). */
+    framesDropped?: FramesDropped;
+    /** The streams being recorded now: frames each track of its current file dropped so far. */
+    streams?: Array<{ streamId: string; framesDropped: Partial<Record<'audio' | 'video', FramesDropped>> }>;
   };
 }

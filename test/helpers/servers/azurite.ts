@@ -39,6 +39,8 @@ export async function startAzurite(): Promise<AzuriteServer> {
       dir.path,
       '--skipApiVersionCheck',
       '--disableProductStyleUrl',
+      // Azurite reports usage to Application Insights by default: nothing leaves this machine.
+      '--disableTelemetry',
     ]);
     const current = server;
     await waitForPort(port, 60_000, 'azurite', () => current.output());

@@ -1,6 +1,6 @@
 import { useState } from 'react';
-import type { ArchiveJson } from '../../../shared/archive';
-import { formatBytes } from '../format';
+import type { ArchiveJson, FramesDropped } from '../../../shared/archive';
+import { formatBytes, formatDrops, totalDrops } from '../format';
 import { useStudioEvents } from '../hooks';
 import { useStudio } from '../store';
 
@@ -14,26 +14,90 @@ export function useDisk(): { freeBytes: number; level: DiskLevel | null } | null
   return { freeBytes: disk.freeBytes, level: disk.level ?? null };
 }
 
-/** Size recorded so far by the room's active archives (from `archive.progress`) and the disk left. */
-export function RecordingStats({ archives }: { archives: ArchiveJson[] }) {
-  const [sizes, setSizes] = useState<Record<string, number>>({});
+type TrackDrops = Partial<Record<'audio' | 'video', FramesDropped>>;
+
+/** What the room's active archives recorded so far, from `archive.progress` (about once a second). */
+export interface RecordingProgress {
+  size: number;
+  /** Frames the archives dropped so far, by reason. */
+  framesDropped: FramesDropped;
+  /** Frames each stream's tracks dropped in the file being recorded now. */
+  byStream: Map<string, TrackDrops>;
+}
+
+/** Follows `archive.progress` of the given archives. */
+export function useRecordingProgress(archives: ArchiveJson[]): RecordingProgress {
+  const [progress, setProgress] = useState<
+    Record<
+      string,
+      {
+        size: number;
+        framesDropped?: FramesDropped;
+        streams?: Array<{ streamId: string; framesDropped: TrackDrops }>;
+      }
+    >
+  >({});
   useStudioEvents(['archive.progress'], (event) => {
     if (event.type !== 'archive.progress') return;
-    const { archiveId, size } = event.data;
-    if (archives.some((a) => a.id === archiveId)) setSizes((s) => ({ ...s, [archiveId]: size }));
+    const { archiveId } = event.data;
+    if (archives.some((a) => a.id === archiveId)) setProgress((p) => ({ ...p, [archiveId]: event.data }));
   });
+  const framesDropped: FramesDropped = { late: 0, broken: 0, backpressure: 0, oversized: 0 };
+  const byStream = new Map<string, TrackDrops>();
+  let size = 0;
+  for (const archive of archives) {
+    const p = progress[archive.id];
+    if (p === undefined) continue;
+    size += p.size;
+    if (p.framesDropped !== undefined) {
+      framesDropped.late += p.framesDropped.late;
+      framesDropped.broken += p.framesDropped.broken;
+      framesDropped.backpressure += p.framesDropped.backpressure;
+      framesDropped.oversized += p.framesDropped.oversized ?? 0;
+    }
+    for (const s of p.streams ?? []) byStream.set(s.streamId, s.framesDropped);
+  }
+  return { size, framesDropped, byStream };
+}
+
+/** Size recorded so far by the room's active archives, the frames they dropped, and the disk left. */
+export function RecordingStats({ progress }: { progress: RecordingProgress }) {
   const disk = useDisk();
-  const size = archives.reduce((n, a) => n + (sizes[a.id] ?? 0), 0);
   const low = disk?.level === 'low' || disk?.level === 'full';
+  const dropped = totalDrops(progress.framesDropped);
   return (
     <span className="recording-stats" data-testid="recording-stats">
-      <span aria-label="Recorded size">{formatBytes(size)}</span>
+      <span aria-label="Recorded size">{formatBytes(progress.size)}</span>
+      <span
+        className={dropped > 0 ? 'badge badge-warning dropped' : 'muted dropped'}
+        data-testid="frames-dropped"
+        data-count={dropped}
+      >
+        {formatDrops(progress.framesDropped)}
+      </span>
       {disk !== null && (
         <span className={low ? 'badge badge-warning' : 'muted'} data-testid="disk-level">
           {' · '}disk {disk.level ? `${disk.level}, ` : ''}
           {formatBytes(disk.freeBytes)} free
         </span>
       )}
+    </span>
+  );
+}
+
+/** A stream's dropped frames in the file being recorded now, per track. */
+export function StreamDrops({ drops }: { drops: TrackDrops | undefined }) {
+  if (drops === undefined) return null;
+  const tracks = (['video', 'audio'] as const).filter((k) => drops[k] !== undefined);
+  const total = tracks.reduce((n, k) => n + totalDrops(drops[k]), 0);
+  const text = tracks.map((k) => `${k}: ${formatDrops(drops[k])}`).join('; ');
+  return (
+    <span
+      className={total > 0 ? 'badge badge-warning dropped' : 'muted dropped'}
+      data-testid="stream-drops"
+      data-count={total}
+    >
+      {text}
     </span>
   );
 }

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import type { ArchiveJson } from '../../../shared/archive';
+import type { ArchiveJson, ManifestTrack } from '../../../shared/archive';
 import type { CompositionJson } from '../../../shared/compositions';
 import type { RoomJson } from '../../../shared/rooms';
 import type { DeliveryJson } from '../../../shared/targets';
@@ -7,7 +7,7 @@ import { archiveDisplayName } from '../archiveNames';
 import { usePosterUrl } from '../components/ArchivePoster';
 import { FilePlayer, MultiTrackPlayer, useFileAccess } from '../components/Players';
 import { ConfirmButton, ErrorNote, Progress, StatusBadge } from '../components/ui';
-import { formatBytes, formatDuration } from '../format';
+import { formatBytes, formatDrops, formatDuration, totalDrops } from '../format';
 import { useApi, useProjectBase, useStudioEvents } from '../hooks';
 import { useStudio } from '../store';
 
@@ -23,6 +23,29 @@ interface ArchiveFile {
   /** A signed link that needs no credentials, minted when the list was fetched. */
   signedUrl: string | null;
   signedUrlExpiresAt: number | null;
+}
+
+/** A recorded file's dropped frames per track (from its `tracks`, as in the manifest), and its write error. */
+function FileDrops({ info }: { info: Record<string, unknown> }) {
+  const tracks = info.tracks as Partial<Record<'audio' | 'video', ManifestTrack>> | undefined;
+  const error = typeof info.error === 'string' ? info.error : null;
+  if (tracks === undefined && error === null) return null;
+  const kinds = (['video', 'audio'] as const).filter((k) => tracks?.[k] !== undefined);
+  const total = kinds.reduce((n, k) => n + totalDrops(tracks![k]!.framesDropped), 0);
+  return (
+    <span data-testid="file-drops" data-count={total}>
+      {kinds.map((k) => (
+        <span
+          key={k}
+          className={totalDrops(tracks![k]!.framesDropped) > 0 ? 'error dropped' : 'muted dropped'}
+        >
+          {k}: {formatDrops(tracks![k]!.framesDropped)}
+          <br />
+        </span>
+      ))}
+      {error !== null && <span className="error">Ended early: {error}</span>}
+    </span>
+  );
 }
 
 /** Copies a file's signed link; the link is minted anew at each click (it expires). */
@@ -207,6 +230,7 @@ export function Archive({ id }: { id: string }) {
             <th>From</th>
             <th>To</th>
             <th>Size</th>
+            <th>Dropped frames</th>
             <th>Link</th>
           </tr>
         </thead>
@@ -222,6 +246,9 @@ export function Archive({ id }: { id: string }) {
               </td>
               <td>{f.stopOffsetMs !== null ? formatDuration(f.stopOffsetMs / 1000) : ''}</td>
               <td>{formatBytes(f.size)}</td>
+              <td>
+                <FileDrops info={f.info} />
+              </td>
               <td>
                 {f.signedUrl !== null && f.signedUrlExpiresAt !== null && (
                   <CopyLinkButton

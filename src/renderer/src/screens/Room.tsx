@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import type { ArchiveJson } from '../../../shared/archive';
+import type { ArchiveJson, FramesDropped } from '../../../shared/archive';
 import type { StreamInfo } from '../../../shared/events/rooms';
 import type { Role, RoomJson, TokenResponse } from '../../../shared/rooms';
 import { AudioMeter } from '../components/AudioMeter';
 import { MediaView } from '../components/MediaView';
-import { RecordingStats } from '../components/RecordingStats';
+import { RecordingStats, StreamDrops, useRecordingProgress } from '../components/RecordingStats';
 import { StreamHealthBadge, useRoomHealth } from '../components/StreamHealth';
 import { CopyButton, EmptyState, ErrorNote } from '../components/ui';
 import { COMMAND_EVENT, commandOf } from '../desktopCommands';
@@ -47,6 +47,7 @@ export function Room({ id }: { id: string }) {
   );
   const [error, setError] = useState<string | null>(null);
   const active = (archives.data?.items ?? []).filter((a) => a.status === 'started' || a.status === 'paused');
+  const progress = useRecordingProgress(active);
 
   if (room.error && !room.data) return <ErrorNote error={room.error} />;
   if (!room.data) return <p className="muted">Loading room…</p>;
@@ -59,7 +60,7 @@ export function Room({ id }: { id: string }) {
       <header className="toolbar">
         <h2 style={{ margin: 0 }}>{r.name}</h2>
         {active.length > 0 && <RecordingIndicator archives={active} />}
-        {active.length > 0 && <RecordingStats archives={active} />}
+        {active.length > 0 && <RecordingStats progress={progress} />}
         <span className="muted">
           {r.session ? `${r.session.connections.length} connected` : 'nobody is in the room'}
         </span>
@@ -72,7 +73,7 @@ export function Room({ id }: { id: string }) {
       />
       <RecordingControl room={r} active={active} onError={setError} />
       {r.session ? (
-        <SessionView room={r} active={active} onError={setError} />
+        <SessionView room={r} active={active} drops={progress.byStream} onError={setError} />
       ) : (
         <EmptyState title="Nobody is in the room">
           <p>Send a join link to your guests; their video appears here when they join.</p>
@@ -389,10 +390,13 @@ function OutputChoices(props: {
 function SessionView({
   room,
   active,
+  drops,
   onError,
 }: {
   room: RoomJson;
   active: ArchiveJson[];
+  /** Frames each recorded stream dropped in its current file. */
+  drops: Map<string, Partial<Record<'audio' | 'video', FramesDropped>>>;
   onError: (e: string | null) => void;
 }) {
   const api = useStudio((s) => s.api);
@@ -474,6 +478,7 @@ function SessionView({
                 {[s.info.codecs.video, s.info.codecs.audio].filter(Boolean).join(' + ')}
               </span>
               <StreamHealthBadge health={health.get(s.info.id)} />
+              <StreamDrops drops={drops.get(s.info.id)} />
               {manual && (
                 <>
                   <label className="inline">

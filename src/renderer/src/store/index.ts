@@ -97,6 +97,29 @@ const eventsSlice: StateCreator<StudioState, [], [], EventsSlice> = (set, get) =
   handleEvent(event) {
     for (const listener of eventListeners) listener(event);
     set({ recentEvents: [...get().recentEvents.slice(-99), event] });
+    if (event.type === 'studio.disk') {
+      // The level changed: every screen's banner follows it without a reload.
+      const { health, info } = get();
+      const { level, freeBytes, warnBytes, floorBytes, detail } = event.data;
+      set({
+        ...(health ? { health: { ...health, disk: { ...health.disk, level, freeBytes } } } : {}),
+        ...(info
+          ? {
+              info: {
+                ...info,
+                disk: {
+                  ...info.disk,
+                  level,
+                  freeBytes,
+                  warnBytes,
+                  floorBytes,
+                  ...(detail !== undefined ? { detail } : { detail: undefined }),
+                },
+              },
+            }
+          : {}),
+      });
+    }
     if (event.type === 'studio.health') {
       const health = get().health;
       if (health)
