@@ -1,5 +1,5 @@
 import type { TrackTiming } from '../../shared/archive';
-import { TrackClock } from './TrackClock';
+import { TrackClock, dbg } from './TrackClock';
 
 type Kind = 'audio' | 'video';
 
@@ -49,6 +49,14 @@ export class StreamClock<T> {
     // video clock runs on through a pause; a stalled sender holds every track up).
     state.clock.stalledElsewhere = (arrival, lateness) =>
       [...this.#tracks.entries()].some(([k, s]) => k !== kind && s.clock.lateAround(arrival, lateness));
+    state.clock.peerAgrees = (residual) =>
+      [...this.#tracks.entries()].some(
+        ([k, s]) =>
+          k !== kind &&
+          s.clock.srMode &&
+          s.clock.residual !== null &&
+          Math.abs(s.clock.residual - residual) <= LIP_SYNC_MAX_MS,
+      );
     this.#tracks.set(kind, state);
   }
 
@@ -127,6 +135,7 @@ export class StreamClock<T> {
     for (const state of timed) {
       if (state.clock.offset === target) continue;
       const before = state.last === null ? null : state.clock.recorderTime(state.last.rtp);
+      dbg(state.clock.kind, 'OFFSET', Date.now(), state.clock.offset, '->', target);
       state.clock.offset = target;
       state.clock.resetMargin();
       if (before !== null) this.#stepped(state, before);
@@ -149,6 +158,7 @@ export class StreamClock<T> {
       out = raw + state.carry;
       // Never back in time on its own track (a step the mapping took without telling).
       if (out <= last.out) {
+        dbg(kind, 'BACK', Date.now(), out - last.out);
         state.carry += last.out - out + (1 - SLEW) * Math.max(1, nominal);
         out = raw + state.carry;
       }
