@@ -136,8 +136,7 @@ export class StreamClock<T> {
       if (state.clock.offset === target) continue;
       const before = state.last === null ? null : state.clock.recorderTime(state.last.rtp);
       dbg(state.clock.kind, 'OFFSET', Date.now(), state.clock.offset, '->', target);
-      state.clock.offset = target;
-      state.clock.resetMargin();
+      state.clock.moveOffset(target - state.clock.offset);
       if (before !== null) this.#stepped(state, before);
     }
   }

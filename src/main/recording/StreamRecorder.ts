@@ -20,6 +20,7 @@ import {
 import { AudioTimeline } from './AudioTimeline';
 import { MatroskaWriter, type MatroskaTrack, type OpenSink } from './MatroskaWriter';
 import { StreamClock } from './StreamClock';
+import { dbg } from './TrackClock';
 import { TrackPipeline, type ReceivedFrame, type TrackFrame } from './TrackPipeline';
 import { countDrop, dropsSince, emptyTrackStats, type TrackStats } from './TrackStats';
 import type { WriteBudget } from './WriteBudget';
@@ -280,7 +281,10 @@ export class StreamRecorder {
     const late = this.#audio.late;
     for (const placed of this.#audio.place(timeMs, frame.data))
       this.#enqueue({ kind, timeMs: placed.timeMs, data: placed.data, keyframe: true });
-    if (this.#audio.late > late) countDrop(this.#statsOf('audio'), 'late');
+    if (this.#audio.late > late) {
+      dbg('audio', 'TIMELINE-LATE', Date.now(), timeMs, this.#audio.cursor);
+      countDrop(this.#statsOf('audio'), 'late');
+    }
   }
 
   #enqueue(frame: TrackFrame): void {
@@ -344,7 +348,7 @@ export class StreamRecorder {
     // goes on with silence, so the file's audio stays continuous through a mute (and a late frame
     // is dropped, not re-timed). With nothing else going on, a gap is filled when audio resumes.
     if (this.#audio.cursor !== null) {
-      for (const placed of this.#audio.fill(Math.min(until, this.#videoQueuedUntil)))
+      for (const placed of this.#audio.fillThrough(Math.min(until, this.#videoQueuedUntil)))
         this.#enqueue({ kind: 'audio', ...placed, keyframe: true });
     }
     // A slow disk must not pile up ticks: one flush at a time, the next picks up what waits.
@@ -495,6 +499,7 @@ export class StreamRecorder {
   async #write(frame: TrackFrame): Promise<void> {
     // Written past its time (it came later than the interleaving waits): dropped, never re-timed.
     if (frame.timeMs < this.#writtenUntil) {
+      dbg(frame.kind, 'WRITE-LATE', Date.now(), frame.timeMs, this.#writtenUntil, frame.data.length);
       countDrop(this.#statsOf(frame.kind), 'late');
       return;
     }
@@ -529,6 +534,7 @@ export class StreamRecorder {
       // Each track's times strictly increase on the file's millisecond timeline.
       const time = Math.round(frame.timeMs - file.startTime);
       if (time <= (file.lastByKind.get(frame.kind) ?? -Infinity)) {
+        dbg(frame.kind, 'FILE-LATE', Date.now(), time);
         if (file === this.#main || this.#main === null) countDrop(this.#statsOf(frame.kind), 'late');
         continue;
       }

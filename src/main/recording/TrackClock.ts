@@ -1,6 +1,9 @@
 import { appendFileSync } from 'node:fs';
 const DBG = process.env.SPOOL_CLOCK_DEBUG;
-export const dbg = (...a: unknown[]) => { if (DBG) appendFileSync(DBG, a.map((x) => typeof x === 'number' ? x.toFixed(1) : String(x)).join(' ') + '\n'); };
+export const dbg = (...a: unknown[]) => {
+  if (DBG)
+    appendFileSync(DBG, a.map((x) => (typeof x === 'number' ? x.toFixed(1) : String(x))).join(' ') + '\n');
+};
 /** Shortest stop of a sender's capture that counts as a pause (ms). */
 export const PAUSE_MIN_MS = 100;
 /**
@@ -152,9 +155,14 @@ export class TrackClock<T> {
     return Math.min(...this.#buckets.map((b) => b.min));
   }
 
-  /** Forgets lateness history (after the offset moved). */
-  resetMargin(): void {
-    this.#buckets = [];
+  /**
+   * Moves the offset by `deltaMs`, keeping the lateness history in step (every frame's lateness
+   * changes by −delta). Forgetting it instead would leave no baseline to see a pause against:
+   * audio resuming right after the offset moved would be taken as on time, seconds late.
+   */
+  moveOffset(deltaMs: number): void {
+    this.offset += deltaMs;
+    for (const b of this.#buckets) b.min -= deltaMs;
   }
 
   /** A frame (in RTP order) with the arrival of its first packet. */
@@ -174,7 +182,8 @@ export class TrackClock<T> {
     }
     const last = this.#last;
     const lateness = arrival - this.recorderTime(rtp);
-    const baseline = this.margin ?? lateness;
+    // Without lateness history (just re-based), the previous frame's lateness is the baseline.
+    const baseline = this.margin ?? (last !== null ? last.arrival - this.recorderTime(last.rtp) : lateness);
     if (last !== null && arrival - last.arrival >= PAUSE_MIN_MS && lateness - baseline >= PAUSE_MIN_MS) {
       // The RTP clock stood still while time went on (libwebrtc's audio while nothing is
       // captured), or the network held the media back: the next frames tell which.
@@ -220,7 +229,17 @@ export class TrackClock<T> {
     this.#held = [];
     const baseline = this.margin ?? 0;
     const lateness = Math.min(...held.map((h) => h.arrival - this.recorderTime(h.rtp))) - baseline;
-    dbg(this.kind, 'CONFIRM', now, 'late', lateness, 'n', held.length, 'stalled', this.stalledElsewhere(first.arrival, lateness));
+    dbg(
+      this.kind,
+      'CONFIRM',
+      now,
+      'late',
+      lateness,
+      'n',
+      held.length,
+      'stalled',
+      this.stalledElsewhere(first.arrival, lateness),
+    );
     if (lateness >= PAUSE_MIN_MS && !this.stalledElsewhere(first.arrival, lateness)) {
       const length = Math.round(lateness);
       this.pauses.push({ at: this.recorderTime(first.rtp), length });
@@ -435,7 +454,21 @@ export class TrackClock<T> {
    * reports; one that disagrees by a pause's length or more starts a new stretch.
    */
   senderReport(rtp: number, ntpMs: number, arrival: number): void {
-    dbg(this.kind, 'SR', arrival, 'ntp-arr', ntpMs - arrival, 'err', this.#anchor ? ntpMs - this.senderTime(rtp) : NaN, 'held', this.#held.length, 'off', this.offset, 'hz', this.hz);
+    dbg(
+      this.kind,
+      'SR',
+      arrival,
+      'ntp-arr',
+      ntpMs - arrival,
+      'err',
+      this.#anchor ? ntpMs - this.senderTime(rtp) : NaN,
+      'held',
+      this.#held.length,
+      'off',
+      this.offset,
+      'hz',
+      this.hz,
+    );
     if (this.#anchor === null || this.#starting) {
       this.#earlyReport = { rtp, ntp: ntpMs };
       return;
@@ -455,7 +488,18 @@ export class TrackClock<T> {
     if (this.#recent.length === 0) return;
     const residual = this.#residual(rtp, ntpMs);
     const agrees = this.#agrees(rtp, ntpMs, residual);
-    dbg(this.kind, 'RESIDUAL', arrival, residual, 'agrees', agrees, 'ref', this.residual, 'trusted', this.srMode);
+    dbg(
+      this.kind,
+      'RESIDUAL',
+      arrival,
+      residual,
+      'agrees',
+      agrees,
+      'ref',
+      this.residual,
+      'trusted',
+      this.srMode,
+    );
     if (!agrees) {
       this.reportsIgnored++;
       return;
