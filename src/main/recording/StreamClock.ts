@@ -33,8 +33,12 @@ export class StreamClock<T> {
   readonly #onTimed: (kind: Kind, payload: T, timeMs: number) => void;
   #lipSynced = false;
 
-  constructor(onTimed: (kind: Kind, payload: T, timeMs: number) => void) {
+  readonly #notBefore: number;
+
+  /** `notBefore`: no track's first frame is timed before it (the recording's start, ms). */
+  constructor(onTimed: (kind: Kind, payload: T, timeMs: number) => void, notBefore = -Infinity) {
     this.#onTimed = onTimed;
+    this.#notBefore = notBefore;
   }
 
   addTrack(kind: Kind, clockRate: number): void {
@@ -49,6 +53,7 @@ export class StreamClock<T> {
     // video clock runs on through a pause; a stalled sender holds every track up).
     state.clock.stalledElsewhere = (arrival, lateness) =>
       [...this.#tracks.entries()].some(([k, s]) => k !== kind && s.clock.lateAround(arrival, lateness));
+    state.clock.notBefore = this.#notBefore;
     state.clock.peerAgrees = (residual) =>
       [...this.#tracks.entries()].some(
         ([k, s]) =>

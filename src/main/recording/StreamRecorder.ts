@@ -130,9 +130,7 @@ export class StreamRecorder {
   #timer: NodeJS.Timeout;
   #keyframeTimer: NodeJS.Timeout;
   /** Times frames (docs/recording-timing.md); audio is then placed on a continuous timeline. */
-  readonly #clock = new StreamClock<ReceivedFrame>((kind, frame, timeMs) =>
-    this.#onTimed(kind, frame, timeMs),
-  );
+  readonly #clock: StreamClock<ReceivedFrame>;
   readonly #audio = new AudioTimeline();
   /** Time up to which the files have been written (ms, recorder clock). */
   #writtenUntil = -Infinity;
@@ -149,6 +147,10 @@ export class StreamRecorder {
 
   constructor(options: StreamRecorderOptions) {
     this.#options = options;
+    this.#clock = new StreamClock<ReceivedFrame>(
+      (kind, frame, timeMs) => this.#onTimed(kind, frame, timeMs),
+      options.archiveStartMs,
+    );
     const { stream } = options;
     for (const track of stream.tracks.values()) this.#attach(track);
     const onTrack = (track: StreamTrack) => this.#attach(track);

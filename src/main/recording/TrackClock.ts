@@ -76,6 +76,8 @@ export class TrackClock<T> {
   offset = 0;
   /** Whether sender reports time this track. */
   srMode = false;
+  /** The first frame is not timed before this (recorder ms: the recording's start). */
+  notBefore = -Infinity;
   /** Pauses found: at (recorder ms, where media stopped) and length (ms). */
   readonly pauses: Array<{ at: number; length: number }> = [];
   readonly #onTimed: (payload: T, timeMs: number, rtp: number) => void;
@@ -259,7 +261,10 @@ export class TrackClock<T> {
     this.#held = [];
     this.#starting = false;
     const anchor = this.#anchor!;
-    const ms = Math.min(...held.map((h) => h.arrival - ((h.rtp - anchor.rtp) * 1000) / this.hz));
+    // Not before the recording started: a file's start offset cannot be negative.
+    const fastest = Math.min(...held.map((h) => h.arrival - ((h.rtp - anchor.rtp) * 1000) / this.hz));
+    const ms = Math.max(fastest, this.notBefore);
+    dbg(this.kind, 'START', held[0]!.arrival, 'moved', ms - anchor.ms, 'n', held.length);
     this.#anchor = { rtp: anchor.rtp, ms };
     for (const h of held) this.#emit(h.rtp, h.arrival, h.payload);
     const early = this.#earlyReport;
@@ -504,6 +509,9 @@ export class TrackClock<T> {
       this.reportsIgnored++;
       return;
     }
+    // A report stamped late (a loaded sender stamps when it gets to it) shows as a residual above
+    // the usual: the arrivals' lowest lateness, steadier, takes that part out.
+    ntpMs -= residual - this.residual!;
     if (!this.srMode) {
       if (!this.#trusted(residual)) return;
       this.offset = this.recorderTime(rtp) - ntpMs;
