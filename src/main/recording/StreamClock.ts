@@ -93,11 +93,8 @@ export class StreamClock<T> {
     const state = this.#tracks.get(kind);
     if (state === undefined) return;
     const before = state.last === null ? null : state.clock.recorderTime(state.last.rtp);
-    const wasTimed = state.clock.srMode;
     state.clock.senderReport(rtp, ntpMs, arrival);
     if (before !== null && state.last !== null) this.#stepped(state, before);
-    if (!wasTimed && state.clock.srMode)
-      for (const [k, other] of this.#tracks) if (k !== kind) other.clock.peerTrusted();
     this.#sync();
   }
 

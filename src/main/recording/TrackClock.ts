@@ -112,8 +112,6 @@ export class TrackClock<T> {
   #disagreeing: number[] = [];
   /** A report of this track disagreed with the arrivals: trusting its reports takes longer. */
   #outlierSeen = false;
-  /** The last report that agreed while the track was not yet timed by reports. */
-  #untrusted: { rtp: number; ntp: number; residual: number } | null = null;
   /** Reports in a row that agreed with the reference. */
   #streak = 0;
   /** Reports that disagreed with the arrivals and were ignored (for the log and tests). */
@@ -252,7 +250,6 @@ export class TrackClock<T> {
       this.#reports = [];
       this.#raw = [];
       this.#recent = [];
-      this.#untrusted = null;
       this.#spanStart = null;
     }
     for (const h of held) this.#emit(h.rtp, h.arrival, h.payload);
@@ -446,26 +443,6 @@ export class TrackClock<T> {
     return false;
   }
 
-  /** From now on the track is timed by its sender's reports, from this one (keeping its times). */
-  #timeByReports(rtp: number, ntpMs: number): void {
-    this.offset = this.recorderTime(rtp) - ntpMs;
-    this.#anchor = { rtp, ms: ntpMs };
-    this.srMode = true;
-    this.#reports = [{ rtp, ntp: ntpMs }];
-    this.#untrusted = null;
-  }
-
-  /**
-   * The stream's other track is now timed by its reports: this track's last report, if it agreed
-   * with the arrivals and with the other's, times it too (libwebrtc's audio reports come seconds
-   * apart: lip sync need not wait for the next).
-   */
-  peerTrusted(): void {
-    const last = this.#untrusted;
-    if (this.srMode || last === null || this.#held.length > 0 || !this.#trusted(last.residual)) return;
-    this.#timeByReports(last.rtp, last.ntp);
-  }
-
   /**
    * Whether reports time the track from now on: a few in agreement, or the first one if it agrees
    * with the stream's other track, already timed by its reports (one sender, one clock).
@@ -532,13 +509,15 @@ export class TrackClock<T> {
       this.reportsIgnored++;
       return;
     }
-    // A report stamped late (a loaded sender stamps when it gets to it; libwebrtc stamps audio
-    // when sent) shows as a residual above the lowest of the track's: the arrivals' lowest
-    // lateness, steadier, takes that part out (reports come late, never early).
-    ntpMs -= residual - Math.min(...this.#agreeing);
+    // A report stamped late (a loaded sender stamps when it gets to it) shows as a residual above
+    // the usual: the arrivals' lowest lateness, steadier, takes that part out.
+    ntpMs -= residual - this.residual!;
     if (!this.srMode) {
-      this.#untrusted = { rtp, ntp: ntpMs, residual };
-      if (this.#trusted(residual)) this.#timeByReports(rtp, ntpMs);
+      if (!this.#trusted(residual)) return;
+      this.offset = this.recorderTime(rtp) - ntpMs;
+      this.#anchor = { rtp, ms: ntpMs };
+      this.srMode = true;
+      this.#reports = [{ rtp, ntp: ntpMs }];
       return;
     }
     const error = ntpMs - this.senderTime(rtp);
