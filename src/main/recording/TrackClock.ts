@@ -509,9 +509,6 @@ export class TrackClock<T> {
       this.reportsIgnored++;
       return;
     }
-    // A report stamped late (a loaded sender stamps when it gets to it) shows as a residual above
-    // the usual: the arrivals' lowest lateness, steadier, takes that part out.
-    ntpMs -= residual - this.residual!;
     if (!this.srMode) {
       if (!this.#trusted(residual)) return;
       this.offset = this.recorderTime(rtp) - ntpMs;
