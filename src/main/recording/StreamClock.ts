@@ -1,5 +1,5 @@
 import type { TrackTiming } from '../../shared/archive';
-import { TrackClock, dbg } from './TrackClock';
+import { TrackClock } from './TrackClock';
 
 type Kind = 'audio' | 'video';
 
@@ -140,7 +140,6 @@ export class StreamClock<T> {
     for (const state of timed) {
       if (state.clock.offset === target) continue;
       const before = state.last === null ? null : state.clock.recorderTime(state.last.rtp);
-      dbg(state.clock.kind, 'OFFSET', Date.now(), state.clock.offset, '->', target);
       state.clock.moveOffset(target - state.clock.offset);
       if (before !== null) this.#stepped(state, before);
     }
@@ -162,7 +161,6 @@ export class StreamClock<T> {
       out = raw + state.carry;
       // Never back in time on its own track (a step the mapping took without telling).
       if (out <= last.out) {
-        dbg(kind, 'BACK', Date.now(), out - last.out);
         state.carry += last.out - out + (1 - SLEW) * Math.max(1, nominal);
         out = raw + state.carry;
       }

@@ -20,7 +20,6 @@ import {
 import { AudioTimeline } from './AudioTimeline';
 import { MatroskaWriter, type MatroskaTrack, type OpenSink } from './MatroskaWriter';
 import { StreamClock } from './StreamClock';
-import { dbg } from './TrackClock';
 import { TrackPipeline, type ReceivedFrame, type TrackFrame } from './TrackPipeline';
 import { countDrop, dropsSince, emptyTrackStats, type TrackStats } from './TrackStats';
 import type { WriteBudget } from './WriteBudget';
@@ -284,7 +283,6 @@ export class StreamRecorder {
     for (const placed of this.#audio.place(timeMs, frame.data))
       this.#enqueue({ kind, timeMs: placed.timeMs, data: placed.data, keyframe: true });
     if (this.#audio.late > late) {
-      dbg('audio', 'TIMELINE-LATE', Date.now(), timeMs, this.#audio.cursor);
       countDrop(this.#statsOf('audio'), 'late');
     }
   }
@@ -501,7 +499,6 @@ export class StreamRecorder {
   async #write(frame: TrackFrame): Promise<void> {
     // Written past its time (it came later than the interleaving waits): dropped, never re-timed.
     if (frame.timeMs < this.#writtenUntil) {
-      dbg(frame.kind, 'WRITE-LATE', Date.now(), frame.timeMs, this.#writtenUntil, frame.data.length);
       countDrop(this.#statsOf(frame.kind), 'late');
       return;
     }
@@ -536,7 +533,6 @@ export class StreamRecorder {
       // Each track's times strictly increase on the file's millisecond timeline.
       const time = Math.round(frame.timeMs - file.startTime);
       if (time <= (file.lastByKind.get(frame.kind) ?? -Infinity)) {
-        dbg(frame.kind, 'FILE-LATE', Date.now(), time);
         if (file === this.#main || this.#main === null) countDrop(this.#statsOf(frame.kind), 'late');
         continue;
       }

@@ -1,9 +1,3 @@
-import { appendFileSync } from 'node:fs';
-const DBG = process.env.SPOOL_CLOCK_DEBUG;
-export const dbg = (...a: unknown[]) => {
-  if (DBG)
-    appendFileSync(DBG, a.map((x) => (typeof x === 'number' ? x.toFixed(1) : String(x))).join(' ') + '\n');
-};
 /** Shortest stop of a sender's capture that counts as a pause (ms). */
 export const PAUSE_MIN_MS = 100;
 /**
@@ -190,7 +184,6 @@ export class TrackClock<T> {
       // The RTP clock stood still while time went on (libwebrtc's audio while nothing is
       // captured), or the network held the media back: the next frames tell which.
       this.#held.push({ rtp, arrival, payload });
-      dbg(this.kind, 'HOLD', arrival, 'late', lateness, 'base', baseline, 'gap', arrival - last.arrival);
       return;
     }
     this.#emit(rtp, arrival, payload);
@@ -231,17 +224,6 @@ export class TrackClock<T> {
     this.#held = [];
     const baseline = this.margin ?? 0;
     const lateness = Math.min(...held.map((h) => h.arrival - this.recorderTime(h.rtp))) - baseline;
-    dbg(
-      this.kind,
-      'CONFIRM',
-      now,
-      'late',
-      lateness,
-      'n',
-      held.length,
-      'stalled',
-      this.stalledElsewhere(first.arrival, lateness),
-    );
     if (lateness >= PAUSE_MIN_MS && !this.stalledElsewhere(first.arrival, lateness)) {
       const length = Math.round(lateness);
       this.pauses.push({ at: this.recorderTime(first.rtp), length });
@@ -264,7 +246,6 @@ export class TrackClock<T> {
     // Not before the recording started: a file's start offset cannot be negative.
     const fastest = Math.min(...held.map((h) => h.arrival - ((h.rtp - anchor.rtp) * 1000) / this.hz));
     const ms = Math.max(fastest, this.notBefore);
-    dbg(this.kind, 'START', held[0]!.arrival, 'moved', ms - anchor.ms, 'n', held.length);
     this.#anchor = { rtp: anchor.rtp, ms };
     for (const h of held) this.#emit(h.rtp, h.arrival, h.payload);
     const early = this.#earlyReport;
@@ -351,7 +332,6 @@ export class TrackClock<T> {
     const slope = sxy / sxx;
     if (Math.abs(slope) > MAX_RATE_ERROR) return;
     const at = this.senderTime(last.rtp);
-    dbg(this.kind, 'RAWSLOPE', arrival, slope);
     this.hz = this.nominalHz * (1 - slope);
     this.#anchor = { rtp: last.rtp, ms: at };
   }
@@ -394,7 +374,6 @@ export class TrackClock<T> {
     // is drift (5,000 ppm shows after 2 s, 100 ppm after 100 s).
     if (Math.abs(end.min - first.min) < ARRIVAL_JITTER_MS || Math.abs(slope) > MAX_RATE_ERROR) return;
     const at = this.senderTime(last.rtp);
-    dbg(this.kind, 'ARRDRIFT', arrival, slope);
     this.hz *= 1 - slope;
     this.#anchor = { rtp: last.rtp, ms: at + (end.min - first.min) };
     this.#buckets = [];
@@ -459,21 +438,6 @@ export class TrackClock<T> {
    * reports; one that disagrees by a pause's length or more starts a new stretch.
    */
   senderReport(rtp: number, ntpMs: number, arrival: number): void {
-    dbg(
-      this.kind,
-      'SR',
-      arrival,
-      'ntp-arr',
-      ntpMs - arrival,
-      'err',
-      this.#anchor ? ntpMs - this.senderTime(rtp) : NaN,
-      'held',
-      this.#held.length,
-      'off',
-      this.offset,
-      'hz',
-      this.hz,
-    );
     if (this.#anchor === null || this.#starting) {
       this.#earlyReport = { rtp, ntp: ntpMs };
       return;
@@ -493,18 +457,6 @@ export class TrackClock<T> {
     if (this.#recent.length === 0) return;
     const residual = this.#residual(rtp, ntpMs);
     const agrees = this.#agrees(rtp, ntpMs, residual);
-    dbg(
-      this.kind,
-      'RESIDUAL',
-      arrival,
-      residual,
-      'agrees',
-      agrees,
-      'ref',
-      this.residual,
-      'trusted',
-      this.srMode,
-    );
     if (!agrees) {
       this.reportsIgnored++;
       return;
@@ -524,7 +476,6 @@ export class TrackClock<T> {
     // before ones already written, so they would be dropped as late: the report is ignored.
     if (error <= -PAUSE_MIN_MS) return;
     if (Math.abs(error) >= PAUSE_MIN_MS) {
-      dbg(this.kind, 'SR-REANCHOR', arrival, error);
       if (error > 0) this.pauses.push({ at: this.recorderTime(rtp), length: Math.round(error) });
       this.#anchor = { rtp, ms: ntpMs };
       this.#reports = [{ rtp, ntp: ntpMs }];
