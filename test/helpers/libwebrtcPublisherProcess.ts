@@ -20,7 +20,7 @@ const BEEP_MS = 50;
  * libwebrtc stamps a frame when it gets it, so that flash is no longer at its beep's instant and
  * is left out of the pairs to find.
  */
-const FLASH_LATE_MS = 5;
+const FLASH_LATE_MS = 10;
 
 function send(message: unknown): void {
   process.send?.(message);
