@@ -440,6 +440,10 @@ export class StreamRecorder {
       this.#splitIndex = 1;
       this.#split = await this.#open('split', this.#splitName(1), first.timeMs);
     }
+    // Frames queued while the files opened may be timed before their start (a track's first
+    // frames wait to choose its anchor): they are not in the files (dropped as late), never
+    // written at a negative time (that is, with the same time 0 as the first).
+    this.#writtenUntil = Math.max(this.#writtenUntil, first.timeMs);
   }
 
   #splitName(index: number): string {
