@@ -149,6 +149,12 @@ export interface PublisherOptions {
    * their sequence numbers are missing on the wire and no retransmission can bring them back.
    */
   lossRate?: number;
+  /**
+   * Sends each audio packet this long (ms) after ffmpeg gives it. ffmpeg (`-re`) sends a packet
+   * when its first sample is due; a live sender (a browser, libwebrtc, OBS) sends it once all its
+   * samples are captured, 20 ms later for Opus, and the recorder times arrivals that way.
+   */
+  audioSendDelayMs?: number;
 }
 
 /** Makes a bundled offer GStreamer-style: every m-line after the first has port 0 and a=bundle-only. */
@@ -239,7 +245,9 @@ export class SyntheticPublisher {
         this.packetsSent++;
         this.bytesSent += packet.length - 12; // RTP payload (ffmpeg sends no header extensions)
         this.onPacket?.(kind, packet);
-        track.writeRtp(packet);
+        const delay = kind === 'audio' ? (this.#options.audioSendDelayMs ?? 0) : 0;
+        if (delay > 0) setTimeout(() => !this.#stopped && track.writeRtp(packet), delay);
+        else track.writeRtp(packet);
       });
       this.#sockets.push(socket);
       tracks.push({ kind, track, socket });

@@ -60,6 +60,18 @@ describe('recording timing', () => {
     assert.equal(timeline.late, 1);
   });
 
+  it('fills silence for every slot that starts by the time the interleaver writes through', () => {
+    const timeline = new AudioTimeline();
+    timeline.place(0, opus(20));
+    // Written through 95 ms: slots at 20, 40, 60 and 80 start by then (80 ends after 95).
+    const filled = timeline.fillThrough(95);
+    assert.deepEqual(
+      filled.map((f) => f.timeMs),
+      [20, 40, 60, 80],
+    );
+    assert.equal(timeline.cursor, 100);
+  });
+
   it('finds a pause where the RTP clock stood still, at its place and length', () => {
     const timed: Array<{ rtp: number; time: number }> = [];
     const clock = new TrackClock<number>('audio', 48000, (rtp, time) => timed.push({ rtp, time }));
@@ -163,6 +175,50 @@ describe('recording timing', () => {
     const a = times.audio[times.audio.length - 1]!;
     const v = times.video[times.video.length - 1]!;
     assert.ok(Math.abs(a - v) <= 2, `audio ${a} video ${v}`);
+  });
+
+  it('times a sender whose reports are stamped in whole seconds (werift) by arrival, audio and video together', () => {
+    const times: Record<'audio' | 'video', Array<{ ms: number; time: number }>> = { audio: [], video: [] };
+    const stream = new StreamClock<number>((kind, ms, time) => times[kind].push({ ms, time }));
+    stream.addTrack('audio', 48000);
+    stream.addTrack('video', 90000);
+    const ntpBase = 3_900_000_000_000;
+    // werift truncates the NTP fraction: a report names its RTP time with the second it is in.
+    const truncated = (ms: number) => Math.floor((ntpBase + ms) / 1000) * 1000;
+    let nextReport = 700;
+    // werift sends reports 500–1,500 ms apart at random (a fixed pseudo-random sequence here).
+    let seed = 12345;
+    const interval = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return 500 + (seed % 1000);
+    };
+    for (let ms = 0; ms <= 20_000; ms += 20) {
+      const arrival = 50_000 + ms;
+      stream.push('audio', ms * 48, arrival, ms);
+      if (ms % 40 === 0) stream.push('video', ms * 90, arrival, ms);
+      if (ms >= nextReport) {
+        stream.senderReport('audio', ms * 48, truncated(ms) - 20, arrival);
+        stream.senderReport('video', ms * 90, truncated(ms), arrival);
+        nextReport += interval();
+      }
+      stream.tick(arrival);
+    }
+    stream.flush();
+    assert.equal(stream.track('audio')!.srMode, false);
+    assert.equal(stream.track('video')!.srMode, false);
+    assert.ok(stream.track('audio')!.reportsIgnored > 5);
+    for (const kind of ['audio', 'video'] as const) {
+      const list = times[kind];
+      for (let i = 1; i < list.length; i++) {
+        const step = list[i]!.time - list[i - 1]!.time;
+        const expected = list[i]!.ms - list[i - 1]!.ms;
+        assert.ok(Math.abs(step - expected) < 1, `${kind} at ${list[i]!.ms}: step ${step}`);
+      }
+    }
+    const audioAt = times.audio.find((t) => t.ms === 10_000)!.time;
+    const videoAt = times.video.find((t) => t.ms === 10_000)!.time;
+    assert.ok(Math.abs(audioAt - videoAt) <= 2, `audio ${audioAt} video ${videoAt}`);
+    assert.deepEqual(stream.timing('audio')!.pauses, []);
   });
 
   it('ignores sender reports whose clocks disagree with the time between them', () => {

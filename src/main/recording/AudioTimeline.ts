@@ -81,6 +81,15 @@ export class AudioTimeline {
     return out;
   }
 
+  /**
+   * Silence frames that start at or before `timeMs`: the interleaver writes everything up to that
+   * time, so a frame starting before it but made later would come after its place was written
+   * (dropped: a 20 ms hole in the stream that a player playing frames back to back closes).
+   */
+  fillThrough(timeMs: number): PlacedFrame[] {
+    return this.fill(timeMs + 20);
+  }
+
   #add(data: Buffer, durationMs: number): PlacedFrame {
     const frame = { timeMs: this.#cursor!, data, inserted: true };
     this.#cursor! += durationMs;

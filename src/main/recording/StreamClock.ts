@@ -33,8 +33,12 @@ export class StreamClock<T> {
   readonly #onTimed: (kind: Kind, payload: T, timeMs: number) => void;
   #lipSynced = false;
 
-  constructor(onTimed: (kind: Kind, payload: T, timeMs: number) => void) {
+  readonly #notBefore: number;
+
+  /** `notBefore`: no track's first frame is timed before it (the recording's start, ms). */
+  constructor(onTimed: (kind: Kind, payload: T, timeMs: number) => void, notBefore = -Infinity) {
     this.#onTimed = onTimed;
+    this.#notBefore = notBefore;
   }
 
   addTrack(kind: Kind, clockRate: number): void {
@@ -49,6 +53,15 @@ export class StreamClock<T> {
     // video clock runs on through a pause; a stalled sender holds every track up).
     state.clock.stalledElsewhere = (arrival, lateness) =>
       [...this.#tracks.entries()].some(([k, s]) => k !== kind && s.clock.lateAround(arrival, lateness));
+    state.clock.notBefore = this.#notBefore;
+    state.clock.peerAgrees = (residual) =>
+      [...this.#tracks.entries()].some(
+        ([k, s]) =>
+          k !== kind &&
+          s.clock.srMode &&
+          s.clock.residual !== null &&
+          Math.abs(s.clock.residual - residual) <= LIP_SYNC_MAX_MS,
+      );
     this.#tracks.set(kind, state);
   }
 
@@ -127,8 +140,7 @@ export class StreamClock<T> {
     for (const state of timed) {
       if (state.clock.offset === target) continue;
       const before = state.last === null ? null : state.clock.recorderTime(state.last.rtp);
-      state.clock.offset = target;
-      state.clock.resetMargin();
+      state.clock.moveOffset(target - state.clock.offset);
       if (before !== null) this.#stepped(state, before);
     }
   }

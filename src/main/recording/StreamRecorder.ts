@@ -129,9 +129,7 @@ export class StreamRecorder {
   #timer: NodeJS.Timeout;
   #keyframeTimer: NodeJS.Timeout;
   /** Times frames (docs/recording-timing.md); audio is then placed on a continuous timeline. */
-  readonly #clock = new StreamClock<ReceivedFrame>((kind, frame, timeMs) =>
-    this.#onTimed(kind, frame, timeMs),
-  );
+  readonly #clock: StreamClock<ReceivedFrame>;
   readonly #audio = new AudioTimeline();
   /** Time up to which the files have been written (ms, recorder clock). */
   #writtenUntil = -Infinity;
@@ -148,6 +146,10 @@ export class StreamRecorder {
 
   constructor(options: StreamRecorderOptions) {
     this.#options = options;
+    this.#clock = new StreamClock<ReceivedFrame>(
+      (kind, frame, timeMs) => this.#onTimed(kind, frame, timeMs),
+      options.archiveStartMs,
+    );
     const { stream } = options;
     for (const track of stream.tracks.values()) this.#attach(track);
     const onTrack = (track: StreamTrack) => this.#attach(track);
@@ -280,7 +282,9 @@ export class StreamRecorder {
     const late = this.#audio.late;
     for (const placed of this.#audio.place(timeMs, frame.data))
       this.#enqueue({ kind, timeMs: placed.timeMs, data: placed.data, keyframe: true });
-    if (this.#audio.late > late) countDrop(this.#statsOf('audio'), 'late');
+    if (this.#audio.late > late) {
+      countDrop(this.#statsOf('audio'), 'late');
+    }
   }
 
   #enqueue(frame: TrackFrame): void {
@@ -344,7 +348,7 @@ export class StreamRecorder {
     // goes on with silence, so the file's audio stays continuous through a mute (and a late frame
     // is dropped, not re-timed). With nothing else going on, a gap is filled when audio resumes.
     if (this.#audio.cursor !== null) {
-      for (const placed of this.#audio.fill(Math.min(until, this.#videoQueuedUntil)))
+      for (const placed of this.#audio.fillThrough(Math.min(until, this.#videoQueuedUntil)))
         this.#enqueue({ kind: 'audio', ...placed, keyframe: true });
     }
     // A slow disk must not pile up ticks: one flush at a time, the next picks up what waits.
@@ -436,6 +440,10 @@ export class StreamRecorder {
       this.#splitIndex = 1;
       this.#split = await this.#open('split', this.#splitName(1), first.timeMs);
     }
+    // Frames queued while the files opened may be timed before their start (a track's first
+    // frames wait to choose its anchor): they are not in the files (dropped as late), never
+    // written at a negative time (that is, with the same time 0 as the first).
+    this.#writtenUntil = Math.max(this.#writtenUntil, first.timeMs);
   }
 
   #splitName(index: number): string {

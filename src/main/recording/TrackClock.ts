@@ -18,10 +18,30 @@ const BUCKET_MS = 1000;
 const BUCKETS = 6;
 /** Arrival-only drift tracking needs this long of media before correcting the rate. */
 const ARRIVAL_DRIFT_SPAN_MS = 4000;
+/** Lowest arrival lateness varies by this much (ms) without any drift (a loaded machine, the network). */
+const ARRIVAL_JITTER_MS = 8;
 /** SR drift tracking needs SRs this far apart before trusting the rate they give. */
 const SR_DRIFT_SPAN_MS = 2000;
 /** A clock rate further than this from nominal (1 %: devices drift 10–100 ppm) is no drift but a jittery or broken sender (ignored). */
 const MAX_RATE_ERROR = 0.01;
+/**
+ * A sender report agrees with the arrivals when its NTP time less the arrival of the RTP time it
+ * names (the lowest of the last frames) is within this of the track's earlier reports (ms). A
+ * sender's clock and the network delay change far more slowly; a report stamped at another time
+ * than its RTP timestamp's (werift 0.25 truncates the NTP fraction: up to 1 s early) does not.
+ */
+export const SR_AGREE_MS = 30;
+/** Arrivals of the last frames this long (ms) give a report's arrival residual. */
+const RESIDUAL_WINDOW_MS = 2000;
+/** Reports in agreement, in a row, before a track is timed by them on its own… */
+const TRUST_REPORTS = 3;
+/**
+ * …and once one of its reports disagreed: a jittery sender must prove itself for longer (werift's
+ * truncated reports can agree three times in a row when they come whole seconds apart).
+ */
+const TRUST_REPORTS_AFTER_OUTLIER = 6;
+/** Residuals kept as the reference (their median). */
+const RESIDUALS_KEPT = 5;
 
 interface Held<T> {
   rtp: number;
@@ -50,6 +70,8 @@ export class TrackClock<T> {
   offset = 0;
   /** Whether sender reports time this track. */
   srMode = false;
+  /** The first frame is not timed before this (recorder ms: the recording's start). */
+  notBefore = -Infinity;
   /** Pauses found: at (recorder ms, where media stopped) and length (ms). */
   readonly pauses: Array<{ at: number; length: number }> = [];
   readonly #onTimed: (payload: T, timeMs: number, rtp: number) => void;
@@ -63,6 +85,8 @@ export class TrackClock<T> {
   #anchor: { rtp: number; ms: number } | null = null;
   #last: { rtp: number; arrival: number } | null = null;
   #held: Array<Held<T>> = [];
+  /** The first frames are held to choose the anchor. */
+  #starting = false;
   /** Minimum lateness (arrival − recorder time) per bucket of arrival time. */
   #buckets: Array<{ start: number; min: number }> = [];
   /** Arrival-only drift: where the current measuring span started. */
@@ -75,6 +99,22 @@ export class TrackClock<T> {
   #raw: Array<{ start: number; min: number }> = [];
   /** Video: typical RTP gap between frames (ms), to tell a stop of the camera from a low frame rate. */
   #frameGapMs = 33;
+  /** Frames emitted over the last RESIDUAL_WINDOW_MS since the last pause (a report's arrival evidence). */
+  #recent: Array<{ rtp: number; arrival: number }> = [];
+  /** Arrival residuals of the reports that agree (the reference), and of a run that disagrees with them. */
+  #agreeing: number[] = [];
+  #disagreeing: number[] = [];
+  /** A report of this track disagreed with the arrivals: trusting its reports takes longer. */
+  #outlierSeen = false;
+  /** Reports in a row that agreed with the reference. */
+  #streak = 0;
+  /** Reports that disagreed with the arrivals and were ignored (for the log and tests). */
+  reportsIgnored = 0;
+  /**
+   * Whether an arrival residual agrees with the stream's other track's, timed by its reports: then
+   * this track's first report is trusted (one sender, one clock).
+   */
+  peerAgrees: (residual: number) => boolean = () => false;
 
   constructor(
     kind: 'audio' | 'video',
@@ -111,17 +151,25 @@ export class TrackClock<T> {
     return Math.min(...this.#buckets.map((b) => b.min));
   }
 
-  /** Forgets lateness history (after the offset moved). */
-  resetMargin(): void {
-    this.#buckets = [];
+  /**
+   * Moves the offset by `deltaMs`, keeping the lateness history in step (every frame's lateness
+   * changes by −delta). Forgetting it instead would leave no baseline to see a pause against:
+   * audio resuming right after the offset moved would be taken as on time, seconds late.
+   */
+  moveOffset(deltaMs: number): void {
+    this.offset += deltaMs;
+    for (const b of this.#buckets) b.min -= deltaMs;
   }
 
   /** A frame (in RTP order) with the arrival of its first packet. */
   push(rtp: number, arrival: number, payload: T): void {
     if (this.#anchor === null) {
+      // The first frames wait: the one that came fastest anchors the clock (a receiver busy at
+      // the start stamps the first arrivals late).
       this.#anchor = { rtp, ms: arrival };
-      if (this.#earlyReport !== null)
-        this.senderReport(this.#earlyReport.rtp, this.#earlyReport.ntp, arrival);
+      this.#starting = true;
+      this.#held.push({ rtp, arrival, payload });
+      return;
     }
     if (this.#held.length > 0) {
       this.#held.push({ rtp, arrival, payload });
@@ -130,7 +178,8 @@ export class TrackClock<T> {
     }
     const last = this.#last;
     const lateness = arrival - this.recorderTime(rtp);
-    const baseline = this.margin ?? lateness;
+    // Without lateness history (just re-based), the previous frame's lateness is the baseline.
+    const baseline = this.margin ?? (last !== null ? last.arrival - this.recorderTime(last.rtp) : lateness);
     if (last !== null && arrival - last.arrival >= PAUSE_MIN_MS && lateness - baseline >= PAUSE_MIN_MS) {
       // The RTP clock stood still while time went on (libwebrtc's audio while nothing is
       // captured), or the network held the media back: the next frames tell which.
@@ -166,6 +215,10 @@ export class TrackClock<T> {
     const first = this.#held[0]!;
     const waited = now - first.arrival;
     if (waited < CONFIRM_WAIT_MS) return;
+    if (this.#starting) {
+      this.#start();
+      return;
+    }
     if (waited < CONFIRM_MAX_MS && this.#catchingUp(now)) return;
     const held = this.#held;
     this.#held = [];
@@ -178,9 +231,26 @@ export class TrackClock<T> {
       // Sender reports and arrivals from before the pause measure another stretch of the clock.
       this.#reports = [];
       this.#raw = [];
+      this.#recent = [];
       this.#spanStart = null;
     }
     for (const h of held) this.#emit(h.rtp, h.arrival, h.payload);
+  }
+
+  /** The first frames waited: the clock is anchored on the fastest of them, then they go on. */
+  #start(): void {
+    const held = this.#held;
+    this.#held = [];
+    this.#starting = false;
+    const anchor = this.#anchor!;
+    // Not before the recording started: a file's start offset cannot be negative.
+    const fastest = Math.min(...held.map((h) => h.arrival - ((h.rtp - anchor.rtp) * 1000) / this.hz));
+    const ms = Math.max(fastest, this.notBefore);
+    this.#anchor = { rtp: anchor.rtp, ms };
+    for (const h of held) this.#emit(h.rtp, h.arrival, h.payload);
+    const early = this.#earlyReport;
+    this.#earlyReport = null;
+    if (early !== null) this.senderReport(early.rtp, early.ntp, held[held.length - 1]!.arrival);
   }
 
   /** Whether the frames held lately are less late than the ones before them. */
@@ -212,6 +282,9 @@ export class TrackClock<T> {
     this.#recentLateness.push({ arrival, excess: lateness - (this.margin ?? lateness) });
     while (this.#recentLateness.length > 0 && arrival - this.#recentLateness[0]!.arrival > 5000)
       this.#recentLateness.shift();
+    this.#recent.push({ rtp, arrival });
+    while (this.#recent.length > 0 && arrival - this.#recent[0]!.arrival > RESIDUAL_WINDOW_MS)
+      this.#recent.shift();
     this.#observeRaw(arrival, arrival - (rtp * 1000) / this.nominalHz);
     this.#observe(arrival, arrival - this.recorderTime(rtp));
     this.#onTimed(payload, this.recorderTime(rtp), rtp);
@@ -225,7 +298,10 @@ export class TrackClock<T> {
     }
     this.#buckets.push({ start: arrival, min: lateness });
     if (this.#buckets.length > BUCKETS) this.#buckets.shift();
-    if (!this.srMode) this.#arrivalDrift(arrival);
+    if (!this.srMode) {
+      this.#arrivalBase();
+      this.#arrivalDrift(arrival);
+    }
   }
 
   /**
@@ -267,6 +343,20 @@ export class TrackClock<T> {
   }
 
   /**
+   * Timed by arrival, the first frame is the anchor: if it came late (jitter), every later frame
+   * seems early. The mapping moves to the lowest lateness of the complete buckets, so that the
+   * frames that come fastest are on time (a step back, absorbed by the stream clock).
+   */
+  #arrivalBase(): void {
+    const complete = this.#buckets.slice(0, -1);
+    if (complete.length === 0) return;
+    const lowest = Math.min(...complete.map((b) => b.min));
+    if (lowest > -ARRIVAL_JITTER_MS / 4) return;
+    this.#anchor = { rtp: this.#anchor!.rtp, ms: this.#anchor!.ms + lowest };
+    for (const b of this.#buckets) b.min -= lowest;
+  }
+
+  /**
    * Without sender reports the arrival times are the only clock: a steady rise (or fall) of the
    * lowest lateness is the RTP clock running slow (or fast). The rate is corrected and the
    * mapping moved to the lowest lateness, keeping the time of the last frame.
@@ -280,12 +370,65 @@ export class TrackClock<T> {
     const span = end.start - first.start;
     if (arrival - this.#spanStart < ARRIVAL_DRIFT_SPAN_MS || span <= 0) return;
     const slope = (end.min - first.min) / span;
-    if (Math.abs(slope) < 20e-6 || Math.abs(slope) > MAX_RATE_ERROR) return;
+    // Two seconds' lowest lateness differ by the arrival jitter too: only a change beyond it
+    // is drift (5,000 ppm shows after 2 s, 100 ppm after 100 s).
+    if (Math.abs(end.min - first.min) < ARRIVAL_JITTER_MS || Math.abs(slope) > MAX_RATE_ERROR) return;
     const at = this.senderTime(last.rtp);
     this.hz *= 1 - slope;
     this.#anchor = { rtp: last.rtp, ms: at + (end.min - first.min) };
     this.#buckets = [];
     this.#spanStart = arrival;
+  }
+
+  /** The arrival residual of this track's agreeing reports (their median), or null before one. */
+  get residual(): number | null {
+    return this.#agreeing.length === 0 ? null : median(this.#agreeing);
+  }
+
+  /** NTP time of a report less the arrival its RTP time would have had (the lowest of the last frames'). */
+  #residual(rtp: number, ntpMs: number): number {
+    const arrival = Math.min(...this.#recent.map((f) => f.arrival - ((f.rtp - rtp) * 1000) / this.hz));
+    return ntpMs - arrival;
+  }
+
+  /**
+   * Whether a report agrees with the arrivals as the track's earlier reports did. Reports that
+   * disagree are ignored, unless enough of them agree with each other: then the reference was the
+   * odd one (or the sender's clock stepped) and they become it; a track timed by reports is
+   * re-based on the new one, keeping its times.
+   */
+  #agrees(rtp: number, ntpMs: number, residual: number): boolean {
+    if (this.#agreeing.length === 0 || Math.abs(residual - median(this.#agreeing)) <= SR_AGREE_MS) {
+      this.#agreeing.push(residual);
+      if (this.#agreeing.length > RESIDUALS_KEPT) this.#agreeing.shift();
+      this.#disagreeing = [];
+      this.#streak++;
+      return true;
+    }
+    this.#outlierSeen = true;
+    this.#streak = 0;
+    if (this.#disagreeing.length > 0 && Math.abs(residual - median(this.#disagreeing)) > SR_AGREE_MS)
+      this.#disagreeing = [];
+    this.#disagreeing.push(residual);
+    if (this.#disagreeing.length < TRUST_REPORTS) return false;
+    this.#agreeing = this.#disagreeing;
+    this.#streak = this.#disagreeing.length;
+    this.#disagreeing = [];
+    if (this.srMode) {
+      this.offset = this.recorderTime(rtp) - ntpMs;
+      this.#anchor = { rtp, ms: ntpMs };
+      this.#reports = [{ rtp, ntp: ntpMs }];
+    }
+    return false;
+  }
+
+  /**
+   * Whether reports time the track from now on: a few in agreement, or the first one if it agrees
+   * with the stream's other track, already timed by its reports (one sender, one clock).
+   */
+  #trusted(residual: number): boolean {
+    if (!this.#outlierSeen && this.peerAgrees(residual)) return true;
+    return this.#streak >= (this.#outlierSeen ? TRUST_REPORTS_AFTER_OUTLIER : TRUST_REPORTS);
   }
 
   /**
@@ -295,7 +438,7 @@ export class TrackClock<T> {
    * reports; one that disagrees by a pause's length or more starts a new stretch.
    */
   senderReport(rtp: number, ntpMs: number, arrival: number): void {
-    if (this.#anchor === null) {
+    if (this.#anchor === null || this.#starting) {
       this.#earlyReport = { rtp, ntp: ntpMs };
       return;
     }
@@ -311,7 +454,15 @@ export class TrackClock<T> {
       if (Math.abs(ntpMs - previous.ntp - elapsed) > slack) return;
       if (this.srMode && Math.abs(ntpMs - this.senderTime(rtp)) > elapsed + slack) return;
     }
+    if (this.#recent.length === 0) return;
+    const residual = this.#residual(rtp, ntpMs);
+    const agrees = this.#agrees(rtp, ntpMs, residual);
+    if (!agrees) {
+      this.reportsIgnored++;
+      return;
+    }
     if (!this.srMode) {
+      if (!this.#trusted(residual)) return;
       this.offset = this.recorderTime(rtp) - ntpMs;
       this.#anchor = { rtp, ms: ntpMs };
       this.srMode = true;
@@ -344,4 +495,9 @@ export class TrackClock<T> {
     const base = Math.min(...recent.map((r) => r.ntp - ((r.rtp - first.rtp) * 1000) / this.hz));
     this.#anchor = { rtp: first.rtp, ms: base };
   }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
