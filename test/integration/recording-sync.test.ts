@@ -156,7 +156,7 @@ describe('recording lip sync (libwebrtc publisher)', () => {
     assertSynced(result, 12_000, 16_000, 'after muting, before the camera stops');
     assertSynced(result, 18_000, 23_000, 'after the camera');
     // The silence written while muted is continuous: no frame of it came after its place.
-    assert.deepEqual(result.file.tracks?.audio?.framesDropped, { late: 0, broken: 0, backpressure: 0 });
+    assert.deepEqual(result.file.tracks?.audio?.framesDropped, { late: 0, broken: 0, backpressure: 0, oversized: 0 });
   });
 
   for (const name of ['fastAudio', 'slowAudio'] as const) {

@@ -3,8 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { signalingSocketCounters } from '../../src/main/http/routes/rooms';
 import { SIGNALING_LIMITS, signalingCounters } from '../../src/main/rooms/SignalingSession';
+import type { AnyStudioEvent } from '../../src/shared/events';
 import { json, operatorToken } from '../helpers/api';
 import { startTestStudio, type TestStudio } from '../helpers/securityStudio';
+import { makeClip, SyntheticPublisher } from '../helpers/publisher';
+import { waitFor } from '../helpers/studio';
 
 type Message = { type: string; [key: string]: unknown };
 
@@ -93,29 +96,74 @@ describe('signaling limits per connection', () => {
   });
 
   it(
-    'closes a flooding guest and an oversized message (1009) while /health keeps answering',
-    { timeout: 60_000 },
+    "closes a flooding guest and an oversized message (1009) while /health keeps answering and another room's media keeps flowing",
+    { timeout: 90_000 },
     async () => {
-      const before = { ...signalingCounters, ...signalingSocketCounters };
-      const flooder = await guest(ctx, await token(), roomId);
-      const started = Date.now();
-      for (let i = 0; i < SIGNALING_LIMITS.messagesPerSec * 6; i++) flooder.send({ type: 'ping' });
-      const health = await fetch(`${ctx.url}/health`);
-      assert.equal(health.status, 200);
-      const healthMs = Date.now() - started;
-      assert.equal(await flooder.closed, 1000);
-      assert.ok(signalingCounters.closedForFlooding > before.closedForFlooding);
-      assert.ok(flooder.messages.some((m) => m.code === 'RateLimited'));
-
-      const big = await guest(ctx, await token(), roomId);
-      big.socket.send('x'.repeat(1024 * 1024 + 10));
-      assert.equal(await big.closed, 1009);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.ok(signalingSocketCounters.oversized > before.oversized, 'the 1009 close is counted');
-      assert.equal((await fetch(`${ctx.url}/health`)).status, 200);
-      process.stdout.write(`${JSON.stringify({ bench: 'signaling-flood', healthMs })}\n`);
+      // Another room with a publisher: its stream's received bitrate, about once a second.
+      const other = (
+        await json<{ id: string }>(`${ctx.url}/api/rooms`, {
+          method: 'POST',
+          headers: auth,
+          body: { name: 'b' },
+        })
+      ).body.id;
+      const otherToken = (
+        await json<{ token: string; whipUrl: string }>(`${ctx.url}/api/rooms/${other}/tokens`, {
+          method: 'POST',
+          headers: auth,
+          body: {},
+        })
+      ).body;
+      const bitrates: Array<{ at: number; kbps: number }> = [];
+      const onEvent = (event: AnyStudioEvent) => {
+        if (event.type === 'health.streams' && event.data.roomId === other && event.data.streams[0])
+          bitrates.push({ at: Date.now(), kbps: event.data.streams[0].bitrateKbps });
+      };
+      ctx.studio.bus.on('event', onEvent);
+      const publisher = await SyntheticPublisher.start({
+        whipUrl: otherToken.whipUrl,
+        token: otherToken.token,
+        clip: makeClip({ durationSec: 10, videoKbps: 300 }),
+        loop: true,
+      });
+      try {
+        await waitFor(() => bitrates.some((b) => b.kbps > 50), 20_000, "the other room's media");
+        await flood();
+        // Media of the other room was received during and after the floods.
+        const since = Date.now();
+        await waitFor(
+          () => bitrates.filter((b) => b.at > since && b.kbps > 50).length >= 2,
+          10_000,
+          "the other room's media after the floods",
+        );
+      } finally {
+        ctx.studio.bus.off('event', onEvent);
+        await publisher.stop();
+      }
     },
   );
+
+  async function flood(): Promise<void> {
+    // A guest flooding the socket, then one sending an oversized message.
+    const before = { ...signalingCounters, ...signalingSocketCounters };
+    const flooder = await guest(ctx, await token(), roomId);
+    const started = Date.now();
+    for (let i = 0; i < SIGNALING_LIMITS.messagesPerSec * 6; i++) flooder.send({ type: 'ping' });
+    const health = await fetch(`${ctx.url}/health`);
+    assert.equal(health.status, 200);
+    const healthMs = Date.now() - started;
+    assert.equal(await flooder.closed, 1000);
+    assert.ok(signalingCounters.closedForFlooding > before.closedForFlooding);
+    assert.ok(flooder.messages.some((m) => m.code === 'RateLimited'));
+
+    const big = await guest(ctx, await token(), roomId);
+    big.socket.send('x'.repeat(1024 * 1024 + 10));
+    assert.equal(await big.closed, 1009);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(signalingSocketCounters.oversized > before.oversized, 'the 1009 close is counted');
+    assert.equal((await fetch(`${ctx.url}/health`)).status, 200);
+    process.stdout.write(`${JSON.stringify({ bench: 'signaling-flood', healthMs })}\n`);
+  }
 
   it('lets a moderator start a recording only with allowlisted options', async () => {
     const moderator = await guest(ctx, await token(), roomId);
