@@ -75,7 +75,8 @@ describe('stream health', () => {
         'a loss warning',
       );
       // How fast is the end-to-end spec's business (badge within 3 s); here the value is checked.
-      assert.ok(warned.streams[0]!.lossPercent > 2, `loss ${warned.streams[0]!.lossPercent}`);
+      // Warned above 2 %, shown rounded to 0.1 (2.04 % shows as 2).
+      assert.ok(warned.streams[0]!.lossPercent >= 2, `loss ${warned.streams[0]!.lossPercent}`);
       assert.ok(publisher.packetsDropped > 0);
 
       publisher.lossRate = 0;
