@@ -39,6 +39,7 @@ import { ArchiveRepository } from './store/ArchiveRepository';
 import { EventRepository } from './store/EventRepository';
 import { LayoutRepository } from './store/LayoutRepository';
 import { Store } from './store/Store';
+import { WorkerPool } from './workers/WorkerPool';
 
 export interface StudioOptions extends LoadConfigOptions {
   /** Logger to use (default: one at the configured level). */
@@ -84,6 +85,8 @@ export class Studio {
   readonly store: Store;
   readonly bus: EventBus;
   readonly auth: Auth;
+  /** The media worker threads (`mediaWorkers` > 0), or null: the media plane runs on this thread. */
+  readonly media: WorkerPool | null;
   readonly rooms: RoomService;
   /** Connection health of every published stream, pushed as `health.streams` about 1 Hz. */
   readonly streamHealth: HealthMonitor;
@@ -130,6 +133,14 @@ export class Studio {
       operatorKey: loadOrCreateKey(dataDir, 'operator'),
       throttle: new LoginThrottle(() => settings.loginFailuresPerMinute),
     });
+    this.media =
+      settings.mediaWorkers > 0
+        ? new WorkerPool({
+            size: settings.mediaWorkers,
+            logger: logger.child({ part: 'media' }),
+            logLevel: settings.logLevel,
+          })
+        : null;
     this.rooms = new RoomService({
       db: this.store.db,
       bus: this.bus,
@@ -299,6 +310,7 @@ export class Studio {
       throw error;
     }
     try {
+      await studio.media?.start();
       await studio.disk.start();
       await studio.http.listen();
       await studio.https?.listen();
@@ -433,6 +445,7 @@ export class Studio {
       this.posters.close();
       this.streamHealth.close();
       this.rooms.close();
+      await this.media?.close().catch(log('media workers'));
       this.bus.close();
       this.store.close();
       this.#lock.release();
