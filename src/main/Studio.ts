@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import type { FastifyRequest } from 'fastify';
 import { join } from 'node:path';
-import type { DiskReport, Health, StudioInfo } from '../shared/api';
+import type { DiskReport, Health, StudioInfo, ThreadStats } from '../shared/api';
 import { DiskMonitor } from './disk/DiskMonitor';
 import type { OpenSink } from './recording/MatroskaWriter';
 import { DataLock } from './store/DataLock';
@@ -39,7 +39,7 @@ import { ArchiveRepository } from './store/ArchiveRepository';
 import { EventRepository } from './store/EventRepository';
 import { LayoutRepository } from './store/LayoutRepository';
 import { Store } from './store/Store';
-import { WorkerPool } from './workers/WorkerPool';
+import { mainThreadStats, WorkerPool } from './workers/WorkerPool';
 
 export interface StudioOptions extends LoadConfigOptions {
   /** Logger to use (default: one at the configured level). */
@@ -149,6 +149,7 @@ export class Studio {
       joinKey: loadOrCreateKey(dataDir, 'join'),
       network: { lanAddress: settings.lanAddress, portRange: null },
       urls: () => ({ http: this.url, lan: this.lanUrl }),
+      media: this.media,
     });
     this.streamHealth = new HealthMonitor({ rooms: this.rooms, bus: this.bus });
 
@@ -227,6 +228,7 @@ export class Studio {
       auth: this.auth,
       health: () => this.health(),
       info: () => this.info(),
+      threads: () => this.threads(),
       rendererDir: pre.rendererDir,
       listenerPorts: () => [this.http.port, ...(this.https !== null ? [this.https.port] : [])],
     };
@@ -385,6 +387,11 @@ export class Studio {
       peakQueuedBytes: this.recording.budget.peakBytes,
       ...(detail !== undefined ? { detail } : {}),
     };
+  }
+
+  /** Memory and load of every thread: the main thread, and the media workers when there are. */
+  async threads(): Promise<ThreadStats[]> {
+    return this.media === null ? [mainThreadStats()] : this.media.stats();
   }
 
   info(): StudioInfo {

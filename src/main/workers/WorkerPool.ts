@@ -58,6 +58,25 @@ interface Slot {
   failed: boolean;
 }
 
+let mainElu = performance.eventLoopUtilization();
+
+/** Heap and event-loop load of the main thread (the load since the previous call). */
+export function mainThreadStats(): ThreadStats {
+  const heap = getHeapStatistics();
+  const memory = process.memoryUsage();
+  const elu = performance.eventLoopUtilization(mainElu);
+  mainElu = performance.eventLoopUtilization();
+  return {
+    name: 'main',
+    threadId,
+    heapUsed: heap.used_heap_size,
+    heapTotal: heap.total_heap_size,
+    external: memory.external,
+    arrayBuffers: memory.arrayBuffers,
+    eventLoopUtilization: elu.utilization,
+  };
+}
+
 const DEFAULT_RESTART: RestartPolicy = {
   baseDelayMs: 500,
   maxDelayMs: 30_000,
@@ -77,7 +96,6 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   };
   readonly #slots: Slot[] = [];
   readonly #logger: Logger;
-  #lastElu = performance.eventLoopUtilization();
   #closed = false;
   #started = false;
 
@@ -149,19 +167,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 
   /** Heap and event-loop figures of the main thread and every running worker. */
   async stats(): Promise<ThreadStats[]> {
-    const heap = getHeapStatistics();
-    const memory = process.memoryUsage();
-    const elu = performance.eventLoopUtilization(this.#lastElu);
-    this.#lastElu = performance.eventLoopUtilization();
-    const main: ThreadStats = {
-      name: 'main',
-      threadId,
-      heapUsed: heap.used_heap_size,
-      heapTotal: heap.total_heap_size,
-      external: memory.external,
-      arrayBuffers: memory.arrayBuffers,
-      eventLoopUtilization: elu.utilization,
-    };
+    const main = mainThreadStats();
     const workers = await Promise.all(this.workers().map((w) => w.stats().catch(() => null)));
     return [main, ...workers.filter((s): s is ThreadStats => s !== null)];
   }

@@ -4,6 +4,8 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { StudioError } from '../../shared/errors';
 import { createLogger } from '../logger';
+import { installDtlsGuard } from '../rooms/dtlsGuard';
+import { MediaHost } from './MediaHost';
 import { PROTOCOL_VERSION, type MediaWorkerData } from './protocol';
 import { WorkerHost, type Handlers } from './WorkerHost';
 
@@ -18,6 +20,10 @@ if (data.protocolVersion !== PROTOCOL_VERSION) {
   );
 }
 
+// Each thread has its own copy of werift's classes: the guard is installed per thread.
+installDtlsGuard();
+const media = new MediaHost(logger, (event, eventData) => host.notify(event, eventData));
+
 let lastElu = performance.eventLoopUtilization();
 
 const faultsOnly = (): void => {
@@ -26,6 +32,7 @@ const faultsOnly = (): void => {
 };
 
 const handlers: Handlers = {
+  ...media.handlers(),
   ping: () => ({ at: Date.now() }),
   stats: () => {
     const heap = getHeapStatistics();
@@ -39,9 +46,13 @@ const handlers: Handlers = {
       external: memory.external,
       arrayBuffers: memory.arrayBuffers,
       eventLoopUtilization: elu.utilization,
+      hosts: media.counts,
     };
   },
-  shutdown: () => ({}),
+  shutdown: () => {
+    media.close();
+    return {};
+  },
   'fault.throw': ({ message }) => {
     faultsOnly();
     setImmediate(() => {

@@ -1,5 +1,12 @@
+import type { RTCIceCandidateInit } from 'werift';
+import type { VideoType } from '../../shared/archive';
+import type { ThreadStats } from '../../shared/api';
 import type { ErrorBody, ErrorCode } from '../../shared/errors';
 import { StudioError } from '../../shared/errors';
+import type { VideoCodecName } from '../../shared/rooms';
+import type { StreamMids } from '../../shared/signaling';
+import type { PublishMids } from '../rooms/Peer';
+import type { RtcNetwork } from '../rooms/rtcConfig';
 
 /**
  * The one protocol between the main thread and a media worker (docs/threads.md): typed
@@ -8,18 +15,28 @@ import { StudioError } from '../../shared/errors';
  */
 export const PROTOCOL_VERSION = 1;
 
-/** What one thread reports about its memory and load. */
-export interface ThreadStats {
-  /** `main`, `media-0`, `media-1`… */
-  name: string;
-  threadId: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-  arrayBuffers: number;
-  /** Share of the last interval the thread's event loop was busy (0..1). */
-  eventLoopUtilization: number;
+export type { ThreadStats } from '../../shared/api';
+
+/** What a worker needs to create its side of a stream (the main thread keeps the rest). */
+export interface StreamInit {
+  id: string;
+  connectionId: string;
+  roomId: string;
+  sessionId: string;
+  videoType: VideoType | null;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  recordingBlock: boolean;
+  connectionData: string;
 }
+
+/** How a worker builds a peer's werift configuration (codec objects cannot cross threads). */
+export interface PeerSetup {
+  network: RtcNetwork;
+  preferredVideoCodec: VideoCodecName;
+}
+
+type Empty = Record<string, never>;
 
 /** Requests the main thread sends to a media worker: method → params and result. */
 export interface WorkerMethods {
@@ -32,12 +49,44 @@ export interface WorkerMethods {
   /** Test-only faults (refused unless the pool started the worker with `allowFaults`). */
   'fault.throw': { params: { message: string }; result: Record<string, never> };
   'fault.hang': { params: Record<string, never>; result: Record<string, never> };
+  /** A browser participant's peer (the studio offers; offers come back as `peer.offer`). */
+  'peer.create': { params: { peerId: string } & PeerSetup; result: Empty };
+  /** Receive-only m-lines for a stream the peer's client publishes (the stream lives here). */
+  'peer.publish': { params: { peerId: string; stream: StreamInit; requestId?: string }; result: Empty };
+  'peer.unpublish': { params: { peerId: string; streamId: string }; result: Empty };
+  /** Forwards a stream hosted on this worker to the peer (NotFound if it is elsewhere). */
+  'peer.subscribe': { params: { peerId: string; streamId: string }; result: Empty };
+  'peer.unsubscribe': { params: { peerId: string; streamId: string }; result: Empty };
+  'peer.answer': { params: { peerId: string; sdp: string }; result: Empty };
+  'peer.candidate': { params: { peerId: string; candidate: RTCIceCandidateInit | null }; result: Empty };
+  'peer.close': { params: { peerId: string; reason: string }; result: Empty };
+  /** Ends a stream hosted here (unpublished, its participant left). */
+  'stream.close': { params: { streamId: string; reason: string }; result: Empty };
+  /** A WHIP offer: a receive-only peer with one stream; the answer carries the candidates. */
+  'whip.offer': {
+    params: { resourceId: string; stream: StreamInit; offer: string } & PeerSetup;
+    result: { answer: string };
+  };
+  /** Trickled candidates (`application/trickle-ice-sdpfrag`). */
+  'whip.patch': { params: { resourceId: string; fragment: string }; result: Empty };
+  'whip.close': { params: { resourceId: string }; result: Empty };
 }
 
 /** Notifications a media worker sends to the main thread: event → data. */
 export interface WorkerEvents {
   /** The worker loaded and listens for requests (its first message). */
   ready: { pid: number; threadId: number };
+  /** A peer's offer for its client (relayed over signaling). */
+  'peer.offer': {
+    peerId: string;
+    offer: { sdp: string; subscriptions: StreamMids[]; publishes: PublishMids[] };
+  };
+  /** A peer ended on its own (ICE failed, no answer, negotiation failed). */
+  'peer.close': { peerId: string; reason: string };
+  /** A track of a hosted stream started to receive media. */
+  'stream.track': { streamId: string; kind: 'audio' | 'video'; mimeType: string; clockRate: number };
+  /** The connection state of a WHIP peer changed. */
+  'whip.state': { resourceId: string; state: string };
 }
 
 export type WorkerMethod = keyof WorkerMethods;

@@ -1,0 +1,190 @@
+import { RTCPeerConnection } from 'werift';
+import { notFound, StudioError } from '../../shared/errors';
+import type { Logger } from '../logger';
+import { Peer } from '../rooms/Peer';
+import { applyTrickleFragment, peerConfig, waitForGathering } from '../rooms/rtcConfig';
+import { acceptBundleOnly } from '../rooms/sdp';
+import { Stream, type MediaKind } from '../rooms/Stream';
+import type { StreamInit, WorkerEvent, WorkerEvents } from './protocol';
+import type { Handlers } from './WorkerHost';
+
+interface HostedWhip {
+  pc: RTCPeerConnection;
+  stream: Stream;
+}
+
+/**
+ * What a media worker hosts (docs/threads.md): browser peers (the same `Peer` as on the main
+ * thread), WHIP peers and the streams they receive. Forwarding between peers of this worker is
+ * werift's own: a subscriber's sendonly transceiver is fed by the publisher's track, no copy.
+ */
+export class MediaHost {
+  readonly #peers = new Map<string, Peer>();
+  readonly #streams = new Map<string, Stream>();
+  /** Streams by the peer that publishes them (closed with it). */
+  readonly #published = new Map<string, Set<string>>();
+  readonly #whip = new Map<string, HostedWhip>();
+  readonly #logger: Logger;
+  readonly #notify: <E extends WorkerEvent>(event: E, data: WorkerEvents[E]) => void;
+
+  constructor(logger: Logger, notify: <E extends WorkerEvent>(event: E, data: WorkerEvents[E]) => void) {
+    this.#logger = logger;
+    this.#notify = notify;
+  }
+
+  /** Hosted objects, for stats and tests. */
+  get counts(): { peers: number; streams: number; whip: number } {
+    return { peers: this.#peers.size, streams: this.#streams.size, whip: this.#whip.size };
+  }
+
+  handlers(): Handlers {
+    return {
+      'peer.create': ({ peerId, network, preferredVideoCodec }) => {
+        if (this.#peers.has(peerId)) throw new StudioError('Conflict', `peer ${peerId} exists`, 'peerId');
+        const peer = new Peer(peerConfig(network, preferredVideoCodec), this.#logger.child({ peerId }));
+        this.#peers.set(peerId, peer);
+        peer.on('offer', (offer) => this.#notify('peer.offer', { peerId, offer }));
+        peer.once('close', (reason) => {
+          this.#peers.delete(peerId);
+          for (const streamId of this.#published.get(peerId) ?? []) this.#closeStream(streamId, reason);
+          this.#published.delete(peerId);
+          this.#notify('peer.close', { peerId, reason });
+        });
+        return {};
+      },
+      'peer.publish': ({ peerId, stream: init, requestId }) => {
+        const peer = this.#peer(peerId);
+        const stream = this.#addStream(init);
+        let published = this.#published.get(peerId);
+        if (published === undefined) this.#published.set(peerId, (published = new Set()));
+        published.add(stream.id);
+        peer.publish(stream, requestId);
+        return {};
+      },
+      'peer.unpublish': ({ peerId, streamId }) => {
+        const stream = this.#streams.get(streamId);
+        if (stream !== undefined) this.#peers.get(peerId)?.unpublish(stream);
+        return {};
+      },
+      'peer.subscribe': ({ peerId, streamId }) => {
+        const stream = this.#streams.get(streamId);
+        if (stream === undefined)
+          throw notFound(`stream ${streamId} is not on this media worker`, 'streamId');
+        this.#peer(peerId).subscribe(stream);
+        return {};
+      },
+      'peer.unsubscribe': ({ peerId, streamId }) => {
+        this.#peers.get(peerId)?.unsubscribe(streamId);
+        return {};
+      },
+      'peer.answer': async ({ peerId, sdp }) => {
+        await this.#peer(peerId).handleAnswer(sdp);
+        return {};
+      },
+      'peer.candidate': async ({ peerId, candidate }) => {
+        await this.#peers.get(peerId)?.addCandidate(candidate);
+        return {};
+      },
+      'peer.close': ({ peerId, reason }) => {
+        this.#peers.get(peerId)?.close(reason);
+        return {};
+      },
+      'stream.close': ({ streamId, reason }) => {
+        this.#closeStream(streamId, reason);
+        return {};
+      },
+      'whip.offer': async ({ resourceId, stream: init, offer, network, preferredVideoCodec }) => {
+        if (this.#whip.has(resourceId))
+          throw new StudioError('Conflict', `WHIP session ${resourceId} exists`, 'resourceId');
+        const pc = new RTCPeerConnection(peerConfig(network, preferredVideoCodec));
+        const stream = this.#addStream(init);
+        this.#whip.set(resourceId, { pc, stream });
+        pc.onRemoteTransceiverAdded.subscribe((transceiver) => {
+          transceiver.onTrack.subscribe((track) => {
+            stream.addTrack({ kind: track.kind as MediaKind, track, receiver: transceiver.receiver });
+          });
+        });
+        pc.connectionStateChange.subscribe((state) => {
+          this.#notify('whip.state', { resourceId, state });
+          if (state === 'failed' || state === 'closed') this.#closeWhip(resourceId);
+        });
+        try {
+          try {
+            await pc.setRemoteDescription({ type: 'offer', sdp: acceptBundleOnly(offer) });
+          } catch (error) {
+            throw new StudioError(
+              'InvalidArgument',
+              `SDP: the offer was refused: ${(error as Error).message}`,
+              'sdp',
+            );
+          }
+          await pc.setLocalDescription(await pc.createAnswer());
+          await waitForGathering(pc);
+        } catch (error) {
+          this.#closeWhip(resourceId);
+          throw error;
+        }
+        return { answer: pc.localDescription!.sdp };
+      },
+      'whip.patch': async ({ resourceId, fragment }) => {
+        const whip = this.#whip.get(resourceId);
+        if (whip === undefined) throw notFound(`WHIP session ${resourceId} does not exist`, 'resourceId');
+        await applyTrickleFragment(whip.pc, fragment);
+        return {};
+      },
+      'whip.close': ({ resourceId }) => {
+        this.#closeWhip(resourceId);
+        return {};
+      },
+    };
+  }
+
+  #peer(peerId: string): Peer {
+    const peer = this.#peers.get(peerId);
+    if (peer === undefined) throw notFound(`peer ${peerId} is not on this media worker`, 'peerId');
+    return peer;
+  }
+
+  #addStream(init: StreamInit): Stream {
+    if (this.#streams.has(init.id)) throw new StudioError('Conflict', `stream ${init.id} exists`, 'streamId');
+    const stream = new Stream(init);
+    stream.onListenerError = (event, error) =>
+      this.#logger.error({ err: error, event, streamId: init.id }, 'stream listener failed');
+    this.#streams.set(stream.id, stream);
+    stream.on('track', (t) => {
+      const codec = t.track.codec;
+      if (codec !== undefined)
+        this.#notify('stream.track', {
+          streamId: stream.id,
+          kind: t.kind,
+          mimeType: codec.mimeType,
+          clockRate: codec.clockRate,
+        });
+    });
+    stream.once('close', () => this.#streams.delete(stream.id));
+    return stream;
+  }
+
+  #closeStream(streamId: string, reason: string): void {
+    const stream = this.#streams.get(streamId);
+    if (stream === undefined) return;
+    // Subscribers on this worker stop forwarding it (the main thread also unsubscribes them).
+    for (const peer of this.#peers.values()) peer.unsubscribe(streamId);
+    stream.close(reason);
+  }
+
+  #closeWhip(resourceId: string): void {
+    const whip = this.#whip.get(resourceId);
+    if (whip === undefined) return;
+    this.#whip.delete(resourceId);
+    this.#closeStream(whip.stream.id, 'WHIP session ended');
+    void whip.pc.close().catch(() => {});
+  }
+
+  /** Closes every peer and stream (the worker is shutting down). */
+  close(): void {
+    for (const resourceId of [...this.#whip.keys()]) this.#closeWhip(resourceId);
+    for (const peer of [...this.#peers.values()]) peer.close('media worker closed');
+    for (const streamId of [...this.#streams.keys()]) this.#closeStream(streamId, 'media worker closed');
+  }
+}

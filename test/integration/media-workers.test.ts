@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ThreadStats } from '../../src/shared/api';
+import { startHeadless, type HeadlessCore } from '../helpers/headless';
+import { makeClip, SyntheticPublisher } from '../helpers/publisher';
+import { OperatorClient, waitFor } from '../helpers/studio';
+import { NodeSubscriber } from '../helpers/subscriber';
+import { tempDir } from '../helpers/tmp';
+
+/**
+ * The media plane on worker threads (`mediaWorkers: 2`, docs/threads.md): peers and WHIP
+ * sessions are hosted by a media worker, signaling is relayed by the main thread.
+ */
+describe('media workers', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let core: HeadlessCore;
+  let operator: OperatorClient;
+  let clip: string;
+  before(async () => {
+    dir = tempDir();
+    core = await startHeadless({
+      dataDir: dir.path,
+      env: { SPOOL_MEDIA_WORKERS: '2', SPOOL_SESSION_GRACE_SEC: '1' },
+    });
+    operator = await OperatorClient.login(core);
+    clip = makeClip({ durationSec: 10 });
+  });
+  after(async () => {
+    await core?.stop();
+    dir.remove();
+  });
+
+  const threads = async () =>
+    (await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+
+  it('reports the main thread and each media worker with its heap', async () => {
+    const items = await threads();
+    assert.deepEqual(
+      items.map((t) => t.name),
+      ['main', 'media-0', 'media-1'],
+    );
+    for (const t of items) assert.ok(t.heapUsed > 0, `${t.name} reports its heap`);
+    assert.deepEqual(items[1]!.hosts, { peers: 0, streams: 0, whip: 0 });
+  });
+
+  it('forwards a WHIP publisher to a signaling subscriber through the room’s media worker', async () => {
+    const room = await operator.createRoom();
+    const publisherToken = await operator.createToken(room.id);
+    const subscriberToken = await operator.createToken(room.id, { role: 'subscriber' });
+    const publisher = await SyntheticPublisher.start({
+      whipUrl: publisherToken.whipUrl,
+      token: publisherToken.token,
+      clip,
+      loop: true,
+    });
+    let subscriber: NodeSubscriber | null = null;
+    try {
+      const stream = await waitFor(
+        async () => {
+          const s = (await operator.room(room.id)).session?.streams[0];
+          return s?.codecs.video === 'VP8' && s.codecs.audio === 'opus' ? s : undefined;
+        },
+        15_000,
+        'the WHIP stream with the codecs its worker saw',
+      );
+      subscriber = await NodeSubscriber.join(core.url, subscriberToken.token);
+      const received = { audio: 0, video: 0 };
+      subscriber.onPacket = (connectionId, kind) => {
+        if (connectionId === stream.connectionId) received[kind]++;
+      };
+      await waitFor(
+        () => received.audio > 50 && received.video > 50,
+        20_000,
+        'audio and video forwarded by the worker',
+      );
+      // Both peers are on one worker (room affinity), none on the main thread.
+      const hosting = (await threads()).filter((t) => (t.hosts?.peers ?? 0) + (t.hosts?.whip ?? 0) > 0);
+      assert.equal(hosting.length, 1, 'one worker hosts the room');
+      assert.deepEqual(hosting[0]!.hosts, { peers: 1, streams: 1, whip: 1 });
+    } finally {
+      await subscriber?.close();
+      await publisher.stop();
+    }
+    await waitFor(
+      async () => (await operator.room(room.id)).session?.streams.length === 0,
+      10_000,
+      'the stream to end when the publisher leaves',
+    );
+    await waitFor(
+      async () =>
+        (await threads()).every((t) => t.hosts === undefined || t.hosts.whip + t.hosts.streams === 0),
+      10_000,
+      'the worker to drop the WHIP session and its stream',
+    );
+  });
+});
