@@ -166,6 +166,7 @@ export class Studio {
       settings,
       dataDir,
       rooms: this.rooms,
+      media: this.media,
       archiveStatus: this.archives,
       ffmpeg: () => this.#ffmpeg,
       refusal: () => this.disk.refusal(),
@@ -182,7 +183,7 @@ export class Studio {
       intervalMs: settings.diskCheckIntervalMs,
       bytesWritten: () => this.recording.budget.totalBytes,
       onFull: (detail) => void this.recording.stopAll('failure', detail),
-      onClear: () => this.recording.budget.resume(),
+      onClear: () => this.recording.resumeWrites(),
     });
 
     this.composition = new CompositionService({

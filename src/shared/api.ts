@@ -57,7 +57,7 @@ export interface ThreadStats {
   /** Share of the time since the previous report the thread's event loop was busy (0..1). */
   eventLoopUtilization: number;
   /** What a media worker hosts (absent for the main thread). */
-  hosts?: { peers: number; streams: number; whip: number };
+  hosts?: { peers: number; streams: number; whip: number; recorders: number };
 }
 
 /** `GET /api/studio`: what the operator's UI shows about this studio. */

@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import type { ThreadStats } from '../../src/shared/api';
 import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
-import { OperatorClient, waitFor } from '../helpers/studio';
+import { checkManifestFiles } from '../helpers/recordingChecks';
+import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
 import { NodeSubscriber } from '../helpers/subscriber';
 import { tempDir } from '../helpers/tmp';
 
@@ -40,7 +41,7 @@ describe('media workers', () => {
       ['main', 'media-0', 'media-1'],
     );
     for (const t of items) assert.ok(t.heapUsed > 0, `${t.name} reports its heap`);
-    assert.deepEqual(items[1]!.hosts, { peers: 0, streams: 0, whip: 0 });
+    assert.deepEqual(items[1]!.hosts, { peers: 0, streams: 0, whip: 0, recorders: 0 });
   });
 
   it('forwards a WHIP publisher to a signaling subscriber through the room’s media worker', async () => {
@@ -76,7 +77,7 @@ describe('media workers', () => {
       // Both peers are on one worker (room affinity), none on the main thread.
       const hosting = (await threads()).filter((t) => (t.hosts?.peers ?? 0) + (t.hosts?.whip ?? 0) > 0);
       assert.equal(hosting.length, 1, 'one worker hosts the room');
-      assert.deepEqual(hosting[0]!.hosts, { peers: 1, streams: 1, whip: 1 });
+      assert.deepEqual(hosting[0]!.hosts, { peers: 1, streams: 1, whip: 1, recorders: 0 });
     } finally {
       await subscriber?.close();
       await publisher.stop();
@@ -91,6 +92,50 @@ describe('media workers', () => {
         (await threads()).every((t) => t.hosts === undefined || t.hosts.whip + t.hosts.streams === 0),
       10_000,
       'the worker to drop the WHIP session and its stream',
+    );
+  });
+
+  it('records a stream on the worker that receives it: files play to the manifest’s durations', async () => {
+    const room = await operator.createRoom();
+    const token = await operator.createToken(room.id);
+    const api = new ArchiveApi(core.url);
+    const publisher = await SyntheticPublisher.start({
+      whipUrl: token.whipUrl,
+      token: token.token,
+      clip,
+      loop: true,
+    });
+    let archiveId: string;
+    try {
+      await waitFor(
+        async () => (await operator.room(room.id)).session?.streams[0]?.codecs.video,
+        15_000,
+        'the WHIP stream',
+      );
+      const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+      archiveId = archive.id;
+      await waitFor(
+        async () => (await threads()).some((t) => t.hosts?.recorders === 1),
+        10_000,
+        'the recorder on the media worker',
+      );
+      // Three seconds of media: several clusters, and a duration the manifest must match.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await api.stop(archiveId);
+    } finally {
+      await publisher.stop();
+    }
+    await api.waitStatus(archiveId, 'available', 20_000);
+    const manifest = await checkManifestFiles(dir.path, archiveId);
+    assert.equal(manifest.files.length, 1);
+    const file = manifest.files[0]!;
+    assert.ok(
+      file.stopTimeOffset - file.startTimeOffset >= 2000,
+      `recorded ${file.stopTimeOffset - file.startTimeOffset} ms`,
+    );
+    assert.ok(
+      (await threads()).every((t) => (t.hosts?.recorders ?? 0) === 0),
+      'the recorder left its worker',
     );
   });
 });

@@ -66,6 +66,11 @@ export class RemoteMedia {
     return worker;
   }
 
+  /** The worker receiving a stream, or null when it is not on a worker. */
+  workerOfStream(streamId: string): MediaWorker | null {
+    return this.#streams.get(streamId)?.worker ?? null;
+  }
+
   /** The session of a room ended: its next session may go elsewhere. */
   releaseRoom(roomId: string): void {
     this.#rooms.delete(roomId);

@@ -286,6 +286,11 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     for (const item of items) streams.get(item.id)!.setLayoutClassList(item.layoutClassList);
   }
 
+  /** The media worker receiving a stream, or null when the media plane runs on this thread. */
+  workerOfStream(streamId: string): MediaWorker | null {
+    return this.#remote?.workerOfStream(streamId) ?? null;
+  }
+
   /** The live room, if anyone is in it. */
   live(roomId: string): LiveRoom | undefined {
     return this.#live.get(roomId);

@@ -5,7 +5,9 @@ import { Peer } from '../rooms/Peer';
 import { applyTrickleFragment, peerConfig, waitForGathering } from '../rooms/rtcConfig';
 import { acceptBundleOnly } from '../rooms/sdp';
 import { Stream, type MediaKind } from '../rooms/Stream';
-import type { StreamInit, WorkerEvent, WorkerEvents } from './protocol';
+import { StreamRecorder } from '../recording/StreamRecorder';
+import { WriteBudget } from '../recording/WriteBudget';
+import type { RecorderInit, StreamInit, WorkerEvent, WorkerEvents } from './protocol';
 import type { Handlers } from './WorkerHost';
 
 interface HostedWhip {
@@ -24,6 +26,10 @@ export class MediaHost {
   /** Streams by the peer that publishes them (closed with it). */
   readonly #published = new Map<string, Set<string>>();
   readonly #whip = new Map<string, HostedWhip>();
+  readonly #recorders = new Map<string, StreamRecorder>();
+  /** This worker's write queue (its share of `recordingQueueBytes`), made by the first recorder. */
+  #budget: WriteBudget | null = null;
+  #progressTimer: NodeJS.Timeout | null = null;
   readonly #logger: Logger;
   readonly #notify: <E extends WorkerEvent>(event: E, data: WorkerEvents[E]) => void;
 
@@ -33,8 +39,13 @@ export class MediaHost {
   }
 
   /** Hosted objects, for stats and tests. */
-  get counts(): { peers: number; streams: number; whip: number } {
-    return { peers: this.#peers.size, streams: this.#streams.size, whip: this.#whip.size };
+  get counts(): { peers: number; streams: number; whip: number; recorders: number } {
+    return {
+      peers: this.#peers.size,
+      streams: this.#streams.size,
+      whip: this.#whip.size,
+      recorders: this.#recorders.size,
+    };
   }
 
   handlers(): Handlers {
@@ -136,7 +147,81 @@ export class MediaHost {
         this.#closeWhip(resourceId);
         return {};
       },
+      'recorder.start': (init) => this.#startRecorder(init),
+      'recorder.stop': async ({ recorderId }) => {
+        const recorder = this.#recorders.get(recorderId);
+        if (recorder === undefined)
+          throw notFound(`recorder ${recorderId} is not on this media worker`, 'recorderId');
+        try {
+          return { files: await recorder.stop() };
+        } finally {
+          this.#recorders.delete(recorderId);
+          this.#reportProgress();
+        }
+      },
+      'budget.resume': () => {
+        this.#budget?.resume();
+        return {};
+      },
+      'budget.halt': ({ message, code }) => {
+        const error: NodeJS.ErrnoException = new Error(message);
+        if (code !== undefined) error.code = code;
+        this.#budget?.halt(error);
+        return {};
+      },
     };
+  }
+
+  #startRecorder(init: RecorderInit): Record<string, never> {
+    const stream = this.#streams.get(init.streamId);
+    if (stream === undefined)
+      throw notFound(`stream ${init.streamId} is not on this media worker`, 'streamId');
+    if (this.#recorders.has(init.recorderId))
+      throw new StudioError('Conflict', `recorder ${init.recorderId} exists`, 'recorderId');
+    this.#budget ??= new WriteBudget(init.queueBytes);
+    const { recorderId } = init;
+    const recorder = new StreamRecorder({
+      stream,
+      dir: init.dir,
+      baseName: init.baseName,
+      format: init.format,
+      audio: init.audio,
+      video: init.video,
+      ...(init.split !== undefined ? { split: init.split } : {}),
+      archiveStartMs: init.archiveStartMs,
+      keyframeIntervalSec: init.keyframeIntervalSec,
+      logger: this.#logger.child({ recorderId, streamId: init.streamId }),
+      budget: this.#budget,
+      onFileStarted: (file) => this.#notify('recorder.fileStarted', { recorderId, file }),
+      onFileFinished: (file) => this.#notify('recorder.fileFinished', { recorderId, file }),
+      onWriteError: (error) =>
+        this.#notify('recorder.writeError', {
+          recorderId,
+          message: error.message,
+          ...((error as NodeJS.ErrnoException).code !== undefined
+            ? { code: (error as NodeJS.ErrnoException).code! }
+            : {}),
+        }),
+    });
+    this.#recorders.set(recorderId, recorder);
+    this.#progressTimer ??= setInterval(() => this.#reportProgress(), 500);
+    return {};
+  }
+
+  #reportProgress(): void {
+    if (this.#recorders.size === 0 && this.#progressTimer !== null) {
+      clearInterval(this.#progressTimer);
+      this.#progressTimer = null;
+    }
+    this.#notify('recorder.progress', {
+      recorders: [...this.#recorders].map(([recorderId, r]) => ({
+        recorderId,
+        bytesWritten: r.bytesWritten,
+        bytesReceived: r.bytesReceived,
+        framesDropped: r.framesDropped,
+        readable: r.readableFiles(),
+      })),
+    });
   }
 
   #peer(peerId: string): Peer {
@@ -183,6 +268,7 @@ export class MediaHost {
 
   /** Closes every peer and stream (the worker is shutting down). */
   close(): void {
+    if (this.#progressTimer !== null) clearInterval(this.#progressTimer);
     for (const resourceId of [...this.#whip.keys()]) this.#closeWhip(resourceId);
     for (const peer of [...this.#peers.values()]) peer.close('media worker closed');
     for (const streamId of [...this.#streams.keys()]) this.#closeStream(streamId, 'media worker closed');

@@ -1,5 +1,5 @@
 import type { RTCIceCandidateInit } from 'werift';
-import type { VideoType } from '../../shared/archive';
+import type { FramesDropped, RecordingFormat, VideoType } from '../../shared/archive';
 import type { ThreadStats } from '../../shared/api';
 import type { ErrorBody, ErrorCode } from '../../shared/errors';
 import { StudioError } from '../../shared/errors';
@@ -7,6 +7,7 @@ import type { VideoCodecName } from '../../shared/rooms';
 import type { StreamMids } from '../../shared/signaling';
 import type { PublishMids } from '../rooms/Peer';
 import type { RtcNetwork } from '../rooms/rtcConfig';
+import type { RecordedFile } from '../recording/StreamRecorder';
 
 /**
  * The one protocol between the main thread and a media worker (docs/threads.md): typed
@@ -37,6 +38,32 @@ export interface PeerSetup {
 }
 
 type Empty = Record<string, never>;
+
+/** A stream recorder on the worker hosting the stream (`StreamRecorderOptions` that can cross threads). */
+export interface RecorderInit {
+  recorderId: string;
+  streamId: string;
+  dir: string;
+  baseName: string;
+  format: RecordingFormat;
+  audio: boolean;
+  video: boolean;
+  split?: { durationSec: number; only: boolean };
+  archiveStartMs: number;
+  keyframeIntervalSec: number;
+  /** The worker's share of `recordingQueueBytes` (its own write budget). */
+  queueBytes: number;
+}
+
+/** What a recorder reports while it records (the main thread's handle answers from it). */
+export interface RecorderProgress {
+  recorderId: string;
+  bytesWritten: number;
+  bytesReceived: number;
+  framesDropped: Partial<Record<'audio' | 'video', FramesDropped>>;
+  /** Readable bytes of each file being written (whole clusters). */
+  readable: Record<string, number>;
+}
 
 /** Requests the main thread sends to a media worker: method → params and result. */
 export interface WorkerMethods {
@@ -70,6 +97,14 @@ export interface WorkerMethods {
   /** Trickled candidates (`application/trickle-ice-sdpfrag`). */
   'whip.patch': { params: { resourceId: string; fragment: string }; result: Empty };
   'whip.close': { params: { resourceId: string }; result: Empty };
+  /** Records a stream hosted on this worker (NotFound if it is elsewhere). */
+  'recorder.start': { params: RecorderInit; result: Empty };
+  /** Writes what was received, finalizes the files and returns them. */
+  'recorder.stop': { params: { recorderId: string }; result: { files: RecordedFile[] } };
+  /** A full disk: every recorder of the worker stops writing at a whole cluster. */
+  'budget.halt': { params: { message: string; code?: string }; result: Empty };
+  /** The disk has room again: recorders write again. */
+  'budget.resume': { params: Empty; result: Empty };
 }
 
 /** Notifications a media worker sends to the main thread: event → data. */
@@ -87,6 +122,14 @@ export interface WorkerEvents {
   'stream.track': { streamId: string; kind: 'audio' | 'video'; mimeType: string; clockRate: number };
   /** The connection state of a WHIP peer changed. */
   'whip.state': { resourceId: string; state: string };
+  /** A recorder opened a file (its first frame is written). */
+  'recorder.fileStarted': { recorderId: string; file: RecordedFile };
+  /** A recorder finalized a file (split files while recording). */
+  'recorder.fileFinished': { recorderId: string; file: RecordedFile };
+  /** A recorder could not write (the archive should stop). */
+  'recorder.writeError': { recorderId: string; message: string; code?: string };
+  /** Counters of every recorder of the worker, about twice a second. */
+  'recorder.progress': { recorders: RecorderProgress[] };
 }
 
 export type WorkerMethod = keyof WorkerMethods;
