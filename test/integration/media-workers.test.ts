@@ -139,3 +139,100 @@ describe('media workers', () => {
     );
   });
 });
+
+describe('a media worker that dies while recording', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let core: HeadlessCore;
+  let operator: OperatorClient;
+  let clip: string;
+  before(async () => {
+    dir = tempDir();
+    core = await startHeadless({
+      dataDir: dir.path,
+      env: { SPOOL_MEDIA_WORKERS: '1', SPOOL_FAULT: 'media.workerDiesWhileRecording' },
+    });
+    operator = await OperatorClient.login(core);
+    clip = makeClip({ durationSec: 10 });
+  });
+  after(async () => {
+    await core?.stop();
+    dir.remove();
+  });
+
+  it('restarts; the WHIP session ends, the archive records on and its files play, the gap between them', async () => {
+    const room = await operator.createRoom();
+    const token = await operator.createToken(room.id);
+    const api = new ArchiveApi(core.url);
+    const threadsNow = async () =>
+      (await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+    const before = (await threadsNow()).find((t) => t.name === 'media-0')!;
+    const first = await SyntheticPublisher.start({
+      whipUrl: token.whipUrl,
+      token: token.token,
+      clip,
+      loop: true,
+    });
+    let second: SyntheticPublisher | null = null;
+    try {
+      const firstStream = await waitFor(
+        async () => (await operator.room(room.id)).session?.streams[0],
+        15_000,
+        'the first WHIP stream',
+      );
+      const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+      // The fault ends the worker 3 s after its recorder started.
+      await waitFor(
+        async () => (await operator.room(room.id)).session?.streams.every((s) => s.id !== firstStream.id),
+        20_000,
+        'the stream to end with its worker',
+      );
+      const gone = await fetch(first.resourceUrl, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${token.token}` },
+      });
+      assert.equal(gone.status, 404, 'the WHIP session ended with its worker');
+      assert.equal((await api.get(archive.id)).status, 'started', 'the archive records on');
+      const restarted = await waitFor(
+        async () => (await threadsNow()).find((t) => t.name === 'media-0' && t.threadId !== before.threadId),
+        15_000,
+        'the worker to restart',
+      );
+      assert.ok(restarted.heapUsed > 0);
+      await first.close();
+      // The encoder POSTs again; the new stream is recorded on the new worker.
+      second = await SyntheticPublisher.start({
+        whipUrl: token.whipUrl,
+        token: token.token,
+        clip,
+        loop: true,
+      });
+      await waitFor(
+        async () => (await threadsNow()).some((t) => t.hosts?.recorders === 1),
+        15_000,
+        'the new stream recorded',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await api.stop(archive.id);
+      await api.waitStatus(archive.id, 'available', 20_000);
+      // Every file plays to the duration the manifest gives (the first one repaired).
+      const manifest = await checkManifestFiles(dir.path, archive.id, 0.5);
+      assert.equal(manifest.files.length, 2);
+      const [a, b] = [...manifest.files].sort((x, y) => x.startTimeOffset - y.startTimeOffset);
+      assert.equal(a!.streamId, firstStream.id);
+      // Of the ~3 s recorded before the worker died, what reached the disk: the interleaver holds
+      // 1 s and the open cluster more (measured 1.0 s here).
+      assert.ok(
+        a!.stopTimeOffset - a!.startTimeOffset >= 500,
+        `first file ${a!.stopTimeOffset - a!.startTimeOffset} ms`,
+      );
+      assert.ok(b!.startTimeOffset >= a!.stopTimeOffset, 'the gap lies between the files');
+      assert.ok(
+        b!.stopTimeOffset - b!.startTimeOffset >= 1000,
+        `second file ${b!.stopTimeOffset - b!.startTimeOffset} ms`,
+      );
+    } finally {
+      await first.close();
+      await second?.stop();
+    }
+  });
+});

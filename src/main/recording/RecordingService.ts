@@ -467,6 +467,30 @@ export class RecordingService {
         );
   }
 
+  /**
+   * A file its writer could not finalize (its media worker died): rewritten by ffmpeg from what
+   * reached the disk (duration, index), its duration probed. Without ffmpeg it is kept as it is.
+   */
+  async #repairFile(active: ActiveArchive, file: RecordedFile): Promise<RecordedFile> {
+    const path = join(active.dir, file.filename);
+    const ffmpeg = this.#options.ffmpeg();
+    let durationMs = file.durationMs;
+    if (!(ffmpeg instanceof Error)) {
+      const repaired = `${path}.repair${file.filename.slice(file.filename.lastIndexOf('.'))}`;
+      try {
+        await remux(ffmpeg, path, repaired, false);
+        renameSync(repaired, path);
+      } catch (error) {
+        rmSync(repaired, { force: true });
+        this.#logger.warn({ err: error, file: file.filename }, 'file could not be repaired; kept as it is');
+      }
+      const probed = await probeStreams(ffmpeg, path).catch(() => null);
+      if (probed !== null) durationMs = Math.round(probed.duration * 1000);
+    }
+    const size = existsSync(path) ? statSync(path).size : 0;
+    return { ...file, size, durationMs, stopOffsetMs: file.startOffsetMs + durationMs };
+  }
+
   /** The disk has room again: every recorder writes again (this thread and the media workers). */
   resumeWrites(): void {
     this.budget.resume();
@@ -507,6 +531,7 @@ export class RecordingService {
       // MP4 archives are remuxed at the end (new names): their files are announced then.
       if (active.record.format !== 'mp4') this.#announceFile(active.id, file.filename);
     };
+    const repair = (file: RecordedFile) => this.#repairFile(active, file);
     const split =
       splitDuration !== undefined ? { split: { durationSec: splitDuration, only: splitOnly ?? false } } : {};
     const baseName = segment === 0 ? stream.id : `${stream.id}_${segment}`;
@@ -531,7 +556,7 @@ export class RecordingService {
             Math.floor(this.#options.settings.recordingQueueBytes / this.#options.media.size),
           ),
         },
-        { onFileStarted, onFileFinished, onWriteError },
+        { onFileStarted, onFileFinished, onWriteError, repair },
         logger,
       );
       this.#workerRecorders.add(remote);

@@ -18,6 +18,11 @@ export interface WorkerRecorderCallbacks {
   onFileStarted: (file: RecordedFile) => void;
   onFileFinished: (file: RecordedFile) => void;
   onWriteError: (error: Error) => void;
+  /**
+   * Finalizes a file its worker left unfinished (the worker died): what reached the disk is kept,
+   * its duration and index rewritten, as crash recovery does.
+   */
+  repair: (file: RecordedFile) => Promise<RecordedFile>;
 }
 
 /** How long a worker may take to finalize a recorder's files. */
@@ -109,13 +114,15 @@ export class WorkerRecorder implements Recorder {
           this.#logger.error({ err: error }, 'the media worker could not finalize the recording');
         }
       }
-      // What reached the disk before the worker ended: the clusters written are playable; the
-      // file's duration and cues are not written (docs/threads.md, "When a worker dies").
-      return [...this.#open.values()].map((file) => ({
-        ...file,
-        size: this.#progress?.readable[file.filename] ?? file.size,
-        error: 'the media worker recording this stream ended',
-      }));
+      // What reached the disk before the worker ended is kept and finalized here, as crash
+      // recovery does (docs/threads.md, "When a worker dies"); the archive records on.
+      const files: RecordedFile[] = [];
+      for (const file of this.#open.values()) {
+        this.#logger.warn({ file: file.filename }, 'media worker ended: finalizing what reached the disk');
+        files.push(await this.#callbacks.repair(file));
+      }
+      this.#open.clear();
+      return files;
     })();
     return this.#stopping;
   }

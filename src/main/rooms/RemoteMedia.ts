@@ -3,7 +3,7 @@ import type { MediaWorker } from '../workers/MediaWorker';
 import type { PeerSetup } from '../workers/protocol';
 import type { WorkerPool } from '../workers/WorkerPool';
 import type { MediaKind, Stream } from './Stream';
-import { WorkerPeer } from './WorkerPeer';
+import { streamInit, WorkerPeer } from './WorkerPeer';
 
 /** Why handles on a worker that ended are closed (guests see it as the `bye`/close reason). */
 export const WORKER_DIED = 'media worker died';
@@ -89,9 +89,16 @@ export class RemoteMedia {
     return peer;
   }
 
-  /** A stream received on a worker: its track events reach it, and closing it ends it there. */
+  /**
+   * A stream received on a worker: created there first (before a recorder or a peer refers to
+   * it; a worker handles requests in order), its track events reach it, closing it ends it there.
+   */
   hostStream(stream: Stream, worker: MediaWorker): void {
     this.#streams.set(stream.id, { stream, worker });
+    worker.request('stream.create', { stream: streamInit(stream) }).catch((error: Error) => {
+      this.#logger.error({ err: error, streamId: stream.id }, 'the media worker could not create the stream');
+      stream.close(`media worker: ${error.message}`);
+    });
     stream.once('close', (reason) => {
       if (this.#streams.get(stream.id)?.worker !== worker) return;
       this.#streams.delete(stream.id);

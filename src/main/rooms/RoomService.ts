@@ -27,7 +27,7 @@ import { Participant } from './Participant';
 import type { MediaPeer } from './MediaPeer';
 import { Peer } from './Peer';
 import { RemoteMedia, WORKER_DIED } from './RemoteMedia';
-import { streamInit, WorkerPeer } from './WorkerPeer';
+import { WorkerPeer } from './WorkerPeer';
 import type { WorkerPool } from '../workers/WorkerPool';
 import type { MediaWorker } from '../workers/MediaWorker';
 import { applyTrickleFragment, peerConfig, waitForGathering, type RtcNetwork } from './rtcConfig';
@@ -373,7 +373,11 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     const participant = new Participant(info, peer, send);
     if (peer !== null) {
       peer.on('offer', (offer) => participant.send({ type: 'offer', ...offer }));
-      peer.once('close', (reason) => participant.close(reason));
+      peer.once('close', (reason) => {
+        // The media side is gone but the guest is fine: it joins again (docs/signaling.md).
+        if (reason === WORKER_DIED) participant.send({ type: 'reconnect', reason });
+        participant.close(reason);
+      });
     }
     this.repo.insertConnection(info);
     participant.once('close', (reason) => {
@@ -407,13 +411,25 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       throw new StudioError('InvalidArgument', 'publish audio, video or both', 'audio');
     if (participant.peer === null)
       throw new StudioError('Conflict', 'this connection cannot publish over signaling');
-    const stream = this.#addStream(participant, options.videoType, options.audio, options.video);
-    if (participant.peer instanceof WorkerPeer) this.#remote!.hostStream(stream, participant.peer.worker);
+    const stream = this.#addStream(
+      participant,
+      options.videoType,
+      options.audio,
+      options.video,
+      participant.peer instanceof WorkerPeer ? participant.peer.worker : null,
+    );
     participant.peer.publish(stream, requestId);
     return stream;
   }
 
-  #addStream(participant: Participant, videoType: VideoType | null, audio: boolean, video: boolean): Stream {
+  /** A new stream in the room; `worker` receives it when the media plane runs on workers. */
+  #addStream(
+    participant: Participant,
+    videoType: VideoType | null,
+    audio: boolean,
+    video: boolean,
+    worker: MediaWorker | null = null,
+  ): Stream {
     const room = this.#live.get(participant.info.roomId);
     if (room === undefined || participant.closed)
       throw new StudioError('Conflict', 'the connection has left the room');
@@ -438,6 +454,8 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       this.repo.endStream(stream.id, Date.now());
       this.#options.bus.publish('stream.destroyed', { ...stream.info(), reason }, { roomId: room.id });
     });
+    // Known as a worker's before the room hears of it: a recorder starting at once goes there.
+    if (worker !== null) this.#remote?.hostStream(stream, worker);
     room.addStream(stream, participant);
     this.#options.bus.publish('stream.created', stream.info(), { roomId: room.id });
     return stream;
@@ -571,8 +589,13 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     let worker: MediaWorker;
     try {
       worker = remote.workerFor(record.id);
-      stream = this.#addStream(participant, summary.video ? 'camera' : null, summary.audio, summary.video);
-      remote.hostStream(stream, worker);
+      stream = this.#addStream(
+        participant,
+        summary.video ? 'camera' : null,
+        summary.audio,
+        summary.video,
+        worker,
+      );
       let connected = false;
       remote.hostWhip(
         resourceId,
@@ -594,7 +617,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       });
       ({ answer } = await worker.request('whip.offer', {
         resourceId,
-        stream: streamInit(stream),
+        streamId: stream.id,
         offer,
         network: this.#options.network,
         preferredVideoCodec: record.settings.preferredVideoCodec,

@@ -59,7 +59,7 @@ export class WorkerPeer extends TypedEmitter<PeerEvents> implements MediaPeer {
     if (this.#closed) return;
     this.#send('peer.publish', {
       peerId: this.id,
-      stream: streamInit(stream),
+      streamId: stream.id,
       ...(requestId !== undefined ? { requestId } : {}),
     });
   }

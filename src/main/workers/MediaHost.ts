@@ -33,6 +33,9 @@ export class MediaHost {
   readonly #logger: Logger;
   readonly #notify: <E extends WorkerEvent>(event: E, data: WorkerEvents[E]) => void;
 
+  /** Called when a recorder starts (the `media.workerDiesWhileRecording` fault hooks here). */
+  onRecorderStarted: (() => void) | null = null;
+
   constructor(logger: Logger, notify: <E extends WorkerEvent>(event: E, data: WorkerEvents[E]) => void) {
     this.#logger = logger;
     this.#notify = notify;
@@ -63,9 +66,13 @@ export class MediaHost {
         });
         return {};
       },
-      'peer.publish': ({ peerId, stream: init, requestId }) => {
+      'stream.create': ({ stream }) => {
+        this.#addStream(stream);
+        return {};
+      },
+      'peer.publish': ({ peerId, streamId, requestId }) => {
         const peer = this.#peer(peerId);
-        const stream = this.#addStream(init);
+        const stream = this.#stream(streamId);
         let published = this.#published.get(peerId);
         if (published === undefined) this.#published.set(peerId, (published = new Set()));
         published.add(stream.id);
@@ -104,11 +111,11 @@ export class MediaHost {
         this.#closeStream(streamId, reason);
         return {};
       },
-      'whip.offer': async ({ resourceId, stream: init, offer, network, preferredVideoCodec }) => {
+      'whip.offer': async ({ resourceId, streamId, offer, network, preferredVideoCodec }) => {
         if (this.#whip.has(resourceId))
           throw new StudioError('Conflict', `WHIP session ${resourceId} exists`, 'resourceId');
+        const stream = this.#stream(streamId);
         const pc = new RTCPeerConnection(peerConfig(network, preferredVideoCodec));
-        const stream = this.#addStream(init);
         this.#whip.set(resourceId, { pc, stream });
         pc.onRemoteTransceiverAdded.subscribe((transceiver) => {
           transceiver.onTrack.subscribe((track) => {
@@ -204,6 +211,7 @@ export class MediaHost {
         }),
     });
     this.#recorders.set(recorderId, recorder);
+    this.onRecorderStarted?.();
     this.#progressTimer ??= setInterval(() => this.#reportProgress(), 500);
     return {};
   }
@@ -222,6 +230,12 @@ export class MediaHost {
         readable: r.readableFiles(),
       })),
     });
+  }
+
+  #stream(streamId: string): Stream {
+    const stream = this.#streams.get(streamId);
+    if (stream === undefined) throw notFound(`stream ${streamId} is not on this media worker`, 'streamId');
+    return stream;
   }
 
   #peer(peerId: string): Peer {

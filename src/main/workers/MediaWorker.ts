@@ -37,6 +37,8 @@ export interface MediaWorkerOptions {
   missedPings: number;
   /** How long the worker may take to load and say `ready`. */
   startTimeoutMs: number;
+  /** How many times this index was restarted before. */
+  restarts: number;
 }
 
 interface Pending {
@@ -76,6 +78,7 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> {
       protocolVersion: PROTOCOL_VERSION,
       allowFaults: options.allowFaults,
       logLevel: options.logLevel,
+      restarts: options.restarts,
     };
     this.#worker = new Worker(options.entry, { workerData: data, name: this.name });
     this.#worker.on('message', (message: unknown) => this.#receive(message));

@@ -183,6 +183,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       heartbeatMs: this.#options.heartbeatMs,
       missedPings: this.#options.missedPings,
       startTimeoutMs: this.#options.startTimeoutMs,
+      restarts: slot.restarts,
     });
     if (this.#closed) {
       await worker.close(this.#options.closeTimeoutMs);

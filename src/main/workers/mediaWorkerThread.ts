@@ -24,6 +24,15 @@ if (data.protocolVersion !== PROTOCOL_VERSION) {
 installDtlsGuard();
 const media = new MediaHost(logger, (event, eventData) => host.notify(event, eventData));
 
+if (process.env.SPOOL_FAULT === 'media.workerDiesWhileRecording' && data.restarts === 0) {
+  media.onRecorderStarted = () => {
+    media.onRecorderStarted = null;
+    setTimeout(() => {
+      throw new Error('fault injection: media.workerDiesWhileRecording');
+    }, 3000);
+  };
+}
+
 let lastElu = performance.eventLoopUtilization();
 
 const faultsOnly = (): void => {

@@ -78,8 +78,13 @@ export interface WorkerMethods {
   'fault.hang': { params: Record<string, never>; result: Record<string, never> };
   /** A browser participant's peer (the studio offers; offers come back as `peer.offer`). */
   'peer.create': { params: { peerId: string } & PeerSetup; result: Empty };
-  /** Receive-only m-lines for a stream the peer's client publishes (the stream lives here). */
-  'peer.publish': { params: { peerId: string; stream: StreamInit; requestId?: string }; result: Empty };
+  /**
+   * A stream received on this worker, created before anything refers to it (a recorder may be
+   * started for it before its peer negotiates).
+   */
+  'stream.create': { params: { stream: StreamInit }; result: Empty };
+  /** Receive-only m-lines for a stream (created here) the peer's client publishes. */
+  'peer.publish': { params: { peerId: string; streamId: string; requestId?: string }; result: Empty };
   'peer.unpublish': { params: { peerId: string; streamId: string }; result: Empty };
   /** Forwards a stream hosted on this worker to the peer (NotFound if it is elsewhere). */
   'peer.subscribe': { params: { peerId: string; streamId: string }; result: Empty };
@@ -91,7 +96,7 @@ export interface WorkerMethods {
   'stream.close': { params: { streamId: string; reason: string }; result: Empty };
   /** A WHIP offer: a receive-only peer with one stream; the answer carries the candidates. */
   'whip.offer': {
-    params: { resourceId: string; stream: StreamInit; offer: string } & PeerSetup;
+    params: { resourceId: string; streamId: string; offer: string } & PeerSetup;
     result: { answer: string };
   };
   /** Trickled candidates (`application/trickle-ice-sdpfrag`). */
@@ -163,6 +168,8 @@ export interface MediaWorkerData {
   allowFaults: boolean;
   /** pino level of the worker's logger. */
   logLevel: string;
+  /** How many times this index was restarted before (0 for the first worker). */
+  restarts: number;
 }
 
 const CODES = new Set<ErrorCode>([
