@@ -236,3 +236,74 @@ describe('a media worker that dies while recording', () => {
     }
   });
 });
+
+describe('streams across media workers', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let core: HeadlessCore;
+  let operator: OperatorClient;
+  let clip: string;
+  before(async () => {
+    dir = tempDir();
+    core = await startHeadless({
+      dataDir: dir.path,
+      // Each connection on the least-loaded worker: publisher and subscriber on different ones.
+      env: { SPOOL_MEDIA_WORKERS: '2', SPOOL_MEDIA_WORKER_PLACEMENT: 'spread', SPOOL_SESSION_GRACE_SEC: '1' },
+    });
+    operator = await OperatorClient.login(core);
+    clip = makeClip({ durationSec: 10 });
+  });
+  after(async () => {
+    await core?.stop();
+    dir.remove();
+  });
+
+  it('forwards a publisher on one worker to a subscriber on the other over the route between them', async () => {
+    const threadsNow = async () =>
+      (await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+    const room = await operator.createRoom();
+    const publisherToken = await operator.createToken(room.id);
+    const subscriberToken = await operator.createToken(room.id, { role: 'subscriber' });
+    const publisher = await SyntheticPublisher.start({
+      whipUrl: publisherToken.whipUrl,
+      token: publisherToken.token,
+      clip,
+      loop: true,
+    });
+    let subscriber: NodeSubscriber | null = null;
+    try {
+      const stream = await waitFor(
+        async () =>
+          (await operator.room(room.id)).session?.streams[0]?.codecs.video !== undefined &&
+          (await operator.room(room.id)).session?.streams[0],
+        15_000,
+        'the WHIP stream',
+      );
+      subscriber = await NodeSubscriber.join(core.url, subscriberToken.token);
+      const received = { audio: 0, video: 0 };
+      subscriber.onPacket = (connectionId, kind) => {
+        if (connectionId === stream.connectionId) received[kind]++;
+      };
+      await waitFor(
+        () => received.audio > 50 && received.video > 50,
+        20_000,
+        'audio and video across workers',
+      );
+      const hosts = (await threadsNow()).filter((t) => t.hosts !== undefined).map((t) => t.hosts!);
+      // The publisher's worker hosts the WHIP session and its stream; the other the subscriber's
+      // peer and the stand-in of the stream it imports.
+      assert.deepEqual(hosts.map((h) => [h.whip, h.peers, h.streams]).sort(), [
+        [0, 1, 1],
+        [1, 0, 1],
+      ]);
+    } finally {
+      await subscriber?.close();
+      await publisher.stop();
+    }
+    await waitFor(
+      async () =>
+        (await threadsNow()).every((t) => t.hosts === undefined || t.hosts.streams + t.hosts.peers === 0),
+      10_000,
+      'both workers to drop the stream and the import',
+    );
+  });
+});

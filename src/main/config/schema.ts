@@ -167,6 +167,11 @@ export const settingsSchema = z.strictObject({
     .min(0, 'must be between 0 and 64')
     .max(64, 'must be between 0 and 64')
     .default(0),
+  /**
+   * Where media workers host peers: `room` keeps a room on one worker; `spread` puts each
+   * connection on the least-loaded worker (streams then cross workers: tests and benches).
+   */
+  mediaWorkerPlacement: z.enum(['room', 'spread'], { error: 'must be room or spread' }).default('room'),
   /** Logging level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

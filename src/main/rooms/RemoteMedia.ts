@@ -24,9 +24,13 @@ export class RemoteMedia {
     { worker: MediaWorker; onState: (state: string) => void; onEnd: () => void }
   >();
 
-  constructor(pool: WorkerPool, logger: Logger) {
+  /** `room`: a room's peers share one worker; `spread`: each peer on the least-loaded worker. */
+  readonly #placement: 'room' | 'spread';
+
+  constructor(pool: WorkerPool, logger: Logger, placement: 'room' | 'spread' = 'room') {
     this.#pool = pool;
     this.#logger = logger;
+    this.#placement = placement;
     for (const worker of pool.workers()) this.#attach(worker);
     pool.on('workerStarted', (worker) => this.#attach(worker));
   }
@@ -58,6 +62,7 @@ export class RemoteMedia {
 
   /** The worker hosting a room's media (placed on the least-loaded one at its first use). */
   workerFor(roomId: string): MediaWorker {
+    if (this.#placement === 'spread') return this.#pool.pick();
     let worker = this.#rooms.get(roomId);
     if (worker === undefined || worker.closed) {
       worker = this.#pool.pick();
@@ -79,7 +84,7 @@ export class RemoteMedia {
   /** A browser participant's peer on the room's worker. */
   createPeer(roomId: string, peerId: string, setup: PeerSetup, logger: Logger): WorkerPeer {
     const worker = this.workerFor(roomId);
-    const peer = new WorkerPeer(worker, peerId, setup, logger);
+    const peer = new WorkerPeer(worker, peerId, setup, logger, (streamId) => this.workerOfStream(streamId));
     worker.load++;
     this.#peers.set(peerId, peer);
     peer.once('close', () => {

@@ -117,7 +117,11 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     this.repo = new RoomRepository(options.db);
     this.tokens = new JoinTokens(options.joinKey);
     this.#remote = options.media
-      ? new RemoteMedia(options.media, options.logger.child({ part: 'media' }))
+      ? new RemoteMedia(
+          options.media,
+          options.logger.child({ part: 'media' }),
+          options.settings.mediaWorkerPlacement,
+        )
       : null;
     // werift's DTLS client drops the handshake on a retransmitted HelloVerifyRequest.
     installDtlsGuard();

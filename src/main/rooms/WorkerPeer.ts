@@ -34,11 +34,21 @@ export class WorkerPeer extends TypedEmitter<PeerEvents> implements MediaPeer {
   readonly #subscribed = new Set<string>();
   #closed = false;
 
-  constructor(worker: MediaWorker, id: string, setup: PeerSetup, logger: Logger) {
+  /** The worker receiving a stream (null: unknown), to forward streams of other workers. */
+  readonly #workerOf: (streamId: string) => MediaWorker | null;
+
+  constructor(
+    worker: MediaWorker,
+    id: string,
+    setup: PeerSetup,
+    logger: Logger,
+    workerOf: (streamId: string) => MediaWorker | null = () => null,
+  ) {
     super();
     this.id = id;
     this.worker = worker;
     this.#logger = logger;
+    this.#workerOf = workerOf;
     this.#send('peer.create', { peerId: id, ...setup });
   }
 
@@ -72,11 +82,18 @@ export class WorkerPeer extends TypedEmitter<PeerEvents> implements MediaPeer {
   subscribe(stream: Stream): void {
     if (this.#closed || this.#subscribed.has(stream.id)) return;
     this.#subscribed.add(stream.id);
-    // A stream on another worker needs a route (docs/threads.md, not built yet): the peer stays
-    // up without it, the failure is logged.
-    this.worker.request('peer.subscribe', { peerId: this.id, streamId: stream.id }).catch((error: Error) => {
-      if (!this.#closed) this.#logger.warn({ err: error, streamId: stream.id }, 'cannot forward the stream');
-    });
+    // A stream received on another worker comes over the route between the two.
+    const source = this.#workerOf(stream.id);
+    const from =
+      source !== null && source !== this.worker
+        ? { from: { worker: source.index, stream: streamInit(stream) } }
+        : {};
+    this.worker
+      .request('peer.subscribe', { peerId: this.id, streamId: stream.id, ...from })
+      .catch((error: Error) => {
+        if (!this.#closed)
+          this.#logger.warn({ err: error, streamId: stream.id }, 'cannot forward the stream');
+      });
   }
 
   unsubscribe(streamId: string): void {

@@ -1,4 +1,12 @@
-import { RTCPeerConnection } from 'werift';
+import type { MessagePort } from 'node:worker_threads';
+import {
+  Event,
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  type RTCRtpReceiver,
+  type RtcpPacket,
+} from 'werift';
 import { notFound, StudioError } from '../../shared/errors';
 import type { Logger } from '../logger';
 import { Peer } from '../rooms/Peer';
@@ -15,6 +23,41 @@ interface HostedWhip {
   stream: Stream;
 }
 
+/** A codec as it crosses to another worker. */
+interface CodecInit {
+  mimeType: string;
+  clockRate: number;
+  channels?: number;
+  payloadType?: number;
+  parameters?: string;
+  rtcpFeedback: Array<{ type: string; parameter?: string }>;
+}
+
+/** What two workers say to each other on the route between them (docs/threads.md). */
+type RouteMessage =
+  | { t: 'sub'; streamId: string }
+  | { t: 'unsub'; streamId: string }
+  | { t: 'pli'; streamId: string }
+  | { t: 'track'; streamId: string; kind: MediaKind; codec: CodecInit; ssrc: number }
+  | { t: 'rtp'; streamId: string; kind: MediaKind; data: Uint8Array }
+  | { t: 'end'; streamId: string };
+
+/** A stream of another worker forwarded to peers of this one. */
+interface Imported {
+  stream: Stream;
+  from: number;
+  tracks: Map<MediaKind, MediaStreamTrack>;
+  /** Local peers subscribed to it; the import ends with the last. */
+  peers: Set<string>;
+}
+
+/** Copies a packet into its own buffer, so it can be transferred (werift's may share a pool). */
+function ownBytes(data: Buffer): Uint8Array {
+  const out = new Uint8Array(data.length);
+  out.set(data);
+  return out;
+}
+
 /**
  * What a media worker hosts (docs/threads.md): browser peers (the same `Peer` as on the main
  * thread), WHIP peers and the streams they receive. Forwarding between peers of this worker is
@@ -27,6 +70,11 @@ export class MediaHost {
   readonly #published = new Map<string, Set<string>>();
   readonly #whip = new Map<string, HostedWhip>();
   readonly #recorders = new Map<string, StreamRecorder>();
+  /** Routes to the other workers, by their index. */
+  readonly #routes = new Map<number, MessagePort>();
+  /** Streams of this worker sent to another: `<streamId> <worker>` → stop sending. */
+  readonly #exports = new Map<string, () => void>();
+  readonly #imports = new Map<string, Imported>();
   /** This worker's write queue (its share of `recordingQueueBytes`), made by the first recorder. */
   #budget: WriteBudget | null = null;
   #progressTimer: NodeJS.Timeout | null = null;
@@ -60,6 +108,7 @@ export class MediaHost {
         peer.on('offer', (offer) => this.#notify('peer.offer', { peerId, offer }));
         peer.once('close', (reason) => {
           this.#peers.delete(peerId);
+          for (const streamId of [...this.#imports.keys()]) this.#releaseImport(streamId, peerId);
           for (const streamId of this.#published.get(peerId) ?? []) this.#closeStream(streamId, reason);
           this.#published.delete(peerId);
           this.#notify('peer.close', { peerId, reason });
@@ -84,15 +133,19 @@ export class MediaHost {
         if (stream !== undefined) this.#peers.get(peerId)?.unpublish(stream);
         return {};
       },
-      'peer.subscribe': ({ peerId, streamId }) => {
-        const stream = this.#streams.get(streamId);
+      'peer.subscribe': ({ peerId, streamId, from }) => {
+        const peer = this.#peer(peerId);
+        let stream = this.#streams.get(streamId);
+        if (stream === undefined && from !== undefined)
+          stream = this.#import(from.worker, from.stream, peerId);
         if (stream === undefined)
           throw notFound(`stream ${streamId} is not on this media worker`, 'streamId');
-        this.#peer(peerId).subscribe(stream);
+        peer.subscribe(stream);
         return {};
       },
       'peer.unsubscribe': ({ peerId, streamId }) => {
         this.#peers.get(peerId)?.unsubscribe(streamId);
+        this.#releaseImport(streamId, peerId);
         return {};
       },
       'peer.answer': async ({ peerId, sdp }) => {
@@ -179,6 +232,154 @@ export class MediaHost {
     };
   }
 
+  /** The route to another worker (a restarted worker brings a new one). */
+  setRoute(peerIndex: number, port: MessagePort): void {
+    this.#dropRoute(peerIndex);
+    this.#routes.set(peerIndex, port);
+    port.on('message', (message: RouteMessage) => this.#onRoute(peerIndex, port, message));
+    port.on('close', () => {
+      if (this.#routes.get(peerIndex) === port) this.#dropRoute(peerIndex);
+    });
+  }
+
+  #dropRoute(peerIndex: number): void {
+    const port = this.#routes.get(peerIndex);
+    if (port === undefined) return;
+    this.#routes.delete(peerIndex);
+    for (const [key, stop] of [...this.#exports]) {
+      if (key.endsWith(` ${peerIndex}`)) {
+        stop();
+        this.#exports.delete(key);
+      }
+    }
+    for (const [streamId, imported] of [...this.#imports])
+      if (imported.from === peerIndex) this.#closeStream(streamId, 'media worker died');
+    port.close();
+  }
+
+  #onRoute(peerIndex: number, port: MessagePort, message: RouteMessage): void {
+    switch (message.t) {
+      case 'sub':
+        this.#export(peerIndex, port, message.streamId);
+        return;
+      case 'unsub': {
+        const key = `${message.streamId} ${peerIndex}`;
+        this.#exports.get(key)?.();
+        this.#exports.delete(key);
+        return;
+      }
+      case 'pli':
+        this.#streams.get(message.streamId)?.requestKeyframe();
+        return;
+      case 'track': {
+        const imported = this.#imports.get(message.streamId);
+        if (imported === undefined || imported.tracks.has(message.kind)) return;
+        const codec = new RTCRtpCodecParameters({
+          ...message.codec,
+          rtcpFeedback: message.codec.rtcpFeedback.map((f) => ({ ...f })),
+        });
+        const track = new MediaStreamTrack({ kind: message.kind, codec });
+        track.ssrc = message.ssrc;
+        imported.tracks.set(message.kind, track);
+        const streamId = message.streamId;
+        // A stand-in for the publisher's receiver: keyframe requests travel back on the route.
+        const receiver = {
+          onRtcp: new Event<[RtcpPacket]>(),
+          sendRtcpPLI: async () => port.postMessage({ t: 'pli', streamId } satisfies RouteMessage),
+        } as unknown as RTCRtpReceiver;
+        imported.stream.addTrack({ kind: message.kind, track, receiver });
+        return;
+      }
+      case 'rtp': {
+        const track = this.#imports.get(message.streamId)?.tracks.get(message.kind);
+        track?.writeRtp(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+        return;
+      }
+      case 'end':
+        this.#closeStream(message.streamId, 'stream ended');
+        return;
+    }
+  }
+
+  /** Sends a stream of this worker to another one, once per destination worker. */
+  #export(peerIndex: number, port: MessagePort, streamId: string): void {
+    const key = `${streamId} ${peerIndex}`;
+    const stream = this.#streams.get(streamId);
+    if (stream === undefined || this.#imports.has(streamId)) {
+      port.postMessage({ t: 'end', streamId } satisfies RouteMessage);
+      return;
+    }
+    if (this.#exports.has(key)) return;
+    const dispose: Array<() => void> = [];
+    const send = (t: { kind: MediaKind; track: MediaStreamTrack }) => {
+      const codec = t.track.codec;
+      if (codec === undefined) return;
+      port.postMessage({
+        t: 'track',
+        streamId,
+        kind: t.kind,
+        ssrc: t.track.ssrc ?? 0,
+        codec: {
+          mimeType: codec.mimeType,
+          clockRate: codec.clockRate,
+          ...(codec.channels !== undefined ? { channels: codec.channels } : {}),
+          ...(codec.payloadType !== undefined ? { payloadType: codec.payloadType } : {}),
+          ...(codec.parameters !== undefined ? { parameters: codec.parameters } : {}),
+          rtcpFeedback: codec.rtcpFeedback.map((f) => ({
+            type: f.type,
+            ...(f.parameter !== undefined ? { parameter: f.parameter } : {}),
+          })),
+        },
+      } satisfies RouteMessage);
+      const kind = t.kind;
+      const { unSubscribe } = t.track.onReceiveRtp.subscribe((packet) => {
+        // One copy per packet per destination worker, moved (not cloned) to it.
+        const data = ownBytes(packet.serialize());
+        port.postMessage({ t: 'rtp', streamId, kind, data } satisfies RouteMessage, [
+          data.buffer as ArrayBuffer,
+        ]);
+      });
+      dispose.push(unSubscribe);
+    };
+    for (const t of stream.tracks.values()) send(t);
+    stream.on('track', send);
+    const onClose = () => {
+      this.#exports.delete(key);
+      port.postMessage({ t: 'end', streamId } satisfies RouteMessage);
+    };
+    stream.once('close', onClose);
+    this.#exports.set(key, () => {
+      stream.off('track', send);
+      stream.off('close', onClose);
+      for (const d of dispose) d();
+    });
+  }
+
+  /** The local stand-in of another worker's stream (made on the first local subscriber). */
+  #import(from: number, init: StreamInit, peerId: string): Stream {
+    const existing = this.#imports.get(init.id);
+    if (existing !== undefined) {
+      existing.peers.add(peerId);
+      return existing.stream;
+    }
+    const port = this.#routes.get(from);
+    if (port === undefined) throw new StudioError('Unavailable', `no route to media worker ${from}`, 'from');
+    const stream = this.#addStream(init, false);
+    this.#imports.set(init.id, { stream, from, tracks: new Map(), peers: new Set([peerId]) });
+    stream.once('close', () => {
+      this.#imports.delete(init.id);
+      port.postMessage({ t: 'unsub', streamId: init.id } satisfies RouteMessage);
+    });
+    port.postMessage({ t: 'sub', streamId: init.id } satisfies RouteMessage);
+    return stream;
+  }
+
+  #releaseImport(streamId: string, peerId: string): void {
+    const imported = this.#imports.get(streamId);
+    if (imported === undefined || !imported.peers.delete(peerId) || imported.peers.size > 0) return;
+    this.#closeStream(streamId, 'no subscriber on this worker');
+  }
+
   #startRecorder(init: RecorderInit): Record<string, never> {
     const stream = this.#streams.get(init.streamId);
     if (stream === undefined)
@@ -244,7 +445,8 @@ export class MediaHost {
     return peer;
   }
 
-  #addStream(init: StreamInit): Stream {
+  /** A stream hosted here; `notify`: its tracks are reported to the main thread (not for imports). */
+  #addStream(init: StreamInit, notify = true): Stream {
     if (this.#streams.has(init.id)) throw new StudioError('Conflict', `stream ${init.id} exists`, 'streamId');
     const stream = new Stream(init);
     stream.onListenerError = (event, error) =>
@@ -252,7 +454,7 @@ export class MediaHost {
     this.#streams.set(stream.id, stream);
     stream.on('track', (t) => {
       const codec = t.track.codec;
-      if (codec !== undefined)
+      if (codec !== undefined && notify)
         this.#notify('stream.track', {
           streamId: stream.id,
           kind: t.kind,
@@ -283,6 +485,7 @@ export class MediaHost {
   /** Closes every peer and stream (the worker is shutting down). */
   close(): void {
     if (this.#progressTimer !== null) clearInterval(this.#progressTimer);
+    for (const peerIndex of [...this.#routes.keys()]) this.#dropRoute(peerIndex);
     for (const resourceId of [...this.#whip.keys()]) this.#closeWhip(resourceId);
     for (const peer of [...this.#peers.values()]) peer.close('media worker closed');
     for (const streamId of [...this.#streams.keys()]) this.#closeStream(streamId, 'media worker closed');

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import { StudioError } from '../../shared/errors';
 import type { Logger } from '../logger';
 import { TypedEmitter } from '../util/TypedEmitter';
@@ -8,6 +8,7 @@ import {
   PROTOCOL_VERSION,
   type MediaWorkerData,
   type NotificationMessage,
+  type PortMessage,
   type ResponseMessage,
   type ThreadStats,
   type WorkerEvents,
@@ -145,6 +146,16 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> {
       this.#pending.set(id, { method, resolve: resolve as (r: unknown) => void, reject, timer });
       this.#worker.postMessage({ v: PROTOCOL_VERSION, kind: 'request', id, method, params });
     });
+  }
+
+  /** Gives the worker its end of the route to another worker (docs/threads.md). */
+  attachPort(peerIndex: number, port: MessagePort): void {
+    if (this.#closed || this.#closing) {
+      port.close();
+      return;
+    }
+    const message: PortMessage = { v: PROTOCOL_VERSION, kind: 'port', peerIndex, port };
+    this.#worker.postMessage(message, [port]);
   }
 
   /** Heap and event-loop figures of the thread. */

@@ -6,6 +6,7 @@ import {
   isMessage,
   PROTOCOL_VERSION,
   type NotificationMessage,
+  type PortMessage,
   type RequestMessage,
   type ResponseMessage,
   type WorkerEvent,
@@ -31,6 +32,9 @@ export class WorkerHost {
   readonly #handlers: Handlers;
   readonly #logger: Logger;
 
+  /** A route port to another worker arrived. */
+  onPort: ((peerIndex: number, port: MessagePort) => void) | null = null;
+
   constructor(port: MessagePort, handlers: Handlers, logger: Logger) {
     this.#port = port;
     this.#handlers = handlers;
@@ -44,6 +48,11 @@ export class WorkerHost {
   }
 
   #receive(message: unknown): void {
+    const port = message as Partial<PortMessage> | null;
+    if (port?.kind === 'port' && port.v === PROTOCOL_VERSION && port.port !== undefined) {
+      this.onPort?.(port.peerIndex!, port.port);
+      return;
+    }
     if (!isMessage(message) || message.kind !== 'request') {
       this.#logger.warn({ message }, 'media worker: not a request, ignored');
       return;

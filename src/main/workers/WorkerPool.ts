@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { threadId } from 'node:worker_threads';
+import { MessageChannel, threadId } from 'node:worker_threads';
 import { StudioError } from '../../shared/errors';
 import type { Logger } from '../logger';
 import { TypedEmitter } from '../util/TypedEmitter';
@@ -190,6 +190,13 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       return;
     }
     worker.onListenerError = this.onListenerError;
+    // A route to every worker already running (the others connect to this one when they start).
+    for (const other of this.workers()) {
+      if (other.index === slot.index) continue;
+      const { port1, port2 } = new MessageChannel();
+      worker.attachPort(other.index, port1);
+      other.attachPort(slot.index, port2);
+    }
     slot.worker = worker;
     worker.once('died', (reason) => this.#onDied(slot, worker, reason));
     this.safeEmit('workerStarted', worker, slot.restarts);

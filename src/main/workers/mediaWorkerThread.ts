@@ -80,4 +80,5 @@ const handlers: Handlers = {
 };
 
 const host = new WorkerHost(parentPort, handlers, logger);
+host.onPort = (peerIndex, port) => media.setRoute(peerIndex, port);
 host.notify('ready', { pid: process.pid, threadId });

@@ -1,3 +1,4 @@
+import type { MessagePort } from 'node:worker_threads';
 import type { RTCIceCandidateInit } from 'werift';
 import type { FramesDropped, RecordingFormat, VideoType } from '../../shared/archive';
 import type { ThreadStats } from '../../shared/api';
@@ -86,8 +87,14 @@ export interface WorkerMethods {
   /** Receive-only m-lines for a stream (created here) the peer's client publishes. */
   'peer.publish': { params: { peerId: string; streamId: string; requestId?: string }; result: Empty };
   'peer.unpublish': { params: { peerId: string; streamId: string }; result: Empty };
-  /** Forwards a stream hosted on this worker to the peer (NotFound if it is elsewhere). */
-  'peer.subscribe': { params: { peerId: string; streamId: string }; result: Empty };
+  /**
+   * Forwards a stream to the peer: one hosted here, or (`from`) one hosted by another worker,
+   * imported over the route between the two (docs/threads.md, "Across workers").
+   */
+  'peer.subscribe': {
+    params: { peerId: string; streamId: string; from?: { worker: number; stream: StreamInit } };
+    result: Empty;
+  };
   'peer.unsubscribe': { params: { peerId: string; streamId: string }; result: Empty };
   'peer.answer': { params: { peerId: string; sdp: string }; result: Empty };
   'peer.candidate': { params: { peerId: string; candidate: RTCIceCandidateInit | null }; result: Empty };
@@ -153,6 +160,15 @@ export type RequestMessage = {
 export type ResponseMessage =
   | { v: number; kind: 'response'; id: number; ok: true; result: unknown }
   | { v: number; kind: 'response'; id: number; ok: false; error: ErrorBody };
+
+/** Hands a worker its end of the route to another worker (the port is in the transfer list). */
+export interface PortMessage {
+  v: number;
+  kind: 'port';
+  /** Index of the worker at the other end. */
+  peerIndex: number;
+  port: MessagePort;
+}
 
 export type NotificationMessage = {
   [E in WorkerEvent]: { v: number; kind: 'notification'; event: E; data: WorkerEvents[E] };
