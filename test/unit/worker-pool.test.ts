@@ -127,9 +127,8 @@ describe('media worker pool (real worker threads)', () => {
     await pool.start();
     const stuck = pool.worker(0)!;
     const died = next(pool, 'workerDied');
-    // A request still waiting when the worker hangs is rejected when it is declared dead.
-    await stuck.request('fault.hang', {});
-    const pending = stuck.request('ping', {}, { timeoutMs: 60_000 });
+    // The request that hangs the worker is still waiting: it is rejected when the worker is declared dead.
+    const pending = stuck.request('fault.hang', {}, { timeoutMs: 60_000 });
     const [, reason] = await within(died, 15_000, 'workerDied');
     assert.match(reason, /heartbeats/);
     await assert.rejects(
@@ -163,10 +162,9 @@ describe('media worker pool (real worker threads)', () => {
     const slow = make({ size: 1, heartbeatMs: 60_000, closeTimeoutMs: 200 });
     try {
       await slow.start();
-      await slow.worker(0)!.request('fault.hang', {});
       await assert.rejects(
-        slow.worker(0)!.request('ping', {}, { timeoutMs: 300 }),
-        /did not answer ping within 300 ms/,
+        slow.worker(0)!.request('fault.hang', {}, { timeoutMs: 300 }),
+        /did not answer fault.hang within 300 ms/,
       );
     } finally {
       await slow.close();

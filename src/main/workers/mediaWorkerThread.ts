@@ -71,11 +71,8 @@ const handlers: Handlers = {
   },
   'fault.hang': () => {
     faultsOnly();
-    setImmediate(() => {
-      // A stuck worker: only the pool's heartbeat notices it.
-      for (;;);
-    });
-    return {};
+    // A stuck worker: it never answers this request, and only the heartbeat notices it.
+    for (;;);
   },
 };
 

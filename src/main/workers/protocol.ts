@@ -76,6 +76,7 @@ export interface WorkerMethods {
   shutdown: { params: Record<string, never>; result: Record<string, never> };
   /** Test-only faults (refused unless the pool started the worker with `allowFaults`). */
   'fault.throw': { params: { message: string }; result: Record<string, never> };
+  /** Never answers: the worker's event loop spins forever. */
   'fault.hang': { params: Record<string, never>; result: Record<string, never> };
   /** A browser participant's peer (the studio offers; offers come back as `peer.offer`). */
   'peer.create': { params: { peerId: string } & PeerSetup; result: Empty };
