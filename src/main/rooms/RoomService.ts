@@ -343,6 +343,8 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
   ): Participant {
     this.#assertOpen();
     const record = this.record(claims.roomId);
+    // No media worker running: refuse before a session is opened for nobody.
+    this.#remote?.workerFor(record.id);
     const room = this.#ensureLive(record);
     if (room.participants.size >= record.settings.maxParticipants) {
       throw new StudioError(
