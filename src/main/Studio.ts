@@ -181,7 +181,7 @@ export class Studio {
       floorBytes: settings.diskFloorBytes,
       reserveBytes: settings.diskReserveBytes,
       intervalMs: settings.diskCheckIntervalMs,
-      bytesWritten: () => this.recording.budget.totalBytes,
+      bytesWritten: () => this.recording.writtenBytes,
       onFull: (detail) => void this.recording.stopAll('failure', detail),
       onClear: () => this.recording.resumeWrites(),
     });
@@ -384,8 +384,8 @@ export class Studio {
       floorBytes,
       writeRate,
       reserveHeld,
-      queuedBytes: this.recording.budget.queuedBytes,
-      peakQueuedBytes: this.recording.budget.peakBytes,
+      queuedBytes: this.recording.queuedBytes,
+      peakQueuedBytes: this.recording.peakQueuedBytes,
       ...(detail !== undefined ? { detail } : {}),
     };
   }

@@ -491,6 +491,21 @@ export class RecordingService {
     return { ...file, size, durationMs, stopOffsetMs: file.startOffsetMs + durationMs };
   }
 
+  /** Media bytes written by every recorder (this thread's and the media workers'). */
+  get writtenBytes(): number {
+    return this.budget.totalBytes + (this.#workerRecorders?.totalBytes ?? 0);
+  }
+
+  /** Media bytes waiting for the disk, across threads. */
+  get queuedBytes(): number {
+    return this.budget.queuedBytes + (this.#workerRecorders?.queuedBytes ?? 0);
+  }
+
+  /** The highest write queue seen (the main thread's, or a worker's). */
+  get peakQueuedBytes(): number {
+    return Math.max(this.budget.peakBytes, this.#workerRecorders?.peakBytes ?? 0);
+  }
+
   /** The disk has room again: every recorder writes again (this thread and the media workers). */
   resumeWrites(): void {
     this.budget.resume();

@@ -429,6 +429,14 @@ export class MediaHost {
         framesDropped: r.framesDropped,
         readable: r.readableFiles(),
       })),
+      budget:
+        this.#budget === null
+          ? null
+          : {
+              queuedBytes: this.#budget.queuedBytes,
+              peakBytes: this.#budget.peakBytes,
+              totalBytes: this.#budget.totalBytes,
+            },
     });
   }
 

@@ -142,7 +142,11 @@ export interface WorkerEvents {
   /** A recorder could not write (the archive should stop). */
   'recorder.writeError': { recorderId: string; message: string; code?: string };
   /** Counters of every recorder of the worker, about twice a second. */
-  'recorder.progress': { recorders: RecorderProgress[] };
+  'recorder.progress': {
+    recorders: RecorderProgress[];
+    /** The worker's write budget: bytes waiting for the disk, their peak, all bytes written. */
+    budget: { queuedBytes: number; peakBytes: number; totalBytes: number } | null;
+  };
 }
 
 export type WorkerMethod = keyof WorkerMethods;
