@@ -9,10 +9,12 @@ export default defineConfig({
   main: {
     build: {
       rollupOptions: {
-        // Two entries over one core: the Electron app and the headless server.
+        // Two entries over one core: the Electron app and the headless server; the media worker
+        // thread's entry beside them (docs/threads.md).
         input: {
           index: resolve(root, 'src/main/index.ts'),
           headless: resolve(root, 'src/main/headless.ts'),
+          mediaWorkerThread: resolve(root, 'src/main/workers/mediaWorkerThread.ts'),
         },
       },
     },

@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import type { FastifyRequest } from 'fastify';
 import { join } from 'node:path';
-import type { DiskReport, Health, StudioInfo } from '../shared/api';
+import type { DiskReport, Health, StudioInfo, ThreadStats } from '../shared/api';
 import { DiskMonitor } from './disk/DiskMonitor';
 import type { OpenSink } from './recording/MatroskaWriter';
 import { DataLock } from './store/DataLock';
@@ -40,6 +40,7 @@ import { EventRepository } from './store/EventRepository';
 import { EventRetention } from './events/EventRetention';
 import { LayoutRepository } from './store/LayoutRepository';
 import { Store } from './store/Store';
+import { mainThreadStats, WorkerPool } from './workers/WorkerPool';
 
 export interface StudioOptions extends LoadConfigOptions {
   /** Logger to use (default: one at the configured level). */
@@ -85,6 +86,8 @@ export class Studio {
   readonly store: Store;
   readonly bus: EventBus;
   readonly auth: Auth;
+  /** The media worker threads (`mediaWorkers` > 0), or null: the media plane runs on this thread. */
+  readonly media: WorkerPool | null;
   readonly rooms: RoomService;
   /** Connection health of every published stream, pushed as `health.streams` about 1 Hz. */
   readonly streamHealth: HealthMonitor;
@@ -133,6 +136,14 @@ export class Studio {
       operatorKey: loadOrCreateKey(dataDir, 'operator'),
       throttle: new LoginThrottle(() => settings.loginFailuresPerMinute),
     });
+    this.media =
+      settings.mediaWorkers > 0
+        ? new WorkerPool({
+            size: settings.mediaWorkers,
+            logger: logger.child({ part: 'media' }),
+            logLevel: settings.logLevel,
+          })
+        : null;
     this.rooms = new RoomService({
       db: this.store.db,
       bus: this.bus,
@@ -141,6 +152,7 @@ export class Studio {
       joinKey: loadOrCreateKey(dataDir, 'join'),
       network: { lanAddress: settings.lanAddress, portRange: null },
       urls: () => ({ http: this.url, lan: this.lanUrl }),
+      media: this.media,
     });
     this.streamHealth = new HealthMonitor({ rooms: this.rooms, bus: this.bus });
 
@@ -157,6 +169,7 @@ export class Studio {
       settings,
       dataDir,
       rooms: this.rooms,
+      media: this.media,
       archiveStatus: this.archives,
       ffmpeg: () => this.#ffmpeg,
       refusal: () => this.disk.refusal(),
@@ -171,9 +184,9 @@ export class Studio {
       floorBytes: settings.diskFloorBytes,
       reserveBytes: settings.diskReserveBytes,
       intervalMs: settings.diskCheckIntervalMs,
-      bytesWritten: () => this.recording.budget.totalBytes,
+      bytesWritten: () => this.recording.writtenBytes,
       onFull: (detail) => void this.recording.stopAll('failure', detail),
-      onClear: () => this.recording.budget.resume(),
+      onClear: () => this.recording.resumeWrites(),
     });
 
     this.composition = new CompositionService({
@@ -224,6 +237,7 @@ export class Studio {
       auth: this.auth,
       health: () => this.health(),
       info: () => this.info(),
+      threads: () => this.threads(),
       rendererDir: pre.rendererDir,
       listenerPorts: () => [this.http.port, ...(this.https !== null ? [this.https.port] : [])],
     };
@@ -307,6 +321,7 @@ export class Studio {
       throw error;
     }
     try {
+      await studio.media?.start();
       await studio.disk.start();
       await studio.http.listen();
       await studio.https?.listen();
@@ -381,10 +396,15 @@ export class Studio {
       floorBytes,
       writeRate,
       reserveHeld,
-      queuedBytes: this.recording.budget.queuedBytes,
-      peakQueuedBytes: this.recording.budget.peakBytes,
+      queuedBytes: this.recording.queuedBytes,
+      peakQueuedBytes: this.recording.peakQueuedBytes,
       ...(detail !== undefined ? { detail } : {}),
     };
+  }
+
+  /** Memory and load of every thread: the main thread, and the media workers when there are. */
+  async threads(): Promise<ThreadStats[]> {
+    return this.media === null ? [mainThreadStats()] : this.media.stats();
   }
 
   info(): StudioInfo {
@@ -446,6 +466,7 @@ export class Studio {
       this.posters.close();
       this.streamHealth.close();
       this.rooms.close();
+      await this.media?.close().catch(log('media workers'));
       this.bus.close();
       this.store.close();
       this.#lock.release();

@@ -45,6 +45,21 @@ export interface Health {
   disk: Omit<DiskInfo, 'path'>;
 }
 
+/** One thread of the studio (`GET /api/studio/threads`): memory, load and what it hosts. */
+export interface ThreadStats {
+  /** `main`, `media-0`, `media-1`… */
+  name: string;
+  threadId: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  /** Share of the time since the previous report the thread's event loop was busy (0..1). */
+  eventLoopUtilization: number;
+  /** What a media worker hosts (absent for the main thread). */
+  hosts?: { peers: number; streams: number; whip: number; recorders: number };
+}
+
 /** `GET /api/studio`: what the operator's UI shows about this studio. */
 export interface StudioInfo {
   version: string;

@@ -108,4 +108,6 @@ export type ServerMessage =
   | { type: 'ok'; requestId?: string; result?: unknown }
   | { type: 'error'; requestId?: string; code: string; message: string; field?: string }
   | { type: 'pong' }
-  | { type: 'bye'; reason: string };
+  | { type: 'bye'; reason: string }
+  /** The studio lost this connection's media (a media worker ended): join again with the same token. */
+  | { type: 'reconnect'; reason: string };

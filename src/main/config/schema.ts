@@ -168,6 +168,21 @@ export const settingsSchema = z.strictObject({
   diskCheckIntervalMs: bytes.min(100, 'must be at least 100').default(2000),
   /** Bytes of recorded media that may wait for a slow disk before frames are dropped (whole frames, up to the next keyframe). */
   recordingQueueBytes: bytes.min(1024 * 1024, 'must be at least 1 MB').default(64 * 1024 ** 2),
+  /**
+   * Media worker threads (docs/threads.md): 0 keeps the media plane on the main thread (today's
+   * default); N starts N worker threads. Work in progress: see docs/threads.md "Where this stands".
+   */
+  mediaWorkers: z.coerce
+    .number({ error: 'must be a number of worker threads' })
+    .int('must be a whole number')
+    .min(0, 'must be between 0 and 64')
+    .max(64, 'must be between 0 and 64')
+    .default(0),
+  /**
+   * Where media workers host peers: `room` keeps a room on one worker; `spread` puts each
+   * connection on the least-loaded worker (streams then cross workers: tests and benches).
+   */
+  mediaWorkerPlacement: z.enum(['room', 'spread'], { error: 'must be room or spread' }).default('room'),
   /** Logging level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { Health, StudioInfo } from '../../shared/api';
+import type { Health, StudioInfo, ThreadStats } from '../../shared/api';
 import type { StudioConfig } from '../config/loadConfig';
 import type { EventBus } from '../events/EventBus';
 import type { Logger } from '../logger';
@@ -13,6 +13,8 @@ export interface HttpContext {
   auth: Auth;
   health(): Promise<Health>;
   info(): StudioInfo;
+  /** Memory and load of the main thread and of each media worker. */
+  threads?(): Promise<ThreadStats[]>;
   /** Ports the studio listens on (HTTP and HTTPS): the studio's own origins use them. */
   listenerPorts(): number[];
   /** Folder of the built renderer (index.html), or null when it has not been built. */

@@ -2,7 +2,7 @@ import type { ArchiveJson, ArchiveStream, FramesDropped } from '../../shared/arc
 import type { LiveRoom } from '../rooms/LiveRoom';
 import type { Stream } from '../rooms/Stream';
 import type { ArchiveRecord } from '../store/ArchiveRepository';
-import type { StreamRecorder } from './StreamRecorder';
+import type { Recorder } from './WorkerRecorder';
 
 /**
  * The live state of one archive being recorded: its stream recorders, the streams chosen in
@@ -12,7 +12,7 @@ export class ActiveArchive {
   record: ArchiveRecord;
   readonly room: LiveRoom;
   readonly dir: string;
-  readonly recorders = new Map<string, StreamRecorder>();
+  readonly recorders = new Map<string, Recorder>();
   /** Next segment number of each stream (`<id>.webm`, `<id>_1.webm`, …). */
   readonly segments = new Map<string, number>();
   /** Segments being finalized (a stream left, a selection changed): a stop awaits them all. */

@@ -30,6 +30,9 @@ import type { OpenSink } from './MatroskaWriter';
 import { probeStreams, remux } from './remux';
 import { describeWriteError, StreamRecorder, type RecordedFile } from './StreamRecorder';
 import { addDrops } from './TrackStats';
+import { WorkerRecorder, type Recorder } from './WorkerRecorder';
+import { WorkerRecorders } from './WorkerRecorders';
+import type { WorkerPool } from '../workers/WorkerPool';
 import { WriteBudget } from './WriteBudget';
 import { guarded } from '../util/guarded';
 
@@ -49,6 +52,8 @@ export interface RecordingServiceOptions {
   onWriteError?: (detail: string) => void;
   /** Opens recording files (tests inject a slow disk). */
   openSink?: OpenSink;
+  /** Media worker threads: streams received there are recorded there (docs/threads.md). */
+  media?: WorkerPool | null;
 }
 
 /** Archive ids are UUIDs, as OpenTok's; anything else is refused before touching the disk. */
@@ -70,7 +75,9 @@ export class RecordingService {
   readonly #active = new Map<string, ActiveArchive>();
   readonly #roomListeners = new Map<string, Array<() => void>>();
   /** The stream each recorder records (it outlives the stream's place in the room). */
-  readonly #streamOf = new WeakMap<StreamRecorder, Stream>();
+  readonly #streamOf = new WeakMap<Recorder, Stream>();
+  /** Recorders on media workers (`mediaWorkers` > 0), or null. */
+  readonly #workerRecorders: WorkerRecorders | null;
   /** Rooms whose automatic archive is being started. */
   readonly #autoStarting = new Set<string>();
   readonly #limits: NodeJS.Timeout;
@@ -85,6 +92,7 @@ export class RecordingService {
     this.#repo = options.archiveStatus.repo;
     mkdirSync(this.archivesDir, { recursive: true });
     this.budget = new WriteBudget(options.settings.recordingQueueBytes);
+    this.#workerRecorders = options.media ? new WorkerRecorders(options.media) : null;
     options.rooms.on('sessionStarted', (room) => this.#onSessionStarted(room));
     options.rooms.on('sessionEnded', (room) => this.#onSessionEnded(room));
     options.rooms.setRecordingControl({
@@ -480,6 +488,64 @@ export class RecordingService {
     }
   }
 
+  /** A full disk: every recorder stops writing at a whole cluster, on this thread and on the media workers. */
+  #haltWrites(error: Error): void {
+    this.budget.halt(error);
+    const code = (error as NodeJS.ErrnoException).code;
+    for (const worker of this.#options.media?.workers() ?? [])
+      worker
+        .request('budget.halt', { message: error.message, ...(code !== undefined ? { code } : {}) })
+        .catch((failure: Error) =>
+          this.#logger.warn({ err: failure }, "could not halt a media worker's writes"),
+        );
+  }
+
+  /**
+   * A file its writer could not finalize (its media worker died): rewritten by ffmpeg from what
+   * reached the disk (duration, index), its duration probed. Without ffmpeg it is kept as it is.
+   */
+  async #repairFile(active: ActiveArchive, file: RecordedFile): Promise<RecordedFile> {
+    const path = join(active.dir, file.filename);
+    const ffmpeg = this.#options.ffmpeg();
+    let durationMs = file.durationMs;
+    if (!(ffmpeg instanceof Error)) {
+      const repaired = `${path}.repair${file.filename.slice(file.filename.lastIndexOf('.'))}`;
+      try {
+        await remux(ffmpeg, path, repaired, false);
+        renameSync(repaired, path);
+      } catch (error) {
+        rmSync(repaired, { force: true });
+        this.#logger.warn({ err: error, file: file.filename }, 'file could not be repaired; kept as it is');
+      }
+      const probed = await probeStreams(ffmpeg, path).catch(() => null);
+      if (probed !== null) durationMs = Math.round(probed.duration * 1000);
+    }
+    const size = existsSync(path) ? statSync(path).size : 0;
+    return { ...file, size, durationMs, stopOffsetMs: file.startOffsetMs + durationMs };
+  }
+
+  /** Media bytes written by every recorder (this thread's and the media workers'). */
+  get writtenBytes(): number {
+    return this.budget.totalBytes + (this.#workerRecorders?.totalBytes ?? 0);
+  }
+
+  /** Media bytes waiting for the disk, across threads. */
+  get queuedBytes(): number {
+    return this.budget.queuedBytes + (this.#workerRecorders?.queuedBytes ?? 0);
+  }
+
+  /** The highest write queue seen (the main thread's, or a worker's). */
+  get peakQueuedBytes(): number {
+    return Math.max(this.budget.peakBytes, this.#workerRecorders?.peakBytes ?? 0);
+  }
+
+  /** The disk has room again: every recorder writes again (this thread and the media workers). */
+  resumeWrites(): void {
+    this.budget.resume();
+    for (const worker of this.#options.media?.workers() ?? [])
+      worker.request('budget.resume', {}).catch(() => {});
+  }
+
   #logError(active: ActiveArchive, what: string): (error: unknown) => void {
     return (error) => this.#logger.error({ err: error, archiveId: active.id }, what);
   }
@@ -497,37 +563,71 @@ export class RecordingService {
     active.segments.set(stream.id, segment + 1);
     if (active.record.streamMode === 'auto') this.#repo.setStream(active.id, pick);
     const { splitDuration, splitOnly } = active.record.options;
-    const recorder = new StreamRecorder({
-      stream,
-      dir: active.dir,
-      baseName: segment === 0 ? stream.id : `${stream.id}_${segment}`,
-      format: active.record.format,
-      audio: pick.hasAudio,
-      video: pick.hasVideo,
-      ...(splitDuration !== undefined
-        ? { split: { durationSec: splitDuration, only: splitOnly ?? false } }
-        : {}),
-      archiveStartMs: active.record.createdAt,
-      keyframeIntervalSec: this.#options.settings.keyframeIntervalSec,
-      logger: this.#logger.child({ archiveId: active.id, streamId: stream.id }),
-      onFileStarted: (file) => this.#saveFile(active.id, stream, file, segment, null),
-      budget: this.budget,
-      ...(this.#options.openSink ? { openSink: this.#options.openSink } : {}),
-      // A file that cannot be written stops the whole archive at once, finalized as far as it got.
-      onWriteError: (error) => {
-        const detail = describeWriteError(error);
-        active.writeError ??= detail;
-        // A full disk is full for every file: the others stop writing too, at a whole cluster.
-        if (detail === 'disk full') this.budget.halt(error);
-        void this.#stop(active, 'failure', detail);
-        this.#options.onWriteError?.(detail);
-      },
-      onFileFinished: (file) => {
-        this.#saveFile(active.id, stream, file, null, file.stopOffsetMs);
-        // MP4 archives are remuxed at the end (new names): their files are announced then.
-        if (active.record.format !== 'mp4') this.#announceFile(active.id, file.filename);
-      },
-    });
+    const logger = this.#logger.child({ archiveId: active.id, streamId: stream.id });
+    const onFileStarted = (file: RecordedFile) => this.#saveFile(active.id, stream, file, segment, null);
+    // A file that cannot be written stops the whole archive at once, finalized as far as it got.
+    const onWriteError = (error: Error) => {
+      const detail = describeWriteError(error);
+      active.writeError ??= detail;
+      // A full disk is full for every file: the others stop writing too, at a whole cluster.
+      if (detail === 'disk full') this.#haltWrites(error);
+      void this.#stop(active, 'failure', detail);
+      this.#options.onWriteError?.(detail);
+    };
+    const onFileFinished = (file: RecordedFile) => {
+      this.#saveFile(active.id, stream, file, null, file.stopOffsetMs);
+      // MP4 archives are remuxed at the end (new names): their files are announced then.
+      if (active.record.format !== 'mp4') this.#announceFile(active.id, file.filename);
+    };
+    const repair = (file: RecordedFile) => this.#repairFile(active, file);
+    const split =
+      splitDuration !== undefined ? { split: { durationSec: splitDuration, only: splitOnly ?? false } } : {};
+    const baseName = segment === 0 ? stream.id : `${stream.id}_${segment}`;
+    const worker = this.#workerRecorders === null ? null : this.#options.rooms.workerOfStream(stream.id);
+    let recorder: Recorder;
+    if (worker !== null && this.#workerRecorders !== null && this.#options.media) {
+      // The stream is received on a media worker: its recorder runs there (docs/threads.md).
+      const remote = new WorkerRecorder(
+        worker,
+        {
+          streamId: stream.id,
+          dir: active.dir,
+          baseName,
+          format: active.record.format,
+          audio: pick.hasAudio,
+          video: pick.hasVideo,
+          ...split,
+          archiveStartMs: active.record.createdAt,
+          keyframeIntervalSec: this.#options.settings.keyframeIntervalSec,
+          queueBytes: Math.max(
+            1024 * 1024,
+            Math.floor(this.#options.settings.recordingQueueBytes / this.#options.media.size),
+          ),
+        },
+        { onFileStarted, onFileFinished, onWriteError, repair },
+        logger,
+      );
+      this.#workerRecorders.add(remote);
+      recorder = remote;
+    } else {
+      recorder = new StreamRecorder({
+        stream,
+        dir: active.dir,
+        baseName,
+        format: active.record.format,
+        audio: pick.hasAudio,
+        video: pick.hasVideo,
+        ...split,
+        archiveStartMs: active.record.createdAt,
+        keyframeIntervalSec: this.#options.settings.keyframeIntervalSec,
+        logger,
+        onFileStarted,
+        budget: this.budget,
+        ...(this.#options.openSink ? { openSink: this.#options.openSink } : {}),
+        onWriteError,
+        onFileFinished,
+      });
+    }
     this.#streamOf.set(recorder, stream);
     active.recorders.set(stream.id, recorder);
   }
@@ -545,6 +645,7 @@ export class RecordingService {
     const stream = this.#streamOf.get(recorder) ?? active.room.streams.get(streamId);
     const done = (async () => {
       const files = await recorder.stop();
+      if (recorder instanceof WorkerRecorder) this.#workerRecorders?.remove(recorder);
       for (const file of files) {
         this.#saveFile(active.id, stream, file, null, file.stopOffsetMs);
         if (file.error !== undefined) active.writeError ??= file.error;

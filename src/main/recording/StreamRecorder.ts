@@ -177,6 +177,14 @@ export class StreamRecorder {
     return null;
   }
 
+  /** Readable bytes of each file being written now (a media worker reports them to the main thread). */
+  readableFiles(): Record<string, number> {
+    const files: Record<string, number> = {};
+    for (const file of [this.#main, this.#split])
+      if (file !== null) files[file.filename] = file.writer.readableBytes;
+    return files;
+  }
+
   /** Bytes written to the whole file (or the splits). */
   get bytesWritten(): number {
     return (

@@ -1,7 +1,7 @@
 import type { ConnectionInfo } from '../../shared/events/rooms';
 import type { ServerMessage } from '../../shared/signaling';
 import { TypedEmitter } from '../util/TypedEmitter';
-import type { Peer } from './Peer';
+import type { MediaPeer } from './MediaPeer';
 import type { Stream } from './Stream';
 
 export interface ParticipantEvents {
@@ -17,14 +17,14 @@ export interface ParticipantEvents {
 export class Participant extends TypedEmitter<ParticipantEvents> {
   readonly info: ConnectionInfo;
   /** The peer connection forwarding others' streams to this participant, if it receives. */
-  readonly peer: Peer | null;
+  readonly peer: MediaPeer | null;
   readonly streams = new Map<string, Stream>();
   readonly #send: (message: ServerMessage) => void;
   /** Last time anything was heard from the client (heartbeat). */
   lastSeen = Date.now();
   #closed = false;
 
-  constructor(info: ConnectionInfo, peer: Peer | null, send: (message: ServerMessage) => void) {
+  constructor(info: ConnectionInfo, peer: MediaPeer | null, send: (message: ServerMessage) => void) {
     super();
     this.info = info;
     this.peer = peer;

@@ -24,8 +24,13 @@ import { installDtlsGuard } from './dtlsGuard';
 import { JoinTokens, type JoinClaims } from './JoinTokens';
 import { LiveRoom } from './LiveRoom';
 import { Participant } from './Participant';
+import type { MediaPeer } from './MediaPeer';
 import { Peer } from './Peer';
-import { peerConfig, type RtcNetwork } from './rtcConfig';
+import { RemoteMedia, WORKER_DIED } from './RemoteMedia';
+import { WorkerPeer } from './WorkerPeer';
+import type { WorkerPool } from '../workers/WorkerPool';
+import type { MediaWorker } from '../workers/MediaWorker';
+import { applyTrickleFragment, peerConfig, waitForGathering, type RtcNetwork } from './rtcConfig';
 import { acceptBundleOnly, checkSdp } from './sdp';
 import { Stream, type MediaKind } from './Stream';
 import { guarded } from '../util/guarded';
@@ -60,17 +65,27 @@ export interface RoomServiceOptions {
   network: RtcNetwork;
   /** Base URLs for join links: loopback HTTP and, when configured, the LAN HTTPS URL. */
   urls: () => { http: string; lan: string | null };
+  /** Media worker threads (`mediaWorkers` > 0): peers live there; without, on this thread. */
+  media?: WorkerPool | null;
 }
 
 export interface WhipResource {
   participant: Participant;
-  pc: RTCPeerConnection;
+  /** The peer connection, or null when it lives on a media worker. */
+  pc: RTCPeerConnection | null;
+  /** The media worker hosting the peer connection, when there are workers. */
+  worker: MediaWorker | null;
+  /** ICE ufrag of the client's offer (a PATCH with another one is an ICE restart). */
+  remoteUfrag: string | null;
   stream: Stream;
   /** SHA-256 of the token that created it: only that token (or a room moderator) may change it. */
   tokenHash: string;
 }
 
 const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/** The ICE ufrag of an SDP (session or first media level), if any. */
+const iceUfrag = (sdp: string): string | null => /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? null;
 
 /** Seconds between a client's pings; a client silent for three intervals is dropped. */
 export const HEARTBEAT_SEC = 5;
@@ -89,6 +104,8 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
   readonly #endTimers = new Map<string, NodeJS.Timeout>();
   readonly #whip = new Map<string, WhipResource>();
   #recording: RecordingControl | null = null;
+  /** The media workers' handles, or null when the media plane runs on this thread. */
+  readonly #remote: RemoteMedia | null;
   #heartbeat: NodeJS.Timeout;
   #closed = false;
   #intakeStopped = false;
@@ -99,6 +116,13 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     this.#logger = options.logger;
     this.repo = new RoomRepository(options.db);
     this.tokens = new JoinTokens(options.joinKey);
+    this.#remote = options.media
+      ? new RemoteMedia(
+          options.media,
+          options.logger.child({ part: 'media' }),
+          options.settings.mediaWorkerPlacement,
+        )
+      : null;
     // werift's DTLS client drops the handshake on a retransmitted HelloVerifyRequest.
     installDtlsGuard();
     this.onListenerError = (event, error) =>
@@ -266,6 +290,11 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     for (const item of items) streams.get(item.id)!.setLayoutClassList(item.layoutClassList);
   }
 
+  /** The media worker receiving a stream, or null when the media plane runs on this thread. */
+  workerOfStream(streamId: string): MediaWorker | null {
+    return this.#remote?.workerOfStream(streamId) ?? null;
+  }
+
   /** The live room, if anyone is in it. */
   live(roomId: string): LiveRoom | undefined {
     return this.#live.get(roomId);
@@ -314,6 +343,8 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
   ): Participant {
     this.#assertOpen();
     const record = this.record(claims.roomId);
+    // No media worker running: refuse before a session is opened for nobody.
+    this.#remote?.workerFor(record.id);
     const room = this.#ensureLive(record);
     if (room.participants.size >= record.settings.maxParticipants) {
       throw new StudioError(
@@ -331,17 +362,28 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       kind,
       createdAt: Date.now(),
     };
-    const peer =
+    const peer: MediaPeer | null =
       kind === 'whip'
         ? null
-        : new Peer(
-            peerConfig(this.#options.network, record.settings.preferredVideoCodec),
-            this.#logger.child({ connectionId: info.id }),
-          );
+        : this.#remote !== null
+          ? this.#remote.createPeer(
+              record.id,
+              info.id,
+              { network: this.#options.network, preferredVideoCodec: record.settings.preferredVideoCodec },
+              this.#logger.child({ connectionId: info.id }),
+            )
+          : new Peer(
+              peerConfig(this.#options.network, record.settings.preferredVideoCodec),
+              this.#logger.child({ connectionId: info.id }),
+            );
     const participant = new Participant(info, peer, send);
     if (peer !== null) {
       peer.on('offer', (offer) => participant.send({ type: 'offer', ...offer }));
-      peer.once('close', (reason) => participant.close(reason));
+      peer.once('close', (reason) => {
+        // The media side is gone but the guest is fine: it joins again (docs/signaling.md).
+        if (reason === WORKER_DIED) participant.send({ type: 'reconnect', reason });
+        participant.close(reason);
+      });
     }
     this.repo.insertConnection(info);
     participant.once('close', (reason) => {
@@ -375,12 +417,25 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       throw new StudioError('InvalidArgument', 'publish audio, video or both', 'audio');
     if (participant.peer === null)
       throw new StudioError('Conflict', 'this connection cannot publish over signaling');
-    const stream = this.#addStream(participant, options.videoType, options.audio, options.video);
+    const stream = this.#addStream(
+      participant,
+      options.videoType,
+      options.audio,
+      options.video,
+      participant.peer instanceof WorkerPeer ? participant.peer.worker : null,
+    );
     participant.peer.publish(stream, requestId);
     return stream;
   }
 
-  #addStream(participant: Participant, videoType: VideoType | null, audio: boolean, video: boolean): Stream {
+  /** A new stream in the room; `worker` receives it when the media plane runs on workers. */
+  #addStream(
+    participant: Participant,
+    videoType: VideoType | null,
+    audio: boolean,
+    video: boolean,
+    worker: MediaWorker | null = null,
+  ): Stream {
     const room = this.#live.get(participant.info.roomId);
     if (room === undefined || participant.closed)
       throw new StudioError('Conflict', 'the connection has left the room');
@@ -397,6 +452,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     });
     this.repo.insertStream(stream.info());
     stream.on('track', () => this.repo.updateStreamCodecs(stream.id, stream.codecs));
+    stream.on('remoteTrack', () => this.repo.updateStreamCodecs(stream.id, stream.codecs));
     stream.on('updated', () =>
       this.#options.bus.publish('stream.updated', stream.info(), { roomId: room.id }),
     );
@@ -404,6 +460,8 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       this.repo.endStream(stream.id, Date.now());
       this.#options.bus.publish('stream.destroyed', { ...stream.info(), reason }, { roomId: room.id });
     });
+    // Known as a worker's before the room hears of it: a recorder starting at once goes there.
+    if (worker !== null) this.#remote?.hostStream(stream, worker);
     room.addStream(stream, participant);
     this.#options.bus.publish('stream.created', stream.info(), { roomId: room.id });
     return stream;
@@ -469,6 +527,8 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     const summary = checkSdp(offer, { direction: 'send' });
     const record = this.record(roomId);
     const participant = this.connect(claims, 'whip', () => {});
+    if (this.#remote !== null)
+      return this.#whipOnWorker(this.#remote, record, participant, summary, offer, token);
     const pc = new RTCPeerConnection(peerConfig(this.#options.network, record.settings.preferredVideoCodec));
     let stream: Stream;
     try {
@@ -499,7 +559,14 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       throw error;
     }
     const resourceId = participant.id;
-    this.#whip.set(resourceId, { participant, pc, stream, tokenHash: hashToken(token) });
+    this.#whip.set(resourceId, {
+      participant,
+      pc,
+      worker: null,
+      remoteUfrag: iceUfrag(offer),
+      stream,
+      tokenHash: hashToken(token),
+    });
     // An offer that never connects gives its slot back (a client that vanished after POST).
     const connectTimer = setTimeout(() => {
       if (pc.connectionState !== 'connected') participant.close('WHIP peer never connected');
@@ -511,6 +578,69 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       void pc.close().catch(() => {});
     });
     return { resourceId, answer: pc.localDescription!.sdp };
+  }
+
+  /** `whipPublish` with the peer connection on the room's media worker. */
+  async #whipOnWorker(
+    remote: RemoteMedia,
+    record: RoomRecord,
+    participant: Participant,
+    summary: { audio: boolean; video: boolean },
+    offer: string,
+    token: string,
+  ): Promise<{ resourceId: string; answer: string }> {
+    const resourceId = participant.id;
+    let answer: string;
+    let stream: Stream;
+    let worker: MediaWorker;
+    try {
+      worker = remote.workerFor(record.id);
+      stream = this.#addStream(
+        participant,
+        summary.video ? 'camera' : null,
+        summary.audio,
+        summary.video,
+        worker,
+      );
+      let connected = false;
+      remote.hostWhip(
+        resourceId,
+        worker,
+        (state) => {
+          if (state === 'connected') connected = true;
+          if (state === 'failed' || state === 'closed') participant.close(`WHIP peer connection ${state}`);
+        },
+        () => participant.close(WORKER_DIED),
+      );
+      const connectTimer = setTimeout(() => {
+        if (!connected) participant.close('WHIP peer never connected');
+      }, this.#options.settings.whipConnectTimeoutSec * 1000);
+      connectTimer.unref();
+      participant.once('close', () => {
+        clearTimeout(connectTimer);
+        this.#whip.delete(resourceId);
+        remote.endWhip(resourceId);
+      });
+      ({ answer } = await worker.request('whip.offer', {
+        resourceId,
+        streamId: stream.id,
+        offer,
+        network: this.#options.network,
+        preferredVideoCodec: record.settings.preferredVideoCodec,
+      }));
+    } catch (error) {
+      participant.close('WHIP negotiation failed');
+      throw error;
+    }
+    this.#whip.set(resourceId, {
+      participant,
+      pc: null,
+      worker,
+      remoteUfrag: iceUfrag(offer),
+      stream,
+      tokenHash: hashToken(token),
+    });
+    return { resourceId, answer };
   }
 
   whipResource(roomId: string, resourceId: string): WhipResource {
@@ -541,20 +671,8 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
   /** Trickled candidates (`application/trickle-ice-sdpfrag`) for a WHIP session. */
   async whipPatch(roomId: string, resourceId: string, fragment: string): Promise<void> {
     const resource = this.whipResource(roomId, resourceId);
-    const mid = /^a=mid:(\S+)/m.exec(fragment)?.[1];
-    for (const line of fragment.split(/\r?\n/)) {
-      if (line.startsWith('a=candidate:')) {
-        await resource.pc
-          .addIceCandidate({
-            candidate: line.slice(2),
-            sdpMid: mid ?? '0',
-            sdpMLineIndex: mid === undefined ? 0 : null,
-          })
-          .catch((error: Error) => {
-            throw new StudioError('InvalidArgument', `ICE candidate refused: ${error.message}`, 'candidate');
-          });
-      }
-    }
+    if (resource.pc !== null) await applyTrickleFragment(resource.pc, fragment);
+    else await resource.worker!.request('whip.patch', { resourceId, fragment });
   }
 
   whipDelete(roomId: string, resourceId: string): void {
@@ -603,6 +721,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     if (timer !== undefined) clearTimeout(timer);
     this.#endTimers.delete(room.id);
     this.#live.delete(room.id);
+    this.#remote?.releaseRoom(room.id);
     const endedAt = Date.now();
     room.session.endedAt = endedAt;
     // Recording hears first, so it stops with reason "session ended" while streams still exist.
@@ -644,19 +763,4 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     this.#endTimers.clear();
     this.removeAllListeners();
   }
-}
-
-/** Waits until the peer has gathered its candidates, so the answer carries them (WHIP has no server trickle). */
-async function waitForGathering(pc: RTCPeerConnection, timeoutMs = 5000): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
-      if (state === 'complete') {
-        clearTimeout(timer);
-        unSubscribe();
-        resolve();
-      }
-    });
-  });
 }

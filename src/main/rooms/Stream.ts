@@ -19,6 +19,8 @@ export interface StreamEvents {
   [key: string]: unknown[];
   /** A track of the stream started to receive media. */
   track: [StreamTrack];
+  /** A track of a stream received on a media worker started to receive media (docs/threads.md). */
+  remoteTrack: [kind: MediaKind];
   /** Mute state or codecs changed. */
   updated: [];
   /** The stream ended. */
@@ -50,6 +52,8 @@ export class Stream extends TypedEmitter<StreamEvents> {
   /** OpenTok layout classes (`PUT /v2/project/{apiKey}/session/{id}/stream`), used by layouts. */
   layoutClassList: readonly string[] = [];
   readonly tracks = new Map<MediaKind, StreamTrack>();
+  /** Codec MIME types of tracks received on a media worker (their werift objects live there). */
+  readonly #remoteTracks = new Map<MediaKind, string>();
   #lastKeyframeRequest = 0;
   #keyframeTimer: NodeJS.Timeout | null = null;
   #closed = false;
@@ -86,11 +90,13 @@ export class Stream extends TypedEmitter<StreamEvents> {
   /** Codec names by kind, e.g. `{ audio: 'opus', video: 'VP8' }`. */
   get codecs(): StreamInfo['codecs'] {
     const codecs: StreamInfo['codecs'] = {};
+    const mimes = new Map(this.#remoteTracks);
     for (const [kind, t] of this.tracks) {
       const mime = t.track.codec?.mimeType;
-      if (mime !== undefined)
-        codecs[kind] = mime.split('/')[1]!.toLowerCase() === 'opus' ? 'opus' : mime.split('/')[1]!;
+      if (mime !== undefined) mimes.set(kind, mime);
     }
+    for (const [kind, mime] of mimes)
+      codecs[kind] = mime.split('/')[1]!.toLowerCase() === 'opus' ? 'opus' : mime.split('/')[1]!;
     return codecs;
   }
 
@@ -119,6 +125,14 @@ export class Stream extends TypedEmitter<StreamEvents> {
       if (packet.type === 200) this.#lastReports.set(track.kind, { packet, at: Date.now() });
     });
     this.safeEmit('track', track);
+    this.safeEmit('updated');
+  }
+
+  /** Called when a track of this stream, received on a media worker, receives media. */
+  setRemoteTrack(kind: MediaKind, mimeType: string): void {
+    if (this.#closed) return;
+    this.#remoteTracks.set(kind, mimeType);
+    this.safeEmit('remoteTrack', kind);
     this.safeEmit('updated');
   }
 

@@ -1,4 +1,5 @@
 import {
+  type RTCPeerConnection,
   useAV1,
   useH264,
   useOPUS,
@@ -7,6 +8,7 @@ import {
   type PeerConfig,
   type RTCRtpCodecParameters,
 } from 'werift';
+import { StudioError } from '../../shared/errors';
 import type { VideoCodecName } from '../../shared/rooms';
 
 /** Where the SFU's ICE sockets live. */
@@ -69,4 +71,37 @@ export function peerConfig(network: RtcNetwork, preferred: VideoCodecName): Part
         }
       : { iceAdditionalHostAddresses: ['127.0.0.1'] }),
   };
+}
+
+/** Waits until the peer has gathered its candidates, so the answer carries them (WHIP has no server trickle). */
+export async function waitForGathering(pc: RTCPeerConnection, timeoutMs = 5000): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === 'complete') {
+        clearTimeout(timer);
+        unSubscribe();
+        resolve();
+      }
+    });
+  });
+}
+
+/** Adds the candidates of a WHIP trickle fragment (`application/trickle-ice-sdpfrag`) to a peer. */
+export async function applyTrickleFragment(pc: RTCPeerConnection, fragment: string): Promise<void> {
+  const mid = /^a=mid:(\S+)/m.exec(fragment)?.[1];
+  for (const line of fragment.split(/\r?\n/)) {
+    if (line.startsWith('a=candidate:')) {
+      await pc
+        .addIceCandidate({
+          candidate: line.slice(2),
+          sdpMid: mid ?? '0',
+          sdpMLineIndex: mid === undefined ? 0 : null,
+        })
+        .catch((error: Error) => {
+          throw new StudioError('InvalidArgument', `ICE candidate refused: ${error.message}`, 'candidate');
+        });
+    }
+  }
 }

@@ -14,6 +14,11 @@ export const FAULT_POINTS = [
   'delivery.afterDone',
   /** A webhook was POSTed and answered 2xx; the message is not yet marked delivered. */
   'webhook.afterPost',
+  /**
+   * A media worker (the first of its index, not a restarted one) throws an uncaught error 3 s
+   * after it started its first recorder: the worker dies, the process stays (docs/threads.md).
+   */
+  'media.workerDiesWhileRecording',
 ] as const;
 
 export type FaultPoint = (typeof FAULT_POINTS)[number];

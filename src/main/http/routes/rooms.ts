@@ -193,8 +193,8 @@ export function roomRoutes(rooms: RoomService): RouteModule {
         const resource = await rooms.whipAuthorize(request.params.roomId, request.params.resourceId, token);
         const fragment = String(request.body ?? '');
         const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
-        const remoteUfrag = /^a=ice-ufrag:(\S+)/m.exec(resource.pc.remoteDescription?.sdp ?? '')?.[1];
-        if (ufrag !== undefined && remoteUfrag !== undefined && ufrag !== remoteUfrag) {
+        const remoteUfrag = resource.remoteUfrag;
+        if (ufrag !== undefined && remoteUfrag !== null && ufrag !== remoteUfrag) {
           // An ICE restart: not supported, so the client must start a new session (RFC 9725 4.3.2).
           return reply.status(422).send({
             code: 'InvalidArgument',

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { LoginResponse } from '../../../shared/api';
+import { StudioError } from '../../../shared/errors';
 import { parseWith } from '../../../shared/validation';
 import type { HttpContext } from '../context';
 import { RateLimitedError } from '../../security/LoginThrottle';
@@ -24,4 +25,10 @@ export function systemRoutes(app: FastifyInstance, ctx: HttpContext): void {
   });
 
   app.get('/api/studio', allow('operatorOrProject'), async () => ctx.info());
+
+  app.get('/api/studio/threads', allow('operatorOrProject'), async () => {
+    if (ctx.threads === undefined)
+      throw new StudioError('Unavailable', 'thread statistics are not available');
+    return { items: await ctx.threads() };
+  });
 }

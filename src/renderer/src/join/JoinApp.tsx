@@ -91,9 +91,18 @@ export function JoinApp() {
     room.on('recording', setRecording);
     room.on('error', (e) => setError(e.message));
     let admitted = false;
+    let reconnecting = false;
+    room.on('reconnect', (reason) => {
+      // The studio lost our media (docs/signaling.md): join again with the same link and devices.
+      reconnecting = true;
+      setError(`Reconnecting: ${reason}`);
+      setTimeout(() => {
+        if (client.current === room) void join();
+      }, 500);
+    });
     room.on('closed', (reason) => {
       // A refused join keeps the refusal's reason on screen; only a live call ends here.
-      if (!admitted) return;
+      if (!admitted || reconnecting) return;
       setPhase('left');
       if (reason !== 'left') setError(`Disconnected: ${reason}`);
     });
@@ -103,6 +112,11 @@ export function JoinApp() {
       admitted = true;
       setRole(joined.role);
       setPhase('joined');
+      setError(null);
+      // A rejoin publishes the camera again unmuted, and the screen share not at all.
+      setMicMuted(false);
+      setCamOff(false);
+      setScreen(null);
       if (joined.role !== 'subscriber') {
         // Joining before the preview is ready still publishes: wait for the devices.
         let source = previewRef.current;

@@ -16,6 +16,8 @@ export interface RoomClientEvents {
   recording: RecordingState;
   error: { code: string; message: string };
   closed: string;
+  /** The studio asked this client to join again (its media side ended); `closed` follows. */
+  reconnect: string;
 }
 
 type Listener<K extends keyof RoomClientEvents> = (value: RoomClientEvents[K]) => void;
@@ -216,6 +218,10 @@ export class RoomClient {
         return;
       }
       case 'bye':
+        this.close(message.reason);
+        return;
+      case 'reconnect':
+        this.#emit('reconnect', message.reason);
         this.close(message.reason);
         return;
       default: {

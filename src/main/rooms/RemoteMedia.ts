@@ -1,0 +1,138 @@
+import type { Logger } from '../logger';
+import type { MediaWorker } from '../workers/MediaWorker';
+import type { PeerSetup } from '../workers/protocol';
+import type { WorkerPool } from '../workers/WorkerPool';
+import type { MediaKind, Stream } from './Stream';
+import { streamInit, WorkerPeer } from './WorkerPeer';
+
+/** Why handles on a worker that ended are closed (guests see it as the `bye`/close reason). */
+export const WORKER_DIED = 'media worker died';
+
+/**
+ * The rooms' side of the media workers (docs/threads.md): which worker hosts each live room
+ * (room affinity), the handles of what the workers host — peers, streams, WHIP sessions — and
+ * the routing of the workers' events to them. When a worker dies every handle on it closes.
+ */
+export class RemoteMedia {
+  readonly #pool: WorkerPool;
+  readonly #logger: Logger;
+  readonly #rooms = new Map<string, MediaWorker>();
+  readonly #peers = new Map<string, WorkerPeer>();
+  readonly #streams = new Map<string, { stream: Stream; worker: MediaWorker }>();
+  readonly #whip = new Map<
+    string,
+    { worker: MediaWorker; onState: (state: string) => void; onEnd: () => void }
+  >();
+
+  /** `room`: a room's peers share one worker; `spread`: each peer on the least-loaded worker. */
+  readonly #placement: 'room' | 'spread';
+
+  constructor(pool: WorkerPool, logger: Logger, placement: 'room' | 'spread' = 'room') {
+    this.#pool = pool;
+    this.#logger = logger;
+    this.#placement = placement;
+    for (const worker of pool.workers()) this.#attach(worker);
+    pool.on('workerStarted', (worker) => this.#attach(worker));
+  }
+
+  #attach(worker: MediaWorker): void {
+    worker.on('peer.offer', ({ peerId, offer }) => this.#peers.get(peerId)?.deliverOffer(offer));
+    worker.on('peer.close', ({ peerId, reason }) => this.#peers.get(peerId)?.close(reason, true));
+    worker.on('stream.track', ({ streamId, kind, mimeType }) =>
+      this.#streams.get(streamId)?.stream.setRemoteTrack(kind as MediaKind, mimeType),
+    );
+    worker.on('whip.state', ({ resourceId, state }) => this.#whip.get(resourceId)?.onState(state));
+    worker.once('close', () => this.#workerGone(worker));
+  }
+
+  #workerGone(worker: MediaWorker): void {
+    for (const [roomId, w] of this.#rooms) if (w === worker) this.#rooms.delete(roomId);
+    for (const peer of [...this.#peers.values()]) if (peer.worker === worker) peer.close(WORKER_DIED, true);
+    for (const [id, whip] of [...this.#whip]) {
+      if (whip.worker !== worker) continue;
+      this.#whip.delete(id);
+      whip.onEnd();
+    }
+    for (const [id, entry] of [...this.#streams]) {
+      if (entry.worker !== worker) continue;
+      this.#streams.delete(id);
+      entry.stream.close(WORKER_DIED);
+    }
+  }
+
+  /** The worker hosting a room's media (placed on the least-loaded one at its first use). */
+  workerFor(roomId: string): MediaWorker {
+    if (this.#placement === 'spread') return this.#pool.pick();
+    let worker = this.#rooms.get(roomId);
+    if (worker === undefined || worker.closed) {
+      worker = this.#pool.pick();
+      this.#rooms.set(roomId, worker);
+    }
+    return worker;
+  }
+
+  /** The worker receiving a stream, or null when it is not on a worker. */
+  workerOfStream(streamId: string): MediaWorker | null {
+    return this.#streams.get(streamId)?.worker ?? null;
+  }
+
+  /** The session of a room ended: its next session may go elsewhere. */
+  releaseRoom(roomId: string): void {
+    this.#rooms.delete(roomId);
+  }
+
+  /** A browser participant's peer on the room's worker. */
+  createPeer(roomId: string, peerId: string, setup: PeerSetup, logger: Logger): WorkerPeer {
+    const worker = this.workerFor(roomId);
+    const peer = new WorkerPeer(worker, peerId, setup, logger, (streamId) => this.workerOfStream(streamId));
+    worker.load++;
+    this.#peers.set(peerId, peer);
+    peer.once('close', () => {
+      this.#peers.delete(peerId);
+      worker.load--;
+    });
+    return peer;
+  }
+
+  /**
+   * A stream received on a worker: created there first (before a recorder or a peer refers to
+   * it; a worker handles requests in order), its track events reach it, closing it ends it there.
+   */
+  hostStream(stream: Stream, worker: MediaWorker): void {
+    this.#streams.set(stream.id, { stream, worker });
+    worker.request('stream.create', { stream: streamInit(stream) }).catch((error: Error) => {
+      this.#logger.error({ err: error, streamId: stream.id }, 'the media worker could not create the stream');
+      stream.close(`media worker: ${error.message}`);
+    });
+    stream.once('close', (reason) => {
+      if (this.#streams.get(stream.id)?.worker !== worker) return;
+      this.#streams.delete(stream.id);
+      if (!worker.closed)
+        worker
+          .request('stream.close', { streamId: stream.id, reason })
+          .catch((error: Error) =>
+            this.#logger.debug({ err: error, streamId: stream.id }, 'stream.close failed'),
+          );
+    });
+  }
+
+  /** Tracks a WHIP session on a worker: its connection state, and its end if the worker dies. */
+  hostWhip(
+    resourceId: string,
+    worker: MediaWorker,
+    onState: (state: string) => void,
+    onEnd: () => void,
+  ): void {
+    worker.load++;
+    this.#whip.set(resourceId, { worker, onState, onEnd });
+  }
+
+  /** Ends a WHIP session on its worker. */
+  endWhip(resourceId: string): void {
+    const whip = this.#whip.get(resourceId);
+    if (whip === undefined) return;
+    this.#whip.delete(resourceId);
+    whip.worker.load--;
+    if (!whip.worker.closed) whip.worker.request('whip.close', { resourceId }).catch(() => {});
+  }
+}

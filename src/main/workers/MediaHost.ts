@@ -1,0 +1,500 @@
+import type { MessagePort } from 'node:worker_threads';
+import {
+  Event,
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  type RTCRtpReceiver,
+  type RtcpPacket,
+} from 'werift';
+import { notFound, StudioError } from '../../shared/errors';
+import type { Logger } from '../logger';
+import { Peer } from '../rooms/Peer';
+import { applyTrickleFragment, peerConfig, waitForGathering } from '../rooms/rtcConfig';
+import { acceptBundleOnly } from '../rooms/sdp';
+import { Stream, type MediaKind } from '../rooms/Stream';
+import { StreamRecorder } from '../recording/StreamRecorder';
+import { WriteBudget } from '../recording/WriteBudget';
+import type { RecorderInit, StreamInit, WorkerEvent, WorkerEvents } from './protocol';
+import type { Handlers } from './WorkerHost';
+
+interface HostedWhip {
+  pc: RTCPeerConnection;
+  stream: Stream;
+}
+
+/** A codec as it crosses to another worker. */
+interface CodecInit {
+  mimeType: string;
+  clockRate: number;
+  channels?: number;
+  payloadType?: number;
+  parameters?: string;
+  rtcpFeedback: Array<{ type: string; parameter?: string }>;
+}
+
+/** What two workers say to each other on the route between them (docs/threads.md). */
+type RouteMessage =
+  | { t: 'sub'; streamId: string }
+  | { t: 'unsub'; streamId: string }
+  | { t: 'pli'; streamId: string }
+  | { t: 'track'; streamId: string; kind: MediaKind; codec: CodecInit; ssrc: number }
+  | { t: 'rtp'; streamId: string; kind: MediaKind; data: Uint8Array }
+  | { t: 'end'; streamId: string };
+
+/** A stream of another worker forwarded to peers of this one. */
+interface Imported {
+  stream: Stream;
+  from: number;
+  tracks: Map<MediaKind, MediaStreamTrack>;
+  /** Local peers subscribed to it; the import ends with the last. */
+  peers: Set<string>;
+}
+
+/** Copies a packet into its own buffer: cloning a view of werift's (maybe pooled) buffer would copy the pool. */
+function ownBytes(data: Buffer): Uint8Array {
+  const out = new Uint8Array(data.length);
+  out.set(data);
+  return out;
+}
+
+/**
+ * What a media worker hosts (docs/threads.md): browser peers (the same `Peer` as on the main
+ * thread), WHIP peers and the streams they receive. Forwarding between peers of this worker is
+ * werift's own: a subscriber's sendonly transceiver is fed by the publisher's track, no copy.
+ */
+export class MediaHost {
+  readonly #peers = new Map<string, Peer>();
+  readonly #streams = new Map<string, Stream>();
+  /** Streams by the peer that publishes them (closed with it). */
+  readonly #published = new Map<string, Set<string>>();
+  readonly #whip = new Map<string, HostedWhip>();
+  readonly #recorders = new Map<string, StreamRecorder>();
+  /** Routes to the other workers, by their index. */
+  readonly #routes = new Map<number, MessagePort>();
+  /** Streams of this worker sent to another: `<streamId> <worker>` → stop sending. */
+  readonly #exports = new Map<string, () => void>();
+  readonly #imports = new Map<string, Imported>();
+  /** This worker's write queue (its share of `recordingQueueBytes`), made by the first recorder. */
+  #budget: WriteBudget | null = null;
+  #progressTimer: NodeJS.Timeout | null = null;
+  readonly #logger: Logger;
+  readonly #notify: <E extends WorkerEvent>(event: E, data: WorkerEvents[E]) => void;
+
+  /** Called when a recorder starts (the `media.workerDiesWhileRecording` fault hooks here). */
+  onRecorderStarted: (() => void) | null = null;
+
+  constructor(logger: Logger, notify: <E extends WorkerEvent>(event: E, data: WorkerEvents[E]) => void) {
+    this.#logger = logger;
+    this.#notify = notify;
+  }
+
+  /** Hosted objects, for stats and tests. */
+  get counts(): { peers: number; streams: number; whip: number; recorders: number } {
+    return {
+      peers: this.#peers.size,
+      streams: this.#streams.size,
+      whip: this.#whip.size,
+      recorders: this.#recorders.size,
+    };
+  }
+
+  handlers(): Handlers {
+    return {
+      'peer.create': ({ peerId, network, preferredVideoCodec }) => {
+        if (this.#peers.has(peerId)) throw new StudioError('Conflict', `peer ${peerId} exists`, 'peerId');
+        const peer = new Peer(peerConfig(network, preferredVideoCodec), this.#logger.child({ peerId }));
+        this.#peers.set(peerId, peer);
+        peer.on('offer', (offer) => this.#notify('peer.offer', { peerId, offer }));
+        peer.once('close', (reason) => {
+          this.#peers.delete(peerId);
+          for (const streamId of [...this.#imports.keys()]) this.#releaseImport(streamId, peerId);
+          for (const streamId of this.#published.get(peerId) ?? []) this.#closeStream(streamId, reason);
+          this.#published.delete(peerId);
+          this.#notify('peer.close', { peerId, reason });
+        });
+        return {};
+      },
+      'stream.create': ({ stream }) => {
+        this.#addStream(stream);
+        return {};
+      },
+      'peer.publish': ({ peerId, streamId, requestId }) => {
+        const peer = this.#peer(peerId);
+        const stream = this.#stream(streamId);
+        let published = this.#published.get(peerId);
+        if (published === undefined) this.#published.set(peerId, (published = new Set()));
+        published.add(stream.id);
+        peer.publish(stream, requestId);
+        return {};
+      },
+      'peer.unpublish': ({ peerId, streamId }) => {
+        const stream = this.#streams.get(streamId);
+        if (stream !== undefined) this.#peers.get(peerId)?.unpublish(stream);
+        return {};
+      },
+      'peer.subscribe': ({ peerId, streamId, from }) => {
+        const peer = this.#peer(peerId);
+        let stream = this.#streams.get(streamId);
+        if (stream === undefined && from !== undefined)
+          stream = this.#import(from.worker, from.stream, peerId);
+        if (stream === undefined)
+          throw notFound(`stream ${streamId} is not on this media worker`, 'streamId');
+        peer.subscribe(stream);
+        return {};
+      },
+      'peer.unsubscribe': ({ peerId, streamId }) => {
+        this.#peers.get(peerId)?.unsubscribe(streamId);
+        this.#releaseImport(streamId, peerId);
+        return {};
+      },
+      'peer.answer': async ({ peerId, sdp }) => {
+        await this.#peer(peerId).handleAnswer(sdp);
+        return {};
+      },
+      'peer.candidate': async ({ peerId, candidate }) => {
+        await this.#peers.get(peerId)?.addCandidate(candidate);
+        return {};
+      },
+      'peer.close': ({ peerId, reason }) => {
+        this.#peers.get(peerId)?.close(reason);
+        return {};
+      },
+      'stream.close': ({ streamId, reason }) => {
+        this.#closeStream(streamId, reason);
+        return {};
+      },
+      'whip.offer': async ({ resourceId, streamId, offer, network, preferredVideoCodec }) => {
+        if (this.#whip.has(resourceId))
+          throw new StudioError('Conflict', `WHIP session ${resourceId} exists`, 'resourceId');
+        const stream = this.#stream(streamId);
+        const pc = new RTCPeerConnection(peerConfig(network, preferredVideoCodec));
+        this.#whip.set(resourceId, { pc, stream });
+        pc.onRemoteTransceiverAdded.subscribe((transceiver) => {
+          transceiver.onTrack.subscribe((track) => {
+            stream.addTrack({ kind: track.kind as MediaKind, track, receiver: transceiver.receiver });
+          });
+        });
+        pc.connectionStateChange.subscribe((state) => {
+          this.#notify('whip.state', { resourceId, state });
+          if (state === 'failed' || state === 'closed') this.#closeWhip(resourceId);
+        });
+        try {
+          try {
+            await pc.setRemoteDescription({ type: 'offer', sdp: acceptBundleOnly(offer) });
+          } catch (error) {
+            throw new StudioError(
+              'InvalidArgument',
+              `SDP: the offer was refused: ${(error as Error).message}`,
+              'sdp',
+            );
+          }
+          await pc.setLocalDescription(await pc.createAnswer());
+          await waitForGathering(pc);
+        } catch (error) {
+          this.#closeWhip(resourceId);
+          throw error;
+        }
+        return { answer: pc.localDescription!.sdp };
+      },
+      'whip.patch': async ({ resourceId, fragment }) => {
+        const whip = this.#whip.get(resourceId);
+        if (whip === undefined) throw notFound(`WHIP session ${resourceId} does not exist`, 'resourceId');
+        await applyTrickleFragment(whip.pc, fragment);
+        return {};
+      },
+      'whip.close': ({ resourceId }) => {
+        this.#closeWhip(resourceId);
+        return {};
+      },
+      'recorder.start': (init) => this.#startRecorder(init),
+      'recorder.stop': async ({ recorderId }) => {
+        const recorder = this.#recorders.get(recorderId);
+        if (recorder === undefined)
+          throw notFound(`recorder ${recorderId} is not on this media worker`, 'recorderId');
+        try {
+          return { files: await recorder.stop() };
+        } finally {
+          this.#recorders.delete(recorderId);
+          this.#reportProgress();
+        }
+      },
+      'budget.resume': () => {
+        this.#budget?.resume();
+        return {};
+      },
+      'budget.halt': ({ message, code }) => {
+        const error: NodeJS.ErrnoException = new Error(message);
+        if (code !== undefined) error.code = code;
+        this.#budget?.halt(error);
+        return {};
+      },
+    };
+  }
+
+  /** The route to another worker (a restarted worker brings a new one). */
+  setRoute(peerIndex: number, port: MessagePort): void {
+    this.#dropRoute(peerIndex);
+    this.#routes.set(peerIndex, port);
+    port.on('message', (message: RouteMessage) => this.#onRoute(peerIndex, port, message));
+    port.on('close', () => {
+      if (this.#routes.get(peerIndex) === port) this.#dropRoute(peerIndex);
+    });
+  }
+
+  #dropRoute(peerIndex: number): void {
+    const port = this.#routes.get(peerIndex);
+    if (port === undefined) return;
+    this.#routes.delete(peerIndex);
+    for (const [key, stop] of [...this.#exports]) {
+      if (key.endsWith(` ${peerIndex}`)) {
+        stop();
+        this.#exports.delete(key);
+      }
+    }
+    for (const [streamId, imported] of [...this.#imports])
+      if (imported.from === peerIndex) this.#closeStream(streamId, 'media worker died');
+    port.close();
+  }
+
+  #onRoute(peerIndex: number, port: MessagePort, message: RouteMessage): void {
+    switch (message.t) {
+      case 'sub':
+        this.#export(peerIndex, port, message.streamId);
+        return;
+      case 'unsub': {
+        const key = `${message.streamId} ${peerIndex}`;
+        this.#exports.get(key)?.();
+        this.#exports.delete(key);
+        return;
+      }
+      case 'pli':
+        this.#streams.get(message.streamId)?.requestKeyframe();
+        return;
+      case 'track': {
+        const imported = this.#imports.get(message.streamId);
+        if (imported === undefined || imported.tracks.has(message.kind)) return;
+        const codec = new RTCRtpCodecParameters({
+          ...message.codec,
+          rtcpFeedback: message.codec.rtcpFeedback.map((f) => ({ ...f })),
+        });
+        const track = new MediaStreamTrack({ kind: message.kind, codec });
+        track.ssrc = message.ssrc;
+        imported.tracks.set(message.kind, track);
+        const streamId = message.streamId;
+        // A stand-in for the publisher's receiver: keyframe requests travel back on the route.
+        const receiver = {
+          onRtcp: new Event<[RtcpPacket]>(),
+          sendRtcpPLI: async () => port.postMessage({ t: 'pli', streamId } satisfies RouteMessage),
+        } as unknown as RTCRtpReceiver;
+        imported.stream.addTrack({ kind: message.kind, track, receiver });
+        return;
+      }
+      case 'rtp': {
+        const track = this.#imports.get(message.streamId)?.tracks.get(message.kind);
+        track?.writeRtp(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+        return;
+      }
+      case 'end':
+        this.#closeStream(message.streamId, 'stream ended');
+        return;
+    }
+  }
+
+  /** Sends a stream of this worker to another one, once per destination worker. */
+  #export(peerIndex: number, port: MessagePort, streamId: string): void {
+    const key = `${streamId} ${peerIndex}`;
+    const stream = this.#streams.get(streamId);
+    if (stream === undefined || this.#imports.has(streamId)) {
+      port.postMessage({ t: 'end', streamId } satisfies RouteMessage);
+      return;
+    }
+    if (this.#exports.has(key)) return;
+    const dispose: Array<() => void> = [];
+    const send = (t: { kind: MediaKind; track: MediaStreamTrack }) => {
+      const codec = t.track.codec;
+      if (codec === undefined) return;
+      port.postMessage({
+        t: 'track',
+        streamId,
+        kind: t.kind,
+        ssrc: t.track.ssrc ?? 0,
+        codec: {
+          mimeType: codec.mimeType,
+          clockRate: codec.clockRate,
+          ...(codec.channels !== undefined ? { channels: codec.channels } : {}),
+          ...(codec.payloadType !== undefined ? { payloadType: codec.payloadType } : {}),
+          ...(codec.parameters !== undefined ? { parameters: codec.parameters } : {}),
+          rtcpFeedback: codec.rtcpFeedback.map((f) => ({
+            type: f.type,
+            ...(f.parameter !== undefined ? { parameter: f.parameter } : {}),
+          })),
+        },
+      } satisfies RouteMessage);
+      const kind = t.kind;
+      const { unSubscribe } = t.track.onReceiveRtp.subscribe((packet) => {
+        // One copy per packet per destination worker. Cloned, not transferred: transferring a
+        // 1.2 kB buffer costs more than copying it (bench/workers.ts); batching is cheaper still.
+        const data = ownBytes(packet.serialize());
+        port.postMessage({ t: 'rtp', streamId, kind, data } satisfies RouteMessage);
+      });
+      dispose.push(unSubscribe);
+    };
+    for (const t of stream.tracks.values()) send(t);
+    stream.on('track', send);
+    const onClose = () => {
+      this.#exports.delete(key);
+      port.postMessage({ t: 'end', streamId } satisfies RouteMessage);
+    };
+    stream.once('close', onClose);
+    this.#exports.set(key, () => {
+      stream.off('track', send);
+      stream.off('close', onClose);
+      for (const d of dispose) d();
+    });
+  }
+
+  /** The local stand-in of another worker's stream (made on the first local subscriber). */
+  #import(from: number, init: StreamInit, peerId: string): Stream {
+    const existing = this.#imports.get(init.id);
+    if (existing !== undefined) {
+      existing.peers.add(peerId);
+      return existing.stream;
+    }
+    const port = this.#routes.get(from);
+    if (port === undefined) throw new StudioError('Unavailable', `no route to media worker ${from}`, 'from');
+    const stream = this.#addStream(init, false);
+    this.#imports.set(init.id, { stream, from, tracks: new Map(), peers: new Set([peerId]) });
+    stream.once('close', () => {
+      this.#imports.delete(init.id);
+      port.postMessage({ t: 'unsub', streamId: init.id } satisfies RouteMessage);
+    });
+    port.postMessage({ t: 'sub', streamId: init.id } satisfies RouteMessage);
+    return stream;
+  }
+
+  #releaseImport(streamId: string, peerId: string): void {
+    const imported = this.#imports.get(streamId);
+    if (imported === undefined || !imported.peers.delete(peerId) || imported.peers.size > 0) return;
+    this.#closeStream(streamId, 'no subscriber on this worker');
+  }
+
+  #startRecorder(init: RecorderInit): Record<string, never> {
+    const stream = this.#streams.get(init.streamId);
+    if (stream === undefined)
+      throw notFound(`stream ${init.streamId} is not on this media worker`, 'streamId');
+    if (this.#recorders.has(init.recorderId))
+      throw new StudioError('Conflict', `recorder ${init.recorderId} exists`, 'recorderId');
+    this.#budget ??= new WriteBudget(init.queueBytes);
+    const { recorderId } = init;
+    const recorder = new StreamRecorder({
+      stream,
+      dir: init.dir,
+      baseName: init.baseName,
+      format: init.format,
+      audio: init.audio,
+      video: init.video,
+      ...(init.split !== undefined ? { split: init.split } : {}),
+      archiveStartMs: init.archiveStartMs,
+      keyframeIntervalSec: init.keyframeIntervalSec,
+      logger: this.#logger.child({ recorderId, streamId: init.streamId }),
+      budget: this.#budget,
+      onFileStarted: (file) => this.#notify('recorder.fileStarted', { recorderId, file }),
+      onFileFinished: (file) => this.#notify('recorder.fileFinished', { recorderId, file }),
+      onWriteError: (error) =>
+        this.#notify('recorder.writeError', {
+          recorderId,
+          message: error.message,
+          ...((error as NodeJS.ErrnoException).code !== undefined
+            ? { code: (error as NodeJS.ErrnoException).code! }
+            : {}),
+        }),
+    });
+    this.#recorders.set(recorderId, recorder);
+    this.onRecorderStarted?.();
+    this.#progressTimer ??= setInterval(() => this.#reportProgress(), 500);
+    return {};
+  }
+
+  #reportProgress(): void {
+    if (this.#recorders.size === 0 && this.#progressTimer !== null) {
+      clearInterval(this.#progressTimer);
+      this.#progressTimer = null;
+    }
+    this.#notify('recorder.progress', {
+      recorders: [...this.#recorders].map(([recorderId, r]) => ({
+        recorderId,
+        bytesWritten: r.bytesWritten,
+        bytesReceived: r.bytesReceived,
+        framesDropped: r.framesDropped,
+        readable: r.readableFiles(),
+      })),
+      budget:
+        this.#budget === null
+          ? null
+          : {
+              queuedBytes: this.#budget.queuedBytes,
+              peakBytes: this.#budget.peakBytes,
+              totalBytes: this.#budget.totalBytes,
+            },
+    });
+  }
+
+  #stream(streamId: string): Stream {
+    const stream = this.#streams.get(streamId);
+    if (stream === undefined) throw notFound(`stream ${streamId} is not on this media worker`, 'streamId');
+    return stream;
+  }
+
+  #peer(peerId: string): Peer {
+    const peer = this.#peers.get(peerId);
+    if (peer === undefined) throw notFound(`peer ${peerId} is not on this media worker`, 'peerId');
+    return peer;
+  }
+
+  /** A stream hosted here; `notify`: its tracks are reported to the main thread (not for imports). */
+  #addStream(init: StreamInit, notify = true): Stream {
+    if (this.#streams.has(init.id)) throw new StudioError('Conflict', `stream ${init.id} exists`, 'streamId');
+    const stream = new Stream(init);
+    stream.onListenerError = (event, error) =>
+      this.#logger.error({ err: error, event, streamId: init.id }, 'stream listener failed');
+    this.#streams.set(stream.id, stream);
+    stream.on('track', (t) => {
+      const codec = t.track.codec;
+      if (codec !== undefined && notify)
+        this.#notify('stream.track', {
+          streamId: stream.id,
+          kind: t.kind,
+          mimeType: codec.mimeType,
+          clockRate: codec.clockRate,
+        });
+    });
+    stream.once('close', () => this.#streams.delete(stream.id));
+    return stream;
+  }
+
+  #closeStream(streamId: string, reason: string): void {
+    const stream = this.#streams.get(streamId);
+    if (stream === undefined) return;
+    // Subscribers on this worker stop forwarding it (the main thread also unsubscribes them).
+    for (const peer of this.#peers.values()) peer.unsubscribe(streamId);
+    stream.close(reason);
+  }
+
+  #closeWhip(resourceId: string): void {
+    const whip = this.#whip.get(resourceId);
+    if (whip === undefined) return;
+    this.#whip.delete(resourceId);
+    this.#closeStream(whip.stream.id, 'WHIP session ended');
+    void whip.pc.close().catch(() => {});
+  }
+
+  /** Closes every peer and stream (the worker is shutting down). */
+  close(): void {
+    if (this.#progressTimer !== null) clearInterval(this.#progressTimer);
+    for (const peerIndex of [...this.#routes.keys()]) this.#dropRoute(peerIndex);
+    for (const resourceId of [...this.#whip.keys()]) this.#closeWhip(resourceId);
+    for (const peer of [...this.#peers.values()]) peer.close('media worker closed');
+    for (const streamId of [...this.#streams.keys()]) this.#closeStream(streamId, 'media worker closed');
+  }
+}

@@ -1,0 +1,81 @@
+// Entry of a media worker thread (docs/threads.md). Started by WorkerPool, never imported.
+import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { StudioError } from '../../shared/errors';
+import { createLogger } from '../logger';
+import { installDtlsGuard } from '../rooms/dtlsGuard';
+import { MediaHost } from './MediaHost';
+import { PROTOCOL_VERSION, type MediaWorkerData } from './protocol';
+import { WorkerHost, type Handlers } from './WorkerHost';
+
+if (parentPort === null)
+  throw new Error('mediaWorkerThread.ts runs as a worker thread (WorkerPool starts it)');
+const data = workerData as MediaWorkerData;
+const logger = createLogger({ level: data.logLevel }).child({ thread: `media-${data.index}` });
+if (data.protocolVersion !== PROTOCOL_VERSION) {
+  // Refuse to run against a main thread built from other sources; the pool reports the exit.
+  throw new Error(
+    `media worker speaks protocol ${PROTOCOL_VERSION}, the main thread ${data.protocolVersion}`,
+  );
+}
+
+// Each thread has its own copy of werift's classes: the guard is installed per thread.
+installDtlsGuard();
+const media = new MediaHost(logger, (event, eventData) => host.notify(event, eventData));
+
+if (process.env.SPOOL_FAULT === 'media.workerDiesWhileRecording' && data.restarts === 0) {
+  media.onRecorderStarted = () => {
+    media.onRecorderStarted = null;
+    setTimeout(() => {
+      throw new Error('fault injection: media.workerDiesWhileRecording');
+    }, 3000);
+  };
+}
+
+let lastElu = performance.eventLoopUtilization();
+
+const faultsOnly = (): void => {
+  if (!data.allowFaults)
+    throw new StudioError('PermissionDenied', 'faults are not allowed in this worker', 'method');
+};
+
+const handlers: Handlers = {
+  ...media.handlers(),
+  ping: () => ({ at: Date.now() }),
+  stats: () => {
+    const heap = getHeapStatistics();
+    const memory = process.memoryUsage();
+    const elu = performance.eventLoopUtilization(lastElu);
+    lastElu = performance.eventLoopUtilization();
+    return {
+      threadId,
+      heapUsed: heap.used_heap_size,
+      heapTotal: heap.total_heap_size,
+      external: memory.external,
+      arrayBuffers: memory.arrayBuffers,
+      eventLoopUtilization: elu.utilization,
+      hosts: media.counts,
+    };
+  },
+  shutdown: () => {
+    media.close();
+    return {};
+  },
+  'fault.throw': ({ message }) => {
+    faultsOnly();
+    setImmediate(() => {
+      throw new Error(message);
+    });
+    return {};
+  },
+  'fault.hang': () => {
+    faultsOnly();
+    // A stuck worker: it never answers this request, and only the heartbeat notices it.
+    for (;;);
+  },
+};
+
+const host = new WorkerHost(parentPort, handlers, logger);
+host.onPort = (peerIndex, port) => media.setRoute(peerIndex, port);
+host.notify('ready', { pid: process.pid, threadId });

@@ -1,0 +1,309 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ThreadStats } from '../../src/shared/api';
+import { startHeadless, type HeadlessCore } from '../helpers/headless';
+import { makeClip, SyntheticPublisher } from '../helpers/publisher';
+import { checkManifestFiles } from '../helpers/recordingChecks';
+import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
+import { NodeSubscriber } from '../helpers/subscriber';
+import { tempDir } from '../helpers/tmp';
+
+/**
+ * The media plane on worker threads (`mediaWorkers: 2`, docs/threads.md): peers and WHIP
+ * sessions are hosted by a media worker, signaling is relayed by the main thread.
+ */
+describe('media workers', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let core: HeadlessCore;
+  let operator: OperatorClient;
+  let clip: string;
+  before(async () => {
+    dir = tempDir();
+    core = await startHeadless({
+      dataDir: dir.path,
+      env: { SPOOL_MEDIA_WORKERS: '2', SPOOL_SESSION_GRACE_SEC: '1' },
+    });
+    operator = await OperatorClient.login(core);
+    clip = makeClip({ durationSec: 10 });
+  });
+  after(async () => {
+    await core?.stop();
+    dir.remove();
+  });
+
+  const threads = async () =>
+    (await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+
+  it('reports the main thread and each media worker with its heap', async () => {
+    const items = await threads();
+    assert.deepEqual(
+      items.map((t) => t.name),
+      ['main', 'media-0', 'media-1'],
+    );
+    for (const t of items) assert.ok(t.heapUsed > 0, `${t.name} reports its heap`);
+    assert.deepEqual(items[1]!.hosts, { peers: 0, streams: 0, whip: 0, recorders: 0 });
+  });
+
+  it('forwards a WHIP publisher to a signaling subscriber through the room’s media worker', async () => {
+    const room = await operator.createRoom();
+    const publisherToken = await operator.createToken(room.id);
+    const subscriberToken = await operator.createToken(room.id, { role: 'subscriber' });
+    const publisher = await SyntheticPublisher.start({
+      whipUrl: publisherToken.whipUrl,
+      token: publisherToken.token,
+      clip,
+      loop: true,
+    });
+    let subscriber: NodeSubscriber | null = null;
+    try {
+      const stream = await waitFor(
+        async () => {
+          const s = (await operator.room(room.id)).session?.streams[0];
+          return s?.codecs.video === 'VP8' && s.codecs.audio === 'opus' ? s : undefined;
+        },
+        15_000,
+        'the WHIP stream with the codecs its worker saw',
+      );
+      subscriber = await NodeSubscriber.join(core.url, subscriberToken.token);
+      const received = { audio: 0, video: 0 };
+      subscriber.onPacket = (connectionId, kind) => {
+        if (connectionId === stream.connectionId) received[kind]++;
+      };
+      await waitFor(
+        () => received.audio > 50 && received.video > 50,
+        20_000,
+        'audio and video forwarded by the worker',
+      );
+      // Both peers are on one worker (room affinity), none on the main thread.
+      const hosting = (await threads()).filter((t) => (t.hosts?.peers ?? 0) + (t.hosts?.whip ?? 0) > 0);
+      assert.equal(hosting.length, 1, 'one worker hosts the room');
+      assert.deepEqual(hosting[0]!.hosts, { peers: 1, streams: 1, whip: 1, recorders: 0 });
+    } finally {
+      await subscriber?.close();
+      await publisher.stop();
+    }
+    await waitFor(
+      async () => (await operator.room(room.id)).session?.streams.length === 0,
+      10_000,
+      'the stream to end when the publisher leaves',
+    );
+    await waitFor(
+      async () =>
+        (await threads()).every((t) => t.hosts === undefined || t.hosts.whip + t.hosts.streams === 0),
+      10_000,
+      'the worker to drop the WHIP session and its stream',
+    );
+  });
+
+  it('records a stream on the worker that receives it: files play to the manifest’s durations', async () => {
+    const room = await operator.createRoom();
+    const token = await operator.createToken(room.id);
+    const api = new ArchiveApi(core.url);
+    const publisher = await SyntheticPublisher.start({
+      whipUrl: token.whipUrl,
+      token: token.token,
+      clip,
+      loop: true,
+    });
+    let archiveId: string;
+    try {
+      await waitFor(
+        async () => (await operator.room(room.id)).session?.streams[0]?.codecs.video,
+        15_000,
+        'the WHIP stream',
+      );
+      const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+      archiveId = archive.id;
+      await waitFor(
+        async () => (await threads()).some((t) => t.hosts?.recorders === 1),
+        10_000,
+        'the recorder on the media worker',
+      );
+      // Three seconds of media: several clusters, and a duration the manifest must match.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await api.stop(archiveId);
+    } finally {
+      await publisher.stop();
+    }
+    await api.waitStatus(archiveId, 'available', 20_000);
+    const manifest = await checkManifestFiles(dir.path, archiveId);
+    assert.equal(manifest.files.length, 1);
+    const file = manifest.files[0]!;
+    assert.ok(
+      file.stopTimeOffset - file.startTimeOffset >= 2000,
+      `recorded ${file.stopTimeOffset - file.startTimeOffset} ms`,
+    );
+    assert.ok(
+      (await threads()).every((t) => (t.hosts?.recorders ?? 0) === 0),
+      'the recorder left its worker',
+    );
+  });
+});
+
+describe('a media worker that dies while recording', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let core: HeadlessCore;
+  let operator: OperatorClient;
+  let clip: string;
+  before(async () => {
+    dir = tempDir();
+    core = await startHeadless({
+      dataDir: dir.path,
+      env: { SPOOL_MEDIA_WORKERS: '1', SPOOL_FAULT: 'media.workerDiesWhileRecording' },
+    });
+    operator = await OperatorClient.login(core);
+    clip = makeClip({ durationSec: 10 });
+  });
+  after(async () => {
+    await core?.stop();
+    dir.remove();
+  });
+
+  it('restarts; the WHIP session ends, the archive records on and its files play, the gap between them', async () => {
+    const room = await operator.createRoom();
+    const token = await operator.createToken(room.id);
+    const api = new ArchiveApi(core.url);
+    const threadsNow = async () =>
+      (await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+    const before = (await threadsNow()).find((t) => t.name === 'media-0')!;
+    const first = await SyntheticPublisher.start({
+      whipUrl: token.whipUrl,
+      token: token.token,
+      clip,
+      loop: true,
+    });
+    let second: SyntheticPublisher | null = null;
+    try {
+      const firstStream = await waitFor(
+        async () => (await operator.room(room.id)).session?.streams[0],
+        15_000,
+        'the first WHIP stream',
+      );
+      const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+      // The fault ends the worker 3 s after its recorder started.
+      await waitFor(
+        async () => (await operator.room(room.id)).session?.streams.every((s) => s.id !== firstStream.id),
+        20_000,
+        'the stream to end with its worker',
+      );
+      const gone = await fetch(first.resourceUrl, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${token.token}` },
+      });
+      assert.equal(gone.status, 404, 'the WHIP session ended with its worker');
+      assert.equal((await api.get(archive.id)).status, 'started', 'the archive records on');
+      const restarted = await waitFor(
+        async () => (await threadsNow()).find((t) => t.name === 'media-0' && t.threadId !== before.threadId),
+        15_000,
+        'the worker to restart',
+      );
+      assert.ok(restarted.heapUsed > 0);
+      await first.close();
+      // The encoder POSTs again; the new stream is recorded on the new worker.
+      second = await SyntheticPublisher.start({
+        whipUrl: token.whipUrl,
+        token: token.token,
+        clip,
+        loop: true,
+      });
+      await waitFor(
+        async () => (await threadsNow()).some((t) => t.hosts?.recorders === 1),
+        15_000,
+        'the new stream recorded',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await api.stop(archive.id);
+      await api.waitStatus(archive.id, 'available', 20_000);
+      // Every file plays to the duration the manifest gives (the first one repaired).
+      const manifest = await checkManifestFiles(dir.path, archive.id, 0.5);
+      assert.equal(manifest.files.length, 2);
+      const [a, b] = [...manifest.files].sort((x, y) => x.startTimeOffset - y.startTimeOffset);
+      assert.equal(a!.streamId, firstStream.id);
+      // Of the ~3 s recorded before the worker died, what reached the disk: the interleaver holds
+      // 1 s and the open cluster more (measured 1.0 s here).
+      assert.ok(
+        a!.stopTimeOffset - a!.startTimeOffset >= 500,
+        `first file ${a!.stopTimeOffset - a!.startTimeOffset} ms`,
+      );
+      assert.ok(b!.startTimeOffset >= a!.stopTimeOffset, 'the gap lies between the files');
+      assert.ok(
+        b!.stopTimeOffset - b!.startTimeOffset >= 1000,
+        `second file ${b!.stopTimeOffset - b!.startTimeOffset} ms`,
+      );
+    } finally {
+      await first.close();
+      await second?.stop();
+    }
+  });
+});
+
+describe('streams across media workers', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let core: HeadlessCore;
+  let operator: OperatorClient;
+  let clip: string;
+  before(async () => {
+    dir = tempDir();
+    core = await startHeadless({
+      dataDir: dir.path,
+      // Each connection on the least-loaded worker: publisher and subscriber on different ones.
+      env: { SPOOL_MEDIA_WORKERS: '2', SPOOL_MEDIA_WORKER_PLACEMENT: 'spread', SPOOL_SESSION_GRACE_SEC: '1' },
+    });
+    operator = await OperatorClient.login(core);
+    clip = makeClip({ durationSec: 10 });
+  });
+  after(async () => {
+    await core?.stop();
+    dir.remove();
+  });
+
+  it('forwards a publisher on one worker to a subscriber on the other over the route between them', async () => {
+    const threadsNow = async () =>
+      (await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+    const room = await operator.createRoom();
+    const publisherToken = await operator.createToken(room.id);
+    const subscriberToken = await operator.createToken(room.id, { role: 'subscriber' });
+    const publisher = await SyntheticPublisher.start({
+      whipUrl: publisherToken.whipUrl,
+      token: publisherToken.token,
+      clip,
+      loop: true,
+    });
+    let subscriber: NodeSubscriber | null = null;
+    try {
+      const stream = await waitFor(
+        async () =>
+          (await operator.room(room.id)).session?.streams[0]?.codecs.video !== undefined &&
+          (await operator.room(room.id)).session?.streams[0],
+        15_000,
+        'the WHIP stream',
+      );
+      subscriber = await NodeSubscriber.join(core.url, subscriberToken.token);
+      const received = { audio: 0, video: 0 };
+      subscriber.onPacket = (connectionId, kind) => {
+        if (connectionId === stream.connectionId) received[kind]++;
+      };
+      await waitFor(
+        () => received.audio > 50 && received.video > 50,
+        20_000,
+        'audio and video across workers',
+      );
+      const hosts = (await threadsNow()).filter((t) => t.hosts !== undefined).map((t) => t.hosts!);
+      // The publisher's worker hosts the WHIP session and its stream; the other the subscriber's
+      // peer and the stand-in of the stream it imports.
+      assert.deepEqual(hosts.map((h) => [h.whip, h.peers, h.streams]).sort(), [
+        [0, 1, 1],
+        [1, 0, 1],
+      ]);
+    } finally {
+      await subscriber?.close();
+      await publisher.stop();
+    }
+    await waitFor(
+      async () =>
+        (await threadsNow()).every((t) => t.hosts === undefined || t.hosts.streams + t.hosts.peers === 0),
+      10_000,
+      'both workers to drop the stream and the import',
+    );
+  });
+});

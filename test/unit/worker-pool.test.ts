@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { StudioError } from '../../src/shared/errors';
+import { createLogger } from '../../src/main/logger';
+import type { MediaWorker } from '../../src/main/workers/MediaWorker';
+import { WorkerPool, type WorkerPoolEvents, type WorkerPoolOptions } from '../../src/main/workers/WorkerPool';
+
+const logger = createLogger({ level: 'silent' });
+
+/** The next emission of a pool event. */
+const next = <K extends keyof WorkerPoolEvents & string>(
+  pool: WorkerPool,
+  event: K,
+): Promise<WorkerPoolEvents[K]> => new Promise((resolve) => pool.once(event, (...args) => resolve(args)));
+
+/** Waits for an event with a deadline (a worker that never restarts fails the test, not hangs it). */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('media worker pool (real worker threads)', () => {
+  let pool: WorkerPool;
+  const make = (options: Partial<WorkerPoolOptions> = {}): WorkerPool =>
+    new WorkerPool({
+      size: 2,
+      logger,
+      logLevel: 'silent',
+      allowFaults: true,
+      heartbeatMs: 200,
+      missedPings: 3,
+      restart: { baseDelayMs: 50, maxDelayMs: 200, maxDeaths: 3, windowMs: 60_000 },
+      ...options,
+    });
+
+  beforeEach(() => {
+    pool = make();
+  });
+
+  afterEach(async () => {
+    await pool.close();
+  });
+
+  it('starts one thread per worker and answers requests on each', async () => {
+    await pool.start();
+    const workers = pool.workers();
+    assert.equal(workers.length, 2);
+    assert.notEqual(workers[0]!.threadId, workers[1]!.threadId);
+    for (const worker of workers) {
+      const { at } = await worker.request('ping', {});
+      assert.ok(Math.abs(Date.now() - at) < 10_000);
+    }
+  });
+
+  it('reports the heap and event-loop load of the main thread and of every worker', async () => {
+    await pool.start();
+    const stats = await pool.stats();
+    assert.deepEqual(
+      stats.map((s) => s.name),
+      ['main', 'media-0', 'media-1'],
+    );
+    assert.equal(new Set(stats.map((s) => s.threadId)).size, 3);
+    for (const s of stats) {
+      assert.ok(s.heapUsed > 0 && s.heapUsed <= s.heapTotal, `${s.name} heap ${s.heapUsed}/${s.heapTotal}`);
+      assert.ok(s.eventLoopUtilization >= 0 && s.eventLoopUtilization <= 1);
+    }
+  });
+
+  it('passes a StudioError from the worker back with its code and field', async () => {
+    const strict = make({ size: 1, allowFaults: false });
+    try {
+      await strict.start();
+      await assert.rejects(strict.worker(0)!.request('fault.throw', { message: 'x' }), (error: unknown) => {
+        assert.ok(error instanceof StudioError);
+        assert.equal(error.code, 'PermissionDenied');
+        assert.equal(error.field, 'method');
+        return true;
+      });
+      // The refused fault did nothing: the worker still answers.
+      await strict.worker(0)!.request('ping', {});
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('picks the least-loaded worker, the lowest index on a tie', async () => {
+    await pool.start();
+    assert.equal(pool.pick().index, 0);
+    pool.worker(0)!.load = 3;
+    assert.equal(pool.pick().index, 1);
+    pool.worker(1)!.load = 3;
+    assert.equal(pool.pick().index, 0);
+  });
+
+  it('restarts a worker that threw, rejects its pending requests, and keeps the others', async () => {
+    await pool.start();
+    const dying = pool.worker(1)!;
+    const other = pool.worker(0)!;
+    const died = next(pool, 'workerDied');
+    const restarted = new Promise<[MediaWorker, number]>((resolve) =>
+      pool.on('workerStarted', (worker, restarts) => resolve([worker, restarts])),
+    );
+    await dying.request('fault.throw', { message: 'boom in werift' });
+    const [deadWorker, reason] = await within(died, 10_000, 'workerDied');
+    assert.equal(deadWorker, dying);
+    assert.match(reason, /boom in werift/);
+    assert.ok(dying.closed);
+    await assert.rejects(dying.request('ping', {}), /closed/);
+    const [fresh, restarts] = await within(restarted, 10_000, 'the restart');
+    assert.equal(fresh.index, 1);
+    assert.equal(restarts, 1);
+    assert.notEqual(fresh, dying);
+    assert.equal(pool.worker(1), fresh);
+    await fresh.request('ping', {});
+    assert.equal(pool.worker(0), other, 'the other worker was not touched');
+    await other.request('ping', {});
+  });
+
+  it('declares a stuck worker dead by its missed heartbeats and restarts it', async () => {
+    await pool.start();
+    const stuck = pool.worker(0)!;
+    const died = next(pool, 'workerDied');
+    // The request that hangs the worker is still waiting: it is rejected when the worker is declared dead.
+    const pending = stuck.request('fault.hang', {}, { timeoutMs: 60_000 });
+    const [, reason] = await within(died, 15_000, 'workerDied');
+    assert.match(reason, /heartbeats/);
+    await assert.rejects(
+      pending,
+      (error: unknown) => error instanceof StudioError && error.code === 'Unavailable',
+    );
+    const restarted = await within(next(pool, 'workerStarted'), 10_000, 'the restart');
+    assert.equal(restarted[0].index, 0);
+    await restarted[0].request('ping', {});
+  });
+
+  it('gives up on a worker index that keeps dying, and picks the others', async () => {
+    await pool.start();
+    const failed = next(pool, 'workerFailed');
+    const kill = async () => {
+      const worker = pool.worker(1);
+      if (worker !== null) await worker.request('fault.throw', { message: 'again' }).catch(() => {});
+    };
+    pool.on('workerStarted', (worker) => {
+      if (worker.index === 1) void kill();
+    });
+    await kill();
+    const [index, why] = await within(failed, 15_000, 'workerFailed');
+    assert.equal(index, 1);
+    assert.match(why, /3 times/);
+    assert.equal(pool.worker(1), null);
+    assert.equal(pool.pick().index, 0);
+  });
+
+  it('times out a request the worker never answers, naming the method', async () => {
+    const slow = make({ size: 1, heartbeatMs: 60_000, closeTimeoutMs: 200 });
+    try {
+      await slow.start();
+      await assert.rejects(
+        slow.worker(0)!.request('fault.hang', {}, { timeoutMs: 300 }),
+        /did not answer fault.hang within 300 ms/,
+      );
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('closes every thread, and refuses requests after close', async () => {
+    await pool.start();
+    const workers = pool.workers();
+    await pool.close();
+    await pool.close();
+    for (const worker of workers) {
+      assert.ok(worker.closed);
+      await assert.rejects(worker.request('ping', {}), /closed/);
+    }
+    assert.throws(() => pool.pick(), /no media worker is running/);
+  });
+
+  it('refuses a pool without workers', () => {
+    assert.throws(() => make({ size: 0 }), /at least one worker/);
+  });
+});
