@@ -1,38 +1,22 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { ThreadStats } from '../../src/shared/api';
-import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { checkManifestFiles } from '../helpers/recordingChecks';
-import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
+import { ArchiveApi, waitFor } from '../helpers/studio';
 import { NodeSubscriber } from '../helpers/subscriber';
-import { tempDir } from '../helpers/tmp';
+import { useCore } from '../helpers/useCore';
 
 /**
  * The media plane on worker threads (`mediaWorkers: 2`, docs/threads.md): peers and WHIP
  * sessions are hosted by a media worker, signaling is relayed by the main thread.
  */
 describe('media workers', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let core: HeadlessCore;
-  let operator: OperatorClient;
-  let clip: string;
-  before(async () => {
-    dir = tempDir();
-    core = await startHeadless({
-      dataDir: dir.path,
-      env: { SPOOL_MEDIA_WORKERS: '2', SPOOL_SESSION_GRACE_SEC: '1' },
-    });
-    operator = await OperatorClient.login(core);
-    clip = makeClip({ durationSec: 10 });
-  });
-  after(async () => {
-    await core?.stop();
-    dir.remove();
-  });
+  const ctx = useCore({ SPOOL_MEDIA_WORKERS: '2', SPOOL_SESSION_GRACE_SEC: '1' });
+  const clip = makeClip({ durationSec: 10 });
 
   const threads = async () =>
-    (await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+    (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
 
   it('reports the main thread and each media worker with its heap', async () => {
     const items = await threads();
@@ -45,9 +29,9 @@ describe('media workers', () => {
   });
 
   it('forwards a WHIP publisher to a signaling subscriber through the room’s media worker', async () => {
-    const room = await operator.createRoom();
-    const publisherToken = await operator.createToken(room.id);
-    const subscriberToken = await operator.createToken(room.id, { role: 'subscriber' });
+    const room = await ctx.operator.createRoom();
+    const publisherToken = await ctx.operator.createToken(room.id);
+    const subscriberToken = await ctx.operator.createToken(room.id, { role: 'subscriber' });
     const publisher = await SyntheticPublisher.start({
       whipUrl: publisherToken.whipUrl,
       token: publisherToken.token,
@@ -58,13 +42,13 @@ describe('media workers', () => {
     try {
       const stream = await waitFor(
         async () => {
-          const s = (await operator.room(room.id)).session?.streams[0];
+          const s = (await ctx.operator.room(room.id)).session?.streams[0];
           return s?.codecs.video === 'VP8' && s.codecs.audio === 'opus' ? s : undefined;
         },
         15_000,
         'the WHIP stream with the codecs its worker saw',
       );
-      subscriber = await NodeSubscriber.join(core.url, subscriberToken.token);
+      subscriber = await NodeSubscriber.join(ctx.core.url, subscriberToken.token);
       const received = { audio: 0, video: 0 };
       subscriber.onPacket = (connectionId, kind) => {
         if (connectionId === stream.connectionId) received[kind]++;
@@ -83,7 +67,7 @@ describe('media workers', () => {
       await publisher.stop();
     }
     await waitFor(
-      async () => (await operator.room(room.id)).session?.streams.length === 0,
+      async () => (await ctx.operator.room(room.id)).session?.streams.length === 0,
       10_000,
       'the stream to end when the publisher leaves',
     );
@@ -96,9 +80,9 @@ describe('media workers', () => {
   });
 
   it('records a stream on the worker that receives it: files play to the manifest’s durations', async () => {
-    const room = await operator.createRoom();
-    const token = await operator.createToken(room.id);
-    const api = new ArchiveApi(core.url);
+    const room = await ctx.operator.createRoom();
+    const token = await ctx.operator.createToken(room.id);
+    const api = new ArchiveApi(ctx.core.url);
     const publisher = await SyntheticPublisher.start({
       whipUrl: token.whipUrl,
       token: token.token,
@@ -108,7 +92,7 @@ describe('media workers', () => {
     let archiveId: string;
     try {
       await waitFor(
-        async () => (await operator.room(room.id)).session?.streams[0]?.codecs.video,
+        async () => (await ctx.operator.room(room.id)).session?.streams[0]?.codecs.video,
         15_000,
         'the WHIP stream',
       );
@@ -126,7 +110,7 @@ describe('media workers', () => {
       await publisher.stop();
     }
     await api.waitStatus(archiveId, 'available', 20_000);
-    const manifest = await checkManifestFiles(dir.path, archiveId);
+    const manifest = await checkManifestFiles(ctx.dir, archiveId);
     assert.equal(manifest.files.length, 1);
     const file = manifest.files[0]!;
     assert.ok(
@@ -141,30 +125,15 @@ describe('media workers', () => {
 });
 
 describe('a media worker that dies while recording', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let core: HeadlessCore;
-  let operator: OperatorClient;
-  let clip: string;
-  before(async () => {
-    dir = tempDir();
-    core = await startHeadless({
-      dataDir: dir.path,
-      env: { SPOOL_MEDIA_WORKERS: '1', SPOOL_FAULT: 'media.workerDiesWhileRecording' },
-    });
-    operator = await OperatorClient.login(core);
-    clip = makeClip({ durationSec: 10 });
-  });
-  after(async () => {
-    await core?.stop();
-    dir.remove();
-  });
+  const ctx = useCore({ SPOOL_MEDIA_WORKERS: '1', SPOOL_FAULT: 'media.workerDiesWhileRecording' });
+  const clip = makeClip({ durationSec: 10 });
 
   it('restarts; the WHIP session ends, the archive records on and its files play, the gap between them', async () => {
-    const room = await operator.createRoom();
-    const token = await operator.createToken(room.id);
-    const api = new ArchiveApi(core.url);
+    const room = await ctx.operator.createRoom();
+    const token = await ctx.operator.createToken(room.id);
+    const api = new ArchiveApi(ctx.core.url);
     const threadsNow = async () =>
-      (await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+      (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
     const before = (await threadsNow()).find((t) => t.name === 'media-0')!;
     const first = await SyntheticPublisher.start({
       whipUrl: token.whipUrl,
@@ -175,14 +144,14 @@ describe('a media worker that dies while recording', () => {
     let second: SyntheticPublisher | null = null;
     try {
       const firstStream = await waitFor(
-        async () => (await operator.room(room.id)).session?.streams[0],
+        async () => (await ctx.operator.room(room.id)).session?.streams[0],
         15_000,
         'the first WHIP stream',
       );
       const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
       // The fault ends the worker 3 s after its recorder started.
       await waitFor(
-        async () => (await operator.room(room.id)).session?.streams.every((s) => s.id !== firstStream.id),
+        async () => (await ctx.operator.room(room.id)).session?.streams.every((s) => s.id !== firstStream.id),
         20_000,
         'the stream to end with its worker',
       );
@@ -215,7 +184,7 @@ describe('a media worker that dies while recording', () => {
       await api.stop(archive.id);
       await api.waitStatus(archive.id, 'available', 20_000);
       // Every file plays to the duration the manifest gives (the first one repaired).
-      const manifest = await checkManifestFiles(dir.path, archive.id, 0.5);
+      const manifest = await checkManifestFiles(ctx.dir, archive.id, 0.5);
       assert.equal(manifest.files.length, 2);
       const [a, b] = [...manifest.files].sort((x, y) => x.startTimeOffset - y.startTimeOffset);
       assert.equal(a!.streamId, firstStream.id);
@@ -238,31 +207,20 @@ describe('a media worker that dies while recording', () => {
 });
 
 describe('streams across media workers', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let core: HeadlessCore;
-  let operator: OperatorClient;
-  let clip: string;
-  before(async () => {
-    dir = tempDir();
-    core = await startHeadless({
-      dataDir: dir.path,
-      // Each connection on the least-loaded worker: publisher and subscriber on different ones.
-      env: { SPOOL_MEDIA_WORKERS: '2', SPOOL_MEDIA_WORKER_PLACEMENT: 'spread', SPOOL_SESSION_GRACE_SEC: '1' },
-    });
-    operator = await OperatorClient.login(core);
-    clip = makeClip({ durationSec: 10 });
+  // Each connection on the least-loaded worker: publisher and subscriber on different ones.
+  const ctx = useCore({
+    SPOOL_MEDIA_WORKERS: '2',
+    SPOOL_MEDIA_WORKER_PLACEMENT: 'spread',
+    SPOOL_SESSION_GRACE_SEC: '1',
   });
-  after(async () => {
-    await core?.stop();
-    dir.remove();
-  });
+  const clip = makeClip({ durationSec: 10 });
 
   it('forwards a publisher on one worker to a subscriber on the other over the route between them', async () => {
     const threadsNow = async () =>
-      (await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
-    const room = await operator.createRoom();
-    const publisherToken = await operator.createToken(room.id);
-    const subscriberToken = await operator.createToken(room.id, { role: 'subscriber' });
+      (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+    const room = await ctx.operator.createRoom();
+    const publisherToken = await ctx.operator.createToken(room.id);
+    const subscriberToken = await ctx.operator.createToken(room.id, { role: 'subscriber' });
     const publisher = await SyntheticPublisher.start({
       whipUrl: publisherToken.whipUrl,
       token: publisherToken.token,
@@ -273,12 +231,12 @@ describe('streams across media workers', () => {
     try {
       const stream = await waitFor(
         async () =>
-          (await operator.room(room.id)).session?.streams[0]?.codecs.video !== undefined &&
-          (await operator.room(room.id)).session?.streams[0],
+          (await ctx.operator.room(room.id)).session?.streams[0]?.codecs.video !== undefined &&
+          (await ctx.operator.room(room.id)).session?.streams[0],
         15_000,
         'the WHIP stream',
       );
-      subscriber = await NodeSubscriber.join(core.url, subscriberToken.token);
+      subscriber = await NodeSubscriber.join(ctx.core.url, subscriberToken.token);
       const received = { audio: 0, video: 0 };
       subscriber.onPacket = (connectionId, kind) => {
         if (connectionId === stream.connectionId) received[kind]++;
