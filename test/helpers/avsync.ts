@@ -20,8 +20,8 @@ export async function beepTimes(
   continuous = false,
 ): Promise<number[]> {
   // Decoded as one stream of samples, as a player that ignores timestamps plays it: times count
-  // samples from the audio's first timestamp.
-  const start = continuous ? await audioStart(file) : 0;
+  // samples from the first decoded frame's time (as ffmpeg gives it, like the flashes' times: it
+  // shifts a file that starts before 0, and an Opus pre-skip moves the first frame on).
   const { stdout, stderr } = await run(
     'ffmpeg',
     [
@@ -30,7 +30,7 @@ export async function beepTimes(
       file,
       '-vn',
       '-af',
-      `${continuous ? 'asetpts=N/SR/TB,' : ''}aresample=48000,asetnsamples=n=${windowSamples}:p=0,` +
+      `${continuous ? 'asetpts=STARTPTS+N/SR/TB,' : ''}aresample=48000,asetnsamples=n=${windowSamples}:p=0,` +
         'astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-',
       '-f',
       'null',
@@ -43,7 +43,7 @@ export async function beepTimes(
   let loud = false;
   for (const line of (stdout + stderr).split('\n')) {
     const t = /pts_time:([\d.]+)/.exec(line);
-    if (t) time = Number(t[1]) + start;
+    if (t) time = Number(t[1]);
     const level = /RMS_level=(-?[\d.]+|-inf)/.exec(line);
     if (level) {
       const db = level[1] === '-inf' ? -200 : Number(level[1]);
@@ -74,20 +74,4 @@ export async function avOffsets(
     })
     .filter((v) => !Number.isNaN(v));
   return { flashes, beeps, offsetsMs };
-}
-
-/** Start time (s) of a file's first audio stream. */
-async function audioStart(file: string): Promise<number> {
-  const { stdout } = await run('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'a:0',
-    '-show_entries',
-    'stream=start_time',
-    '-of',
-    'csv=p=0',
-    file,
-  ]);
-  return Number(stdout.trim()) || 0;
 }

@@ -5,22 +5,31 @@ const run = promisify(execFile);
 
 export interface Probe {
   duration: number;
+  /** The container's start time (s): ffmpeg shifts the file's times by it when it reads. */
+  startTime: number;
   streams: Array<{ codec_type: string; codec_name: string; width?: number; height?: number }>;
 }
 
-/** ffprobe's format duration and streams of a file. */
+/** ffprobe's format duration and start time, and the streams of a file. */
 export async function probe(file: string): Promise<Probe> {
   const { stdout } = await run('ffprobe', [
     '-v',
     'error',
     '-show_entries',
-    'format=duration:stream=codec_type,codec_name,width,height',
+    'format=duration,start_time:stream=codec_type,codec_name,width,height',
     '-of',
     'json',
     file,
   ]);
-  const json = JSON.parse(stdout) as { format: { duration?: string }; streams: Probe['streams'] };
-  return { duration: Number(json.format.duration ?? NaN), streams: json.streams };
+  const json = JSON.parse(stdout) as {
+    format: { duration?: string; start_time?: string };
+    streams: Probe['streams'];
+  };
+  return {
+    duration: Number(json.format.duration ?? NaN),
+    startTime: Number(json.format.start_time ?? 0),
+    streams: json.streams,
+  };
 }
 
 /**

@@ -29,6 +29,8 @@ export interface MatroskaTrack {
   channels?: number;
   /** Opus: pre-roll after a seek, in ns. */
   seekPreRollNs?: number;
+  /** Matroska CodecDelay (ns): what the decoder discards at the start (Opus pre-skip). */
+  codecDelayNs?: number;
 }
 
 export interface MatroskaWriterOptions {
@@ -187,7 +189,7 @@ export class MatroskaWriter {
         );
       } else {
         if (track.seekPreRollNs !== undefined) {
-          parts.push(uint(ID.CodecDelay, 0), uint(ID.SeekPreRoll, track.seekPreRollNs));
+          parts.push(uint(ID.CodecDelay, track.codecDelayNs ?? 0), uint(ID.SeekPreRoll, track.seekPreRollNs));
         }
         parts.push(
           element(ID.Audio, [

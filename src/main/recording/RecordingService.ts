@@ -584,6 +584,17 @@ export class RecordingService {
       splitDuration !== undefined ? { split: { durationSec: splitDuration, only: splitOnly ?? false } } : {};
     const baseName = segment === 0 ? stream.id : `${stream.id}_${segment}`;
     const worker = this.#workerRecorders === null ? null : this.#options.rooms.workerOfStream(stream.id);
+    // What a recorder writes, wherever it runs.
+    const files = {
+      dir: active.dir,
+      baseName,
+      format: active.record.format,
+      audio: pick.hasAudio,
+      video: pick.hasVideo,
+      ...split,
+      archiveStartMs: active.record.createdAt,
+      keyframeIntervalSec: this.#options.settings.keyframeIntervalSec,
+    };
     let recorder: Recorder;
     if (worker !== null && this.#workerRecorders !== null && this.#options.media) {
       // The stream is received on a media worker: its recorder runs there (docs/threads.md).
@@ -591,14 +602,7 @@ export class RecordingService {
         worker,
         {
           streamId: stream.id,
-          dir: active.dir,
-          baseName,
-          format: active.record.format,
-          audio: pick.hasAudio,
-          video: pick.hasVideo,
-          ...split,
-          archiveStartMs: active.record.createdAt,
-          keyframeIntervalSec: this.#options.settings.keyframeIntervalSec,
+          ...files,
           queueBytes: Math.max(
             1024 * 1024,
             Math.floor(this.#options.settings.recordingQueueBytes / this.#options.media.size),
@@ -612,14 +616,7 @@ export class RecordingService {
     } else {
       recorder = new StreamRecorder({
         stream,
-        dir: active.dir,
-        baseName,
-        format: active.record.format,
-        audio: pick.hasAudio,
-        video: pick.hasVideo,
-        ...split,
-        archiveStartMs: active.record.createdAt,
-        keyframeIntervalSec: this.#options.settings.keyframeIntervalSec,
+        ...files,
         logger,
         onFileStarted,
         budget: this.budget,

@@ -10,6 +10,7 @@ import {
   annexBToAvcc,
   depacketizerName,
   MATROSKA_CODEC_ID,
+  OPUS_CODEC_DELAY_NS,
   opusHead,
   opusPacketSamples,
   videoCodecOf,
@@ -434,6 +435,7 @@ export class StreamRecorder {
         sampleRate: 48000,
         channels: 2,
         seekPreRollNs: 80_000_000,
+        codecDelayNs: OPUS_CODEC_DELAY_NS,
       });
       kinds.set('audio', tracks.length);
     }

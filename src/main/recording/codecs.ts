@@ -22,13 +22,24 @@ export const MATROSKA_CODEC_ID: Record<VideoCodec, string> = {
   AV1: 'V_AV1',
 };
 
-/** OpusHead for Matroska's CodecPrivate: 2 channels, 48 kHz, no pre-skip (RTP carries none). */
+/**
+ * The Opus encoder's look-ahead at 48 kHz (libopus in VOIP and AUDIO modes, as libwebrtc, Chrome,
+ * Firefox and ffmpeg use it): the decoded audio of a packet starts 312 samples (6.5 ms) before
+ * the instant its RTP timestamp names. RTP does not carry it; a recording declares it as the
+ * OpusHead pre-skip and Matroska's CodecDelay, so players take it off and a beep plays with its
+ * flash (without it, audio was 5–7 ms late in every recording and composition).
+ */
+export const OPUS_PRE_SKIP = 312;
+/** `OPUS_PRE_SKIP` in nanoseconds (Matroska's CodecDelay). */
+export const OPUS_CODEC_DELAY_NS = (OPUS_PRE_SKIP / 48_000) * 1e9;
+
+/** OpusHead for Matroska's CodecPrivate: 2 channels, 48 kHz, pre-skip `OPUS_PRE_SKIP`. */
 export function opusHead(channels = 2): Buffer {
   const head = Buffer.alloc(19);
   head.write('OpusHead', 0, 'ascii');
   head[8] = 1;
   head[9] = channels;
-  head.writeUInt16LE(0, 10);
+  head.writeUInt16LE(OPUS_PRE_SKIP, 10);
   head.writeUInt32LE(48000, 12);
   head.writeInt16LE(0, 16);
   head[18] = 0;
