@@ -162,6 +162,9 @@ try {
   let framesRecorded = 0;
   let framesUnexpected = 0;
   const invalid: string[] = [];
+  /** Where frames were lost: sender media times (ms) per guest, and the file segments' spans. */
+  const missing: Array<{ guest: string; lost: number; at: Array<[number, number]>; segments: number[][] }> =
+    [];
   const frameMs = 1000 / fps;
   for (const guest of all) {
     const key = `${guest.connectionId}/video`;
@@ -184,6 +187,15 @@ try {
       guest.recordableFrom + 15_000,
     ]);
     if (!match.aligned) invalid.push(`the files of ${key} could not be matched to what its sender sent`);
+    if (match.missing.length > 0) {
+      const segments = files.map((f) => [round(f.ms[0] ?? 0), round(f.ms.at(-1) ?? 0)]);
+      missing.push({
+        guest: key,
+        lost: match.expected - match.matched,
+        at: match.missing.slice(0, 8),
+        segments,
+      });
+    }
     framesSent += match.expected;
     framesRecorded += match.matched;
     framesUnexpected += match.unmatched;
@@ -226,6 +238,7 @@ try {
       framesLost: framesSent - framesRecorded,
       framesUnexpected,
       framesDroppedByStudio: framesDropped,
+      ...(missing.length > 0 ? { framesLostAt: missing } : {}),
       segments: manifest.files.length,
       segmentsPlayable: manifest.files.length - unplayable.length,
       allSegmentsPlayable: unplayable.length === 0,

@@ -34,10 +34,12 @@ if (files.length === 0) {
 }
 
 /**
- * Files that neither measure time nor stream media for long (unit tests, the security suite,
- * API-level integration tests) run two at a time; everything else — recordings, lip sync,
- * composition, browsers — runs alone, so a busy machine cannot skew what it measures. A file
- * not listed here runs alone.
+ * Files that measure nothing in time run two at a time: unit tests, the security suite, API-level
+ * integration tests, and integration and browser tests that check what happens, not when (each
+ * waits with a deadline, never a fixed time). Everything that measures time — lip sync,
+ * durations, a slow or full disk, ordered stops, stop → available of a live composition, health
+ * warnings — or needs both cores (composition rendering, Chromium encoding its camera) runs
+ * alone, so a busy machine cannot skew it. A file not listed here runs alone.
  */
 const SHARED = [
   /^test\/unit\//,
@@ -45,20 +47,35 @@ const SHARED = [
   /^src\/.*\.test\.ts$/,
   ...[
     'archive-summaries',
+    'auto-archive',
+    'composition-service',
     'data-lock',
     'delivery-api',
+    'delivery-crash',
     'delivery-queue',
+    'delivery-recorded',
+    'delivery-resume',
     'delivery-targets',
+    'fault-points',
     'files',
     'headless',
     'lan',
+    'live-download',
+    'media-workers',
+    'opentok-compat',
     'opentok-sdk',
+    'recovery',
     'rooms',
     'webhook-outbox',
     'whip',
   ].map((name) => new RegExp(`^test/integration/${name}\\.test\\.ts$`)),
+  ...['layout-editor', 'operator-day', 'playback', 'program-view', 'status'].map(
+    (name) => new RegExp(`^test/e2e/${name}\\.spec\\.ts$`),
+  ),
 ];
-const shared = files.filter((f) => SHARED.some((re) => re.test(f)));
+// The long files (integration, browser) first: the short ones then fill in beside the last of them.
+const long = (f) => (/^test\/(integration|e2e)\//.test(f) ? 0 : 1);
+const shared = files.filter((f) => SHARED.some((re) => re.test(f))).sort((a, b) => long(a) - long(b));
 const alone = files.filter((f) => !shared.includes(f));
 
 function run(group, concurrency) {

@@ -13,6 +13,8 @@ export interface FrameMatch {
   unmatched: number;
   /** The file could not be aligned with the sender at all. */
   aligned: boolean;
+  /** Stretches of expected sender frames no file holds: [first, last] media time (ms). */
+  missing: Array<[number, number]>;
 }
 
 /** How far (ms) the file's timeline may step against the sender's and still be followed. */
@@ -152,7 +154,14 @@ export function matchFrames(
     }
   }
   const expected = first === Infinity ? n : n - first;
-  return { expected, matched: matched.size, unmatched, aligned };
+  const missing: Array<[number, number]> = [];
+  for (let k = first === Infinity ? 0 : first; k < n; k++) {
+    if (matched.has(k)) continue;
+    const last = missing.at(-1);
+    if (last !== undefined && k > 0 && last[1] === sent.ms[k - 1]) last[1] = sent.ms[k]!;
+    else missing.push([sent.ms[k]!, sent.ms[k]!]);
+  }
+  return { expected, matched: matched.size, unmatched, aligned, missing };
 }
 
 /** Frame times (ms) and sizes of a file's first video track, from ffprobe. */

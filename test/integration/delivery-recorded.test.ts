@@ -110,7 +110,11 @@ describe('a recorded archive delivered by the core itself', () => {
         });
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, stopAt - Date.now())));
         await api.stop(archive.id);
-        await api.waitStatus(archive.id, 'uploaded', 60_000);
+        await api.waitStatus(archive.id, 'uploaded', 60_000).catch(async (error: Error) => {
+          // Which delivery held it up, and why.
+          const deliveries = await operator.ok('GET', `/api/deliveries?archiveId=${archive.id}`);
+          throw new Error(`${error.message}; deliveries: ${JSON.stringify(deliveries)}`);
+        });
         const manifest = await checkManifestFiles(dir.path, archive.id, 0.5);
         const media = manifest.files.filter((f) => /\.(webm|mkv|mp4)$/.test(f.filename));
         assert.ok(media.length >= 1, 'the archive holds a recorded media file');

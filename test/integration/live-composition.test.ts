@@ -207,7 +207,9 @@ async function publishers(core: HeadlessCore, roomId: string): Promise<Synthetic
   return out;
 }
 
-describe('live composition', () => {
+// The two tests use their own studios and run side by side: the crash test's 20 s fit within the
+// long recording, whose composition keeps up all the same (2 cores).
+describe('live composition', { concurrency: 2 }, () => {
   it(
     `composes a ${RECORD_SEC} s archive while it records: after stop only the tail is rendered, the layout changes at the stored offset, the tone never breaks`,
     { timeout: (RECORD_SEC + 150) * 1000 },

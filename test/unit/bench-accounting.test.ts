@@ -32,7 +32,7 @@ describe('bench frame accounting', () => {
   it('counts nothing lost when the file holds every frame from its first one on', () => {
     const sent = sender(300);
     const result = matchFrames(sent, [file(sent, 40, 300)], FRAME_MS, [10_000, 20_000]);
-    assert.deepEqual(result, { expected: 260, matched: 260, unmatched: 0, aligned: true });
+    assert.deepEqual(result, { expected: 260, matched: 260, unmatched: 0, aligned: true, missing: [] });
   });
 
   it('counts frames missing from the middle of a file as lost', () => {
@@ -40,6 +40,11 @@ describe('bench frame accounting', () => {
     const result = matchFrames(sent, [file(sent, 40, 300, [100, 101, 250])], FRAME_MS, [10_000, 20_000]);
     assert.equal(result.expected, 260);
     assert.equal(result.matched, 257);
+    // Where: two stretches of sender media time.
+    assert.deepEqual(result.missing, [
+      [sent.ms[100], sent.ms[101]],
+      [sent.ms[250], sent.ms[250]],
+    ]);
   });
 
   it('counts frames missing at the end of the window as lost', () => {
@@ -53,7 +58,7 @@ describe('bench frame accounting', () => {
     const sent = sender(300, 100);
     const anchor: [number, number] = [sent.t[150]!, sent.t[190]!];
     const result = matchFrames(sent, [file(sent, 160, 300)], FRAME_MS, anchor);
-    assert.deepEqual(result, { expected: 140, matched: 140, unmatched: 0, aligned: true });
+    assert.deepEqual(result, { expected: 140, matched: 140, unmatched: 0, aligned: true, missing: [] });
   });
 
   it("follows a step in the file's timeline (a sender stall taken for a pause) without counting frames lost", () => {
@@ -63,7 +68,13 @@ describe('bench frame accounting', () => {
     const step = recorded.ms.findIndex((ms) => ms >= Math.round(sent.ms[150]! - sent.ms[40]!));
     for (let i = step; i < recorded.ms.length; i++) recorded.ms[i]! += 400;
     const result = matchFrames(sent, [recorded], FRAME_MS, [10_000, 20_000]);
-    assert.deepEqual(result, { expected: 260, matched: 259, unmatched: 0, aligned: true });
+    assert.deepEqual(result, {
+      expected: 260,
+      matched: 259,
+      unmatched: 0,
+      aligned: true,
+      missing: [[sent.ms[120]!, sent.ms[120]!]],
+    });
   });
 
   it('anchors a file whose first frames fit nowhere a little later on', () => {
@@ -72,7 +83,13 @@ describe('bench frame accounting', () => {
     // The first 20 frames of the file carry sizes the sender never sent.
     for (let i = 0; i < 20; i++) recorded.size[i] = 1;
     const result = matchFrames(sent, [recorded], FRAME_MS, [10_000, 20_000]);
-    assert.deepEqual(result, { expected: 260, matched: 240, unmatched: 20, aligned: true });
+    assert.deepEqual(result, {
+      expected: 260,
+      matched: 240,
+      unmatched: 20,
+      aligned: true,
+      missing: [[sent.ms[40]!, sent.ms[59]!]],
+    });
   });
 
   it('reports a file that matches nothing the sender sent', () => {

@@ -39,11 +39,13 @@ export async function startSshd(): Promise<SshdServer> {
   run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
   const clientKey = join(dir.path, 'client_ed25519');
   run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
+  // Each server has its own authorized key (test files run side by side, each with an sshd).
   const sshDir = join(user.home, '.ssh');
   mkdirSync(sshDir, { recursive: true });
-  writeFileSync(join(sshDir, 'authorized_keys'), readFileSync(`${clientKey}.pub`));
+  const authorizedKeys = join(sshDir, `authorized_keys_${port}`);
+  writeFileSync(authorizedKeys, readFileSync(`${clientKey}.pub`));
   chownSync(sshDir, user.uid, user.gid);
-  chownSync(join(sshDir, 'authorized_keys'), user.uid, user.gid);
+  chownSync(authorizedKeys, user.uid, user.gid);
   const fingerprintOf = () => {
     const hostPub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/)[1]!;
     return `SHA256:${createHash('sha256').update(Buffer.from(hostPub, 'base64')).digest('base64').replace(/=+$/, '')}`;
@@ -55,6 +57,7 @@ export async function startSshd(): Promise<SshdServer> {
       `Port ${port}`,
       'ListenAddress 127.0.0.1',
       `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${authorizedKeys}`,
       `PidFile ${join(dir.path, 'sshd.pid')}`,
       'PasswordAuthentication yes',
       'PubkeyAuthentication yes',
@@ -107,6 +110,7 @@ export async function startSshd(): Promise<SshdServer> {
       closed = true;
       await kill();
       rmSync(root, { recursive: true, force: true });
+      rmSync(authorizedKeys, { force: true });
       dir.remove();
     },
   };

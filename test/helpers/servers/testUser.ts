@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './processes';
 
@@ -15,16 +16,51 @@ export interface TestUser {
 
 let cached: TestUser | null = null;
 
+/** The account's password, made once per machine and kept where only root reads it. */
+const PASSWORD_FILE = join(tmpdir(), 'spooltest.password');
+
 /**
- * Creates (once per machine) the `spooltest` account and sets a fresh password (once per test
- * process). sshd and vsftpd authenticate real accounts, so the tests need one; they run as root.
+ * The password every test process uses: test files run side by side, and a process that set a
+ * new one would lock the others' FTP logins out. The first to create the file chooses it.
+ */
+function sharedPassword(): string {
+  try {
+    const fd = openSync(PASSWORD_FILE, 'wx', 0o600);
+    writeSync(fd, `pw-${randomBytes(9).toString('base64url')}`);
+    closeSync(fd);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  // A file another process has just created may not hold its password yet.
+  for (let i = 0; i < 100; i++) {
+    const password = readFileSync(PASSWORD_FILE, 'utf8');
+    if (password.length > 0) return password;
+    spawnSync('sleep', ['0.01']);
+  }
+  throw new Error(`${PASSWORD_FILE} stays empty`);
+}
+
+/**
+ * Creates (once per machine) the `spooltest` account and sets its password. sshd and vsftpd
+ * authenticate real accounts, so the tests need one; they run as root.
  */
 export function testUser(): TestUser {
   if (cached !== null) return cached;
   const name = 'spooltest';
-  if (spawnSync('id', ['-u', name]).status !== 0) run('useradd', ['-m', '-s', '/bin/bash', name]);
-  const password = `pw-${randomBytes(9).toString('base64url')}`;
-  run('chpasswd', [], `${name}:${password}\n`);
+  const exists = () => spawnSync('id', ['-u', name]).status === 0;
+  // Another test process may be adding it at the same moment: then theirs is ours.
+  if (!exists()) {
+    const added = spawnSync('useradd', ['-m', '-s', '/bin/bash', name], { encoding: 'utf8' });
+    if (added.status !== 0 && !exists()) throw new Error(`useradd ${name} failed: ${added.stderr}`);
+  }
+  const password = sharedPassword();
+  // The same password from every process; /etc/shadow is locked while another one writes it.
+  for (let attempt = 1; ; attempt++) {
+    const set = spawnSync('chpasswd', [], { encoding: 'utf8', input: `${name}:${password}\n` });
+    if (set.status === 0) break;
+    if (attempt === 50) throw new Error(`chpasswd failed: ${set.stderr}`);
+    spawnSync('sleep', ['0.1']);
+  }
   const uid = Number(run('id', ['-u', name]).trim());
   const gid = Number(run('id', ['-g', name]).trim());
   const home = join('/home', name);
