@@ -140,19 +140,29 @@ function framesLost(dir: string, manifest: Manifest): number {
 }
 
 /**
- * manifest.json counts offsets from when recording effectively began (OpenTok), layout changes
- * from the start call (`createdAt`), as the studio's own compositions do: the offline reference
- * must put the files on that same timeline, or every tile is a few frames off.
+ * The archive on the studio's own timeline, as its compositions use it: manifest.json counts
+ * offsets from when recording effectively began (OpenTok), layout changes from the start call
+ * (`createdAt`), and the file rows keep each file's offset from the start call exactly (the
+ * manifest's stop at 0). Taken from the rows, or every tile of a file whose time 0 came a few
+ * ms before recording began is a frame off where its frames sit between two output frames.
  */
-function studioTimeline(manifest: Manifest): Manifest {
-  const shift = manifest.createdAt - (manifest.startCalledAt ?? manifest.createdAt);
+function studioTimeline(manifest: Manifest, db: Database.Database, archiveId: string): Manifest {
+  const rows = db
+    .prepare(
+      "SELECT filename, start_offset_ms, stop_offset_ms FROM archive_files WHERE archive_id = ? AND kind = 'media'",
+    )
+    .all(archiveId) as Array<{ filename: string; start_offset_ms: number; stop_offset_ms: number | null }>;
   return {
     ...manifest,
-    files: manifest.files.map((f) => ({
-      ...f,
-      startTimeOffset: f.startTimeOffset + shift,
-      stopTimeOffset: f.stopTimeOffset + shift,
-    })),
+    files: manifest.files.map((f) => {
+      const row = rows.find((r) => r.filename === f.filename);
+      if (row === undefined) throw new Error(`${f.filename} has no file row`);
+      return {
+        ...f,
+        startTimeOffset: row.start_offset_ms,
+        stopTimeOffset: row.stop_offset_ms ?? row.start_offset_ms,
+      };
+    }),
   };
 }
 
@@ -210,10 +220,12 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
     publishers.length = 0;
 
     const archiveDir = join(dir.path, 'archives', archive.id);
+    const db = new Database(join(dir.path, 'studio.db'), { readonly: true });
     const manifest = studioTimeline(
       JSON.parse(readFileSync(join(archiveDir, 'manifest.json'), 'utf8')) as Manifest,
+      db,
+      archive.id,
     );
-    const db = new Database(join(dir.path, 'studio.db'), { readonly: true });
     const info = JSON.parse(
       (
         db

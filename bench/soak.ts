@@ -138,6 +138,10 @@ try {
   await archives.stop(archive.id);
   await archives.waitStatus(archive.id, 'available', 120_000);
   const collects = await Promise.all(pool.map((p) => p.request<LoadCollect>({ op: 'collect' }, 120_000)));
+  // The senders are done: they would only take CPU from the decoding below.
+  const senders = pool;
+  pool = [];
+  await Promise.all(senders.map((p) => p.close()));
 
   // Every file decodes; video frames are matched to what each guest sent.
   const manifest = manifestOf(dir.path, archive.id);
@@ -202,7 +206,7 @@ try {
   }
   invalid.push(
     ...loadProblems(
-      pool.map((p, i) => ({
+      senders.map((p, i) => ({
         pid: p.pid,
         cpuPercentOfOneCore: round(loadCpuPercent.get(p.pid) ?? 0),
         sendLagMsP99: round(collects[i]!.lagMsP99, 2),
@@ -220,7 +224,7 @@ try {
       ...(invalid.length > 0 ? { invalidReasons: invalid } : {}),
       streams,
       minutes,
-      procs: pool.length,
+      procs: senders.length,
       size: size.label,
       bitrateKbps: bitrate,
       fps,

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -14,6 +22,7 @@ import { ArchiveRepository, type ArchiveRecord } from '../../src/main/store/Arch
 import { EventRepository } from '../../src/main/store/EventRepository';
 import { Store } from '../../src/main/store/Store';
 import type { CompositionHookJson, CompositionJson } from '../../src/shared/compositions';
+import type { Manifest } from '../../src/shared/archive';
 import type { AnyStudioEvent } from '../../src/shared/events';
 import {
   averageColor,
@@ -315,6 +324,26 @@ describe('composition service (real ffmpeg)', () => {
     assert.equal(listed.body.items[0]!.kind, 'archive');
     assert.equal(listed.body.items[0]!.status, 'completed');
     assert.equal(listed.body.items[0]!.maxBitrate, 500_000);
+  });
+
+  it('places each file at its offset from the start call, where the manifest (counting from a later start, as OpenTok) had to round it up to 0', async () => {
+    const archive = h.createArchive([{ source: src('red.webm'), streamId: 'red', start: 0, stop: 12_000 }], {
+      options: { layout: { type: 'bestFit' } },
+    });
+    // Recording effectively began 1 s after the start call; the file's time 0 is at the start
+    // call (its row says 0), which the manifest cannot say (no negative offsets): 0 there too.
+    const path = join(dir.path, 'archives', archive.id, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+    manifest.startCalledAt = archive.createdAt;
+    manifest.createdAt = archive.createdAt + 1000;
+    manifest.files[0]!.stopTimeOffset = 11_000;
+    writeFileSync(path, `${JSON.stringify(manifest, null, 2)}\n`);
+    h.stop(archive.id);
+    await h.event((e) => e.type === 'archive.available' && e.data.id === archive.id);
+    const output = join(dir.path, 'archives', archive.id, 'archive.mp4');
+    assert.ok(Math.abs((await probeFile(output)).duration - 12) < 0.1);
+    // Placed by the manifest, the picture would start at 1 s, black before.
+    assert.equal(nameColor(averageColor(await frameAt(output, 0.5), 152, 112, 16, 16)), 'red');
   });
 
   it('a composed archive with a layout the composer cannot draw is composed with bestFit', async () => {

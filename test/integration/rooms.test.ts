@@ -1,29 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { RoomJson } from '../../src/shared/rooms';
 import { projectJwt } from '../helpers/api';
-import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
-import { OperatorClient, waitFor } from '../helpers/studio';
-import { tempDir } from '../helpers/tmp';
+import { waitFor } from '../helpers/studio';
+import { useCore } from '../helpers/useCore';
 
 describe('rooms API', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let core: HeadlessCore;
-  let operator: OperatorClient;
-  before(async () => {
-    dir = tempDir();
-    core = await startHeadless({ dataDir: dir.path, env: { SPOOL_SESSION_GRACE_SEC: '1' } });
-    operator = await OperatorClient.login(core);
-  });
-  after(async () => {
-    await core?.stop();
-    dir.remove();
-  });
+  const ctx = useCore({ SPOOL_SESSION_GRACE_SEC: '1' });
 
   it('creates a room with defaults, lists, gets, updates and deletes it', async () => {
-    const created = await operator.request<RoomJson>('POST', '/api/rooms', { name: 'Morning show' });
+    const created = await ctx.operator.request<RoomJson>('POST', '/api/rooms', { name: 'Morning show' });
     assert.equal(created.status, 201);
     const room = created.body;
     assert.match(room.id, /^[0-9a-f-]{36}$/);
@@ -33,10 +21,10 @@ describe('rooms API', () => {
     assert.equal(room.recording.format, 'webm');
     assert.equal(room.session, null);
 
-    const list = await operator.ok<{ items: RoomJson[] }>('GET', '/api/rooms');
+    const list = await ctx.operator.ok<{ items: RoomJson[] }>('GET', '/api/rooms');
     assert.ok(list.items.some((r) => r.id === room.id));
 
-    const updated = await operator.ok<RoomJson>('PATCH', `/api/rooms/${room.id}`, {
+    const updated = await ctx.operator.ok<RoomJson>('PATCH', `/api/rooms/${room.id}`, {
       autoRecord: true,
       recording: { format: 'mp4', splitDuration: 60 },
     });
@@ -46,15 +34,15 @@ describe('rooms API', () => {
     assert.equal(updated.recording.splitDuration, 60);
     assert.equal(updated.recording.outputMode, 'individual');
 
-    const removed = await operator.request('DELETE', `/api/rooms/${room.id}`);
+    const removed = await ctx.operator.request('DELETE', `/api/rooms/${room.id}`);
     assert.equal(removed.status, 204);
-    const gone = await operator.request<{ code: string }>('GET', `/api/rooms/${room.id}`);
+    const gone = await ctx.operator.request<{ code: string }>('GET', `/api/rooms/${room.id}`);
     assert.equal(gone.status, 404);
     assert.equal(gone.body.code, 'NotFound');
   });
 
   it('works with the OpenTok project JWT too', async () => {
-    const response = await fetch(`${core.url}/api/rooms`, {
+    const response = await fetch(`${ctx.core.url}/api/rooms`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-opentok-auth': await projectJwt() },
       body: JSON.stringify({ name: 'From a script' }),
@@ -75,7 +63,7 @@ describe('rooms API', () => {
       [{ name: 'ok', colour: 'red' }, ''],
     ];
     for (const [body, field] of cases) {
-      const response = await operator.request<{ code: string; message: string; field?: string }>(
+      const response = await ctx.operator.request<{ code: string; message: string; field?: string }>(
         'POST',
         '/api/rooms',
         body,
@@ -88,8 +76,8 @@ describe('rooms API', () => {
   });
 
   it('makes signed join tokens with role, expiry, connection data and recording block', async () => {
-    const room = await operator.createRoom();
-    const token = await operator.createToken(room.id, {
+    const room = await ctx.operator.createRoom();
+    const token = await ctx.operator.createToken(room.id, {
       role: 'moderator',
       expiresInSec: 600,
       connectionData: 'Host',
@@ -97,25 +85,25 @@ describe('rooms API', () => {
     });
     assert.equal(token.role, 'moderator');
     assert.ok(Math.abs(token.expiresAt - (Date.now() + 600_000)) < 5000);
-    assert.equal(token.joinUrl, `${core.url}/join/${room.id}?t=${encodeURIComponent(token.token)}`);
-    assert.equal(token.whipUrl, `${core.url}/whip/${room.id}`);
+    assert.equal(token.joinUrl, `${ctx.core.url}/join/${room.id}?t=${encodeURIComponent(token.token)}`);
+    assert.equal(token.whipUrl, `${ctx.core.url}/whip/${room.id}`);
     const claims = decodeJwt(token.token);
     assert.equal(claims.sub, room.id);
     assert.equal(claims.role, 'moderator');
     assert.equal(claims.cd, 'Host');
     assert.equal(claims.rb, true);
-    const bad = await operator.request<{ field: string }>('POST', `/api/rooms/${room.id}/tokens`, {
+    const bad = await ctx.operator.request<{ field: string }>('POST', `/api/rooms/${room.id}/tokens`, {
       role: 'admin',
     });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.field, 'role');
-    const missing = await operator.request('POST', '/api/rooms/nope/tokens', {});
+    const missing = await ctx.operator.request('POST', '/api/rooms/nope/tokens', {});
     assert.equal(missing.status, 404);
   });
 
   it('shows the live session with connections and streams, and refuses to delete a live room', async () => {
-    const room = await operator.createRoom();
-    const token = await operator.createToken(room.id, { connectionData: 'Encoder' });
+    const room = await ctx.operator.createRoom();
+    const token = await ctx.operator.createToken(room.id, { connectionData: 'Encoder' });
     const publisher = await SyntheticPublisher.start({
       whipUrl: token.whipUrl,
       token: token.token,
@@ -125,7 +113,7 @@ describe('rooms API', () => {
     try {
       const live = await waitFor(
         async () => {
-          const r = await operator.room(room.id);
+          const r = await ctx.operator.room(room.id);
           return r.session?.streams[0]?.codecs.video ? r : undefined;
         },
         10_000,
@@ -133,7 +121,7 @@ describe('rooms API', () => {
       );
       assert.equal(live.session!.connections[0]!.connectionData, 'Encoder');
       assert.equal(live.session!.streams[0]!.videoType, 'camera');
-      const refused = await operator.request<{ code: string; message: string }>(
+      const refused = await ctx.operator.request<{ code: string; message: string }>(
         'DELETE',
         `/api/rooms/${room.id}`,
       );
@@ -144,7 +132,11 @@ describe('rooms API', () => {
       await publisher.stop();
     }
     // The session ends after the grace period; then the room can go.
-    await waitFor(async () => (await operator.room(room.id)).session === null, 5000, 'the session to end');
-    assert.equal((await operator.request('DELETE', `/api/rooms/${room.id}`)).status, 204);
+    await waitFor(
+      async () => (await ctx.operator.room(room.id)).session === null,
+      5000,
+      'the session to end',
+    );
+    assert.equal((await ctx.operator.request('DELETE', `/api/rooms/${room.id}`)).status, 204);
   });
 });

@@ -1,29 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { startHeadless, type HeadlessCore } from '../helpers/headless';
+import { describe, it } from 'node:test';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
-import { OperatorClient, waitFor } from '../helpers/studio';
-import { tempDir } from '../helpers/tmp';
+import { waitFor } from '../helpers/studio';
+import { useCore } from '../helpers/useCore';
 
 describe('WHIP ingest', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let core: HeadlessCore;
-  let operator: OperatorClient;
-  let clip: string;
-  before(async () => {
-    dir = tempDir();
-    core = await startHeadless({ dataDir: dir.path });
-    operator = await OperatorClient.login(core);
-    clip = makeClip({ durationSec: 10 });
-  });
-  after(async () => {
-    await core?.stop();
-    dir.remove();
-  });
+  const ctx = useCore();
+  const clip = makeClip({ durationSec: 10 });
 
   it('accepts an offer with 201, an SDP answer, a Location and an ETag; DELETE ends the stream', async () => {
-    const room = await operator.createRoom();
-    const token = await operator.createToken(room.id);
+    const room = await ctx.operator.createRoom();
+    const token = await ctx.operator.createToken(room.id);
     const publisher = await SyntheticPublisher.start({
       whipUrl: token.whipUrl,
       token: token.token,
@@ -36,7 +23,7 @@ describe('WHIP ingest', () => {
       assert.match(publisher.resourceUrl, new RegExp(`/whip/${room.id}/[0-9a-f-]{36}$`));
       const stream = await waitFor(
         async () => {
-          const live = await operator.room(room.id);
+          const live = await ctx.operator.room(room.id);
           const s = live.session?.streams[0];
           return s?.codecs.video === 'VP8' && s.codecs.audio === 'opus' ? s : undefined;
         },
@@ -45,7 +32,7 @@ describe('WHIP ingest', () => {
       );
       assert.equal(stream.hasAudio, true);
       assert.equal(stream.hasVideo, true);
-      assert.equal((await operator.room(room.id)).session?.connections[0]?.kind, 'whip');
+      assert.equal((await ctx.operator.room(room.id)).session?.connections[0]?.kind, 'whip');
 
       const patch = await fetch(publisher.resourceUrl, {
         method: 'PATCH',
@@ -63,15 +50,15 @@ describe('WHIP ingest', () => {
       await publisher.stop();
     }
     await waitFor(
-      async () => (await operator.room(room.id)).session?.streams.length === 0,
+      async () => (await ctx.operator.room(room.id)).session?.streams.length === 0,
       5000,
       'the stream to end',
     );
   });
 
   it('accepts bundled m-lines with port 0 and a=bundle-only, as GStreamer sends them', async () => {
-    const room = await operator.createRoom();
-    const token = await operator.createToken(room.id);
+    const room = await ctx.operator.createRoom();
+    const token = await ctx.operator.createToken(room.id);
     const publisher = await SyntheticPublisher.start({
       whipUrl: token.whipUrl,
       token: token.token,
@@ -82,7 +69,7 @@ describe('WHIP ingest', () => {
     try {
       await waitFor(
         async () => {
-          const s = (await operator.room(room.id)).session?.streams[0];
+          const s = (await ctx.operator.room(room.id)).session?.streams[0];
           return s?.codecs.video === 'VP8' && s.codecs.audio === 'opus';
         },
         10_000,
@@ -94,8 +81,8 @@ describe('WHIP ingest', () => {
   });
 
   it('refuses a missing, wrong or subscriber token with the reason', async () => {
-    const room = await operator.createRoom();
-    const url = `${core.url}/whip/${room.id}`;
+    const room = await ctx.operator.createRoom();
+    const url = `${ctx.core.url}/whip/${room.id}`;
     const post = (headers: Record<string, string>, body = 'v=0\r\n') =>
       fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', ...headers }, body });
     const none = await post({});
@@ -103,21 +90,21 @@ describe('WHIP ingest', () => {
     assert.match(((await none.json()) as { message: string }).message, /Bearer/);
     const wrong = await post({ authorization: 'Bearer nope' });
     assert.equal(wrong.status, 403);
-    const other = await operator.createRoom();
-    const otherToken = await operator.createToken(other.id);
+    const other = await ctx.operator.createRoom();
+    const otherToken = await ctx.operator.createToken(other.id);
     const mismatch = await post({ authorization: `Bearer ${otherToken.token}` });
     assert.equal(mismatch.status, 403);
     assert.match(((await mismatch.json()) as { message: string }).message, /another room/);
-    const subscriber = await operator.createToken(room.id, { role: 'subscriber' });
+    const subscriber = await ctx.operator.createToken(room.id, { role: 'subscriber' });
     const denied = await post({ authorization: `Bearer ${subscriber.token}` });
     assert.equal(denied.status, 403);
     assert.match(((await denied.json()) as { message: string }).message, /publisher/);
   });
 
   it('refuses malformed SDP and other content types with a clear 4xx', async () => {
-    const room = await operator.createRoom();
-    const token = await operator.createToken(room.id);
-    const url = `${core.url}/whip/${room.id}`;
+    const room = await ctx.operator.createRoom();
+    const token = await ctx.operator.createToken(room.id);
+    const url = `${ctx.core.url}/whip/${room.id}`;
     const cases: Array<{ body: string; type?: string; status: number; message: RegExp }> = [
       { body: '', status: 400, message: /empty/ },
       { body: 'hello', status: 400, message: /v=0/ },
@@ -139,13 +126,13 @@ describe('WHIP ingest', () => {
       const body = (await response.json()) as { code: string; message: string };
       assert.match(body.message, c.message);
     }
-    const live = await operator.room(room.id);
+    const live = await ctx.operator.room(room.id);
     assert.equal(live.session?.connections.length ?? 0, 0, 'refused offers leave no connection behind');
   });
 
   it('answers CORS preflights so browser WHIP clients can read Location', async () => {
-    const room = await operator.createRoom();
-    const response = await fetch(`${core.url}/whip/${room.id}`, { method: 'OPTIONS' });
+    const room = await ctx.operator.createRoom();
+    const response = await fetch(`${ctx.core.url}/whip/${room.id}`, { method: 'OPTIONS' });
     assert.equal(response.status, 204);
     assert.match(response.headers.get('access-control-expose-headers') ?? '', /Location/);
     assert.match(response.headers.get('access-control-allow-headers') ?? '', /Authorization/);

@@ -823,25 +823,32 @@ export class CompositionService {
         const manifest = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
         // The manifest counts from when recording began (OpenTok); layout changes count from the
         // start call: bring the files back onto the start call's timeline.
-        // (`startCalledAt` is there only when the two differ.)
+        // (`startCalledAt` is there only when the two differ.) The file rows keep those offsets
+        // exactly; the manifest's stop at 0, so a file whose time 0 came before recording began
+        // (the first ones, by a few ms) would land that much late — every picture of it a frame
+        // off wherever its frames sit near the middle between two output frames.
         const shift =
           typeof manifest.startCalledAt === 'number' ? manifest.createdAt - manifest.startCalledAt : 0;
         if (shift === 0) return manifest;
+        const rowOf = new Map(rows.filter((r) => r.kind === 'media').map((r) => [r.filename, r]));
         return {
           ...manifest,
-          files: manifest.files.map((f) => ({
-            ...f,
-            startTimeOffset: f.startTimeOffset + shift,
-            stopTimeOffset: f.stopTimeOffset + shift,
-            ...('layoutClassChanges' in f
-              ? {
-                  layoutClassChanges: classTimeline(f.layoutClassChanges).map((c) => ({
-                    ...c,
-                    atMs: c.atMs + shift,
-                  })),
-                }
-              : {}),
-          })),
+          files: manifest.files.map((f) => {
+            const row = rowOf.get(f.filename);
+            const changes =
+              row?.info.layoutClassChanges !== undefined
+                ? classTimeline(row.info.layoutClassChanges)
+                : 'layoutClassChanges' in f
+                  ? classTimeline(f.layoutClassChanges).map((c) => ({ ...c, atMs: c.atMs + shift }))
+                  : undefined;
+            return {
+              ...f,
+              startTimeOffset: row?.startOffsetMs ?? f.startTimeOffset + shift,
+              stopTimeOffset:
+                row === undefined ? f.stopTimeOffset + shift : (row.stopOffsetMs ?? row.startOffsetMs),
+              ...(changes !== undefined ? { layoutClassChanges: changes } : {}),
+            };
+          }),
         };
       } catch (error) {
         throw new StudioError(
