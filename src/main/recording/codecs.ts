@@ -31,7 +31,7 @@ export const MATROSKA_CODEC_ID: Record<VideoCodec, string> = {
  */
 export const OPUS_PRE_SKIP = 312;
 /** `OPUS_PRE_SKIP` in nanoseconds (Matroska's CodecDelay). */
-export const OPUS_CODEC_DELAY_NS = (OPUS_PRE_SKIP / 48_000) * 1e9;
+export const OPUS_CODEC_DELAY_NS = Math.round((OPUS_PRE_SKIP * 1e9) / 48_000);
 
 /** OpusHead for Matroska's CodecPrivate: 2 channels, 48 kHz, pre-skip `OPUS_PRE_SKIP`. */
 export function opusHead(channels = 2): Buffer {
