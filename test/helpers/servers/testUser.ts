@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './processes';
@@ -24,20 +24,18 @@ const PASSWORD_FILE = join(tmpdir(), 'spooltest.password');
  * new one would lock the others' FTP logins out. The first to create the file chooses it.
  */
 function sharedPassword(): string {
+  // Written whole under a name of its own, then linked into place: the file is never seen empty,
+  // and a link fails if another process got there first (theirs is kept).
+  const mine = `${PASSWORD_FILE}.${process.pid}`;
+  writeFileSync(mine, `pw-${randomBytes(9).toString('base64url')}`, { mode: 0o600 });
   try {
-    const fd = openSync(PASSWORD_FILE, 'wx', 0o600);
-    writeSync(fd, `pw-${randomBytes(9).toString('base64url')}`);
-    closeSync(fd);
+    linkSync(mine, PASSWORD_FILE);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    rmSync(mine, { force: true });
   }
-  // A file another process has just created may not hold its password yet.
-  for (let i = 0; i < 100; i++) {
-    const password = readFileSync(PASSWORD_FILE, 'utf8');
-    if (password.length > 0) return password;
-    spawnSync('sleep', ['0.01']);
-  }
-  throw new Error(`${PASSWORD_FILE} stays empty`);
+  return readFileSync(PASSWORD_FILE, 'utf8');
 }
 
 /**
@@ -59,7 +57,7 @@ export function testUser(): TestUser {
     const set = spawnSync('chpasswd', [], { encoding: 'utf8', input: `${name}:${password}\n` });
     if (set.status === 0) break;
     if (attempt === 50) throw new Error(`chpasswd failed: ${set.stderr}`);
-    spawnSync('sleep', ['0.1']);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100); // 100 ms, synchronously
   }
   const uid = Number(run('id', ['-u', name]).trim());
   const gid = Number(run('id', ['-g', name]).trim());
