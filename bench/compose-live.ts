@@ -1,15 +1,18 @@
 /**
  * bench/compose-live: a composed archive rendered while it records (docs/composition.md).
- * Four synthetic guests (640×480 VP8 test pattern + a steady tone) record a 1280×720 bestFit
- * archive with two layout changes, for each length (default 2 and 10 minutes; `--long` adds
- * 30). Measured per length: stop → `available` ms, CPU of the composition's processes while
- * recording (cores), video frames the recorder lost, SSIM of the live file against an offline
- * composition of the same archive (first 2 minutes), and the audio at every chunk join
- * (a jump in the tone's second difference means a gap or a step). Prints one JSON line.
+ * Four synthetic guests (640×480 VP8 test pattern + a steady tone, replayed by werift peers in
+ * load processes of their own, as in bench/record) record a 1280×720 bestFit archive with two
+ * layout changes, for each length (default 2 and 10 minutes; `--long` adds 30). Measured per
+ * length: stop → `available` ms, CPU of the composition's processes while recording (cores),
+ * video frames the recorder lost (counted against what each sender sent), SSIM of the live file
+ * against an offline composition of the same archive (whole length, and its worst second), and
+ * the audio at every chunk join (a jump in the tone's second difference means a gap or a step).
+ * Prints one JSON line.
  *   node --import tsx bench/compose-live.ts [--minutes 2,10] [--long] [--chunk 6] [--keep <dir>]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, renameSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
@@ -19,10 +22,21 @@ import { createLogger } from '../src/main/logger';
 import { resolveFfmpeg } from '../src/main/media/ffmpeg';
 import type { Manifest } from '../src/shared/archive';
 import { normalizeLayout, type Layout } from '../src/shared/layout';
-import { startHeadless } from '../test/helpers/headless';
-import { makeClip, SyntheticPublisher } from '../test/helpers/publisher';
+import { makeClip } from '../test/helpers/publisher';
 import { ArchiveApi, OperatorClient, waitFor } from '../test/helpers/studio';
 import { tempDir } from '../test/helpers/tmp';
+import { fileFrames, matchFrames } from './load/frames';
+import {
+  CpuMeter,
+  loadProblems,
+  publishWithRetry,
+  startLoadPool,
+  startStudio,
+  type LoadProcess,
+} from './load/harness';
+import type { LoadCollect } from './load/protocol';
+import { nowMs } from './load/ReplayPublisher';
+import { captureRtpClip } from './load/rtpClip';
 import { cpuSeconds, round } from './lib';
 
 const { values } = parseArgs({
@@ -60,28 +74,47 @@ function childrenCpu(pid: number): number {
   return total;
 }
 
-function ssim(a: string, b: string, seconds: number): number {
+/**
+ * SSIM of two files frame by frame (frame n of each at exactly n/30 s): the mean over the whole
+ * length, and the worst one-second mean (a stretch a frame off shows there, not in the mean).
+ */
+function ssim(a: string, b: string): { mean: number; worstSecond: number; worstSecondAt: number } {
+  const stats = `${a}.ssim.log`;
   const r = spawnSync('ffmpeg', [
     '-hide_banner',
-    '-t',
-    String(seconds),
     '-i',
     a,
-    '-t',
-    String(seconds),
     '-i',
     b,
     '-lavfi',
-    // Frame n of each file at exactly n/30 s. `setpts=N/(30*TB)` is not exact: in the live file's
-    // 90 kHz time base it truncates to 2999, 5999, … and the ssim filter then pairs each live
-    // frame with the offline frame after it (measured: 0.92 shifted, 0.99 paired right).
-    '[0:v]settb=1/30,setpts=N[x];[1:v]settb=1/30,setpts=N[y];[x][y]ssim',
+    // `setpts=N/(30*TB)` is not exact: in the live file's 90 kHz time base it truncates to 2999,
+    // 5999, … and the ssim filter then pairs each live frame with the offline frame after it
+    // (measured: 0.92 shifted, 0.99 paired right).
+    `[0:v]settb=1/30,setpts=N[x];[1:v]settb=1/30,setpts=N[y];[x][y]ssim=stats_file=${stats}`,
     '-f',
     'null',
     '-',
   ]);
   const match = / All:([\d.]+)/.exec(r.stderr.toString());
-  return match ? Number(match[1]) : NaN;
+  const perFrame = readFileSync(stats, 'utf8')
+    .split('\n')
+    .map((line) => / All:([\d.]+)/.exec(line))
+    .filter((m) => m !== null)
+    .map((m) => Number(m[1]));
+  let worstSecond = 1;
+  let worstSecondAt = 0;
+  for (let i = 0; i + FPS <= perFrame.length; i += FPS) {
+    const mean = perFrame.slice(i, i + FPS).reduce((n, v) => n + v, 0) / FPS;
+    if (mean < worstSecond) {
+      worstSecond = mean;
+      worstSecondAt = i / FPS;
+    }
+  }
+  return {
+    mean: match ? round(Number(match[1]), 4) : NaN,
+    worstSecond: round(worstSecond, 4),
+    worstSecondAt,
+  };
 }
 
 /** Worst second difference of the mixed tone within 3 ms of each chunk join, and overall. */
@@ -114,31 +147,6 @@ function audioJoins(
   return { worstAtJoins: round(worst, 4), joinsOver: over, typical: round(typical, 4) };
 }
 
-function framesLost(dir: string, manifest: Manifest): number {
-  let lost = 0;
-  for (const file of manifest.files) {
-    const times = execFileSync('ffprobe', [
-      '-v',
-      'error',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'packet=pts_time',
-      '-of',
-      'csv=p=0',
-      join(dir, file.filename),
-    ])
-      .toString()
-      .trim()
-      .split('\n')
-      .map(Number)
-      .filter((t) => Number.isFinite(t));
-    if (times.length === 0) continue;
-    lost += Math.max(0, Math.round((Math.max(...times) - Math.min(...times)) * FPS) + 1 - times.length);
-  }
-  return lost;
-}
-
 /**
  * The archive on the studio's own timeline, as its compositions use it: manifest.json counts
  * offsets from when recording effectively began (OpenTok), layout changes from the start call
@@ -166,24 +174,32 @@ function studioTimeline(manifest: Manifest, db: Database.Database, archiveId: st
   };
 }
 
+// 47 s: the clip's loop points (where the tone restarts) never line up with chunk joins.
+const clip = makeClip({ durationSec: 47, width: 640, height: 480, tone: true, videoKbps: 800 });
+const capture = await captureRtpClip(clip);
+
 async function run(minutes: number): Promise<Record<string, unknown>> {
   const seconds = minutes * 60;
   const dir = tempDir('spool-bench-');
-  const core = await startHeadless({
+  const core = await startStudio({
     dataDir: dir.path,
-    env: { SPOOL_LOG_LEVEL: 'error', SPOOL_LIVE_COMPOSITION_CHUNK_SEC: String(chunkSec) },
+    env: { SPOOL_LIVE_COMPOSITION_CHUNK_SEC: String(chunkSec) },
   });
-  const publishers: SyntheticPublisher[] = [];
+  let pool: LoadProcess[] = [];
   try {
+    pool = await startLoadPool(2);
+    await Promise.all(pool.map((p) => p.request({ op: 'clip', capture, fps: FPS })));
     const operator = await OperatorClient.login(core);
     const room = await operator.createRoom({ name: 'bench' });
-    // 47 s: the clip's loop points (where the tone restarts) never line up with chunk joins.
-    const clip = makeClip({ durationSec: 47, width: 640, height: 480, tone: true, videoKbps: 800 });
+    const connectionIds = new Set<string>();
     for (let i = 0; i < GUESTS; i++) {
-      const token = await operator.createToken(room.id, { connectionData: `guest ${i}` });
-      publishers.push(
-        await SyntheticPublisher.start({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
-      );
+      const proc = pool[i % pool.length]!;
+      const { connectionId } = await publishWithRetry(proc, async () => {
+        const token = await operator.createToken(room.id, { connectionData: `guest ${i}` });
+        return { op: 'publish', whipUrl: token.whipUrl, token: token.token };
+      });
+      proc.publishers++;
+      connectionIds.add(connectionId);
     }
     await waitFor(
       async () =>
@@ -191,14 +207,19 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
       20_000,
       'all streams',
     );
+    // The senders log every frame from just before the recording starts.
+    await Promise.all(pool.map((p) => p.request({ op: 'window', sending: true })));
+    await core.stats(true);
     const api = new ArchiveApi(core.url);
+    const pid = core.process.pid!;
+    const meter = new CpuMeter([pid, ...pool.map((p) => p.pid)]);
+    const startedAt = nowMs();
     const archive = await api.start({
       sessionId: room.id,
       outputMode: 'composed',
       resolution: '1280x720',
       layout: { type: 'bestFit' },
     });
-    const pid = core.process.pid!;
     const cpu0 = childrenCpu(pid);
     const t0 = Date.now();
     const changes: Array<[number, Layout | Record<string, unknown>]> = [
@@ -212,12 +233,18 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, t0 + seconds * 1000 - Date.now())));
     const cpu1 = childrenCpu(pid);
     const wall = (Date.now() - t0) / 1000;
+    // Frames sent from here on are not counted; media keeps flowing until the stop, as in use.
+    await Promise.all(pool.map((p) => p.request({ op: 'window', sending: false })));
+    const cpu = meter.read();
+    const stats = await core.stats();
     const stopAt = Date.now();
     await api.stop(archive.id);
     await api.waitStatus(archive.id, 'available', 30 * 60_000);
     const stopToAvailableMs = Date.now() - stopAt;
-    for (const p of publishers) await p.close();
-    publishers.length = 0;
+    const collects = await Promise.all(pool.map((p) => p.request<LoadCollect>({ op: 'collect' })));
+    const loadPids = pool.map((p) => p.pid);
+    await Promise.all(pool.map((p) => p.close()));
+    pool = [];
 
     const archiveDir = join(dir.path, 'archives', archive.id);
     const db = new Database(join(dir.path, 'studio.db'), { readonly: true });
@@ -248,7 +275,6 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
     const ffmpeg = await resolveFfmpeg(null);
     const offline = join(dir.path, 'offline.mp4');
     const composer = new Composer({ ffmpeg, logger: createLogger({ level: 'silent' }) });
-    const ssimSec = Math.min(seconds, 120);
     await composer.compose({
       archiveDir,
       manifest,
@@ -266,8 +292,38 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
     const endSec = Math.max(...manifest.files.map((f) => f.stopTimeOffset)) / 1000;
     const joins: number[] = [];
     for (let t = chunkSec; t < endSec - 1; t += chunkSec) joins.push(t);
+
+    // Video frames lost by the recorder, counted against what each sender sent.
+    let framesSent = 0;
+    let framesRecorded = 0;
+    let framesUnexpected = 0;
+    const invalid: string[] = [];
+    for (const c of collects)
+      for (const [key, sent] of Object.entries(c.frames)) {
+        const connectionId = key.split('/')[0]!;
+        if (!connectionIds.has(connectionId)) continue;
+        const files = manifest.files
+          .filter((f) => f.connectionId === connectionId && f.hasVideo !== false)
+          .sort((x, y) => (x.segment ?? 0) - (y.segment ?? 0))
+          .map((f) => fileFrames(join(archiveDir, f.filename)));
+        // The first recorded frame was sent after the start request, within one pass of the clip.
+        const match = matchFrames(sent, files, 1000 / FPS, [startedAt - 1000, startedAt + 15_000]);
+        if (!match.aligned) invalid.push(`the file of ${key} could not be matched to what its sender sent`);
+        framesSent += match.expected;
+        framesRecorded += match.matched;
+        framesUnexpected += match.unmatched;
+      }
+    const loadFigures = collects.map((c, i) => ({
+      pid: loadPids[i]!,
+      cpuPercentOfOneCore: round(cpu.byPid.get(loadPids[i]!) ?? 0),
+      sendLagMsP99: round(c.lagMsP99, 2),
+    }));
+    invalid.push(...loadProblems(loadFigures));
+    const similarity = ssim(live, offline);
     return {
       minutes,
+      valid: invalid.length === 0,
+      ...(invalid.length > 0 ? { invalidReasons: invalid } : {}),
       stopToAvailableMs,
       tailFrames: info.live?.framesAfterStop ?? null,
       // Where the wait went: the composer's own finish (tail steps), the rest is the recorder's
@@ -277,15 +333,24 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
       prerollSec: info.live?.prerollSec ?? null,
       composedLive: info.live !== undefined,
       compositionCores: round((cpu1 - cpu0) / wall, 2),
-      framesLost: framesLost(archiveDir, manifest),
-      ssimVsOffline: round(ssim(live, offline, ssimSec), 4),
+      studioCpuPercentOfOneCore: round(cpu.byPid.get(pid) ?? 0),
+      mainEventLoopDelayMsP99: round(stats.eventLoopDelayMs.p99, 2),
+      framesSent,
+      framesLost: framesSent - framesRecorded,
+      framesUnexpected,
+      ssimVsOffline: similarity.mean,
+      ssimWorstSecond: similarity.worstSecond,
+      ssimWorstSecondAt: similarity.worstSecondAt,
       audio: { joins: joins.length, ...audioJoins(live, joins) },
+      load: loadFigures,
+      harnessCpuPercentOfOneCore: round(cpu.harness),
+      machineLoadAverage: round(loadavg()[0]!, 2),
     };
   } catch (error) {
     process.stderr.write(`core output:\n${core.output().slice(-4000)}\n`);
     throw error;
   } finally {
-    for (const p of publishers) await p.close();
+    await Promise.all(pool.map((p) => p.close()));
     await core.stop();
     if (values.keep !== undefined) renameSync(dir.path, `${values.keep}-${minutes}m`);
     else dir.remove();

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { WebSocket } from 'ws';
 import type { ThreadStats } from '../../src/shared/api';
+import type { AnyStudioEvent } from '../../src/shared/events';
+import type { StreamHealthInfo } from '../../src/shared/events/health';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { checkManifestFiles } from '../helpers/recordingChecks';
 import { ArchiveApi, waitFor } from '../helpers/studio';
@@ -28,8 +31,17 @@ describe('media workers', () => {
     assert.deepEqual(items[1]!.hosts, { peers: 0, streams: 0, whip: 0, recorders: 0 });
   });
 
-  it('forwards a WHIP publisher to a signaling subscriber through the room’s media worker', async () => {
+  it('forwards a WHIP publisher to a signaling subscriber through the room’s media worker; the worker measures its health', async () => {
     const room = await ctx.operator.createRoom();
+    const health: StreamHealthInfo[] = [];
+    const events = new WebSocket(`${ctx.core.url.replace('http', 'ws')}/api/events`);
+    await new Promise((resolve, reject) => events.once('open', resolve).once('error', reject));
+    events.on('message', (raw) => {
+      const message = JSON.parse(String(raw)) as { event?: AnyStudioEvent };
+      if (message.event?.type === 'health.streams' && message.event.data.roomId === room.id)
+        health.push(...message.event.data.streams);
+    });
+    events.send(JSON.stringify({ type: 'auth', token: ctx.operator.token }));
     const publisherToken = await ctx.operator.createToken(room.id);
     const subscriberToken = await ctx.operator.createToken(room.id, { role: 'subscriber' });
     const publisher = await SyntheticPublisher.start({
@@ -62,7 +74,20 @@ describe('media workers', () => {
       const hosting = (await threads()).filter((t) => (t.hosts?.peers ?? 0) + (t.hosts?.whip ?? 0) > 0);
       assert.equal(hosting.length, 1, 'one worker hosts the room');
       assert.deepEqual(hosting[0]!.hosts, { peers: 1, streams: 1, whip: 1, recorders: 0 });
+      // Measured on the worker, published by the main thread as without workers.
+      const sample = await waitFor(
+        () => health.find((h) => h.streamId === stream.id && h.width !== null && (h.frameRate ?? 0) > 20),
+        15_000,
+        'a health sample of the stream with its size and frame rate',
+      );
+      assert.equal(sample.connectionId, stream.connectionId);
+      assert.deepEqual([sample.width, sample.height], [640, 360]);
+      assert.ok(sample.frameRate! < 40, `frame rate ${sample.frameRate}`);
+      assert.ok(sample.bitrateKbps > 300 && sample.bitrateKbps < 3000, `bitrate ${sample.bitrateKbps}`);
+      assert.equal(sample.lossPercent, 0);
+      assert.deepEqual(sample.warnings, []);
     } finally {
+      events.close();
       await subscriber?.close();
       await publisher.stop();
     }

@@ -1,3 +1,4 @@
+import type { StreamHealthInfo } from '../../shared/events/health';
 import type { EventBus } from '../events/EventBus';
 import type { LiveRoom } from './LiveRoom';
 import type { RoomService } from './RoomService';
@@ -11,15 +12,57 @@ export interface HealthMonitorOptions {
   intervalMs?: number;
 }
 
+/** Samples one stream's health. */
+interface HealthSource {
+  sample(now: number): StreamHealthInfo;
+  close(): void;
+}
+
+/** A worker's sample older than this is not reported (the worker is late or gone): zeros are. */
+const REMOTE_SAMPLE_MAX_AGE_MS = 3000;
+
 /**
- * Measures every published stream of every live room and publishes `health.streams` for each
- * room about once a second (not persisted: the operator's screen and the tray want it live).
+ * The health of a stream received on a media worker: the worker measures it (its own
+ * `StreamHealth`, docs/threads.md) and reports it each second; the mute state is known here.
+ */
+class RemoteStreamHealth implements HealthSource {
+  readonly #stream: Stream;
+
+  constructor(stream: Stream) {
+    this.#stream = stream;
+  }
+
+  sample(now: number): StreamHealthInfo {
+    const stream = this.#stream;
+    const last = stream.remoteHealth;
+    if (last === null || now - last.at > REMOTE_SAMPLE_MAX_AGE_MS)
+      return {
+        streamId: stream.id,
+        connectionId: stream.connectionId,
+        bitrateKbps: 0,
+        lossPercent: 0,
+        frameRate: null,
+        width: null,
+        height: null,
+        warnings: [],
+      };
+    // A muted camera sends nothing on purpose (the worker does not know it is muted).
+    if (!stream.videoMuted) return last.info;
+    return { ...last.info, frameRate: null, warnings: last.info.warnings.filter((w) => w !== 'frameRate') };
+  }
+
+  close(): void {}
+}
+
+/**
+ * Measures every published stream of every live room (or takes the measure of the media worker
+ * receiving it) and publishes `health.streams` for each room about once a second (not persisted: the operator's screen and the tray want it live).
  */
 export class HealthMonitor {
   readonly #options: HealthMonitorOptions;
   readonly #rooms = new Map<
     string,
-    { room: LiveRoom; streams: Map<string, StreamHealth>; off: () => void }
+    { room: LiveRoom; streams: Map<string, HealthSource>; off: () => void }
   >();
   readonly #timer: NodeJS.Timeout;
   readonly #onSession = (room: LiveRoom) => this.#watch(room);
@@ -41,9 +84,12 @@ export class HealthMonitor {
 
   #watch(room: LiveRoom): void {
     if (this.#closed || this.#rooms.has(room.id)) return;
-    const streams = new Map<string, StreamHealth>();
+    const streams = new Map<string, HealthSource>();
     const add = (stream: Stream) => {
-      if (!streams.has(stream.id)) streams.set(stream.id, new StreamHealth(stream));
+      if (streams.has(stream.id)) return;
+      // A stream received on a media worker is measured there.
+      const remote = this.#options.rooms.workerOfStream(stream.id) !== null;
+      streams.set(stream.id, remote ? new RemoteStreamHealth(stream) : new StreamHealth(stream));
     };
     const remove = (stream: Stream) => {
       streams.get(stream.id)?.close();

@@ -41,6 +41,13 @@ export class RemoteMedia {
     worker.on('stream.track', ({ streamId, kind, mimeType }) =>
       this.#streams.get(streamId)?.stream.setRemoteTrack(kind as MediaKind, mimeType),
     );
+    worker.on('stream.health', ({ streams }) => {
+      const at = Date.now();
+      for (const info of streams) {
+        const entry = this.#streams.get(info.streamId);
+        if (entry !== undefined && entry.worker === worker) entry.stream.remoteHealth = { info, at };
+      }
+    });
     worker.on('whip.state', ({ resourceId, state }) => this.#whip.get(resourceId)?.onState(state));
     worker.once('close', () => this.#workerGone(worker));
   }

@@ -1,5 +1,6 @@
 import type { MediaStreamTrack, RTCRtpReceiver, RtcpPacket } from 'werift';
 import type { VideoType } from '../../shared/archive';
+import type { StreamHealthInfo } from '../../shared/events/health';
 import type { StreamInfo } from '../../shared/events/rooms';
 import { TypedEmitter } from '../util/TypedEmitter';
 
@@ -52,6 +53,11 @@ export class Stream extends TypedEmitter<StreamEvents> {
   /** OpenTok layout classes (`PUT /v2/project/{apiKey}/session/{id}/stream`), used by layouts. */
   layoutClassList: readonly string[] = [];
   readonly tracks = new Map<MediaKind, StreamTrack>();
+  /**
+   * The health the media worker receiving this stream measured last, and when it came (ms);
+   * null when the stream is received on this thread (`HealthMonitor` measures it here then).
+   */
+  remoteHealth: { info: StreamHealthInfo; at: number } | null = null;
   /** Codec MIME types of tracks received on a media worker (their werift objects live there). */
   readonly #remoteTracks = new Map<MediaKind, string>();
   #lastKeyframeRequest = 0;

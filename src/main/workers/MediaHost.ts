@@ -13,6 +13,8 @@ import { Peer } from '../rooms/Peer';
 import { applyTrickleFragment, peerConfig, waitForGathering } from '../rooms/rtcConfig';
 import { acceptBundleOnly } from '../rooms/sdp';
 import { Stream, type MediaKind } from '../rooms/Stream';
+import { StreamHealth } from '../rooms/StreamHealth';
+import type { OpenSink } from '../recording/MatroskaWriter';
 import { StreamRecorder } from '../recording/StreamRecorder';
 import { WriteBudget } from '../recording/WriteBudget';
 import type { RecorderInit, StreamInit, WorkerEvent, WorkerEvents } from './protocol';
@@ -51,6 +53,9 @@ interface Imported {
   peers: Set<string>;
 }
 
+/** How often the health of the streams received here is sampled and reported (as on the main thread). */
+const HEALTH_INTERVAL_MS = 1000;
+
 /** Copies a packet into its own buffer: cloning a view of werift's (maybe pooled) buffer would copy the pool. */
 function ownBytes(data: Buffer): Uint8Array {
   const out = new Uint8Array(data.length);
@@ -78,15 +83,26 @@ export class MediaHost {
   /** This worker's write queue (its share of `recordingQueueBytes`), made by the first recorder. */
   #budget: WriteBudget | null = null;
   #progressTimer: NodeJS.Timeout | null = null;
+  /** Health of the streams received here (not imports), reported to the main thread each second. */
+  readonly #health = new Map<string, StreamHealth>();
+  #healthTimer: NodeJS.Timeout | null = null;
   readonly #logger: Logger;
   readonly #notify: <E extends WorkerEvent>(event: E, data: WorkerEvents[E]) => void;
 
   /** Called when a recorder starts (the `media.workerDiesWhileRecording` fault hooks here). */
   onRecorderStarted: (() => void) | null = null;
 
-  constructor(logger: Logger, notify: <E extends WorkerEvent>(event: E, data: WorkerEvents[E]) => void) {
+  /** How recorders open their files (a throttled sink in tests of a slow disk); the file sink by default. */
+  readonly #openSink: OpenSink | undefined;
+
+  constructor(
+    logger: Logger,
+    notify: <E extends WorkerEvent>(event: E, data: WorkerEvents[E]) => void,
+    openSink?: OpenSink,
+  ) {
     this.#logger = logger;
     this.#notify = notify;
+    this.#openSink = openSink;
   }
 
   /** Hosted objects, for stats and tests. */
@@ -399,6 +415,7 @@ export class MediaHost {
       keyframeIntervalSec: init.keyframeIntervalSec,
       logger: this.#logger.child({ recorderId, streamId: init.streamId }),
       budget: this.#budget,
+      ...(this.#openSink ? { openSink: this.#openSink } : {}),
       onFileStarted: (file) => this.#notify('recorder.fileStarted', { recorderId, file }),
       onFileFinished: (file) => this.#notify('recorder.fileFinished', { recorderId, file }),
       onWriteError: (error) =>
@@ -469,8 +486,25 @@ export class MediaHost {
           clockRate: codec.clockRate,
         });
     });
-    stream.once('close', () => this.#streams.delete(stream.id));
+    stream.once('close', () => {
+      this.#streams.delete(stream.id);
+      this.#health.get(stream.id)?.close();
+      this.#health.delete(stream.id);
+      if (this.#health.size === 0 && this.#healthTimer !== null) {
+        clearInterval(this.#healthTimer);
+        this.#healthTimer = null;
+      }
+    });
+    if (notify) {
+      this.#health.set(stream.id, new StreamHealth(stream));
+      this.#healthTimer ??= setInterval(() => this.#reportHealth(), HEALTH_INTERVAL_MS);
+    }
     return stream;
+  }
+
+  #reportHealth(): void {
+    const now = Date.now();
+    this.#notify('stream.health', { streams: [...this.#health.values()].map((h) => h.sample(now)) });
   }
 
   #closeStream(streamId: string, reason: string): void {
@@ -492,6 +526,7 @@ export class MediaHost {
   /** Closes every peer and stream (the worker is shutting down). */
   close(): void {
     if (this.#progressTimer !== null) clearInterval(this.#progressTimer);
+    if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
     for (const peerIndex of [...this.#routes.keys()]) this.#dropRoute(peerIndex);
     for (const resourceId of [...this.#whip.keys()]) this.#closeWhip(resourceId);
     for (const peer of [...this.#peers.values()]) peer.close('media worker closed');

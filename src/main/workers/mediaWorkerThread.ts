@@ -4,6 +4,7 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { StudioError } from '../../shared/errors';
 import { createLogger } from '../logger';
+import { throttledSink } from '../recording/throttledSink';
 import { installDtlsGuard } from '../rooms/dtlsGuard';
 import { MediaHost } from './MediaHost';
 import { PROTOCOL_VERSION, type MediaWorkerData } from './protocol';
@@ -22,7 +23,14 @@ if (data.protocolVersion !== PROTOCOL_VERSION) {
 
 // Each thread has its own copy of werift's classes: the guard is installed per thread.
 installDtlsGuard();
-const media = new MediaHost(logger, (event, eventData) => host.notify(event, eventData));
+// The headless entry's test hook (a disk that takes only this many bytes per second) reaches the
+// recorders here too: a worker thread sees the process's environment.
+const slowDisk = Number(process.env.SPOOL_TEST_DISK_BYTES_PER_SEC ?? '');
+const media = new MediaHost(
+  logger,
+  (event, eventData) => host.notify(event, eventData),
+  slowDisk > 0 ? throttledSink(slowDisk) : undefined,
+);
 
 if (process.env.SPOOL_FAULT === 'media.workerDiesWhileRecording' && data.restarts === 0) {
   media.onRecorderStarted = () => {

@@ -3,6 +3,7 @@ import type { RTCIceCandidateInit } from 'werift';
 import type { FramesDropped, RecordingFormat, VideoType } from '../../shared/archive';
 import type { ThreadStats } from '../../shared/api';
 import type { ErrorBody, ErrorCode } from '../../shared/errors';
+import type { StreamHealthInfo } from '../../shared/events/health';
 import { StudioError } from '../../shared/errors';
 import type { VideoCodecName } from '../../shared/rooms';
 import type { StreamMids } from '../../shared/signaling';
@@ -133,6 +134,8 @@ export interface WorkerEvents {
   'peer.close': { peerId: string; reason: string };
   /** A track of a hosted stream started to receive media. */
   'stream.track': { streamId: string; kind: 'audio' | 'video'; mimeType: string; clockRate: number };
+  /** The health of every stream received on this worker (`StreamHealth`), about once a second. */
+  'stream.health': { streams: StreamHealthInfo[] };
   /** The connection state of a WHIP peer changed. */
   'whip.state': { resourceId: string; state: string };
   /** A recorder opened a file (its first frame is written). */
