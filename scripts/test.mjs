@@ -36,10 +36,11 @@ if (files.length === 0) {
 /**
  * Files that measure nothing in time run two at a time: unit tests, the security suite, API-level
  * integration tests, and integration and browser tests that check what happens, not when (each
- * waits with a deadline, never a fixed time). Everything that measures time — lip sync,
- * durations, a slow or full disk, ordered stops, stop → available of a live composition, health
- * warnings — or needs both cores (composition rendering, Chromium encoding its camera) runs
- * alone, so a busy machine cannot skew it. A file not listed here runs alone.
+ * waits with a deadline, never a fixed time; offline composition renders check the pictures and
+ * the sound they make, not how fast). Everything that measures time — lip sync, durations, a
+ * slow or full disk, ordered stops, stop → available of a live composition, health warnings —
+ * or needs both cores (Chromium guests encoding their cameras) runs alone, so a busy machine
+ * cannot skew it. A file not listed here runs alone.
  */
 const SHARED = [
   /^test\/unit\//,
@@ -48,6 +49,7 @@ const SHARED = [
   ...[
     'archive-summaries',
     'auto-archive',
+    'composition-render',
     'composition-service',
     'data-lock',
     'delivery-api',

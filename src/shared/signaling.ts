@@ -16,6 +16,11 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     token: z.string().min(1).max(4096),
     /** The room the client means to join (the join page's URL); the token must be for it. */
     roomId: z.string().min(1).max(64).optional(),
+    /**
+     * The `resume` of a `reconnect` message: the connection joins again as itself (same
+     * connection id) and its streams, published again, keep their ids (a new segment each).
+     */
+    resume: z.string().min(1).max(128).optional(),
     requestId,
   }),
   z.strictObject({
@@ -78,6 +83,8 @@ export type ServerMessage =
       requestId?: string;
       connectionId: string;
       sessionId: string;
+      /** The join resumed the connection a `reconnect` ended (its id and its streams' ids kept). */
+      resumed: boolean;
       role: Role;
       room: { id: string; name: string };
       connections: ConnectionInfo[];
@@ -109,5 +116,8 @@ export type ServerMessage =
   | { type: 'error'; requestId?: string; code: string; message: string; field?: string }
   | { type: 'pong' }
   | { type: 'bye'; reason: string }
-  /** The studio lost this connection's media (a media worker ended): join again with the same token. */
-  | { type: 'reconnect'; reason: string };
+  /**
+   * The studio lost this connection's media (a media worker ended): join again with the same
+   * token and `resume` within `resumeWithinSec`, and publish again.
+   */
+  | { type: 'reconnect'; reason: string; resume: string; resumeWithinSec: number };

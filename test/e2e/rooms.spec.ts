@@ -5,30 +5,10 @@ import { WebSocket } from 'ws';
 import type { AnyStudioEvent } from '../../src/shared/events';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { artifactPath, launchChromium } from '../helpers/browser';
+import { guestReceives as received, joinAsGuest } from './guests';
 import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
-
-/** Stats of what a guest page receives: decoded video frames and audio bytes per remote stream. */
-async function received(
-  page: Page,
-): Promise<{ framesDecoded: number; audioBytes: number; videoWidth: number }> {
-  return page.evaluate(async () => {
-    const room = (window as unknown as { spoolRoom?: RTCPeerConnection & { pc: RTCPeerConnection } })
-      .spoolRoom;
-    let framesDecoded = 0;
-    let audioBytes = 0;
-    if (room) {
-      const stats = await room.pc.getStats();
-      stats.forEach((s: { type: string; kind?: string; framesDecoded?: number; bytesReceived?: number }) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') framesDecoded += s.framesDecoded ?? 0;
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') audioBytes += s.bytesReceived ?? 0;
-      });
-    }
-    const video = document.querySelector<HTMLVideoElement>('[data-testid="remote"] video');
-    return { framesDecoded, audioBytes, videoWidth: video?.videoWidth ?? 0 };
-  });
-}
 
 describe('guests in a room', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -47,24 +27,7 @@ describe('guests in a room', () => {
     dir.remove();
   });
 
-  async function joinAs(url: string): Promise<Page> {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    page.on('pageerror', (error) => console.error('page error:', error.message));
-    await page.goto(url);
-    await page
-      .getByTestId('preview')
-      .locator('video')
-      .evaluate(
-        (v: HTMLVideoElement) =>
-          new Promise<void>((resolve) =>
-            v.videoWidth > 0 ? resolve() : v.addEventListener('loadedmetadata', () => resolve()),
-          ),
-      );
-    await page.getByRole('button', { name: 'Join' }).click();
-    await page.getByRole('button', { name: 'Leave' }).waitFor();
-    return page;
-  }
+  const joinAs = (url: string): Promise<Page> => joinAsGuest(browser, url);
 
   it("two Chromium guests each decode the other's video and receive audio", async () => {
     const room = await operator.createRoom({ name: 'Two guests' });

@@ -104,7 +104,8 @@ async function recordUntilFailure(
   }
 }
 
-describe('disk full', () => {
+// Both at once: each has its own core and its own small disk (tmpfs).
+describe('disk full', { concurrency: 2 }, () => {
   it(
     'below the disk floor the archive stops as a failure ("disk full"), its files play, the studio serves and refuses new archives',
     { timeout: 180_000 },

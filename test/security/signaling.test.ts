@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/studio';
 type Message = { type: string; [key: string]: unknown };
 
 /** A signaling client that keeps every message it receives. */
-async function guest(ctx: TestStudio, token: string, roomId: string) {
+async function guest(ctx: TestStudio, token: string, roomId: string, join: Record<string, unknown> = {}) {
   const socket = new WebSocket(`ws://127.0.0.1:${ctx.port}/signaling`);
   const messages: Message[] = [];
   socket.on('message', (raw) => messages.push(JSON.parse(String(raw)) as Message));
@@ -30,9 +30,9 @@ async function guest(ctx: TestStudio, token: string, roomId: string) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
-  socket.send(JSON.stringify({ type: 'join', token, roomId }));
-  await next('joined');
-  return { socket, messages, closed, next, send: (m: unknown) => socket.send(JSON.stringify(m)) };
+  socket.send(JSON.stringify({ type: 'join', token, roomId, ...join }));
+  const joined = await next('joined');
+  return { socket, messages, closed, next, joined, send: (m: unknown) => socket.send(JSON.stringify(m)) };
 }
 
 describe('signaling limits per connection', () => {
@@ -60,6 +60,19 @@ describe('signaling limits per connection', () => {
     ).body.id;
   });
   after(async () => ctx.close());
+
+  it('a `resume` the studio did not give is no way into another connection: the join makes a new one', async () => {
+    const first = await guest(ctx, await token(), roomId);
+    // An unknown secret, and the connection's own id as one: each join is a new connection.
+    for (const resume of ['A'.repeat(32), first.joined.connectionId as string]) {
+      const other = await guest(ctx, await token(), roomId, { resume });
+      assert.equal(other.joined.resumed, false);
+      assert.notEqual(other.joined.connectionId, first.joined.connectionId);
+      other.socket.close();
+    }
+    assert.equal(first.joined.resumed, false);
+    first.socket.close();
+  });
 
   it('caps streams per connection, sends mute events only on change, and limits mute floods', async () => {
     const client = await guest(ctx, await token(), roomId);

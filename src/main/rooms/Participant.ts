@@ -1,3 +1,4 @@
+import type { VideoType } from '../../shared/archive';
 import type { ConnectionInfo } from '../../shared/events/rooms';
 import type { ServerMessage } from '../../shared/signaling';
 import { TypedEmitter } from '../util/TypedEmitter';
@@ -20,6 +21,13 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
   readonly peer: MediaPeer | null;
   readonly streams = new Map<string, Stream>();
   readonly #send: (message: ServerMessage) => void;
+  /**
+   * Streams of the connection this one resumes (after a media worker ended): a stream published
+   * again with the same video type takes the id of the first of them (RoomService).
+   */
+  readonly resumedStreams: Array<{ id: string; videoType: VideoType | null }> = [];
+  /** This participant resumed a connection (its id is the old one's). */
+  resumed = false;
   /** Last time anything was heard from the client (heartbeat). */
   lastSeen = Date.now();
   #closed = false;

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
 import { RTCPeerConnection } from 'werift';
 import type { VideoType } from '../../shared/archive';
@@ -90,6 +90,20 @@ const iceUfrag = (sdp: string): string | null => /^a=ice-ufrag:(\S+)/m.exec(sdp)
 /** Seconds between a client's pings; a client silent for three intervals is dropped. */
 export const HEARTBEAT_SEC = 5;
 
+/** How long a connection cut off by a media worker's end can be resumed (`reconnect`). */
+export const RESUME_WITHIN_SEC = 60;
+/** At most this many connections wait to be resumed (the oldest are forgotten first). */
+const MAX_RESUMABLE = 10_000;
+
+/** A browser connection a media worker's end cut off, as it was. */
+interface Resumable {
+  sessionId: string;
+  info: ConnectionInfo;
+  /** Its streams: published again with the same video type, they keep these ids. */
+  streams: Array<{ id: string; videoType: VideoType | null }>;
+  expiresAt: number;
+}
+
 /**
  * Rooms and what happens in them: the room records, join tokens, live sessions with their
  * participants and streams, browser peers and WHIP publishers. Recording subscribes to the
@@ -102,6 +116,8 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
   readonly #logger: Logger;
   readonly #live = new Map<string, LiveRoom>();
   readonly #endTimers = new Map<string, NodeJS.Timeout>();
+  /** Connections a media worker's end cut off, by their `resume` secret (docs/signaling.md). */
+  readonly #resumable = new Map<string, Resumable>();
   readonly #whip = new Map<string, WhipResource>();
   #recording: RecordingControl | null = null;
   /** The media workers' handles, or null when the media plane runs on this thread. */
@@ -340,6 +356,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     claims: JoinClaims,
     kind: ConnectionInfo['kind'],
     send: (message: ServerMessage) => void,
+    resume?: string,
   ): Participant {
     this.#assertOpen();
     const record = this.record(claims.roomId);
@@ -352,15 +369,17 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
         `the room is full (${record.settings.maxParticipants} participants); try again later`,
       );
     }
+    const resumed =
+      resume !== undefined && kind === 'browser' ? this.#resumableFor(resume, claims, room) : null;
     const info: ConnectionInfo = {
-      id: randomUUID(),
+      id: resumed?.info.id ?? randomUUID(),
       roomId: record.id,
       sessionId: room.session.id,
       role: claims.role,
       connectionData: claims.connectionData,
       recordingBlock: claims.recordingBlock,
       kind,
-      createdAt: Date.now(),
+      createdAt: resumed?.info.createdAt ?? Date.now(),
     };
     const peer: MediaPeer | null =
       kind === 'whip'
@@ -377,11 +396,18 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
               this.#logger.child({ connectionId: info.id }),
             );
     const participant = new Participant(info, peer, send);
+    if (resumed !== null) {
+      participant.resumed = true;
+      participant.resumedStreams.push(...resumed.streams);
+    }
     if (peer !== null) {
       peer.on('offer', (offer) => participant.send({ type: 'offer', ...offer }));
       peer.once('close', (reason) => {
-        // The media side is gone but the guest is fine: it joins again (docs/signaling.md).
-        if (reason === WORKER_DIED) participant.send({ type: 'reconnect', reason });
+        // The media side is gone but the guest is fine: it joins again as itself (docs/signaling.md).
+        if (reason === WORKER_DIED) {
+          const secret = this.#keepResumable(participant);
+          participant.send({ type: 'reconnect', reason, resume: secret, resumeWithinSec: RESUME_WITHIN_SEC });
+        }
         participant.close(reason);
       });
     }
@@ -391,6 +417,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       this.#options.bus.publish('connection.destroyed', { ...info, reason }, { roomId: info.roomId });
     });
     room.addParticipant(participant);
+    if (resumed !== null) this.#resumable.delete(resume!);
     this.#options.bus.publish('connection.created', info, { roomId: info.roomId });
     const timer = this.#endTimers.get(record.id);
     if (timer !== undefined) {
@@ -398,6 +425,45 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       this.#endTimers.delete(record.id);
     }
     return participant;
+  }
+
+  /** Keeps what a connection cut off by its media worker's end was; returns the secret that resumes it. */
+  #keepResumable(participant: Participant): string {
+    const now = Date.now();
+    for (const [key, r] of this.#resumable) if (r.expiresAt <= now) this.#resumable.delete(key);
+    while (this.#resumable.size >= MAX_RESUMABLE)
+      this.#resumable.delete(this.#resumable.keys().next().value!);
+    const secret = randomBytes(24).toString('base64url');
+    this.#resumable.set(secret, {
+      sessionId: participant.info.sessionId,
+      info: participant.info,
+      streams: [...participant.streams.values()].map((s) => ({ id: s.id, videoType: s.videoType })),
+      expiresAt: now + RESUME_WITHIN_SEC * 1000,
+    });
+    return secret;
+  }
+
+  /**
+   * The connection a `resume` secret stands for, if this join may take its place: the same
+   * session, the same token claims, and not connected now (the secret is spent once the join
+   * succeeds). An unknown or expired secret is no error: the connection joins as a new one
+   * (`resumed: false`).
+   */
+  #resumableFor(secret: string, claims: JoinClaims, room: LiveRoom): Resumable | null {
+    const r = this.#resumable.get(secret);
+    if (r === undefined) return null;
+    if (r.expiresAt <= Date.now()) {
+      this.#resumable.delete(secret);
+      return null;
+    }
+    const same =
+      r.sessionId === room.session.id &&
+      r.info.roomId === claims.roomId &&
+      r.info.role === claims.role &&
+      r.info.connectionData === claims.connectionData &&
+      r.info.recordingBlock === claims.recordingBlock &&
+      !room.participants.has(r.info.id);
+    return same ? r : null;
   }
 
   /** Starts receiving a stream from a browser participant. */
@@ -417,12 +483,17 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       throw new StudioError('InvalidArgument', 'publish audio, video or both', 'audio');
     if (participant.peer === null)
       throw new StudioError('Conflict', 'this connection cannot publish over signaling');
+    // A resumed connection's stream published again keeps its id: recordings go on in a new segment.
+    const videoType = options.video ? options.videoType : null;
+    const resumedAt = participant.resumedStreams.findIndex((s) => s.videoType === videoType);
+    const resumedId = resumedAt >= 0 ? participant.resumedStreams.splice(resumedAt, 1)[0]!.id : undefined;
     const stream = this.#addStream(
       participant,
       options.videoType,
       options.audio,
       options.video,
       participant.peer instanceof WorkerPeer ? participant.peer.worker : null,
+      resumedId,
     );
     participant.peer.publish(stream, requestId);
     return stream;
@@ -435,12 +506,13 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     audio: boolean,
     video: boolean,
     worker: MediaWorker | null = null,
+    id?: string,
   ): Stream {
     const room = this.#live.get(participant.info.roomId);
     if (room === undefined || participant.closed)
       throw new StudioError('Conflict', 'the connection has left the room');
     const stream = new Stream({
-      id: randomUUID(),
+      id: id !== undefined && !room.streams.has(id) ? id : randomUUID(),
       connectionId: participant.id,
       roomId: room.id,
       sessionId: room.session.id,

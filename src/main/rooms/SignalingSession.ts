@@ -129,7 +129,7 @@ export class SignalingSession {
       if (message.type === 'join') {
         if (this.#participant !== null) throw new StudioError('Conflict', 'already joined', 'type');
         const claims = await this.#rooms.tokens.verify(message.token, message.roomId);
-        const participant = this.#rooms.connect(claims, 'browser', this.#send);
+        const participant = this.#rooms.connect(claims, 'browser', this.#send, message.resume);
         this.#participant = participant;
         participant.once('close', (reason) => this.#end(reason));
         const room = this.#rooms.live(claims.roomId)!;
@@ -138,6 +138,7 @@ export class SignalingSession {
           ...(requestId !== undefined ? { requestId } : {}),
           connectionId: participant.id,
           sessionId: room.session.id,
+          resumed: participant.resumed,
           role: participant.info.role,
           room: { id: room.id, name: room.record.name },
           connections: [...room.participants.values()].map((p) => p.info),

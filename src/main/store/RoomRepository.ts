@@ -84,7 +84,8 @@ export class RoomRepository {
   insertConnection(connection: ConnectionInfo): void {
     this.#db
       .prepare(
-        'INSERT INTO connections (id, session_id, role, data, recording_block, kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        // A resumed connection (docs/signaling.md, `reconnect`) is the same row, open again.
+        'INSERT INTO connections (id, session_id, role, data, recording_block, kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET ended_at = NULL',
       )
       .run(
         connection.id,
@@ -104,7 +105,8 @@ export class RoomRepository {
   insertStream(stream: StreamInfo): void {
     this.#db
       .prepare(
-        'INSERT INTO streams (id, connection_id, session_id, video_type, has_audio, has_video, codecs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        // A resumed connection's stream published again is the same row, open again.
+        'INSERT INTO streams (id, connection_id, session_id, video_type, has_audio, has_video, codecs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET ended_at = NULL, has_audio = excluded.has_audio, has_video = excluded.has_video',
       )
       .run(
         stream.id,

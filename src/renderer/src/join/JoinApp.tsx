@@ -3,7 +3,7 @@ import type { ConnectionInfo } from '../../../shared/events/rooms';
 import type { RecordingState } from '../../../shared/signaling';
 import { MediaView } from '../components/MediaView';
 import { RecordingClock } from '../components/RecordingClock';
-import { RoomClient, type RemoteStream } from '../rtc/RoomClient';
+import { RoomClient, SignalingError, type RemoteStream } from '../rtc/RoomClient';
 
 function signalingUrl(): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signaling`;
@@ -76,7 +76,11 @@ export function JoinApp() {
 
   useEffect(() => () => client.current?.close(), []);
 
-  const join = async () => {
+  /**
+   * Joins the room; `resume` (from a `reconnect`) joins again as the same connection, trying
+   * again while the studio cannot take it yet (its media worker is restarting) and the resume holds.
+   */
+  const join = async (resume?: { secret: string; until: number }) => {
     if (!token) {
       setError('This link has no join token. Ask the host for a new link.');
       return;
@@ -92,12 +96,14 @@ export function JoinApp() {
     room.on('error', (e) => setError(e.message));
     let admitted = false;
     let reconnecting = false;
-    room.on('reconnect', (reason) => {
-      // The studio lost our media (docs/signaling.md): join again with the same link and devices.
+    room.on('reconnect', ({ reason, resume, resumeWithinSec }) => {
+      // The studio lost our media (docs/signaling.md): join again as ourselves, with the same
+      // link and devices (our streams keep their ids; a recording goes on in a new segment).
       reconnecting = true;
       setError(`Reconnecting: ${reason}`);
       setTimeout(() => {
-        if (client.current === room) void join();
+        if (client.current === room)
+          void join({ secret: resume, until: Date.now() + resumeWithinSec * 1000 });
       }, 500);
     });
     room.on('closed', (reason) => {
@@ -108,7 +114,7 @@ export function JoinApp() {
     });
     try {
       const roomId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
-      const joined = await room.join(token, roomId || undefined);
+      const joined = await room.join(token, roomId || undefined, resume?.secret);
       admitted = true;
       setRole(joined.role);
       setPhase('joined');
@@ -133,8 +139,21 @@ export function JoinApp() {
         else setError('Joined without camera and microphone: they are not available.');
       }
     } catch (e) {
-      setError((e as Error).message);
       room.close('refused');
+      if (
+        !admitted &&
+        resume !== undefined &&
+        e instanceof SignalingError &&
+        e.code === 'Unavailable' &&
+        Date.now() < resume.until
+      ) {
+        setError(`Reconnecting: ${e.message}`);
+        setTimeout(() => {
+          if (client.current === room) void join(resume);
+        }, 1000);
+        return;
+      }
+      setError((e as Error).message);
       setPhase('lobby');
     }
   };

@@ -16,8 +16,11 @@ export interface RoomClientEvents {
   recording: RecordingState;
   error: { code: string; message: string };
   closed: string;
-  /** The studio asked this client to join again (its media side ended); `closed` follows. */
-  reconnect: string;
+  /**
+   * The studio asked this client to join again (its media side ended), with `resume` to join as
+   * the same connection; `closed` follows.
+   */
+  reconnect: { reason: string; resume: string; resumeWithinSec: number };
 }
 
 type Listener<K extends keyof RoomClientEvents> = (value: RoomClientEvents[K]) => void;
@@ -98,8 +101,11 @@ export class RoomClient {
     });
   }
 
-  /** Opens the socket and joins with a join token. Rejects with the studio's reason. */
-  async join(token: string, roomId?: string): Promise<Joined> {
+  /**
+   * Opens the socket and joins with a join token (and a `reconnect`'s `resume`, to join as the
+   * connection it ended). Rejects with the studio's reason.
+   */
+  async join(token: string, roomId?: string, resume?: string): Promise<Joined> {
     this.#emit('state', 'connecting');
     if (this.#ws.readyState !== WebSocket.OPEN) {
       await new Promise<void>((resolve, reject) => {
@@ -113,7 +119,12 @@ export class RoomClient {
         );
       });
     }
-    const joined = await this.#request<Joined>({ type: 'join', token, ...(roomId ? { roomId } : {}) });
+    const joined = await this.#request<Joined>({
+      type: 'join',
+      token,
+      ...(roomId ? { roomId } : {}),
+      ...(resume ? { resume } : {}),
+    });
     this.joined = joined;
     for (const connection of joined.connections) this.connections.set(connection.id, connection);
     for (const stream of joined.streams) this.#ensureStream(stream);
@@ -221,7 +232,11 @@ export class RoomClient {
         this.close(message.reason);
         return;
       case 'reconnect':
-        this.#emit('reconnect', message.reason);
+        this.#emit('reconnect', {
+          reason: message.reason,
+          resume: message.resume,
+          resumeWithinSec: message.resumeWithinSec,
+        });
         this.close(message.reason);
         return;
       default: {
