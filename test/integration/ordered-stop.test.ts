@@ -29,9 +29,7 @@ async function publish(operator: OperatorClient, roomId: string, clip: string): 
   return publisher;
 }
 
-// Two cases at a time (each races five stops with five publishers leaving; what it checks is
-// the files, not how long anything took).
-describe('ordered stop', { concurrency: 2 }, () => {
+describe('ordered stop', () => {
   let dir: ReturnType<typeof tempDir>;
   let core: HeadlessCore;
   let operator: OperatorClient;
