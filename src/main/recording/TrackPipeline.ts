@@ -75,6 +75,12 @@ export class TrackPipeline {
   } | null = null;
   #pendingVideo: { ts: number; arrival: number; data: Buffer; keyframe: boolean } | null = null;
   #waitingForKeyframe: boolean;
+  /**
+   * Video packets were given up on and no packet came since: the next one, if it starts a new
+   * picture, may have lost that picture's first packets (a keyframe's parameter sets and the
+   * start of its IDR, say), so that picture is broken too.
+   */
+  #lostBefore = false;
   #closed = false;
 
   constructor(options: TrackPipelineOptions) {
@@ -147,8 +153,10 @@ export class TrackPipeline {
   }
 
   #loss(): void {
-    if (this.#options.kind === 'video' && this.#frame !== null) this.#frame.broken = true;
-    if (this.#options.kind === 'video') this.#brokenPicture();
+    if (this.#options.kind !== 'video') return;
+    if (this.#frame !== null) this.#frame.broken = true;
+    this.#lostBefore = true;
+    this.#brokenPicture();
   }
 
   #brokenPicture(): void {
@@ -166,12 +174,15 @@ export class TrackPipeline {
       this.#emit([packet], ts, arrival, false);
       return;
     }
+    // The lost packets were the end of the picture in progress, or the start of this one.
+    const afterLoss = this.#lostBefore;
+    this.#lostBefore = false;
     if (this.#frame !== null && this.#frame.ts !== ts) {
       // The previous frame never saw its marker bit: incomplete.
       this.#frame.broken = true;
       this.#finishFrame();
     }
-    this.#frame ??= { ts, arrival, packets: [], broken: false, bytes: 0, oversized: false };
+    this.#frame ??= { ts, arrival, packets: [], broken: afterLoss, bytes: 0, oversized: false };
     const frame = this.#frame;
     frame.bytes += packet.payload.length;
     if (frame.bytes > this.#options.maxFrameBytes) {
