@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { vp8DescriptorLength } from '../../src/main/recording/codecs';
 import { isRtcp, loopbackSocket, rtpOutputArgs, type MediaKind } from '../../test/helpers/rtpOut';
 
 export type Kind = MediaKind;
@@ -148,14 +149,4 @@ export function rtpPayloadOffset(packet: Buffer): number {
   return offset;
 }
 
-/** Length of the VP8 payload descriptor at the start of an RTP payload (RFC 7741 §4.2). */
-export function vp8DescriptorLength(payload: Uint8Array): number {
-  let length = 1;
-  if ((payload[0]! & 0x80) === 0) return length; // no extension byte
-  const x = payload[1]!;
-  length++;
-  if (x & 0x80) length += payload[length]! & 0x80 ? 2 : 1; // PictureID, 7 or 15 bits
-  if (x & 0x40) length++; // TL0PICIDX
-  if (x & 0x30) length++; // TID / KEYIDX
-  return length;
-}
+export { vp8DescriptorLength };

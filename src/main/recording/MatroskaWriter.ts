@@ -60,6 +60,9 @@ const SEEKHEAD_RESERVE = 96;
 /** A Duration element: 2-byte ID, 1-byte size, 8-byte float. */
 const DURATION_BYTES = 11;
 
+/** A SimpleBlock's header after its size: track number (1-byte vint), relative time, flags. */
+const BLOCK_HEADER_BYTES = 4;
+
 /**
  * Writes a Matroska/WebM file as media arrives. Clusters (≤ `clusterMs`, and at every video
  * keyframe) are written whole with their sizes, so the file is playable while it grows and
@@ -86,7 +89,11 @@ export class MatroskaWriter {
   #cluster: {
     timeMs: number;
     lastMs: number;
-    blocks: Buffer[];
+    /**
+     * Each SimpleBlock as its head (id, size, track, time, flags) and the frame it carries, not
+     * yet joined: the cluster is assembled with one copy of each frame when it is written.
+     */
+    blocks: Array<{ head: Buffer; data: Buffer }>;
     bytes: number;
     hasKeyframe: boolean;
   } | null = null;
@@ -277,15 +284,18 @@ export class MatroskaWriter {
     }
     const current = this.#cluster!;
     const relative = Math.max(-32768, Math.min(32767, time - current.timeMs));
-    const header = Buffer.alloc(4);
-    header[0] = 0x80 | track; // track number as a 1-byte vint
-    header.writeInt16BE(relative, 1);
+    const id = idBytes(ID.SimpleBlock);
+    const size = vint(BLOCK_HEADER_BYTES + data.length);
+    const head = Buffer.allocUnsafe(id.length + size.length + BLOCK_HEADER_BYTES);
+    let at = id.copy(head, 0);
+    at += size.copy(head, at);
+    head[at] = 0x80 | track; // track number as a 1-byte vint
+    head.writeInt16BE(relative, at + 1);
     // Every audio frame is a keyframe; the flag lets players seek to it.
-    header[3] = keyframe || track !== this.#videoTrack ? 0x80 : 0x00;
-    const block = Buffer.concat([idBytes(ID.SimpleBlock), vint(header.length + data.length), header, data]);
+    head[at + 3] = keyframe || track !== this.#videoTrack ? 0x80 : 0x00;
     if (isVideoKey && current.blocks.length === 0) current.hasKeyframe = true;
-    current.blocks.push(block);
-    current.bytes += block.length;
+    current.blocks.push({ head, data });
+    current.bytes += head.length + data.length;
     current.lastMs = Math.max(current.lastMs, time);
     this.#lastTimeMs = Math.max(this.#lastTimeMs, time);
   }
@@ -301,8 +311,19 @@ export class MatroskaWriter {
       this.#cues.push({ timeMs: cluster.timeMs, track: this.#options.tracks[0]!.number, clusterPosition });
     }
     const timestamp = uint(ID.Timestamp, cluster.timeMs);
-    const body = Buffer.concat([timestamp, ...cluster.blocks]);
-    this.#enqueue(Buffer.concat([idBytes(ID.Cluster), vint(body.length), body]), undefined, cluster.lastMs);
+    const bodyLength = timestamp.length + cluster.bytes;
+    const id = idBytes(ID.Cluster);
+    const size = vint(bodyLength);
+    // One buffer for the whole cluster, each frame copied into it once.
+    const out = Buffer.allocUnsafe(id.length + size.length + bodyLength);
+    let at = id.copy(out, 0);
+    at += size.copy(out, at);
+    at += timestamp.copy(out, at);
+    for (const block of cluster.blocks) {
+      at += block.head.copy(out, at);
+      at += block.data.copy(out, at);
+    }
+    this.#enqueue(out, undefined, cluster.lastMs);
   }
 
   /** Writes what is buffered (a cluster in progress) without finalizing. */

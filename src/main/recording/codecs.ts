@@ -46,6 +46,18 @@ export function opusHead(channels = 2): Buffer {
   return head;
 }
 
+/** Length of the VP8 payload descriptor at the start of an RTP payload (RFC 7741 §4.2). */
+export function vp8DescriptorLength(payload: Uint8Array): number {
+  let length = 1;
+  if ((payload[0]! & 0x80) === 0) return length; // no extension byte
+  const x = payload[1]!;
+  length++;
+  if (x & 0x80) length += payload[length]! & 0x80 ? 2 : 1; // PictureID, 7 or 15 bits
+  if (x & 0x40) length++; // TL0PICIDX
+  if (x & 0x30) length++; // TID / KEYIDX
+  return length;
+}
+
 /** Width and height from a VP8 keyframe (RFC 6386 9.1). */
 export function vp8Dimensions(frame: Buffer): { width: number; height: number } | null {
   if (frame.length < 10 || (frame[0]! & 1) !== 0) return null;
