@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import type { ArchiveJson } from '../../src/shared/archive';
@@ -130,7 +132,17 @@ describe('automatic archives and archive events', () => {
         body: JSON.stringify({ sessionId: room.id, outputMode: 'individual', name: 'evented' }),
       })
     ).json()) as ArchiveJson;
+    // Stopped once the stream's file holds media (a loaded machine can take longer than a
+    // fixed wait to deliver the first keyframe), and not before 1.5 s.
     await new Promise((resolve) => setTimeout(resolve, 1500));
+    await waitFor(
+      () =>
+        readdirSync(join(dir.path, 'archives', archive.id)).some(
+          (f) => /\.webm$/.test(f) && statSync(join(dir.path, 'archives', archive.id, f)).size > 1000,
+        ),
+      15_000,
+      'the stream file to hold media',
+    );
     await fetch(`${base}/${archive.id}/stop`, { method: 'POST', headers, body: '{}' });
     await publisher.stop();
     const mine = await waitFor(

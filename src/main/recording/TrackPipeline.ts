@@ -76,9 +76,9 @@ export class TrackPipeline {
   #pendingVideo: { ts: number; arrival: number; data: Buffer; keyframe: boolean } | null = null;
   #waitingForKeyframe: boolean;
   /**
-   * Video packets were given up on and no packet came since: the next one, if it starts a new
-   * picture, may have lost that picture's first packets (a keyframe's parameter sets and the
-   * start of its IDR, say), so that picture is broken too.
+   * Video packets were given up on and no packet came since: the next one, if it is in the
+   * middle of a new picture, means that picture lost its first packets (a keyframe's parameter
+   * sets and the start of its IDR, say), so it is broken too.
    */
   #lostBefore = false;
   #closed = false;
@@ -182,7 +182,14 @@ export class TrackPipeline {
       this.#frame.broken = true;
       this.#finishFrame();
     }
-    this.#frame ??= { ts, arrival, packets: [], broken: afterLoss, bytes: 0, oversized: false };
+    this.#frame ??= {
+      ts,
+      arrival,
+      packets: [],
+      broken: afterLoss && !startsPicture(this.#options.codec, packet.payload),
+      bytes: 0,
+      oversized: false,
+    };
     const frame = this.#frame;
     frame.bytes += packet.payload.length;
     if (frame.bytes > this.#options.maxFrameBytes) {
@@ -291,4 +298,48 @@ function closest(value: number, reference: number, modulus: number): number {
     if (Math.abs(candidate - reference) < Math.abs(best - reference)) best = candidate;
   }
   return best;
+}
+
+/** H.264 NAL unit types that begin an access unit: SEI, SPS, PPS, access unit delimiter. */
+const H264_AU_START = new Set([6, 7, 8, 9]);
+
+/** Whether a slice NAL unit (types 1 and 5) is its picture's first: first_mb_in_slice = 0, ue(v) "1". */
+const firstSlice = (type: number, sliceHeader: number | undefined) =>
+  (type !== 1 && type !== 5) || (sliceHeader !== undefined && (sliceHeader & 0x80) !== 0);
+
+/**
+ * Whether an RTP payload is the first packet of a picture (RFC 7741, the VP9 and AV1 RTP
+ * payload formats, RFC 6184): VP8 S=1 with partition 0; VP9 B=1; AV1 not continuing an OBU
+ * (Z=0); H.264 a parameter set, delimiter or SEI, or the first slice of a picture (alone, first
+ * in a STAP-A, or an FU-A's start).
+ */
+export function startsPicture(codec: TrackPipelineOptions['codec'], payload: Buffer): boolean {
+  if (payload.length === 0) return false;
+  const b0 = payload[0]!;
+  switch (codec) {
+    case 'VP8':
+      return (b0 & 0x17) === 0x10;
+    case 'VP9':
+      return (b0 & 0x08) !== 0;
+    case 'AV1':
+      return (b0 & 0x80) === 0;
+    case 'MPEG4/ISO/AVC': {
+      const type = b0 & 0x1f;
+      if (type === 24) {
+        const first = payload[3];
+        if (first === undefined) return false;
+        const inner = first & 0x1f;
+        return H264_AU_START.has(inner) || firstSlice(inner, payload[4]);
+      }
+      if (type === 28) {
+        const fu = payload[1];
+        if (fu === undefined || (fu & 0x80) === 0) return false;
+        const inner = fu & 0x1f;
+        return H264_AU_START.has(inner) || firstSlice(inner, payload[2]);
+      }
+      return H264_AU_START.has(type) || (type >= 1 && type <= 23 && firstSlice(type, payload[1]));
+    }
+    default:
+      return true;
+  }
 }
