@@ -10,6 +10,38 @@ import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
 
+/** The page's inbound video RTP stats (frames, loss, PLIs, freezes), for a failure's message. */
+async function inboundVideo(page: Page): Promise<unknown[]> {
+  return page.evaluate(async () => {
+    const room = (window as unknown as { spoolRoom?: { pc: RTCPeerConnection } }).spoolRoom;
+    const out: unknown[] = [];
+    (await room?.pc.getStats())?.forEach((s: Record<string, unknown>) => {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
+      const {
+        framesReceived,
+        framesDecoded,
+        keyFramesDecoded,
+        packetsReceived,
+        packetsLost,
+        pliCount,
+        nackCount,
+        freezeCount,
+      } = s;
+      out.push({
+        framesReceived,
+        framesDecoded,
+        keyFramesDecoded,
+        packetsReceived,
+        packetsLost,
+        pliCount,
+        nackCount,
+        freezeCount,
+      });
+    });
+    return out;
+  });
+}
+
 describe('guests in a room', () => {
   let dir: ReturnType<typeof tempDir>;
   let core: HeadlessCore;
@@ -166,18 +198,21 @@ describe('guests in a room', () => {
     );
     rogue.close();
 
-    const before = (await received(pageB)).framesDecoded;
-    await waitFor(
-      async () => (await received(pageB)).framesDecoded > before + 30,
-      10_000,
-      'media still flowing',
-    );
-    const beforeA = (await received(pageA)).framesDecoded;
-    await waitFor(
-      async () => (await received(pageA)).framesDecoded > beforeA + 30,
-      10_000,
-      'media still flowing to A',
-    );
+    // Each guest goes on decoding the other's video (a decoder that lost a packet waits for the
+    // keyframe its PLI asks for: allowed 20 s). On a failure, what the page's receiver saw.
+    for (const [name, page] of [
+      ['B', pageB],
+      ['A', pageA],
+    ] as const) {
+      const before = (await received(page)).framesDecoded;
+      await waitFor(
+        async () => (await received(page)).framesDecoded > before + 30,
+        20_000,
+        `media still flowing to ${name}`,
+      ).catch(async (error: Error) => {
+        throw new Error(`${error.message}: ${JSON.stringify(await inboundVideo(page))}`);
+      });
+    }
     await pageA.context().close();
     await pageB.context().close();
   });
