@@ -56,7 +56,8 @@ class RemoteStreamHealth implements HealthSource {
 
 /**
  * Measures every published stream of every live room (or takes the measure of the media worker
- * receiving it) and publishes `health.streams` for each room about once a second (not persisted: the operator's screen and the tray want it live).
+ * receiving it) and publishes `health.streams` for each room about once a second (not
+ * persisted: the operator's screen and the tray want it live).
  */
 export class HealthMonitor {
   readonly #options: HealthMonitorOptions;

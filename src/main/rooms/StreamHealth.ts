@@ -1,6 +1,7 @@
 import { Vp9RtpPayload, type RtpPacket } from 'werift';
 import type { HealthWarning, StreamHealthInfo } from '../../shared/events/health';
 import { h264SpsDimensions, vp8DescriptorLength, vp8Dimensions, vp9Dimensions } from '../recording/codecs';
+import { startsPicture } from '../recording/TrackPipeline';
 import type { MediaKind, Stream, StreamTrack } from './Stream';
 
 /** Loss above this share of packets warns. */
@@ -51,9 +52,9 @@ class TrackCounter {
     try {
       let size: { width: number; height: number } | null = null;
       if (codec === 'VP8') {
-        // Only a partition start (S=1, PID 0) can hold the keyframe header; read without werift's
+        // Only a picture's first packet can hold the keyframe header; read without werift's
         // bit-by-bit payload parser, which cost more than the rest of this path (profile, #15).
-        if ((payload[0]! & 0x17) === 0x10)
+        if (startsPicture('VP8', payload))
           size = vp8Dimensions(payload.subarray(vp8DescriptorLength(payload)));
       } else if (codec === 'VP9') {
         const vp9 = Vp9RtpPayload.deSerialize(payload);
