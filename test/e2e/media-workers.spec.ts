@@ -139,7 +139,33 @@ describe('Chromium guests on media workers', () => {
             async () => (await guestReceives(page)).framesDecoded > 10,
             20_000,
             'each guest to see the other again after the reconnect',
-          );
+          ).catch(async (error: Error) => {
+            const state = await page.evaluate(() => {
+              const room = (
+                window as unknown as {
+                  spoolRoom?: { pc: RTCPeerConnection; streams: Map<string, unknown>; joined: unknown };
+                }
+              ).spoolRoom;
+              return {
+                connection: room?.pc.connectionState,
+                signaling: room?.pc.signalingState,
+                transceivers: room?.pc.getTransceivers().map((t) => [t.mid, t.direction, t.currentDirection]),
+                streams: [...(room?.streams.keys() ?? [])],
+              };
+            });
+            const session = (await ctx.operator.room(roomId)).session;
+            const ends = events
+              .filter((e) => e.type === 'connection.destroyed' || e.type === 'connection.created')
+              .map((e) => [
+                e.type,
+                (e.data as { id: string }).id,
+                (e.data as { reason?: string }).reason,
+                e.createdAt,
+              ]);
+            throw new Error(
+              `${error.message}: ${JSON.stringify({ state, receives: await guestReceives(page), streams: session?.streams.map((s) => [s.id, s.connectionId, s.codecs]), connections: session?.connections.map((c) => c.id), ends })}`,
+            );
+          });
         }
         await sleep(4000);
         await api.stop(archive.id);

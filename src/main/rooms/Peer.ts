@@ -58,6 +58,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
     null;
   #negotiating = false;
   #dirty = false;
+  /** An answer was applied: ICE and DTLS started (or are up). */
+  #answered = false;
+  /** The transport was up once (ICE and DTLS done). */
+  #everConnected = false;
   #disconnectTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -68,6 +72,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.pc.iceConnectionStateChange.subscribe((state) => this.#logger.debug({ state }, 'ICE state'));
     this.pc.connectionStateChange.subscribe((state) => {
       this.#logger.debug({ state }, 'peer connection state');
+      if (state === 'connected') this.#everConnected = true;
       if (state === 'failed' || state === 'closed') this.close(`peer connection ${state}`);
       else if (state === 'disconnected') {
         this.#disconnectTimer ??= setTimeout(() => this.close('peer connection lost'), DISCONNECTED_GRACE_MS);
@@ -207,6 +212,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   async #negotiateLoop(): Promise<void> {
     while (this.#dirty && !this.#closed) {
+      try {
+        // werift fails the DTLS handshake when a new offer is applied while it is in progress
+        // (two guests joining at once: the second's stream reaches the first while it connects),
+        // so every negotiation after the first waits until the transport is up once.
+        if (this.#answered && !this.#everConnected) await this.#connected();
+      } catch (error) {
+        if (this.#closed) return;
+        this.#logger.warn({ err: error }, 'negotiation failed');
+        this.close(`negotiation failed: ${(error as Error).message}`);
+        return;
+      }
       this.#dirty = false;
       const publishes = this.#pendingPublishes.splice(0);
       try {
@@ -230,9 +246,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
         });
         this.safeEmit('offer', { sdp, subscriptions, publishes: publishes.map((p) => this.#publishMids(p)) });
         await answered;
-        // werift fails the DTLS handshake when a new offer is applied while it is in progress,
-        // so further changes wait until the transport is up.
-        if (this.#dirty) await this.#connected();
+        this.#answered = true;
       } catch (error) {
         if (this.#closed) return;
         this.#logger.warn({ err: error }, 'negotiation failed');
