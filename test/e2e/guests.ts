@@ -42,3 +42,26 @@ export async function joinAsGuest(browser: Browser, url: string): Promise<Page> 
   await page.getByRole('button', { name: 'Leave' }).waitFor();
   return page;
 }
+
+/** The page's inbound video RTP stats (frames, loss, PLIs, freezes), for a failure's message. */
+export async function inboundVideo(page: Page): Promise<unknown[]> {
+  return page.evaluate(async () => {
+    const keys = [
+      'framesReceived',
+      'framesDecoded',
+      'keyFramesDecoded',
+      'packetsReceived',
+      'packetsLost',
+      'pliCount',
+      'nackCount',
+      'freezeCount',
+    ];
+    const room = (window as unknown as { spoolRoom?: { pc: RTCPeerConnection } }).spoolRoom;
+    const out: unknown[] = [];
+    (await room?.pc.getStats())?.forEach((s: Record<string, unknown>) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video')
+        out.push(Object.fromEntries(keys.map((k) => [k, s[k]])));
+    });
+    return out;
+  });
+}

@@ -5,42 +5,10 @@ import { WebSocket } from 'ws';
 import type { AnyStudioEvent } from '../../src/shared/events';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { artifactPath, launchChromium } from '../helpers/browser';
-import { guestReceives as received, joinAsGuest } from './guests';
+import { guestReceives as received, inboundVideo, joinAsGuest } from './guests';
 import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
-
-/** The page's inbound video RTP stats (frames, loss, PLIs, freezes), for a failure's message. */
-async function inboundVideo(page: Page): Promise<unknown[]> {
-  return page.evaluate(async () => {
-    const room = (window as unknown as { spoolRoom?: { pc: RTCPeerConnection } }).spoolRoom;
-    const out: unknown[] = [];
-    (await room?.pc.getStats())?.forEach((s: Record<string, unknown>) => {
-      if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
-      const {
-        framesReceived,
-        framesDecoded,
-        keyFramesDecoded,
-        packetsReceived,
-        packetsLost,
-        pliCount,
-        nackCount,
-        freezeCount,
-      } = s;
-      out.push({
-        framesReceived,
-        framesDecoded,
-        keyFramesDecoded,
-        packetsReceived,
-        packetsLost,
-        pliCount,
-        nackCount,
-        freezeCount,
-      });
-    });
-    return out;
-  });
-}
 
 describe('guests in a room', () => {
   let dir: ReturnType<typeof tempDir>;
