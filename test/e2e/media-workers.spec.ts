@@ -6,7 +6,7 @@ import type { ThreadStats } from '../../src/shared/api';
 import type { AnyStudioEvent } from '../../src/shared/events';
 import type { StreamInfo } from '../../src/shared/events/rooms';
 import { launchChromium } from '../helpers/browser';
-import { guestReceives, joinAsGuest } from './guests';
+import { guestReceives, inboundVideo, joinAsGuest } from './guests';
 import { checkManifestFiles } from '../helpers/recordingChecks';
 import { ArchiveApi, waitFor } from '../helpers/studio';
 import { useCore, type CoreContext } from '../helpers/useCore';
@@ -24,6 +24,36 @@ after(async () => {
 
 const threads = async (ctx: CoreContext) =>
   (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+
+/** For a failure's message: each page's connection and what it receives, the room, the studio's log tail. */
+async function roomState(ctx: CoreContext, roomId: string, pages: Page[]): Promise<unknown> {
+  const guests = await Promise.all(
+    pages.map(async (page) => ({
+      pc: await page.evaluate(() => {
+        const room = (
+          window as unknown as { spoolRoom?: { pc: RTCPeerConnection; streams: Map<string, unknown> } }
+        ).spoolRoom;
+        return {
+          connection: room?.pc.connectionState,
+          signaling: room?.pc.signalingState,
+          transceivers: room?.pc.getTransceivers().map((t) => [t.mid, t.direction, t.currentDirection]),
+          streams: [...(room?.streams.keys() ?? [])],
+        };
+      }),
+      receives: await guestReceives(page),
+      video: await inboundVideo(page),
+      alerts: await page.locator('[role=alert]').allTextContents(),
+    })),
+  );
+  const session = (await ctx.operator.room(roomId)).session;
+  return {
+    guests,
+    streams: session?.streams.map((s) => [s.id, s.connectionId, s.codecs]),
+    connections: session?.connections.map((c) => c.id),
+    threads: (await threads(ctx)).map((t) => [t.name, t.hosts]),
+    log: ctx.core.output().slice(-3000),
+  };
+}
 
 /** Two guests (Alice, Bob) in a new room, each seeing the other; returns their pages and streams. */
 async function twoGuests(
@@ -43,7 +73,9 @@ async function twoGuests(
       },
       20_000,
       "each guest to decode the other's video and receive its audio",
-    );
+    ).catch(async (error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(await roomState(ctx, room.id, pages))}`);
+    });
   const streams = (await ctx.operator.room(room.id)).session!.streams;
   assert.equal(streams.length, 2);
   return { roomId: room.id, pages, streams };
@@ -140,20 +172,6 @@ describe('Chromium guests on media workers', () => {
             20_000,
             'each guest to see the other again after the reconnect',
           ).catch(async (error: Error) => {
-            const state = await page.evaluate(() => {
-              const room = (
-                window as unknown as {
-                  spoolRoom?: { pc: RTCPeerConnection; streams: Map<string, unknown>; joined: unknown };
-                }
-              ).spoolRoom;
-              return {
-                connection: room?.pc.connectionState,
-                signaling: room?.pc.signalingState,
-                transceivers: room?.pc.getTransceivers().map((t) => [t.mid, t.direction, t.currentDirection]),
-                streams: [...(room?.streams.keys() ?? [])],
-              };
-            });
-            const session = (await ctx.operator.room(roomId)).session;
             const ends = events
               .filter((e) => e.type === 'connection.destroyed' || e.type === 'connection.created')
               .map((e) => [
@@ -162,9 +180,8 @@ describe('Chromium guests on media workers', () => {
                 (e.data as { reason?: string }).reason,
                 e.createdAt,
               ]);
-            throw new Error(
-              `${error.message}: ${JSON.stringify({ state, receives: await guestReceives(page), streams: session?.streams.map((s) => [s.id, s.connectionId, s.codecs]), connections: session?.connections.map((c) => c.id), ends })}`,
-            );
+            const state = await roomState(ctx, roomId, [page]);
+            throw new Error(`${error.message}: ${JSON.stringify({ state, ends })}`);
           });
         }
         await sleep(4000);

@@ -5,6 +5,12 @@ import type { WorkerPool } from '../workers/WorkerPool';
 import type { MediaKind, Stream } from './Stream';
 import { streamInit, WorkerPeer } from './WorkerPeer';
 
+/** A stream received on a worker, and its creation there (settled once the worker holds it). */
+export interface HostedStream {
+  worker: MediaWorker;
+  created: Promise<unknown>;
+}
+
 /** Why handles on a worker that ended are closed (guests see it as the `bye`/close reason). */
 export const WORKER_DIED = 'media worker died';
 
@@ -18,7 +24,7 @@ export class RemoteMedia {
   readonly #logger: Logger;
   readonly #rooms = new Map<string, MediaWorker>();
   readonly #peers = new Map<string, WorkerPeer>();
-  readonly #streams = new Map<string, { stream: Stream; worker: MediaWorker }>();
+  readonly #streams = new Map<string, HostedStream & { stream: Stream }>();
   readonly #whip = new Map<
     string,
     { worker: MediaWorker; onState: (state: string) => void; onEnd: () => void }
@@ -91,7 +97,13 @@ export class RemoteMedia {
   /** A browser participant's peer on the room's worker. */
   createPeer(roomId: string, peerId: string, setup: PeerSetup, logger: Logger): WorkerPeer {
     const worker = this.workerFor(roomId);
-    const peer = new WorkerPeer(worker, peerId, setup, logger, (streamId) => this.workerOfStream(streamId));
+    const peer = new WorkerPeer(
+      worker,
+      peerId,
+      setup,
+      logger,
+      (streamId) => this.#streams.get(streamId) ?? null,
+    );
     worker.load++;
     this.#peers.set(peerId, peer);
     peer.once('close', () => {
@@ -106,8 +118,9 @@ export class RemoteMedia {
    * it; a worker handles requests in order), its track events reach it, closing it ends it there.
    */
   hostStream(stream: Stream, worker: MediaWorker): void {
-    this.#streams.set(stream.id, { stream, worker });
-    worker.request('stream.create', { stream: streamInit(stream) }).catch((error: Error) => {
+    const created = worker.request('stream.create', { stream: streamInit(stream) });
+    this.#streams.set(stream.id, { stream, worker, created });
+    created.catch((error: Error) => {
       this.#logger.error({ err: error, streamId: stream.id }, 'the media worker could not create the stream');
       stream.close(`media worker: ${error.message}`);
     });

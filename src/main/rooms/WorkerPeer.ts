@@ -4,6 +4,7 @@ import { TypedEmitter } from '../util/TypedEmitter';
 import type { MediaWorker } from '../workers/MediaWorker';
 import type { PeerSetup, StreamInit, WorkerMethod, WorkerMethods } from '../workers/protocol';
 import type { MediaPeer } from './MediaPeer';
+import type { HostedStream } from './RemoteMedia';
 import type { PeerEvents } from './Peer';
 import type { Stream } from './Stream';
 
@@ -31,24 +32,25 @@ export class WorkerPeer extends TypedEmitter<PeerEvents> implements MediaPeer {
   readonly id: string;
   readonly worker: MediaWorker;
   readonly #logger: Logger;
-  readonly #subscribed = new Set<string>();
+  /** The streams subscribed to, each with its own token (a later subscription is another). */
+  readonly #subscribed = new Map<string, object>();
   #closed = false;
 
-  /** The worker receiving a stream (null: unknown), to forward streams of other workers. */
-  readonly #workerOf: (streamId: string) => MediaWorker | null;
+  /** Where a stream is received (null: not on a worker), to forward streams of other workers. */
+  readonly #sourceOf: (streamId: string) => HostedStream | null;
 
   constructor(
     worker: MediaWorker,
     id: string,
     setup: PeerSetup,
     logger: Logger,
-    workerOf: (streamId: string) => MediaWorker | null = () => null,
+    sourceOf: (streamId: string) => HostedStream | null = () => null,
   ) {
     super();
     this.id = id;
     this.worker = worker;
     this.#logger = logger;
-    this.#workerOf = workerOf;
+    this.#sourceOf = sourceOf;
     this.#send('peer.create', { peerId: id, ...setup });
   }
 
@@ -81,19 +83,30 @@ export class WorkerPeer extends TypedEmitter<PeerEvents> implements MediaPeer {
 
   subscribe(stream: Stream): void {
     if (this.#closed || this.#subscribed.has(stream.id)) return;
-    this.#subscribed.add(stream.id);
-    // A stream received on another worker comes over the route between the two.
-    const source = this.#workerOf(stream.id);
-    const from =
-      source !== null && source !== this.worker
-        ? { from: { worker: source.index, stream: streamInit(stream) } }
-        : {};
-    this.worker
-      .request('peer.subscribe', { peerId: this.id, streamId: stream.id, ...from })
-      .catch((error: Error) => {
-        if (!this.#closed)
-          this.#logger.warn({ err: error, streamId: stream.id }, 'cannot forward the stream');
-      });
+    const token = {};
+    this.#subscribed.set(stream.id, token);
+    const request = (from?: { worker: number; stream: StreamInit }) =>
+      this.worker
+        .request('peer.subscribe', { peerId: this.id, streamId: stream.id, ...(from ? { from } : {}) })
+        .catch((error: Error) => {
+          if (!this.#closed)
+            this.#logger.warn({ err: error, streamId: stream.id }, 'cannot forward the stream');
+        });
+    const source = this.#sourceOf(stream.id);
+    if (source === null || source.worker === this.worker) {
+      void request();
+      return;
+    }
+    // A stream received on another worker comes over the route between the two, once that
+    // worker holds it: this worker asks it for the stream on the route, and messages on the
+    // route are not ordered with the main thread's (asked too early, it answers "ended").
+    const from = { worker: source.worker.index, stream: streamInit(stream) };
+    source.created.then(
+      () => {
+        if (!this.#closed && this.#subscribed.get(stream.id) === token) void request(from);
+      },
+      () => {},
+    );
   }
 
   unsubscribe(streamId: string): void {
