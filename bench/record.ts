@@ -24,6 +24,7 @@ import {
   publishWithRetry,
   startLoadPool,
   startStudio,
+  threadHeaps,
   type LoadProcess,
 } from './load/harness';
 import type { LoadCollect } from './load/protocol';
@@ -91,6 +92,7 @@ try {
   const windowTo = nowMs();
   const cpu = meter.read();
   const stats = await studio.stats();
+  const heapByThread = await threadHeaps(operator);
   await sleep(1000);
   const stopAt = Date.now();
   await archives.stop(archive.id);
@@ -162,7 +164,7 @@ try {
       mainEventLoopDelayMsP99: round(stats.eventLoopDelayMs.p99, 2),
       mainEventLoopDelayMsMax: round(stats.eventLoopDelayMs.max, 2),
       peakRssMb: peak,
-      heapByThread: stats.heapByThread,
+      heapByThread,
       connectRetries: connectFailures.length,
       ...(connectFailures.length > 0 ? { connectFailures } : {}),
       harnessCpuPercentOfOneCore: round(cpu.harness),

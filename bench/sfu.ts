@@ -22,6 +22,7 @@ import {
   percentile,
   startLoadPool,
   startStudio,
+  threadHeaps,
   type LoadProcess,
 } from './load/harness';
 import { joinPath, maxSentPerStream } from './load/join';
@@ -91,6 +92,7 @@ try {
   const windowTo = nowMs();
   const cpu = meter.read();
   const stats = await studio.stats();
+  const heapByThread = await threadHeaps(operator);
   // Packets in flight at the end of the window still count.
   await sleep(1000);
   await Promise.all(pool.map((p) => p.request({ op: 'window', receiving: false })));
@@ -139,7 +141,7 @@ try {
       mainEventLoopDelayMsP99: ms(stats.eventLoopDelayMs.p99),
       mainEventLoopDelayMsMax: ms(stats.eventLoopDelayMs.max),
       peakRssMb: rss.stop(),
-      heapByThread: stats.heapByThread,
+      heapByThread,
       connectRetries: connectFailures.length,
       ...(connectFailures.length > 0 ? { connectFailures } : {}),
       harnessCpuPercentOfOneCore: round(cpu.harness),

@@ -10,7 +10,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startHeadless, type HeadlessCore } from '../../test/helpers/headless';
 import { cpuSeconds } from '../lib';
-import type { ProbeStats } from './probe';
+import type { ThreadStats } from '../../src/shared/api';
+import type { OperatorClient } from '../../test/helpers/studio';
+import type { ProbeStats, ThreadHeap } from './probe';
 import type { LoadRequest, LoadResponse } from './protocol';
 
 /** A process whose requests and responses travel over its IPC channel. */
@@ -151,6 +153,13 @@ export async function startStudio(options: {
     ...core,
     stats: (reset = false) => channel.request<ProbeStats>({ op: 'stats', reset }, 10_000),
   };
+}
+
+/** The heap of every thread of the studio (main and each media worker), as it reports them. */
+export async function threadHeaps(operator: OperatorClient): Promise<ThreadHeap[]> {
+  const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+  const { items } = await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads');
+  return items.map((t) => ({ thread: t.name, heapUsedMb: mb(t.heapUsed), heapTotalMb: mb(t.heapTotal) }));
 }
 
 /** CPU use of processes over an interval, as % of one core. */

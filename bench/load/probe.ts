@@ -15,7 +15,7 @@ export interface ThreadHeap {
 export interface ProbeStats {
   /** Main-thread event-loop delay since the last reset, ms. */
   eventLoopDelayMs: { p50: number; p99: number; max: number };
-  /** Heap per thread (the media plane runs on the main thread for now: one entry). */
+  /** The main thread's heap (the benches read every thread's from the studio: `threadHeaps`). */
   heapByThread: ThreadHeap[];
   rssMb: number;
   externalMb: number;
