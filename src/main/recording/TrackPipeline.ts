@@ -1,4 +1,5 @@
 import { dePacketizeRtpPackets, type RtpPacket } from 'werift';
+import { depacketizeVp8 } from './codecs';
 import { countDrop, emptyTrackStats, type TrackStats } from './TrackStats';
 
 export type { TrackStats } from './TrackStats';
@@ -222,7 +223,10 @@ export class TrackPipeline {
   #emit(packets: RtpPacket[], ts: number, arrival: number, video: boolean): void {
     let result;
     try {
-      result = dePacketizeRtpPackets(this.#options.codec, packets);
+      if (this.#options.codec === 'VP8') {
+        const { data, keyframe } = depacketizeVp8(packets.map((p) => p.payload));
+        result = { data, isKeyframe: keyframe };
+      } else result = dePacketizeRtpPackets(this.#options.codec, packets);
     } catch {
       countDrop(this.stats, 'broken');
       if (video) this.#brokenPicture();

@@ -58,6 +58,29 @@ export function vp8DescriptorLength(payload: Uint8Array): number {
   return length;
 }
 
+/**
+ * A VP8 picture from its RTP packets' payloads (RFC 7741): each payload without its descriptor,
+ * in order; a keyframe when a partition start of partition 0 (S=1, PID=0) begins with the
+ * frame tag's P bit clear (RFC 6386 §9.1). A descriptor longer than its payload is an error.
+ * werift's depacketizer read each descriptor bit by bit (the recorder's largest per-packet
+ * cost after decryption) and skipped the TID/KEYIDX byte only when L or K was set, not T.
+ */
+export function depacketizeVp8(payloads: readonly Buffer[]): { data: Buffer; keyframe: boolean } {
+  const parts: Buffer[] = [];
+  let keyframe = false;
+  let length = 0;
+  for (const payload of payloads) {
+    if (payload.length === 0) throw new Error('empty VP8 payload');
+    const skip = vp8DescriptorLength(payload);
+    if (skip > payload.length) throw new Error('VP8 payload descriptor longer than its packet');
+    const part = payload.subarray(skip);
+    if ((payload[0]! & 0x17) === 0x10 && part.length > 0 && (part[0]! & 0x01) === 0) keyframe = true;
+    parts.push(part);
+    length += part.length;
+  }
+  return { data: parts.length === 1 ? parts[0]! : Buffer.concat(parts, length), keyframe };
+}
+
 /** Width and height from a VP8 keyframe (RFC 6386 9.1). */
 export function vp8Dimensions(frame: Buffer): { width: number; height: number } | null {
   if (frame.length < 10 || (frame[0]! & 1) !== 0) return null;

@@ -21,6 +21,7 @@ import type { Logger } from '../logger';
 import { RoomRepository, type RoomRecord } from '../store/RoomRepository';
 import { TypedEmitter } from '../util/TypedEmitter';
 import { installDtlsGuard } from './dtlsGuard';
+import { installPacketPath } from './weriftPackets';
 import { JoinTokens, type JoinClaims } from './JoinTokens';
 import { LiveRoom } from './LiveRoom';
 import { Participant } from './Participant';
@@ -141,6 +142,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       : null;
     // werift's DTLS client drops the handshake on a retransmitted HelloVerifyRequest.
     installDtlsGuard();
+    installPacketPath();
     this.onListenerError = (event, error) =>
       this.#logger.error({ err: error, event }, 'room listener failed');
     // Sessions left open by a crash ended when the process did.

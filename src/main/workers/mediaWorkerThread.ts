@@ -6,6 +6,7 @@ import { StudioError } from '../../shared/errors';
 import { createLogger } from '../logger';
 import { throttledSink } from '../recording/throttledSink';
 import { installDtlsGuard } from '../rooms/dtlsGuard';
+import { installPacketPath } from '../rooms/weriftPackets';
 import { MediaHost } from './MediaHost';
 import { PROTOCOL_VERSION, type MediaWorkerData } from './protocol';
 import { WorkerHost, type Handlers } from './WorkerHost';
@@ -23,6 +24,7 @@ if (data.protocolVersion !== PROTOCOL_VERSION) {
 
 // Each thread has its own copy of werift's classes: the guard is installed per thread.
 installDtlsGuard();
+installPacketPath();
 // The headless entry's test hook (a disk that takes only this many bytes per second) reaches the
 // recorders here too: a worker thread sees the process's environment.
 const slowDisk = Number(process.env.SPOOL_TEST_DISK_BYTES_PER_SEC ?? '');

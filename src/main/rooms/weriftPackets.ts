@@ -1,0 +1,365 @@
+/**
+ * A faster per-packet path through werift (0.25.2), the same results (docs/threads.md,
+ * "Per-packet cost"). Profiled under `bench/record`, werift parsed every RTP header twice (SRTP,
+ * then the packet) with a bit reader that formats each byte as a string of binary digits, and
+ * spent as much again around each packet's cipher as the cipher itself (`bench/packets`).
+ *
+ * - `RtpHeader.deSerialize`: the same fields from the same bytes with shifts and masks; what
+ *   werift accepted, rejected or got wrong on malformed input is kept as it was, but for one
+ *   thing: a one-byte header extension whose length runs past the packet no longer costs time
+ *   in the square of that length (werift: seconds per forged packet).
+ * - AES_CM_128_HMAC_SHA1_80 (RFC 3711 §4.1.1): the keystream is AES of the counter blocks,
+ *   made by one AES-ECB cipher per session key and kept, instead of a new AES-CTR cipher (a key
+ *   schedule) per packet; the counter without BigInt. Authentication is unchanged (HMAC-SHA1
+ *   over the header, the encrypted payload and the rollover counter; the 80-bit tag compared
+ *   in constant time), checked before decryption.
+ * - AEAD_AES_128_GCM (RFC 7714): the same cipher calls (Node cannot re-key a GCM cipher), the
+ *   IV written directly and the packet assembled in one buffer.
+ *
+ * RTCP keeps werift's own code. `test/unit/werift-packets.test.ts` compares every path with
+ * werift's on random and malformed packets.
+ */
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual, type Cipheriv } from 'node:crypto';
+import { endianness } from 'node:os';
+import {
+  ProtectionProfileAeadAes128Gcm,
+  ProtectionProfileAes128CmHmacSha1_80,
+  RtpHeader,
+  SrtpAuthenticationError,
+  SrtpSession,
+} from 'werift';
+
+const AUTH_TAG_LENGTH = 10;
+const GCM_TAG_LENGTH = 16;
+const MIN_RTP_HEADER_SIZE = 12;
+const ONE_BYTE_PROFILE = 0xbede;
+const TWO_BYTE_PROFILE = 0x1000;
+const AUTH_FAILED = 'Failed to authenticate SRTP packet';
+
+/** werift's `RtpHeader.deSerialize`, by shifts and masks. */
+export function parseRtpHeader(rawPacket: Buffer): RtpHeader {
+  const h = new RtpHeader();
+  const first = rawPacket[0]!;
+  h.version = first >> 6;
+  h.padding = (first & 0x20) !== 0;
+  h.extension = (first & 0x10) !== 0;
+  h.csrcLength = first & 0x0f;
+  const second = rawPacket[1]!;
+  h.marker = (second & 0x80) !== 0;
+  h.payloadType = second & 0x7f;
+  h.sequenceNumber = rawPacket.readUInt16BE(2);
+  h.timestamp = rawPacket.readUInt32BE(4);
+  h.ssrc = rawPacket.readUInt32BE(8);
+  const csrc: number[] = [];
+  for (let i = 0; i < h.csrcLength; i++) csrc.push(rawPacket.readUInt32BE(MIN_RTP_HEADER_SIZE + i * 4));
+  h.csrc = csrc;
+  let offset = MIN_RTP_HEADER_SIZE + h.csrcLength * 4;
+  if (h.extension) {
+    h.extensionProfile = rawPacket.readUInt16BE(offset) as RtpHeader['extensionProfile'];
+    offset += 2;
+    const extensionLength = rawPacket.readUInt16BE(offset) * 4;
+    h.extensionLength = extensionLength;
+    offset += 2;
+    const end = offset + extensionLength;
+    const extensions: RtpHeader['extensions'] = [];
+    switch (h.extensionProfile) {
+      case ONE_BYTE_PROFILE:
+        // As werift (id 15 stops the list there), but for a length past the packet's end.
+        while (offset < end) {
+          if (offset >= rawPacket.length) {
+            // werift read each missing byte as an empty extension of id 0, two bytes at a time,
+            // copying its list at each (a forged length cost seconds per packet, before SRTP
+            // authentication): the same end, without them.
+            offset += 2 * Math.ceil((end - offset) / 2);
+            break;
+          }
+          const byte = rawPacket[offset]!;
+          if (byte === 0x00) {
+            offset++;
+            continue;
+          }
+          const id = byte >> 4;
+          const length = (byte & 0x0f) + 1;
+          offset++;
+          if (id === 0xf) break;
+          extensions.push({ id, payload: rawPacket.subarray(offset, offset + length) });
+          offset += length;
+        }
+        break;
+      case TWO_BYTE_PROFILE:
+        while (offset < end) {
+          if (rawPacket[offset] === 0x00) {
+            offset++;
+            continue;
+          }
+          const id = rawPacket[offset]!;
+          offset++;
+          const length = rawPacket[offset]!;
+          offset++;
+          extensions.push({ id, payload: rawPacket.subarray(offset, offset + length) });
+          offset += length;
+        }
+        break;
+      default: {
+        const payload = rawPacket.subarray(offset, offset + extensionLength);
+        extensions.push({ id: 0, payload });
+        offset += payload.length;
+      }
+    }
+    h.extensions = extensions;
+  }
+  h.payloadOffset = offset;
+  if (h.padding) h.paddingSize = rawPacket[rawPacket.length - 1]!;
+  return h;
+}
+
+function authenticated(condition: boolean): void {
+  if (!condition) throw new SrtpAuthenticationError(AUTH_FAILED);
+}
+
+/** werift's `parseSrtpRtpHeader`: the header of a protected packet, or an authentication error. */
+function parseSrtpHeader(packet: Buffer, tagLength: number): RtpHeader {
+  const authTagOffset = packet.length - tagLength;
+  authenticated(packet.length >= MIN_RTP_HEADER_SIZE + tagLength);
+  let header: RtpHeader;
+  try {
+    header = RtpHeader.deSerialize(packet.subarray(0, authTagOffset));
+  } catch {
+    throw new SrtpAuthenticationError(AUTH_FAILED);
+  }
+  header.paddingSize = 0;
+  authenticated(header.payloadOffset >= MIN_RTP_HEADER_SIZE && header.payloadOffset <= authTagOffset);
+  return header;
+}
+
+/** werift's `finalizeSrtpRtpHeader`: the padding of the decrypted packet. */
+function finalizeHeader(header: RtpHeader, packet: Buffer): RtpHeader {
+  if (!header.padding) {
+    header.paddingSize = 0;
+    return header;
+  }
+  authenticated(packet.length > header.payloadOffset);
+  const paddingSize = packet[packet.length - 1]!;
+  authenticated(paddingSize > 0 && paddingSize <= packet.length - header.payloadOffset);
+  header.paddingSize = paddingSize;
+  return header;
+}
+
+/** What werift's AES-CTR cipher object holds (`CipherAesCtr`, not exported). */
+interface CtrCipher {
+  srtpSessionKey: Buffer;
+  srtpSessionSalt: Buffer;
+  srtpSessionAuthTag: Buffer;
+  encryptRtp(header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer;
+  decryptRtp(cipherText: Buffer, rolloverCounter: number, header?: RtpHeader): [Buffer, RtpHeader];
+}
+
+const ecbCiphers = new WeakMap<Buffer, Cipheriv>();
+/** Counter blocks, grown to the largest payload seen. */
+let counterWords = new Uint32Array(4 * 128);
+let counterBytes = Buffer.from(counterWords.buffer);
+const rocBytes = Buffer.alloc(4);
+
+/** Host byte order is little-endian (x64, arm64): a big-endian word as stored by a Uint32Array. */
+const swap32 = (v: number): number =>
+  (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+
+/**
+ * XORs `length` bytes of `input` from `inOffset` with the AES-CTR keystream of the packet into
+ * `out` at `outOffset` (RFC 3711 §4.1.1: IV = (salt·2^16) XOR (SSRC·2^64) XOR (index·2^16), the
+ * counter blocks IV, IV+1…).
+ */
+function ctrXor(
+  cipher: CtrCipher,
+  ssrc: number,
+  rolloverCounter: number,
+  sequenceNumber: number,
+  input: Buffer,
+  out: Buffer,
+  outOffset: number,
+): void {
+  const length = input.length;
+  if (length === 0) return;
+  let ecb = ecbCiphers.get(cipher.srtpSessionKey);
+  if (ecb === undefined) {
+    ecb = createCipheriv('aes-128-ecb', cipher.srtpSessionKey, null);
+    ecb.setAutoPadding(false);
+    ecbCiphers.set(cipher.srtpSessionKey, ecb);
+  }
+  const salt = cipher.srtpSessionSalt;
+  // The IV as four big-endian words (the salt is 14 bytes: the last two are the block counter's).
+  const be = (i: number) =>
+    (((salt[i] ?? 0) << 24) | ((salt[i + 1] ?? 0) << 16) | ((salt[i + 2] ?? 0) << 8) | (salt[i + 3] ?? 0)) >>>
+    0;
+  let w0 = be(0);
+  let w1 = (be(4) ^ ssrc) >>> 0;
+  let w2 = (be(8) ^ rolloverCounter) >>> 0;
+  let w3 = (be(12) ^ ((sequenceNumber << 16) >>> 0)) >>> 0;
+  const blocks = (length + 15) >> 4;
+  if (counterWords.length < blocks * 4) {
+    counterWords = new Uint32Array(blocks * 4);
+    counterBytes = Buffer.from(counterWords.buffer);
+  }
+  for (let b = 0, j = 0; b < blocks; b++, j += 4) {
+    counterWords[j] = swap32(w0);
+    counterWords[j + 1] = swap32(w1);
+    counterWords[j + 2] = swap32(w2);
+    counterWords[j + 3] = swap32(w3);
+    // The 128-bit counter + 1.
+    w3 = (w3 + 1) >>> 0;
+    if (w3 === 0) {
+      w2 = (w2 + 1) >>> 0;
+      if (w2 === 0) {
+        w1 = (w1 + 1) >>> 0;
+        if (w1 === 0) w0 = (w0 + 1) >>> 0;
+      }
+    }
+  }
+  const keystream = ecb.update(counterBytes.subarray(0, blocks * 16));
+  const words = length >> 2;
+  const to = out.byteOffset + outOffset;
+  if ((input.byteOffset & 3) === 0 && (to & 3) === 0 && (keystream.byteOffset & 3) === 0) {
+    const a = new Uint32Array(input.buffer, input.byteOffset, words);
+    const k = new Uint32Array(keystream.buffer, keystream.byteOffset, words);
+    const o = new Uint32Array(out.buffer, to, words);
+    for (let i = 0; i < words; i++) o[i] = a[i]! ^ k[i]!;
+    for (let i = words << 2; i < length; i++) out[outOffset + i] = input[i]! ^ keystream[i]!;
+  } else {
+    for (let i = 0; i < length; i++) out[outOffset + i] = input[i]! ^ keystream[i]!;
+  }
+}
+
+/** The 80-bit tag of RFC 3711 §4.2: HMAC-SHA1 over the packet and the rollover counter. */
+function authTag(cipher: CtrCipher, authenticatedPortion: Buffer, rolloverCounter: number): Buffer {
+  rocBytes.writeUInt32BE(rolloverCounter >>> 0);
+  return createHmac('sha1', cipher.srtpSessionAuthTag)
+    .update(authenticatedPortion)
+    .update(rocBytes)
+    .digest()
+    .subarray(0, AUTH_TAG_LENGTH);
+}
+
+function encryptRtp(this: CtrCipher, header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer {
+  const headerSize = header.serializeSize;
+  const out = Buffer.allocUnsafe(headerSize + payload.length + AUTH_TAG_LENGTH);
+  header.serialize(headerSize).copy(out, 0);
+  ctrXor(this, header.ssrc, rolloverCounter, header.sequenceNumber, payload, out, headerSize);
+  const end = headerSize + payload.length;
+  authTag(this, out.subarray(0, end), rolloverCounter).copy(out, end);
+  return out;
+}
+
+function decryptRtp(
+  this: CtrCipher,
+  cipherText: Buffer,
+  rolloverCounter: number,
+  header: RtpHeader = parseSrtpHeader(cipherText, AUTH_TAG_LENGTH),
+): [Buffer, RtpHeader] {
+  const authTagOffset = cipherText.length - AUTH_TAG_LENGTH;
+  const expected = authTag(this, cipherText.subarray(0, authTagOffset), rolloverCounter);
+  const actual = cipherText.subarray(authTagOffset);
+  if (actual.length !== expected.length || !timingSafeEqual(actual, expected))
+    throw new SrtpAuthenticationError(AUTH_FAILED);
+  const dst = Buffer.allocUnsafe(authTagOffset);
+  cipherText.copy(dst, 0, 0, header.payloadOffset);
+  ctrXor(
+    this,
+    header.ssrc,
+    rolloverCounter,
+    header.sequenceNumber,
+    cipherText.subarray(header.payloadOffset, authTagOffset),
+    dst,
+    header.payloadOffset,
+  );
+  return [dst, finalizeHeader(header, dst)];
+}
+
+/** What werift's AES-GCM cipher object holds (`CipherAesGcm`, not exported). */
+interface GcmCipher {
+  srtpSessionKey: Buffer;
+  srtpSessionSalt: Buffer;
+  encryptRtp(header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer;
+  decryptRtp(cipherText: Buffer, rolloverCounter: number, header?: RtpHeader): [Buffer, RtpHeader];
+}
+
+/** RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR the 12-byte salt. */
+function gcmIv(cipher: GcmCipher, header: RtpHeader, rolloverCounter: number): Buffer {
+  const iv = Buffer.allocUnsafe(12);
+  iv.writeUInt16BE(0, 0);
+  iv.writeUInt32BE(header.ssrc >>> 0, 2);
+  iv.writeUInt32BE(rolloverCounter >>> 0, 6);
+  iv.writeUInt16BE(header.sequenceNumber & 0xffff, 10);
+  const salt = cipher.srtpSessionSalt;
+  for (let i = 0; i < 12; i++) iv[i]! ^= salt[i] ?? 0;
+  return iv;
+}
+
+function gcmEncryptRtp(this: GcmCipher, header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer {
+  const headerSize = header.serializeSize;
+  const out = Buffer.allocUnsafe(headerSize + payload.length + GCM_TAG_LENGTH);
+  const headerBytes = out.subarray(0, headerSize);
+  header.serialize(headerSize).copy(headerBytes);
+  const cipher = createCipheriv('aes-128-gcm', this.srtpSessionKey, gcmIv(this, header, rolloverCounter));
+  cipher.setAAD(headerBytes);
+  cipher.update(payload).copy(out, headerSize);
+  cipher.final();
+  cipher.getAuthTag().copy(out, headerSize + payload.length);
+  return out;
+}
+
+function gcmDecryptRtp(
+  this: GcmCipher,
+  cipherText: Buffer,
+  rolloverCounter: number,
+  header: RtpHeader = parseSrtpHeader(cipherText, GCM_TAG_LENGTH),
+): [Buffer, RtpHeader] {
+  const authTagOffset = cipherText.length - GCM_TAG_LENGTH;
+  const decipher = createDecipheriv('aes-128-gcm', this.srtpSessionKey, gcmIv(this, header, rolloverCounter));
+  decipher.setAAD(cipherText.subarray(0, header.payloadOffset));
+  decipher.setAuthTag(cipherText.subarray(authTagOffset));
+  const plain = decipher.update(cipherText.subarray(header.payloadOffset, authTagOffset));
+  try {
+    decipher.final();
+  } catch {
+    throw new SrtpAuthenticationError(AUTH_FAILED);
+  }
+  const dst = Buffer.allocUnsafe(authTagOffset);
+  cipherText.copy(dst, 0, 0, header.payloadOffset);
+  plain.copy(dst, header.payloadOffset);
+  return [dst, finalizeHeader(header, dst)];
+}
+
+/** werift's own functions, as they were before `installPacketPath` (the tests compare with them). */
+export const weriftOriginals = {
+  parseRtpHeader: RtpHeader.deSerialize.bind(RtpHeader),
+};
+
+/** The prototype of werift's cipher of a profile (`CipherAesCtr`, `CipherAesGcm`: not exported), found through a session. */
+export function cipherPrototype(profile: 'ctr'): CtrCipher;
+export function cipherPrototype(profile: 'gcm'): GcmCipher;
+export function cipherPrototype(profile: 'ctr' | 'gcm'): CtrCipher | GcmCipher {
+  const key = Buffer.alloc(16);
+  const salt = Buffer.alloc(profile === 'gcm' ? 12 : 14);
+  const session = new SrtpSession({
+    keys: { localMasterKey: key, localMasterSalt: salt, remoteMasterKey: key, remoteMasterSalt: salt },
+    profile: profile === 'gcm' ? ProtectionProfileAeadAes128Gcm : ProtectionProfileAes128CmHmacSha1_80,
+  });
+  const cipher = (session as unknown as { localContext: { cipher: object } }).localContext.cipher;
+  return Object.getPrototypeOf(cipher) as CtrCipher | GcmCipher;
+}
+
+let installed = false;
+
+/** Puts the faster paths in place for every werift peer of this thread from now on. Idempotent. */
+export function installPacketPath(): void {
+  // The keystream's counter words are written in the host's byte order.
+  if (installed || endianness() !== 'LE') return;
+  installed = true;
+  RtpHeader.deSerialize = parseRtpHeader;
+  const ctr = cipherPrototype('ctr');
+  ctr.encryptRtp = encryptRtp;
+  ctr.decryptRtp = decryptRtp;
+  const gcm = cipherPrototype('gcm');
+  gcm.encryptRtp = gcmEncryptRtp;
+  gcm.decryptRtp = gcmDecryptRtp;
+}

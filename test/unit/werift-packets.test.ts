@@ -1,0 +1,305 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import {
+  dePacketizeRtpPackets,
+  ProtectionProfileAeadAes128Gcm,
+  ProtectionProfileAes128CmHmacSha1_80,
+  RtpHeader,
+  RtpPacket,
+  SrtpAuthenticationError,
+  SrtpSession,
+} from 'werift';
+import { depacketizeVp8 } from '../../src/main/recording/codecs';
+import {
+  cipherPrototype,
+  installPacketPath,
+  parseRtpHeader,
+  weriftOriginals,
+} from '../../src/main/rooms/weriftPackets';
+
+// werift's own code, taken before the faster paths replace it.
+const originals = {
+  ctr: { ...pick(cipherPrototype('ctr')), profile: ProtectionProfileAes128CmHmacSha1_80 },
+  gcm: { ...pick(cipherPrototype('gcm')), profile: ProtectionProfileAeadAes128Gcm },
+};
+function pick(prototype: {
+  encryptRtp: (...args: never[]) => unknown;
+  decryptRtp: (...args: never[]) => unknown;
+}) {
+  return {
+    encrypt: prototype.encryptRtp as (...args: unknown[]) => unknown,
+    decrypt: prototype.decryptRtp as (...args: unknown[]) => unknown,
+  };
+}
+const originalParse = weriftOriginals.parseRtpHeader;
+
+/** What a session's cipher does with RTP. */
+interface Cipher {
+  encryptRtp(header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer;
+  decryptRtp(cipherText: Buffer, rolloverCounter: number): [Buffer, RtpHeader];
+}
+
+const cipherOf = (session: SrtpSession, side: 'localContext' | 'remoteContext') =>
+  (session as unknown as Record<string, { cipher: Cipher }>)[side]!.cipher;
+
+/** A sender and a maker of receivers of one key set (one side's local keys are the other's remote keys). */
+function pair(profile: number): { sender: SrtpSession; receiver: () => SrtpSession } {
+  const saltLength = profile === ProtectionProfileAeadAes128Gcm ? 12 : 14;
+  const a = { key: randomBytes(16), salt: randomBytes(saltLength) };
+  const b = { key: randomBytes(16), salt: randomBytes(saltLength) };
+  const session = (local: typeof a, remote: typeof a) =>
+    new SrtpSession({
+      keys: {
+        localMasterKey: local.key,
+        localMasterSalt: local.salt,
+        remoteMasterKey: remote.key,
+        remoteMasterSalt: remote.salt,
+      },
+      profile,
+    });
+  return { sender: session(a, b), receiver: () => session(b, a) };
+}
+
+/** A deterministic pseudo-random source (the failures repeat). */
+function prng(seed: number) {
+  let s = seed >>> 0;
+  return (n: number) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % n;
+  };
+}
+
+/** An RTP packet: CSRCs, one-byte, two-byte or other extensions, padding, any payload length. */
+function packet(rand: (n: number) => number): Buffer {
+  const extensions =
+    rand(3) === 0
+      ? []
+      : Array.from({ length: 1 + rand(4) }, () => ({ id: 1 + rand(14), payload: randomBytes(1 + rand(8)) }));
+  const header = new RtpHeader({
+    marker: rand(2) === 1,
+    payloadType: rand(128),
+    sequenceNumber: rand(65536),
+    timestamp: rand(2 ** 32),
+    ssrc: rand(2 ** 32),
+    csrc: Array.from({ length: rand(3) }, () => rand(2 ** 32)),
+    extension: extensions.length > 0,
+    extensionProfile: ([0xbede, 0x1000] as const)[rand(2)]!,
+    extensions,
+  });
+  const payload = randomBytes(rand(1400));
+  const padding = rand(4) === 0 ? 1 + rand(20) : 0;
+  if (padding > 0) {
+    header.padding = true;
+    header.paddingSize = padding;
+  }
+  return new RtpPacket(header, payload).serialize();
+}
+
+/** Where a packet's header extension block ends by its length field (0: none or unreadable). */
+function extensionEnd(bytes: Buffer): number {
+  if (bytes.length < 12 || (bytes[0]! & 0x10) === 0) return 0;
+  const at = 12 + (bytes[0]! & 0x0f) * 4;
+  return at + 4 > bytes.length ? 0 : at + 4 + bytes.readUInt16BE(at + 2) * 4;
+}
+
+/** The outcome of a parse: its fields, or that it threw. */
+function outcome(parse: () => RtpHeader): unknown {
+  try {
+    const h = parse();
+    return { ...h, extensions: h.extensions.map((e) => ({ id: e.id, payload: e.payload.toString('hex') })) };
+  } catch {
+    return 'threw';
+  }
+}
+
+describe('werift packet path', () => {
+  it('parses RTP headers as werift does: well-formed packets, any byte changed, cut short', () => {
+    const rand = prng(1);
+    let compared = 0;
+    for (let n = 0; n < 3000; n++) {
+      const bytes = packet(rand);
+      const variants = [bytes, bytes.subarray(0, rand(bytes.length + 1))];
+      const changed = Buffer.from(bytes);
+      for (let k = 0; k < 3; k++) changed[rand(Math.min(changed.length, 40))] = rand(256);
+      variants.push(changed);
+      for (const v of variants) {
+        // A header extension running past the packet: werift's parse is quadratic in its length
+        // (see the next test); not compared here.
+        if (extensionEnd(v) > v.length) continue;
+        assert.deepEqual(
+          outcome(() => parseRtpHeader(v)),
+          outcome(() => originalParse(v)),
+          `packet ${v.toString('hex').slice(0, 120)}`,
+        );
+        compared++;
+      }
+    }
+    assert.ok(compared > 8000, `${compared} compared`);
+  });
+
+  it('parses a header whose one-byte extension runs past the packet as werift does, without its junk entries or its time', () => {
+    const header = new RtpHeader({
+      sequenceNumber: 1,
+      ssrc: 7,
+      extension: true,
+      extensionProfile: 0xbede,
+      extensions: [{ id: 3, payload: Buffer.from([1, 2]) }],
+    });
+    const bytes = new RtpPacket(header, Buffer.alloc(40, 0x55)).serialize();
+    for (const words of [30, 0xffff]) {
+      const forged = Buffer.from(bytes);
+      forged.writeUInt16BE(words, 14); // the extension's length, in 32-bit words
+      const ours = parseRtpHeader(forged);
+      assert.equal(ours.payloadOffset >= 16 + words * 4, true, `${words} words: the payload after the block`);
+      assert.ok(
+        ours.extensions.length <= forged.length,
+        `${words} words: ${ours.extensions.length} extensions`,
+      );
+      if (words > 100) continue; // werift: minutes
+      const theirs = originalParse(forged);
+      const real = (h: RtpHeader) => h.extensions.filter((e) => e.id !== 0 || e.payload.length > 0);
+      assert.deepEqual(
+        outcome(() => Object.assign(ours, { extensions: real(ours) })),
+        outcome(() => Object.assign(theirs, { extensions: real(theirs) })),
+      );
+    }
+  });
+
+  for (const [name, original] of Object.entries(originals))
+    it(`${name.toUpperCase()}: protects and unprotects RTP as werift does, and refuses what werift refuses`, () => {
+      installPacketPath();
+      assert.equal(RtpHeader.deSerialize, parseRtpHeader, 'installed');
+      const rand = prng(2);
+      const { sender, receiver } = pair(original.profile);
+      const senderCipher = cipherOf(sender, 'localContext');
+      const receiverCipher = cipherOf(receiver(), 'remoteContext');
+      for (let n = 0; n < 2000; n++) {
+        const bytes = packet(rand);
+        const header = RtpHeader.deSerialize(bytes);
+        // What follows the header, padding included (as a sender passes it).
+        const payload = bytes.subarray(header.payloadOffset);
+        const roc = [0, 1, 0xffff, 2 ** 32 - 1][rand(4)]!;
+        const ours = senderCipher.encryptRtp(header, payload, roc);
+        const theirs = original.encrypt.call(senderCipher, header, payload, roc) as Buffer;
+        assert.ok(ours.equals(theirs), `packet ${n}: protected as werift does`);
+        const [plain, plainHeader] = receiverCipher.decryptRtp(ours, roc);
+        const [plainTheirs, headerTheirs] = original.decrypt.call(receiverCipher, ours, roc) as [
+          Buffer,
+          RtpHeader,
+        ];
+        assert.ok(
+          plain.equals(plainTheirs) && plain.equals(bytes),
+          `packet ${n}: unprotected as werift does`,
+        );
+        assert.deepEqual(
+          outcome(() => plainHeader),
+          outcome(() => headerTheirs),
+        );
+        // A changed byte anywhere, or another rollover counter: both refuse.
+        const tampered = Buffer.from(ours);
+        tampered[rand(tampered.length)] ^= 1 + rand(255);
+        for (const [bad, r] of [
+          [tampered, roc],
+          [ours, (roc + 1) >>> 0],
+        ] as const) {
+          assert.throws(() => receiverCipher.decryptRtp(bad, r), SrtpAuthenticationError);
+          assert.throws(() => original.decrypt.call(receiverCipher, bad, r), SrtpAuthenticationError);
+        }
+      }
+    });
+
+  for (const [name, original] of Object.entries(originals))
+    it(`${name.toUpperCase()}: a whole session: what werift protects unprotects in order across a sequence-number wrap`, () => {
+      installPacketPath();
+      const { sender, receiver } = pair(original.profile);
+      const into = receiver();
+      const context = (
+        sender as unknown as {
+          localContext: {
+            cipher: Cipher;
+            getSrtpSsrcState(ssrc: number): { rolloverCounter: number };
+            updateRolloverCount(seq: number, s: unknown): void;
+          };
+        }
+      ).localContext;
+      for (let i = 0; i < 300; i++) {
+        const header = new RtpHeader({
+          sequenceNumber: (65_400 + i) & 0xffff,
+          timestamp: i * 3000,
+          ssrc: 42,
+        });
+        const payload = randomBytes(100 + i);
+        // werift's own protection, with the context's rollover counter (the wrap at 65,536).
+        const state = context.getSrtpSsrcState(42);
+        context.updateRolloverCount(header.sequenceNumber, state);
+        const wire = original.encrypt.call(context.cipher, header, payload, state.rolloverCounter) as Buffer;
+        const plain = RtpPacket.deSerialize(into.decrypt(wire));
+        assert.equal(plain.header.sequenceNumber, header.sequenceNumber);
+        assert.ok(plain.payload.equals(payload), `packet ${i}`);
+      }
+    });
+});
+
+/** A VP8 payload descriptor (RFC 7741 §4.2) with the given optional fields, then `body`. */
+function vp8Payload(
+  rand: (n: number) => number,
+  fields: { start: boolean; pid: number; pictureId?: 7 | 15; tl0?: boolean; tid?: boolean; keyIdx?: boolean },
+  body: Buffer,
+): Buffer {
+  const extended = fields.pictureId !== undefined || fields.tl0 || fields.tid || fields.keyIdx;
+  const bytes = [(extended ? 0x80 : 0) | (fields.start ? 0x10 : 0) | fields.pid];
+  if (extended) {
+    bytes.push(
+      (fields.pictureId ? 0x80 : 0) |
+        (fields.tl0 ? 0x40 : 0) |
+        (fields.tid ? 0x20 : 0) |
+        (fields.keyIdx ? 0x10 : 0),
+    );
+    if (fields.pictureId === 7) bytes.push(rand(128));
+    if (fields.pictureId === 15) bytes.push(0x80 | rand(128), rand(256));
+    if (fields.tl0) bytes.push(rand(256));
+    if (fields.tid || fields.keyIdx) bytes.push(rand(256));
+  }
+  return Buffer.concat([Buffer.from(bytes), body]);
+}
+
+describe('VP8 depacketizing', () => {
+  const packetsOf = (payloads: Buffer[]) =>
+    payloads.map((payload, i) => new RtpPacket(new RtpHeader({ sequenceNumber: i }), payload));
+
+  it('gives the picture and keyframe flag werift gives, where werift reads the descriptor right', () => {
+    const rand = prng(3);
+    for (let n = 0; n < 2000; n++) {
+      const pictureId = ([undefined, 7, 15] as const)[rand(3)];
+      // werift skips the TID/KEYIDX byte when L or K is set (not for T alone): T only with L or K.
+      const tl0 = rand(2) === 1;
+      const keyIdx = rand(2) === 1;
+      const tid = (tl0 || keyIdx) && rand(2) === 1;
+      const payloads = Array.from({ length: 1 + rand(4) }, (_, i) =>
+        vp8Payload(
+          rand,
+          { start: i === 0, pid: i === 0 ? 0 : rand(8), pictureId, tl0, tid, keyIdx },
+          randomBytes(1 + rand(300)),
+        ),
+      );
+      const theirs = dePacketizeRtpPackets('VP8', packetsOf(payloads));
+      const ours = depacketizeVp8(payloads);
+      assert.ok(ours.data.equals(theirs.data), `picture ${n}`);
+      assert.equal(ours.keyframe, theirs.isKeyframe, `picture ${n}: keyframe`);
+    }
+  });
+
+  it('skips the TID byte when T alone is set (werift kept it in the picture) and refuses a cut descriptor', () => {
+    const rand = prng(4);
+    const body = Buffer.from([0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a]); // a keyframe's tag (P = 0)
+    const payload = vp8Payload(rand, { start: true, pid: 0, pictureId: 15, tid: true }, body);
+    const ours = depacketizeVp8([payload]);
+    assert.ok(ours.data.equals(body));
+    assert.equal(ours.keyframe, true);
+    assert.equal(dePacketizeRtpPackets('VP8', packetsOf([payload])).data.length, body.length + 1);
+    assert.throws(() => depacketizeVp8([Buffer.from([0x90, 0x80])]), /descriptor longer/);
+    assert.equal(depacketizeVp8([vp8Payload(rand, { start: true, pid: 1 }, body)]).keyframe, false, 'PID 1');
+    assert.equal(depacketizeVp8([vp8Payload(rand, { start: false, pid: 0 }, body)]).keyframe, false, 'S = 0');
+  });
+});
