@@ -4,6 +4,7 @@ import { MediaStreamTrack, RTCPeerConnection } from 'werift';
 import type { RoomJson } from '../../src/shared/rooms';
 import { json, operatorToken } from '../helpers/api';
 import { startTestStudio, type TestStudio } from '../helpers/securityStudio';
+import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { waitFor } from '../helpers/studio';
 
 /** Posts a WHIP offer and never completes the connection; returns the session URL. */
@@ -76,6 +77,51 @@ describe('WHIP sessions', () => {
       await pc.close();
     }
   });
+
+  it(
+    'a forged RTP header extension length costs the studio nothing: it answers at once, the publisher stays',
+    { timeout: 60_000 },
+    async () => {
+      const { room, token } = await setup(ctx);
+      const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
+      const publisher = await token('publisher');
+      const sender = await SyntheticPublisher.start({
+        whipUrl: publisher.whipUrl,
+        token: publisher.token,
+        clip: makeClip({ durationSec: 5 }),
+        loop: true,
+      });
+      try {
+        // RTP with a one-byte header extension claiming 65,535 words, in a 36-byte packet: werift's
+        // parser (before SRTP authentication) took seconds per packet on it.
+        const forged = Buffer.alloc(36, 0x11);
+        forged.writeUInt8(0x90, 0); // V=2, X=1
+        forged.writeUInt8(96, 1);
+        forged.writeUInt16BE(0xbede, 12);
+        forged.writeUInt16BE(0xffff, 14);
+        const ice = (
+          sender.pc.getTransceivers()[0]!.sender.dtlsTransport as unknown as {
+            iceTransport: { connection: { send(data: Buffer): Promise<void> } };
+          }
+        ).iceTransport.connection;
+        for (let i = 0; i < 5; i++) await ice.send(forged);
+        const sentAt = Date.now();
+        await waitFor(
+          async () => (await fetch(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).ok,
+          5000,
+          'the studio to answer after the forged packets',
+        );
+        assert.ok(
+          Date.now() - sentAt < 5000,
+          `the studio answered ${Date.now() - sentAt} ms after the forged packets`,
+        );
+        const room2 = (await json<RoomJson>(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).body;
+        assert.equal(room2.session?.streams.length, 1, 'the publisher is still there');
+      } finally {
+        await sender.close();
+      }
+    },
+  );
 
   it('give their slot back when the offer never connects', { timeout: 60_000 }, async () => {
     const { token, connections } = await setup(ctx);
