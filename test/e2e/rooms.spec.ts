@@ -153,7 +153,9 @@ describe('guests in a room', () => {
       () => replies.filter((r) => r.type === 'error').length >= 9,
       5000,
       'an error for each bad message',
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(replies)}`);
+    });
     const errors = replies.filter((r) => r.type === 'error');
     assert.ok(errors.some((e) => /not valid JSON/.test(e.message ?? '')));
     assert.ok(errors.some((e) => /join the room first/.test(e.message ?? '')));

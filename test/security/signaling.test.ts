@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { RTCPeerConnection } from 'werift';
 import { WebSocket } from 'ws';
 import { signalingSocketCounters } from '../../src/main/http/routes/rooms';
 import { SIGNALING_LIMITS, signalingCounters } from '../../src/main/rooms/SignalingSession';
@@ -10,6 +11,16 @@ import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { waitFor } from '../helpers/studio';
 
 type Message = { type: string; [key: string]: unknown };
+
+/** A WHIP publisher's URL and token in a room. */
+async function publisherToken(ctx: TestStudio, auth: Record<string, string>, roomId: string) {
+  const { body } = await json<{ token: string; whipUrl: string }>(`${ctx.url}/api/rooms/${roomId}/tokens`, {
+    method: 'POST',
+    headers: auth,
+    body: { role: 'publisher' },
+  });
+  return { whipUrl: body.whipUrl, token: body.token };
+}
 
 /** A signaling client that keeps every message it receives. */
 async function guest(ctx: TestStudio, token: string, roomId: string, join: Record<string, unknown> = {}) {
@@ -72,6 +83,43 @@ describe('signaling limits per connection', () => {
     }
     assert.equal(first.joined.resumed, false);
     first.socket.close();
+  });
+
+  it('refuses an answer that is not an answer to its offer, and takes the real one after it', async () => {
+    const sender = await SyntheticPublisher.start({
+      ...(await publisherToken(ctx, auth, roomId)),
+      clip: makeClip({ durationSec: 5 }),
+      loop: true,
+    });
+    const client = await guest(ctx, await token(), roomId);
+    try {
+      const offer = await client.next('offer');
+      for (const sdp of ['v=0\r\nnonsense', 'nonsense', 'v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n']) {
+        client.send({ type: 'answer', sdp });
+        const refused = await client.next('error');
+        assert.equal(refused.code, 'InvalidArgument', JSON.stringify(refused));
+        assert.match(
+          String(refused.message),
+          /answer SDP was refused: it has \d media sections, the offer 2/,
+        );
+      }
+      // The offer still waits for its answer: a browser's real one is taken.
+      const pc = new RTCPeerConnection();
+      await pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp as string });
+      await pc.setLocalDescription(await pc.createAnswer());
+      client.send({ type: 'answer', sdp: pc.localDescription!.sdp });
+      client.send({ type: 'ping' });
+      await client.next('pong');
+      assert.equal(
+        client.messages.filter((m) => m.type === 'error').length,
+        0,
+        JSON.stringify(client.messages),
+      );
+      await pc.close();
+    } finally {
+      client.socket.close();
+      await sender.close();
+    }
   });
 
   it('caps streams per connection, sends mute events only on change, and limits mute floods', async () => {

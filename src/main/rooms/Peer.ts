@@ -171,6 +171,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
       throw new StudioError('Conflict', 'no offer is waiting for an answer', 'sdp');
     }
     const waiting = this.#awaitingAnswer;
+    // werift takes any text as an answer (and then reports the connection as connected): an
+    // answer has the offer's media sections, one for one (RFC 3264 §6).
+    const offered = mediaSections(this.pc.localDescription?.sdp ?? '');
+    const answered = mediaSections(sdp);
+    if (!/^v=0\r?\n/.test(sdp) || answered !== offered) {
+      throw new StudioError(
+        'InvalidArgument',
+        `the answer SDP was refused: it has ${answered} media sections, the offer ${offered}`,
+        'sdp',
+      );
+    }
     try {
       await this.pc.setRemoteDescription({ type: 'answer', sdp });
     } catch (error) {
@@ -303,4 +314,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.safeEmit('close', reason);
     this.removeAllListeners();
   }
+}
+
+/** The number of media sections (`m=` lines) of an SDP. */
+function mediaSections(sdp: string): number {
+  return sdp.match(/^m=/gm)?.length ?? 0;
 }
