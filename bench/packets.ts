@@ -15,10 +15,10 @@ import {
   ProtectionProfileAes128CmHmacSha1_80,
   RtpHeader,
   RtpPacket,
-  SrtpSession,
 } from 'werift';
 import { depacketizeVp8 } from '../src/main/recording/codecs';
 import { installPacketPath } from '../src/main/rooms/weriftPackets';
+import { srtpPair } from '../test/helpers/srtp';
 import { numberArgs, round } from './lib';
 
 const { packets: count } = numberArgs({ packets: 50_000 });
@@ -69,27 +69,9 @@ function cpuOf(run: () => void): number {
   return least;
 }
 
-/** A sender and a maker of receivers (each new: its rollover state starts again) of one key set. */
-function sessions(profile: number): { sender: SrtpSession; receiver: () => SrtpSession } {
-  const saltLength = profile === ProtectionProfileAeadAes128Gcm ? 12 : 14;
-  const a = { key: randomBytes(16), salt: randomBytes(saltLength) };
-  const b = { key: randomBytes(16), salt: randomBytes(saltLength) };
-  const session = (local: typeof a, remote: typeof a) =>
-    new SrtpSession({
-      keys: {
-        localMasterKey: local.key,
-        localMasterSalt: local.salt,
-        remoteMasterKey: remote.key,
-        remoteMasterSalt: remote.salt,
-      },
-      profile,
-    });
-  return { sender: session(a, b), receiver: () => session(b, a) };
-}
-
 /** ns per packet of each step, with werift as it is at the time of the call. */
 function measure(profile: number, packets: RtpPacket[], vp8: 'werift' | 'studio') {
-  const { sender, receiver } = sessions(profile);
+  const { sender, receiver } = srtpPair(profile);
   const wire = packets.map((p) => sender.encrypt(p.payload, p.header));
   const first = receiver();
   const plain = wire.map((w) => first.decrypt(w));

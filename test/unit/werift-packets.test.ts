@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import type { SrtpSession } from 'werift';
 import {
   dePacketizeRtpPackets,
   ProtectionProfileAeadAes128Gcm,
@@ -8,9 +9,9 @@ import {
   RtpHeader,
   RtpPacket,
   SrtpAuthenticationError,
-  SrtpSession,
 } from 'werift';
 import { depacketizeVp8 } from '../../src/main/recording/codecs';
+import { srtpPair } from '../helpers/srtp';
 import {
   cipherPrototype,
   installPacketPath,
@@ -42,24 +43,6 @@ interface Cipher {
 
 const cipherOf = (session: SrtpSession, side: 'localContext' | 'remoteContext') =>
   (session as unknown as Record<string, { cipher: Cipher }>)[side]!.cipher;
-
-/** A sender and a maker of receivers of one key set (one side's local keys are the other's remote keys). */
-function pair(profile: number): { sender: SrtpSession; receiver: () => SrtpSession } {
-  const saltLength = profile === ProtectionProfileAeadAes128Gcm ? 12 : 14;
-  const a = { key: randomBytes(16), salt: randomBytes(saltLength) };
-  const b = { key: randomBytes(16), salt: randomBytes(saltLength) };
-  const session = (local: typeof a, remote: typeof a) =>
-    new SrtpSession({
-      keys: {
-        localMasterKey: local.key,
-        localMasterSalt: local.salt,
-        remoteMasterKey: remote.key,
-        remoteMasterSalt: remote.salt,
-      },
-      profile,
-    });
-  return { sender: session(a, b), receiver: () => session(b, a) };
-}
 
 /** A deterministic pseudo-random source (the failures repeat). */
 function prng(seed: number) {
@@ -171,7 +154,7 @@ describe('werift packet path', () => {
       installPacketPath();
       assert.equal(RtpHeader.deSerialize, parseRtpHeader, 'installed');
       const rand = prng(2);
-      const { sender, receiver } = pair(original.profile);
+      const { sender, receiver } = srtpPair(original.profile);
       const senderCipher = cipherOf(sender, 'localContext');
       const receiverCipher = cipherOf(receiver(), 'remoteContext');
       for (let n = 0; n < 2000; n++) {
@@ -212,7 +195,7 @@ describe('werift packet path', () => {
   for (const [name, original] of Object.entries(originals))
     it(`${name.toUpperCase()}: a whole session: what werift protects unprotects in order across a sequence-number wrap`, () => {
       installPacketPath();
-      const { sender, receiver } = pair(original.profile);
+      const { sender, receiver } = srtpPair(original.profile);
       const into = receiver();
       const context = (
         sender as unknown as {

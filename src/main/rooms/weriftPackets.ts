@@ -165,9 +165,8 @@ const swap32 = (v: number): number =>
   (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
 
 /**
- * XORs `length` bytes of `input` from `inOffset` with the AES-CTR keystream of the packet into
- * `out` at `outOffset` (RFC 3711 §4.1.1: IV = (salt·2^16) XOR (SSRC·2^64) XOR (index·2^16), the
- * counter blocks IV, IV+1…).
+ * XORs `input` with the AES-CTR keystream of the packet into `out` at `outOffset` (RFC 3711
+ * §4.1.1: IV = (salt·2^16) XOR (SSRC·2^64) XOR (index·2^16), the counter blocks IV, IV+1…).
  */
 function ctrXor(
   cipher: CtrCipher,
