@@ -85,16 +85,15 @@ async function main(): Promise<number> {
       `Operator password (generated, saved in ${studio.config.settingsPath}): ${studio.config.settings.operatorPassword}`,
     );
   }
+  // The stop signals are handled before anyone is told the studio listens: a SIGTERM sent on the
+  // line below must close the studio, not kill it (the default action until a handler exists).
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
   // Scripts and tests wait for this line; it comes last.
   out(`Spool Studio ${APP_VERSION} listening on ${studio.url}`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      out(`Spool Studio stopping (${signal})`);
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  out(`Spool Studio stopping (${await signalled})`);
   await studio.close();
   return 0;
 }
