@@ -148,5 +148,3 @@ export function rtpPayloadOffset(packet: Buffer): number {
   if ((packet[0]! & 0x10) !== 0) offset += 4 + packet.readUInt16BE(offset + 2) * 4;
   return offset;
 }
-
-export { vp8DescriptorLength };

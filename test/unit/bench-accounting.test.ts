@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { matchFrames, type SentFrames } from '../../bench/load/frames';
 import { joinPath } from '../../bench/load/join';
 import type { LoadCollect } from '../../bench/load/protocol';
-import { payloadHash, vp8DescriptorLength } from '../../bench/load/rtpClip';
+import { payloadHash } from '../../bench/load/rtpClip';
+import { vp8DescriptorLength } from '../../src/main/recording/codecs';
 
 const FRAME_MS = 1000 / 30;
 

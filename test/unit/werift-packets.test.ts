@@ -21,18 +21,9 @@ import {
 
 // werift's own code, taken before the faster paths replace it.
 const originals = {
-  ctr: { ...pick(cipherPrototype('ctr')), profile: ProtectionProfileAes128CmHmacSha1_80 },
-  gcm: { ...pick(cipherPrototype('gcm')), profile: ProtectionProfileAeadAes128Gcm },
+  ctr: { decrypt: cipherPrototype('ctr').decryptRtp, profile: ProtectionProfileAes128CmHmacSha1_80 },
+  gcm: { decrypt: cipherPrototype('gcm').decryptRtp, profile: ProtectionProfileAeadAes128Gcm },
 };
-function pick(prototype: {
-  encryptRtp: (...args: never[]) => unknown;
-  decryptRtp: (...args: never[]) => unknown;
-}) {
-  return {
-    encrypt: prototype.encryptRtp as (...args: unknown[]) => unknown,
-    decrypt: prototype.decryptRtp as (...args: unknown[]) => unknown,
-  };
-}
 const originalParse = weriftOriginals.parseRtpHeader;
 
 /** What a session's cipher does with RTP. */
@@ -150,7 +141,7 @@ describe('werift packet path', () => {
   });
 
   for (const [name, original] of Object.entries(originals))
-    it(`${name.toUpperCase()}: protects and unprotects RTP as werift does, and refuses what werift refuses`, () => {
+    it(`${name.toUpperCase()}: unprotects RTP as werift does, and refuses what werift refuses`, () => {
       installPacketPath();
       assert.equal(RtpHeader.deSerialize, parseRtpHeader, 'installed');
       const rand = prng(2);
@@ -163,11 +154,10 @@ describe('werift packet path', () => {
         // What follows the header, padding included (as a sender passes it).
         const payload = bytes.subarray(header.payloadOffset);
         const roc = [0, 1, 0xffff, 2 ** 32 - 1][rand(4)]!;
-        const ours = senderCipher.encryptRtp(header, payload, roc);
-        const theirs = original.encrypt.call(senderCipher, header, payload, roc) as Buffer;
-        assert.ok(ours.equals(theirs), `packet ${n}: protected as werift does`);
-        const [plain, plainHeader] = receiverCipher.decryptRtp(ours, roc);
-        const [plainTheirs, headerTheirs] = original.decrypt.call(receiverCipher, ours, roc) as [
+        // Protected by werift (the studio protects with werift's own code).
+        const wire = senderCipher.encryptRtp(header, payload, roc);
+        const [plain, plainHeader] = receiverCipher.decryptRtp(wire, roc);
+        const [plainTheirs, headerTheirs] = original.decrypt.call(receiverCipher, wire, roc) as [
           Buffer,
           RtpHeader,
         ];
@@ -180,11 +170,11 @@ describe('werift packet path', () => {
           outcome(() => headerTheirs),
         );
         // A changed byte anywhere, or another rollover counter: both refuse.
-        const tampered = Buffer.from(ours);
+        const tampered = Buffer.from(wire);
         tampered[rand(tampered.length)] ^= 1 + rand(255);
         for (const [bad, r] of [
           [tampered, roc],
-          [ours, (roc + 1) >>> 0],
+          [wire, (roc + 1) >>> 0],
         ] as const) {
           assert.throws(() => receiverCipher.decryptRtp(bad, r), SrtpAuthenticationError);
           assert.throws(() => original.decrypt.call(receiverCipher, bad, r), SrtpAuthenticationError);
@@ -216,7 +206,7 @@ describe('werift packet path', () => {
         // werift's own protection, with the context's rollover counter (the wrap at 65,536).
         const state = context.getSrtpSsrcState(42);
         context.updateRolloverCount(header.sequenceNumber, state);
-        const wire = original.encrypt.call(context.cipher, header, payload, state.rolloverCounter) as Buffer;
+        const wire = context.cipher.encryptRtp(header, payload, state.rolloverCounter);
         const plain = RtpPacket.deSerialize(into.decrypt(wire));
         assert.equal(plain.header.sequenceNumber, header.sequenceNumber);
         assert.ok(plain.payload.equals(payload), `packet ${i}`);

@@ -1,5 +1,5 @@
 import { dePacketizeRtpPackets, type RtpPacket } from 'werift';
-import { depacketizeVp8 } from './codecs';
+import { depacketizeVp8, vp8StartsPicture } from './codecs';
 import { countDrop, emptyTrackStats, type TrackStats } from './TrackStats';
 
 export type { TrackStats } from './TrackStats';
@@ -322,7 +322,7 @@ export function startsPicture(codec: TrackPipelineOptions['codec'], payload: Buf
   const b0 = payload[0]!;
   switch (codec) {
     case 'VP8':
-      return (b0 & 0x17) === 0x10;
+      return vp8StartsPicture(payload);
     case 'VP9':
       return (b0 & 0x08) !== 0;
     case 'AV1':

@@ -58,6 +58,11 @@ export function vp8DescriptorLength(payload: Uint8Array): number {
   return length;
 }
 
+/** Whether a VP8 RTP payload starts a picture: S=1 with partition index 0 (RFC 7741 §4.2). */
+export function vp8StartsPicture(payload: Uint8Array): boolean {
+  return payload.length > 0 && (payload[0]! & 0x17) === 0x10;
+}
+
 /**
  * A VP8 picture from its RTP packets' payloads (RFC 7741): each payload without its descriptor,
  * in order; a keyframe when a partition start of partition 0 (S=1, PID=0) begins with the
@@ -74,7 +79,7 @@ export function depacketizeVp8(payloads: readonly Buffer[]): { data: Buffer; key
     const skip = vp8DescriptorLength(payload);
     if (skip > payload.length) throw new Error('VP8 payload descriptor longer than its packet');
     const part = payload.subarray(skip);
-    if ((payload[0]! & 0x17) === 0x10 && part.length > 0 && (part[0]! & 0x01) === 0) keyframe = true;
+    if (vp8StartsPicture(payload) && part.length > 0 && (part[0]! & 0x01) === 0) keyframe = true;
     parts.push(part);
     length += part.length;
   }

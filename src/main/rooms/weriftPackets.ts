@@ -1,23 +1,25 @@
 /**
- * A faster per-packet path through werift (0.25.2), the same results (docs/threads.md,
- * "Per-packet cost"). Profiled under `bench/record`, werift parsed every RTP header twice (SRTP,
- * then the packet) with a bit reader that formats each byte as a string of binary digits, and
- * spent as much again around each packet's cipher as the cipher itself (`bench/packets`).
+ * A faster receive path through werift (0.25.2), the same results (docs/threads.md, "Per-packet
+ * cost"). Profiled under `bench/record`, werift parsed every RTP header twice (SRTP, then the
+ * packet) with a bit reader that formats each byte as a string of binary digits, and spent as
+ * much again around each received packet's cipher as the cipher itself (`bench/packets`).
  *
  * - `RtpHeader.deSerialize`: the same fields from the same bytes with shifts and masks; what
  *   werift accepted, rejected or got wrong on malformed input is kept as it was, but for one
  *   thing: a one-byte header extension whose length runs past the packet no longer costs time
  *   in the square of that length (werift: seconds per forged packet).
- * - AES_CM_128_HMAC_SHA1_80 (RFC 3711 §4.1.1): the keystream is AES of the counter blocks,
- *   made by one AES-ECB cipher per session key and kept, instead of a new AES-CTR cipher (a key
- *   schedule) per packet; the counter without BigInt. Authentication is unchanged (HMAC-SHA1
- *   over the header, the encrypted payload and the rollover counter; the 80-bit tag compared
- *   in constant time), checked before decryption.
- * - AEAD_AES_128_GCM (RFC 7714): the same cipher calls (Node cannot re-key a GCM cipher), the
- *   IV written directly and the packet assembled in one buffer.
+ * - Unprotecting RTP with AES_CM_128_HMAC_SHA1_80 (RFC 3711 §4.1.1): the keystream is AES of
+ *   the counter blocks, made by one AES-ECB cipher per session key and kept, instead of a new
+ *   AES-CTR cipher (a key schedule) per packet; the counter without BigInt. Authentication is
+ *   unchanged (HMAC-SHA1 over the header, the encrypted payload and the rollover counter; the
+ *   80-bit tag compared in constant time), checked before decryption.
+ * - Unprotecting RTP with AEAD_AES_128_GCM (RFC 7714): the same cipher calls (Node cannot
+ *   re-key a GCM cipher), the IV written directly and the packet assembled in one buffer.
  *
- * RTCP keeps werift's own code. `test/unit/werift-packets.test.ts` compares every path with
- * werift's on random and malformed packets.
+ * Protecting (forwarded packets) and RTCP keep werift's own code: replacing the protect side
+ * measured no gain (`bench/packets`' `protectRatio` stayed at 0.84–1.2, run to run).
+ * `test/unit/werift-packets.test.ts` compares every path with werift's on random and malformed
+ * packets.
  */
 import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual, type Cipheriv } from 'node:crypto';
 import { endianness } from 'node:os';
@@ -50,9 +52,11 @@ export function parseRtpHeader(rawPacket: Buffer): RtpHeader {
   h.sequenceNumber = rawPacket.readUInt16BE(2);
   h.timestamp = rawPacket.readUInt32BE(4);
   h.ssrc = rawPacket.readUInt32BE(8);
-  const csrc: number[] = [];
-  for (let i = 0; i < h.csrcLength; i++) csrc.push(rawPacket.readUInt32BE(MIN_RTP_HEADER_SIZE + i * 4));
-  h.csrc = csrc;
+  if (h.csrcLength > 0) {
+    const csrc: number[] = [];
+    for (let i = 0; i < h.csrcLength; i++) csrc.push(rawPacket.readUInt32BE(MIN_RTP_HEADER_SIZE + i * 4));
+    h.csrc = csrc;
+  }
   let offset = MIN_RTP_HEADER_SIZE + h.csrcLength * 4;
   if (h.extension) {
     h.extensionProfile = rawPacket.readUInt16BE(offset) as RtpHeader['extensionProfile'];
@@ -150,11 +154,11 @@ interface CtrCipher {
   srtpSessionKey: Buffer;
   srtpSessionSalt: Buffer;
   srtpSessionAuthTag: Buffer;
-  encryptRtp(header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer;
   decryptRtp(cipherText: Buffer, rolloverCounter: number, header?: RtpHeader): [Buffer, RtpHeader];
 }
 
-const ecbCiphers = new WeakMap<Buffer, Cipheriv>();
+/** Per session key: its AES-ECB cipher and the session salt as four big-endian words. */
+const keystreams = new WeakMap<Buffer, { ecb: Cipheriv; salt: [number, number, number, number] }>();
 /** Counter blocks, grown to the largest payload seen. */
 let counterWords = new Uint32Array(4 * 128);
 let counterBytes = Buffer.from(counterWords.buffer);
@@ -179,21 +183,26 @@ function ctrXor(
 ): void {
   const length = input.length;
   if (length === 0) return;
-  let ecb = ecbCiphers.get(cipher.srtpSessionKey);
-  if (ecb === undefined) {
-    ecb = createCipheriv('aes-128-ecb', cipher.srtpSessionKey, null);
+  let keystream = keystreams.get(cipher.srtpSessionKey);
+  if (keystream === undefined) {
+    const ecb = createCipheriv('aes-128-ecb', cipher.srtpSessionKey, null);
     ecb.setAutoPadding(false);
-    ecbCiphers.set(cipher.srtpSessionKey, ecb);
+    // The salt is 14 bytes: the last two bytes of the IV are the block counter's.
+    const salt = cipher.srtpSessionSalt;
+    const word = (i: number) =>
+      (((salt[i] ?? 0) << 24) |
+        ((salt[i + 1] ?? 0) << 16) |
+        ((salt[i + 2] ?? 0) << 8) |
+        (salt[i + 3] ?? 0)) >>>
+      0;
+    keystream = { ecb, salt: [word(0), word(4), word(8), word(12)] };
+    keystreams.set(cipher.srtpSessionKey, keystream);
   }
-  const salt = cipher.srtpSessionSalt;
-  // The IV as four big-endian words (the salt is 14 bytes: the last two are the block counter's).
-  const be = (i: number) =>
-    (((salt[i] ?? 0) << 24) | ((salt[i + 1] ?? 0) << 16) | ((salt[i + 2] ?? 0) << 8) | (salt[i + 3] ?? 0)) >>>
-    0;
-  let w0 = be(0);
-  let w1 = (be(4) ^ ssrc) >>> 0;
-  let w2 = (be(8) ^ rolloverCounter) >>> 0;
-  let w3 = (be(12) ^ ((sequenceNumber << 16) >>> 0)) >>> 0;
+  const [s0, s1, s2, s3] = keystream.salt;
+  let w0 = s0;
+  let w1 = (s1 ^ ssrc) >>> 0;
+  let w2 = (s2 ^ rolloverCounter) >>> 0;
+  let w3 = (s3 ^ ((sequenceNumber << 16) >>> 0)) >>> 0;
   const blocks = (length + 15) >> 4;
   if (counterWords.length < blocks * 4) {
     counterWords = new Uint32Array(blocks * 4);
@@ -214,17 +223,17 @@ function ctrXor(
       }
     }
   }
-  const keystream = ecb.update(counterBytes.subarray(0, blocks * 16));
+  const stream = keystream.ecb.update(counterBytes.subarray(0, blocks * 16));
   const words = length >> 2;
   const to = out.byteOffset + outOffset;
-  if ((input.byteOffset & 3) === 0 && (to & 3) === 0 && (keystream.byteOffset & 3) === 0) {
+  if ((input.byteOffset & 3) === 0 && (to & 3) === 0 && (stream.byteOffset & 3) === 0) {
     const a = new Uint32Array(input.buffer, input.byteOffset, words);
-    const k = new Uint32Array(keystream.buffer, keystream.byteOffset, words);
+    const k = new Uint32Array(stream.buffer, stream.byteOffset, words);
     const o = new Uint32Array(out.buffer, to, words);
     for (let i = 0; i < words; i++) o[i] = a[i]! ^ k[i]!;
-    for (let i = words << 2; i < length; i++) out[outOffset + i] = input[i]! ^ keystream[i]!;
+    for (let i = words << 2; i < length; i++) out[outOffset + i] = input[i]! ^ stream[i]!;
   } else {
-    for (let i = 0; i < length; i++) out[outOffset + i] = input[i]! ^ keystream[i]!;
+    for (let i = 0; i < length; i++) out[outOffset + i] = input[i]! ^ stream[i]!;
   }
 }
 
@@ -236,16 +245,6 @@ function authTag(cipher: CtrCipher, authenticatedPortion: Buffer, rolloverCounte
     .update(rocBytes)
     .digest()
     .subarray(0, AUTH_TAG_LENGTH);
-}
-
-function encryptRtp(this: CtrCipher, header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer {
-  const headerSize = header.serializeSize;
-  const out = Buffer.allocUnsafe(headerSize + payload.length + AUTH_TAG_LENGTH);
-  header.serialize(headerSize).copy(out, 0);
-  ctrXor(this, header.ssrc, rolloverCounter, header.sequenceNumber, payload, out, headerSize);
-  const end = headerSize + payload.length;
-  authTag(this, out.subarray(0, end), rolloverCounter).copy(out, end);
-  return out;
 }
 
 function decryptRtp(
@@ -277,13 +276,15 @@ function decryptRtp(
 interface GcmCipher {
   srtpSessionKey: Buffer;
   srtpSessionSalt: Buffer;
-  encryptRtp(header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer;
   decryptRtp(cipherText: Buffer, rolloverCounter: number, header?: RtpHeader): [Buffer, RtpHeader];
 }
 
 /** RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR the 12-byte salt. */
+/** The GCM IV, rewritten for each packet (a cipher copies its IV when it is made). */
+const gcmIvBytes = Buffer.alloc(12);
+
 function gcmIv(cipher: GcmCipher, header: RtpHeader, rolloverCounter: number): Buffer {
-  const iv = Buffer.allocUnsafe(12);
+  const iv = gcmIvBytes;
   iv.writeUInt16BE(0, 0);
   iv.writeUInt32BE(header.ssrc >>> 0, 2);
   iv.writeUInt32BE(rolloverCounter >>> 0, 6);
@@ -291,19 +292,6 @@ function gcmIv(cipher: GcmCipher, header: RtpHeader, rolloverCounter: number): B
   const salt = cipher.srtpSessionSalt;
   for (let i = 0; i < 12; i++) iv[i]! ^= salt[i] ?? 0;
   return iv;
-}
-
-function gcmEncryptRtp(this: GcmCipher, header: RtpHeader, payload: Buffer, rolloverCounter: number): Buffer {
-  const headerSize = header.serializeSize;
-  const out = Buffer.allocUnsafe(headerSize + payload.length + GCM_TAG_LENGTH);
-  const headerBytes = out.subarray(0, headerSize);
-  header.serialize(headerSize).copy(headerBytes);
-  const cipher = createCipheriv('aes-128-gcm', this.srtpSessionKey, gcmIv(this, header, rolloverCounter));
-  cipher.setAAD(headerBytes);
-  cipher.update(payload).copy(out, headerSize);
-  cipher.final();
-  cipher.getAuthTag().copy(out, headerSize + payload.length);
-  return out;
 }
 
 function gcmDecryptRtp(
@@ -356,9 +344,7 @@ export function installPacketPath(): void {
   installed = true;
   RtpHeader.deSerialize = parseRtpHeader;
   const ctr = cipherPrototype('ctr');
-  ctr.encryptRtp = encryptRtp;
   ctr.decryptRtp = decryptRtp;
   const gcm = cipherPrototype('gcm');
-  gcm.encryptRtp = gcmEncryptRtp;
   gcm.decryptRtp = gcmDecryptRtp;
 }
