@@ -22,8 +22,8 @@ export function requireSupportedNode() {
 }
 const require = createRequire(import.meta.url);
 
-function run(command, args) {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+function run(command, args, stdio = 'inherit') {
+  const result = spawnSync(command, args, { cwd: root, stdio });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
@@ -37,8 +37,11 @@ function newestMtime(dir) {
   return newest;
 }
 
-/** Builds main, preload and renderer when the build is missing or older than the sources. */
-export function ensureBuilt() {
+/**
+ * Builds main, preload and renderer when the build is missing or older than the sources.
+ * `toStderr` sends the build's output to stderr (the benches keep stdout for their JSON line).
+ */
+export function ensureBuilt({ toStderr = false } = {}) {
   const outputs = [
     'out/main/index.js',
     'out/main/headless.js',
@@ -50,8 +53,12 @@ export function ensureBuilt() {
     Math.max(newestMtime(join(root, 'src')), statSync(join(root, 'electron.vite.config.ts')).mtimeMs) >
       Math.min(...outputs.map((p) => statSync(p).mtimeMs));
   if (stale) {
-    console.log('Building Spool Studio…');
-    run(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build']);
+    (toStderr ? console.error : console.log)('Building Spool Studio…');
+    run(
+      process.execPath,
+      [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'],
+      toStderr ? ['ignore', 2, 2] : 'inherit',
+    );
   }
 }
 

@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureBuilt } from '../../scripts/lib.mjs';
 import { ROOT, startHeadless, type HeadlessCore } from '../../test/helpers/headless';
 import { cpuSeconds } from '../lib';
 import type { ThreadStats } from '../../src/shared/api';
@@ -128,14 +129,17 @@ export interface StudioProcess extends HeadlessCore {
 }
 
 /**
- * Starts the headless core (the same entry as `npm run serve`) alone in a process, with the
- * probe preloaded. `cpuProfDir` runs it under `--cpu-prof` (written when it exits).
+ * Starts the headless core alone in a process, built (what `npm run serve` runs: no tsx, whose
+ * loader and transpiled sources would count in the studio's memory; built first when stale),
+ * with the probe preloaded. `cpuProfDir` runs it under `--cpu-prof` (written when it exits).
  */
 export async function startStudio(options: {
   dataDir: string;
   env?: Record<string, string>;
   cpuProfDir?: string;
 }): Promise<StudioProcess> {
+  // The probe is erasable TypeScript, which Node (≥ 24) strips itself: the studio runs without tsx.
+  ensureBuilt({ toStderr: true });
   const nodeArgs = ['--import', join(ROOT, 'bench/load/probe.ts')];
   if (options.cpuProfDir !== undefined) {
     mkdirSync(options.cpuProfDir, { recursive: true });
@@ -146,6 +150,7 @@ export async function startStudio(options: {
     env: { SPOOL_LOG_LEVEL: 'error', ...options.env },
     nodeArgs,
     ipc: true,
+    built: true,
     timeoutMs: 30_000,
   });
   const channel = new Channel(core.process, 'studio probe');

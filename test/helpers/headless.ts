@@ -35,17 +35,22 @@ export interface StartHeadlessOptions {
   nodeArgs?: string[];
   /** Opens an IPC channel to the process (advanced serialization), e.g. for a preloaded probe. */
   ipc?: boolean;
+  /**
+   * Runs the built bundle (`out/main/headless.js`, what `npm run serve` runs) instead of the
+   * sources under tsx: the benches measure what users run (tsx adds its own memory and threads).
+   * The caller builds first; `nodeArgs` preloads must then be plain JS or erasable TypeScript.
+   */
+  built?: boolean;
 }
 
-/** Starts the headless core from source (`npm run serve`'s entry) and waits until it listens. */
+/** Starts the headless core (`npm run serve`'s entry, from source unless `built`) and waits until it listens. */
 export async function startHeadless(options: StartHeadlessOptions): Promise<HeadlessCore> {
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
+      ...(options.built ? [] : ['--import', 'tsx']),
       ...(options.nodeArgs ?? []),
-      'src/main/headless.ts',
+      options.built ? 'out/main/headless.js' : 'src/main/headless.ts',
       '--data',
       options.dataDir,
       '--port',

@@ -30,7 +30,13 @@ const VARIANTS: Array<{
   seconds: number;
   env: Record<string, string>;
 }> = [
-  { where: '', bytesPerSec: 200_000, queueBytes: 2 * MB, seconds: 20, env: {} },
+  {
+    where: ' (recorders on the main thread)',
+    bytesPerSec: 200_000,
+    queueBytes: 2 * MB,
+    seconds: 20,
+    env: { SPOOL_MEDIA_WORKERS: '0' },
+  },
   {
     where: ' (recorders on a media worker)',
     bytesPerSec: 150_000,

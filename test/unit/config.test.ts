@@ -3,7 +3,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/main/config/loadConfig';
-import { envNameOf } from '../../src/main/config/schema';
+import { autoMediaWorkers, envNameOf } from '../../src/main/config/schema';
 import { tempDir } from '../helpers/tmp';
 
 describe('config', () => {
@@ -74,6 +74,20 @@ describe('config', () => {
       'httpsPort',
       /httpsPort \(from settings.json\) must be between 0 and 65535/,
     );
+  });
+
+  it('runs the media plane on worker threads by default: one per core but the main thread, 1 to 4', () => {
+    assert.equal(load().settings.mediaWorkers, autoMediaWorkers());
+    assert.deepEqual([1, 2, 3, 8, 64].map((cores) => autoMediaWorkers(cores)), [1, 1, 2, 4, 4]);
+    assert.equal(load({ SPOOL_MEDIA_WORKERS: 'Auto' }).settings.mediaWorkers, autoMediaWorkers());
+    assert.equal(load({ SPOOL_MEDIA_WORKERS: '0' }).settings.mediaWorkers, 0);
+    assert.equal(load({}, { mediaWorkers: 3 }).settings.mediaWorkers, 3);
+    refused(
+      () => load({ SPOOL_MEDIA_WORKERS: 'many' }),
+      'mediaWorkers',
+      /mediaWorkers \(from SPOOL_MEDIA_WORKERS\) must be auto or a number of worker threads/,
+    );
+    refused(() => load({}, { mediaWorkers: 65 }), 'mediaWorkers', /must be auto or between 0 and 64/);
   });
 
   it('refuses a bind address with spaces', () => {

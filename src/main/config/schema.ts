@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const port = z.coerce
@@ -16,6 +17,11 @@ const bytes = z.coerce
   .number({ error: 'must be a number of bytes' })
   .int('must be whole bytes')
   .min(0, 'must be at least 0');
+
+/** `mediaWorkers: auto`: a worker per core but the main thread's, at least 1, at most 4. */
+export function autoMediaWorkers(cores = availableParallelism()): number {
+  return Math.min(4, Math.max(1, cores - 1));
+}
 
 const ipv4OrHost = z
   .string()
@@ -169,15 +175,19 @@ export const settingsSchema = z.strictObject({
   /** Bytes of recorded media that may wait for a slow disk before frames are dropped (whole frames, up to the next keyframe). */
   recordingQueueBytes: bytes.min(1024 * 1024, 'must be at least 1 MB').default(64 * 1024 ** 2),
   /**
-   * Media worker threads (docs/threads.md): 0 keeps the media plane on the main thread (today's
-   * default); N starts N worker threads. Work in progress: see docs/threads.md "Where this stands".
+   * Media worker threads (docs/threads.md): `auto` (the default) is one per core but the main
+   * thread's, at least 1 and at most 4 (each idle worker costs ~30 MB); N starts N; 0 keeps the
+   * media plane on the main thread (the app's window and API then share a thread with the media).
    */
-  mediaWorkers: z.coerce
-    .number({ error: 'must be a number of worker threads' })
-    .int('must be a whole number')
-    .min(0, 'must be between 0 and 64')
-    .max(64, 'must be between 0 and 64')
-    .default(0),
+  mediaWorkers: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim().toLowerCase() === 'auto' ? autoMediaWorkers() : v),
+    z.coerce
+      .number({ error: 'must be auto or a number of worker threads' })
+      .int('must be auto or a whole number')
+      .min(0, 'must be auto or between 0 and 64')
+      .max(64, 'must be auto or between 0 and 64')
+      .default(autoMediaWorkers),
+  ),
   /**
    * Where media workers host peers: `room` keeps a room on one worker; `spread` puts each
    * connection on the least-loaded worker (streams then cross workers: tests and benches).

@@ -1,0 +1,6 @@
+// Types of the helpers in lib.mjs that TypeScript code (the benches) uses.
+/**
+ * Builds main, preload and renderer when the build is missing or older than the sources.
+ * `toStderr` sends the build's output to stderr (the benches keep stdout for their JSON line).
+ */
+export function ensureBuilt(options?: { toStderr?: boolean }): void;
