@@ -24,6 +24,7 @@ import { describeFfmpeg, resolveFfmpeg, type Ffmpeg } from './media/ffmpeg';
 import { PosterMaker } from './media/PosterMaker';
 import { archiveSummaryRoutes } from './http/routes/archiveSummaries';
 import { HealthMonitor } from './rooms/HealthMonitor';
+import { loadLocalMedia, type LocalMedia } from './rooms/loadLocalMedia';
 import { RoomService } from './rooms/RoomService';
 import { Auth } from './security/Auth';
 import { LoginThrottle } from './security/LoginThrottle';
@@ -74,6 +75,8 @@ interface Prerequisites {
   lock: DataLock;
   openSink: OpenSink | undefined;
   shutdownDeadlineMs: number;
+  /** The media plane on the main thread, loaded when there are no media workers. */
+  local: LocalMedia | null;
 }
 
 /**
@@ -153,8 +156,9 @@ export class Studio {
       network: { lanAddress: settings.lanAddress, portRange: null },
       urls: () => ({ http: this.url, lan: this.lanUrl }),
       media: this.media,
+      local: pre.local,
     });
-    this.streamHealth = new HealthMonitor({ rooms: this.rooms, bus: this.bus });
+    this.streamHealth = new HealthMonitor({ rooms: this.rooms, bus: this.bus, local: pre.local });
 
     this.archives = new ArchiveStatus(new ArchiveRepository(this.store.db), this.bus, {
       apiKey: settings.apiKey,
@@ -170,6 +174,7 @@ export class Studio {
       dataDir,
       rooms: this.rooms,
       media: this.media,
+      local: pre.local,
       archiveStatus: this.archives,
       ffmpeg: () => this.#ffmpeg,
       refusal: () => this.disk.refusal(),
@@ -305,6 +310,8 @@ export class Studio {
     let studio: Studio;
     try {
       const tls = lan === null ? null : await loadOrCreateCertificate(config.dataDir, lan);
+      // With media workers the main thread never loads werift (docs/threads.md).
+      const local = config.settings.mediaWorkers > 0 ? null : await loadLocalMedia();
       studio = new Studio({
         config,
         logger,
@@ -315,6 +322,7 @@ export class Studio {
         lock,
         openSink: options.openSink,
         shutdownDeadlineMs: options.shutdownDeadlineMs ?? 30_000,
+        local,
       });
     } catch (error) {
       lock.release();

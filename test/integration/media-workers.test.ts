@@ -8,7 +8,86 @@ import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { checkManifestFiles } from '../helpers/recordingChecks';
 import { ArchiveApi, waitFor } from '../helpers/studio';
 import { NodeSubscriber } from '../helpers/subscriber';
-import { useCore } from '../helpers/useCore';
+import { useCore, type CoreContext } from '../helpers/useCore';
+
+/**
+ * A WHIP publisher forwarded to a signaling subscriber, its health measured where it is
+ * received: on the room's media worker, or on the main thread with `mediaWorkers: 0`.
+ */
+async function forwardsAndMeasures(ctx: CoreContext, onWorker: boolean): Promise<void> {
+  const clip = makeClip({ durationSec: 10 });
+  const threads = async () =>
+    (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+  const room = await ctx.operator.createRoom();
+  const health: StreamHealthInfo[] = [];
+  const events = new WebSocket(`${ctx.core.url.replace('http', 'ws')}/api/events`);
+  await new Promise((resolve, reject) => events.once('open', resolve).once('error', reject));
+  events.on('message', (raw) => {
+    const message = JSON.parse(String(raw)) as { event?: AnyStudioEvent };
+    if (message.event?.type === 'health.streams' && message.event.data.roomId === room.id)
+      health.push(...message.event.data.streams);
+  });
+  events.send(JSON.stringify({ type: 'auth', token: ctx.operator.token }));
+  const publisherToken = await ctx.operator.createToken(room.id);
+  const subscriberToken = await ctx.operator.createToken(room.id, { role: 'subscriber' });
+  const publisher = await SyntheticPublisher.start({
+    whipUrl: publisherToken.whipUrl,
+    token: publisherToken.token,
+    clip,
+    loop: true,
+  });
+  let subscriber: NodeSubscriber | null = null;
+  try {
+    const stream = await waitFor(
+      async () => {
+        const s = (await ctx.operator.room(room.id)).session?.streams[0];
+        return s?.codecs.video === 'VP8' && s.codecs.audio === 'opus' ? s : undefined;
+      },
+      15_000,
+      'the WHIP stream with the codecs its worker saw',
+    );
+    subscriber = await NodeSubscriber.join(ctx.core.url, subscriberToken.token);
+    const received = { audio: 0, video: 0 };
+    subscriber.onPacket = (connectionId, kind) => {
+      if (connectionId === stream.connectionId) received[kind]++;
+    };
+    await waitFor(
+      () => received.audio > 50 && received.video > 50,
+      20_000,
+      'audio and video forwarded by the worker',
+    );
+    // With workers, both peers are on one worker (room affinity), none on the main thread.
+    const hosting = (await threads()).filter((t) => (t.hosts?.peers ?? 0) + (t.hosts?.whip ?? 0) > 0);
+    assert.equal(hosting.length, onWorker ? 1 : 0, 'the threads hosting the room');
+    if (onWorker) assert.deepEqual(hosting[0]!.hosts, { peers: 1, streams: 1, whip: 1, recorders: 0 });
+    // Measured where the stream is received, published by the main thread.
+    const sample = await waitFor(
+      () => health.find((h) => h.streamId === stream.id && h.width !== null && (h.frameRate ?? 0) > 20),
+      15_000,
+      'a health sample of the stream with its size and frame rate',
+    );
+    assert.equal(sample.connectionId, stream.connectionId);
+    assert.deepEqual([sample.width, sample.height], [640, 360]);
+    assert.ok(sample.frameRate! < 40, `frame rate ${sample.frameRate}`);
+    assert.ok(sample.bitrateKbps > 300 && sample.bitrateKbps < 3000, `bitrate ${sample.bitrateKbps}`);
+    assert.equal(sample.lossPercent, 0);
+    assert.deepEqual(sample.warnings, []);
+  } finally {
+    events.close();
+    await subscriber?.close();
+    await publisher.stop();
+  }
+  await waitFor(
+    async () => (await ctx.operator.room(room.id)).session?.streams.length === 0,
+    10_000,
+    'the stream to end when the publisher leaves',
+  );
+  await waitFor(
+    async () => (await threads()).every((t) => t.hosts === undefined || t.hosts.whip + t.hosts.streams === 0),
+    10_000,
+    'the worker to drop the WHIP session and its stream',
+  );
+}
 
 /**
  * The media plane on worker threads (`mediaWorkers: 2`, docs/threads.md): peers and WHIP
@@ -31,78 +110,8 @@ describe('media workers', () => {
     assert.deepEqual(items[1]!.hosts, { peers: 0, streams: 0, whip: 0, recorders: 0 });
   });
 
-  it('forwards a WHIP publisher to a signaling subscriber through the room’s media worker; the worker measures its health', async () => {
-    const room = await ctx.operator.createRoom();
-    const health: StreamHealthInfo[] = [];
-    const events = new WebSocket(`${ctx.core.url.replace('http', 'ws')}/api/events`);
-    await new Promise((resolve, reject) => events.once('open', resolve).once('error', reject));
-    events.on('message', (raw) => {
-      const message = JSON.parse(String(raw)) as { event?: AnyStudioEvent };
-      if (message.event?.type === 'health.streams' && message.event.data.roomId === room.id)
-        health.push(...message.event.data.streams);
-    });
-    events.send(JSON.stringify({ type: 'auth', token: ctx.operator.token }));
-    const publisherToken = await ctx.operator.createToken(room.id);
-    const subscriberToken = await ctx.operator.createToken(room.id, { role: 'subscriber' });
-    const publisher = await SyntheticPublisher.start({
-      whipUrl: publisherToken.whipUrl,
-      token: publisherToken.token,
-      clip,
-      loop: true,
-    });
-    let subscriber: NodeSubscriber | null = null;
-    try {
-      const stream = await waitFor(
-        async () => {
-          const s = (await ctx.operator.room(room.id)).session?.streams[0];
-          return s?.codecs.video === 'VP8' && s.codecs.audio === 'opus' ? s : undefined;
-        },
-        15_000,
-        'the WHIP stream with the codecs its worker saw',
-      );
-      subscriber = await NodeSubscriber.join(ctx.core.url, subscriberToken.token);
-      const received = { audio: 0, video: 0 };
-      subscriber.onPacket = (connectionId, kind) => {
-        if (connectionId === stream.connectionId) received[kind]++;
-      };
-      await waitFor(
-        () => received.audio > 50 && received.video > 50,
-        20_000,
-        'audio and video forwarded by the worker',
-      );
-      // Both peers are on one worker (room affinity), none on the main thread.
-      const hosting = (await threads()).filter((t) => (t.hosts?.peers ?? 0) + (t.hosts?.whip ?? 0) > 0);
-      assert.equal(hosting.length, 1, 'one worker hosts the room');
-      assert.deepEqual(hosting[0]!.hosts, { peers: 1, streams: 1, whip: 1, recorders: 0 });
-      // Measured on the worker, published by the main thread as without workers.
-      const sample = await waitFor(
-        () => health.find((h) => h.streamId === stream.id && h.width !== null && (h.frameRate ?? 0) > 20),
-        15_000,
-        'a health sample of the stream with its size and frame rate',
-      );
-      assert.equal(sample.connectionId, stream.connectionId);
-      assert.deepEqual([sample.width, sample.height], [640, 360]);
-      assert.ok(sample.frameRate! < 40, `frame rate ${sample.frameRate}`);
-      assert.ok(sample.bitrateKbps > 300 && sample.bitrateKbps < 3000, `bitrate ${sample.bitrateKbps}`);
-      assert.equal(sample.lossPercent, 0);
-      assert.deepEqual(sample.warnings, []);
-    } finally {
-      events.close();
-      await subscriber?.close();
-      await publisher.stop();
-    }
-    await waitFor(
-      async () => (await ctx.operator.room(room.id)).session?.streams.length === 0,
-      10_000,
-      'the stream to end when the publisher leaves',
-    );
-    await waitFor(
-      async () =>
-        (await threads()).every((t) => t.hosts === undefined || t.hosts.whip + t.hosts.streams === 0),
-      10_000,
-      'the worker to drop the WHIP session and its stream',
-    );
-  });
+  it('forwards a WHIP publisher to a signaling subscriber through the room’s media worker; the worker measures its health', () =>
+    forwardsAndMeasures(ctx, true));
 
   it('records a stream on the worker that receives it: files play to the manifest’s durations', async () => {
     const room = await ctx.operator.createRoom();
@@ -288,5 +297,18 @@ describe('streams across media workers', () => {
       10_000,
       'both workers to drop the stream and the import',
     );
+  });
+});
+
+describe('the media plane on the main thread (mediaWorkers: 0)', () => {
+  const ctx = useCore({ SPOOL_MEDIA_WORKERS: '0', SPOOL_SESSION_GRACE_SEC: '1' });
+
+  it('forwards a WHIP publisher to a signaling subscriber and measures its health, with no worker', async () => {
+    const items = (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+    assert.deepEqual(
+      items.map((t) => t.name),
+      ['main'],
+    );
+    await forwardsAndMeasures(ctx, false);
   });
 });

@@ -28,7 +28,9 @@ import { faultPoint } from '../util/fault';
 import { ActiveArchive } from './ActiveArchive';
 import type { OpenSink } from './MatroskaWriter';
 import { probeStreams, remux } from './remux';
-import { describeWriteError, StreamRecorder, type RecordedFile } from './StreamRecorder';
+import type { LocalMedia } from '../rooms/loadLocalMedia';
+import type { RecordedFile } from './StreamRecorder';
+import { describeWriteError } from './writeErrors';
 import { addDrops } from './TrackStats';
 import { WorkerRecorder, type Recorder } from './WorkerRecorder';
 import { WorkerRecorders } from './WorkerRecorders';
@@ -54,6 +56,8 @@ export interface RecordingServiceOptions {
   openSink?: OpenSink;
   /** Media worker threads: streams received there are recorded there (docs/threads.md). */
   media?: WorkerPool | null;
+  /** The media plane on this thread (`mediaWorkers: 0`): records the streams received here. */
+  local?: LocalMedia | null;
 }
 
 /** Archive ids are UUIDs, as OpenTok's; anything else is refused before touching the disk. */
@@ -614,7 +618,8 @@ export class RecordingService {
       this.#workerRecorders.add(remote);
       recorder = remote;
     } else {
-      recorder = new StreamRecorder({
+      if (!this.#options.local) throw new Error(`no media plane can record stream ${stream.id}`);
+      recorder = new this.#options.local.StreamRecorder({
         stream,
         ...files,
         logger,

@@ -24,6 +24,7 @@ import { StreamClock } from './StreamClock';
 import { TrackPipeline, type ReceivedFrame, type TrackFrame } from './TrackPipeline';
 import { countDrop, dropsSince, emptyTrackStats, type TrackStats } from './TrackStats';
 import type { WriteBudget } from './WriteBudget';
+import { describeWriteError } from './writeErrors';
 
 /** A file a stream recorder wrote, relative to the archive folder. */
 export interface RecordedFile {
@@ -639,11 +640,4 @@ export class StreamRecorder {
     await this.#main?.writer.abort();
     await this.#split?.writer.abort();
   }
-}
-
-/** A write error as the operator reads it: "disk full" for ENOSPC/EDQUOT. */
-export function describeWriteError(error: Error): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return 'disk full';
-  return `disk write error${code ? ` (${code})` : ''}: ${error.message}`;
 }

@@ -2,7 +2,7 @@ import type { StreamHealthInfo } from '../../shared/events/health';
 import type { EventBus } from '../events/EventBus';
 import type { LiveRoom } from './LiveRoom';
 import type { RoomService } from './RoomService';
-import { StreamHealth } from './StreamHealth';
+import type { LocalMedia } from './loadLocalMedia';
 import type { Stream } from './Stream';
 
 export interface HealthMonitorOptions {
@@ -10,6 +10,8 @@ export interface HealthMonitorOptions {
   bus: EventBus;
   /** How often the health of each room's streams is published (default 1000 ms). */
   intervalMs?: number;
+  /** The media plane on this thread, which measures streams received here (none with workers). */
+  local?: LocalMedia | null;
 }
 
 /** Samples one stream's health. */
@@ -89,8 +91,8 @@ export class HealthMonitor {
     const add = (stream: Stream) => {
       if (streams.has(stream.id)) return;
       // A stream received on a media worker is measured there.
-      const remote = this.#options.rooms.workerOfStream(stream.id) !== null;
-      streams.set(stream.id, remote ? new RemoteStreamHealth(stream) : new StreamHealth(stream));
+      const local = this.#options.rooms.workerOfStream(stream.id) === null ? this.#options.local : null;
+      streams.set(stream.id, local ? new local.StreamHealth(stream) : new RemoteStreamHealth(stream));
     };
     const remove = (stream: Stream) => {
       streams.get(stream.id)?.close();

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
-import { RTCPeerConnection } from 'werift';
+import type { RTCPeerConnection } from 'werift';
 import type { VideoType } from '../../shared/archive';
 import { conflict, notFound, StudioError } from '../../shared/errors';
 import type { ConnectionInfo, SessionInfo } from '../../shared/events/rooms';
@@ -20,18 +20,16 @@ import type { EventBus } from '../events/EventBus';
 import type { Logger } from '../logger';
 import { RoomRepository, type RoomRecord } from '../store/RoomRepository';
 import { TypedEmitter } from '../util/TypedEmitter';
-import { installDtlsGuard } from './dtlsGuard';
-import { installPacketPath } from './weriftPackets';
+import type { LocalMedia } from './loadLocalMedia';
 import { JoinTokens, type JoinClaims } from './JoinTokens';
 import { LiveRoom } from './LiveRoom';
 import { Participant } from './Participant';
 import type { MediaPeer } from './MediaPeer';
-import { Peer } from './Peer';
 import { RemoteMedia, WORKER_DIED } from './RemoteMedia';
 import { WorkerPeer } from './WorkerPeer';
 import type { WorkerPool } from '../workers/WorkerPool';
 import type { MediaWorker } from '../workers/MediaWorker';
-import { applyTrickleFragment, peerConfig, waitForGathering, type RtcNetwork } from './rtcConfig';
+import type { RtcNetwork } from './rtcConfig';
 import { acceptBundleOnly, checkSdp } from './sdp';
 import { Stream, type MediaKind } from './Stream';
 import { guarded } from '../util/guarded';
@@ -68,6 +66,8 @@ export interface RoomServiceOptions {
   urls: () => { http: string; lan: string | null };
   /** Media worker threads (`mediaWorkers` > 0): peers live there; without, on this thread. */
   media?: WorkerPool | null;
+  /** The media plane on this thread (`mediaWorkers: 0`): needed when there is no `media`. */
+  local?: LocalMedia | null;
 }
 
 export interface WhipResource {
@@ -123,6 +123,8 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
   #recording: RecordingControl | null = null;
   /** The media workers' handles, or null when the media plane runs on this thread. */
   readonly #remote: RemoteMedia | null;
+  /** The media plane on this thread (`mediaWorkers: 0`), or null with workers. */
+  readonly #local: LocalMedia | null;
   #heartbeat: NodeJS.Timeout;
   #closed = false;
   #intakeStopped = false;
@@ -140,9 +142,9 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
           options.settings.mediaWorkerPlacement,
         )
       : null;
-    // werift's DTLS client drops the handshake on a retransmitted HelloVerifyRequest.
-    installDtlsGuard();
-    installPacketPath();
+    this.#local = options.local ?? null;
+    if (this.#remote === null && this.#local === null)
+      throw new Error('RoomService needs media workers or the local media plane');
     this.onListenerError = (event, error) =>
       this.#logger.error({ err: error, event }, 'room listener failed');
     // Sessions left open by a crash ended when the process did.
@@ -152,6 +154,12 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       1000,
     );
     this.#heartbeat.unref();
+  }
+
+  /** The media plane on this thread; only reached without media workers. */
+  #localMedia(): LocalMedia {
+    if (this.#local === null) throw new Error('the local media plane is not loaded (media workers are on)');
+    return this.#local;
   }
 
   get closed(): boolean {
@@ -393,8 +401,8 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
               { network: this.#options.network, preferredVideoCodec: record.settings.preferredVideoCodec },
               this.#logger.child({ connectionId: info.id }),
             )
-          : new Peer(
-              peerConfig(this.#options.network, record.settings.preferredVideoCodec),
+          : new (this.#localMedia().Peer)(
+              this.#localMedia().peerConfig(this.#options.network, record.settings.preferredVideoCodec),
               this.#logger.child({ connectionId: info.id }),
             );
     const participant = new Participant(info, peer, send);
@@ -603,7 +611,10 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     const participant = this.connect(claims, 'whip', () => {});
     if (this.#remote !== null)
       return this.#whipOnWorker(this.#remote, record, participant, summary, offer, token);
-    const pc = new RTCPeerConnection(peerConfig(this.#options.network, record.settings.preferredVideoCodec));
+    const local = this.#localMedia();
+    const pc = new local.RTCPeerConnection(
+      local.peerConfig(this.#options.network, record.settings.preferredVideoCodec),
+    );
     let stream: Stream;
     try {
       stream = this.#addStream(participant, summary.video ? 'camera' : null, summary.audio, summary.video);
@@ -626,7 +637,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       }
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
-      await waitForGathering(pc);
+      await local.waitForGathering(pc);
     } catch (error) {
       participant.close('WHIP negotiation failed');
       void pc.close().catch(() => {});
@@ -745,7 +756,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
   /** Trickled candidates (`application/trickle-ice-sdpfrag`) for a WHIP session. */
   async whipPatch(roomId: string, resourceId: string, fragment: string): Promise<void> {
     const resource = this.whipResource(roomId, resourceId);
-    if (resource.pc !== null) await applyTrickleFragment(resource.pc, fragment);
+    if (resource.pc !== null) await this.#localMedia().applyTrickleFragment(resource.pc, fragment);
     else await resource.worker!.request('whip.patch', { resourceId, fragment });
   }
 

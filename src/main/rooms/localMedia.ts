@@ -1,0 +1,24 @@
+/**
+ * The media plane on the main thread (`mediaWorkers: 0`): everything of it that needs werift,
+ * in one module the studio loads only then (`Studio.start`, a dynamic import). A studio whose
+ * media runs on workers never loads werift on its main thread, which would cost that thread
+ * ~35 MB (measured: RSS +37 MB for `import('werift')`) for nothing. The dependency rule is
+ * tested (`test/unit/main-thread-imports.test.ts`): nothing else the main thread imports
+ * statically may import werift.
+ */
+import { RTCPeerConnection } from 'werift';
+import { installDtlsGuard } from './dtlsGuard';
+import { installPacketPath } from './weriftPackets';
+
+export { Peer } from './Peer';
+export { applyTrickleFragment, peerConfig, waitForGathering } from './rtcConfig';
+export { StreamHealth } from './StreamHealth';
+export { StreamRecorder } from '../recording/StreamRecorder';
+export { RTCPeerConnection };
+
+/** Puts the studio's werift fixes in place on this thread (idempotent). */
+export function installWeriftFixes(): void {
+  // werift's DTLS client drops the handshake on a retransmitted HelloVerifyRequest.
+  installDtlsGuard();
+  installPacketPath();
+}
