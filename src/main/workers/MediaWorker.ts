@@ -20,11 +20,12 @@ import {
  * The V8 young generation of a media worker, MB. A worker allocates per packet and frees at
  * once, and V8's default (up to 16 MB semi-spaces) lets the new space grow to ~50 MB of
  * resident memory a thread for nothing. Measured (`bench/record`, one worker, docs/threads.md
- * "Memory"): 16 streams at 720p, whole studio peak RSS 319 MB by default, 258 MB at 8, 229 MB
- * at 4, the studio's CPU the same (33.4–33.9 % of a core); the garbage collector's share of the
- * worker's time 6–7 % at 8, 10–12 % at 4.
+ * "Memory"): 16 streams at 720p, whole studio peak RSS 319 MB by default, 258–262 MB at 8,
+ * 229–289 MB at 4, the studio's CPU within the runs' noise; 8 streams at 320×240: 220 → 209 MB
+ * at 8, 190 MB at 4. Smaller scavenges more often: at 4 the collector's share of the worker's
+ * time was 10–12 % where it was 6–7 % at 8 (8 small streams), so 8.
  */
-const YOUNG_GENERATION_MB = 4;
+const YOUNG_GENERATION_MB = 8;
 
 /** Events of a worker handle: the worker's notifications, and its end. */
 export type MediaWorkerEvents = { [E in keyof WorkerEvents]: [WorkerEvents[E]] } & {
