@@ -78,7 +78,10 @@ describe('config', () => {
 
   it('runs the media plane on worker threads by default: one per core but the main thread, 1 to 4', () => {
     assert.equal(load().settings.mediaWorkers, autoMediaWorkers());
-    assert.deepEqual([1, 2, 3, 8, 64].map((cores) => autoMediaWorkers(cores)), [1, 1, 2, 4, 4]);
+    assert.deepEqual(
+      [1, 2, 3, 8, 64].map((cores) => autoMediaWorkers(cores)),
+      [1, 1, 2, 4, 4],
+    );
     assert.equal(load({ SPOOL_MEDIA_WORKERS: 'Auto' }).settings.mediaWorkers, autoMediaWorkers());
     assert.equal(load({ SPOOL_MEDIA_WORKERS: '0' }).settings.mediaWorkers, 0);
     assert.equal(load({}, { mediaWorkers: 3 }).settings.mediaWorkers, 3);
