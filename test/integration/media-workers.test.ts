@@ -10,26 +10,28 @@ import { ArchiveApi, waitFor } from '../helpers/studio';
 import { NodeSubscriber } from '../helpers/subscriber';
 import { useCore, type CoreContext } from '../helpers/useCore';
 
+/** Every thread of the studio as `GET /api/studio/threads` reports it. */
+async function threadsOf(ctx: CoreContext): Promise<ThreadStats[]> {
+  return (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+}
+
 /**
- * A WHIP publisher forwarded to a signaling subscriber, its health measured where it is
- * received: on the room's media worker, or on the main thread with `mediaWorkers: 0`.
+ * A looping WHIP publisher and a signaling subscriber in a room, returned once the subscriber has
+ * received 50 packets of each kind from the publisher's stream (VP8 and Opus). The caller closes
+ * both; what the helper opened is closed if it fails.
  */
-async function forwardsAndMeasures(ctx: CoreContext, onWorker: boolean): Promise<void> {
-  const clip = makeClip({ durationSec: 10 });
-  const threads = async () =>
-    (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
-  const room = await ctx.operator.createRoom();
-  const health: StreamHealthInfo[] = [];
-  const events = new WebSocket(`${ctx.core.url.replace('http', 'ws')}/api/events`);
-  await new Promise((resolve, reject) => events.once('open', resolve).once('error', reject));
-  events.on('message', (raw) => {
-    const message = JSON.parse(String(raw)) as { event?: AnyStudioEvent };
-    if (message.event?.type === 'health.streams' && message.event.data.roomId === room.id)
-      health.push(...message.event.data.streams);
-  });
-  events.send(JSON.stringify({ type: 'auth', token: ctx.operator.token }));
-  const publisherToken = await ctx.operator.createToken(room.id);
-  const subscriberToken = await ctx.operator.createToken(room.id, { role: 'subscriber' });
+async function publishAndSubscribe(
+  ctx: CoreContext,
+  roomId: string,
+  clip: string,
+  path: string,
+): Promise<{
+  publisher: SyntheticPublisher;
+  subscriber: NodeSubscriber;
+  stream: { id: string; connectionId: string };
+}> {
+  const publisherToken = await ctx.operator.createToken(roomId);
+  const subscriberToken = await ctx.operator.createToken(roomId, { role: 'subscriber' });
   const publisher = await SyntheticPublisher.start({
     whipUrl: publisherToken.whipUrl,
     token: publisherToken.token,
@@ -40,22 +42,53 @@ async function forwardsAndMeasures(ctx: CoreContext, onWorker: boolean): Promise
   try {
     const stream = await waitFor(
       async () => {
-        const s = (await ctx.operator.room(room.id)).session?.streams[0];
+        const s = (await ctx.operator.room(roomId)).session?.streams[0];
         return s?.codecs.video === 'VP8' && s.codecs.audio === 'opus' ? s : undefined;
       },
       15_000,
-      'the WHIP stream with the codecs its worker saw',
+      'the WHIP stream with the codecs the studio saw',
     );
     subscriber = await NodeSubscriber.join(ctx.core.url, subscriberToken.token);
     const received = { audio: 0, video: 0 };
     subscriber.onPacket = (connectionId, kind) => {
       if (connectionId === stream.connectionId) received[kind]++;
     };
-    await waitFor(
-      () => received.audio > 50 && received.video > 50,
-      20_000,
-      'audio and video forwarded by the worker',
-    );
+    await waitFor(() => received.audio > 50 && received.video > 50, 20_000, `audio and video ${path}`);
+    return { publisher, subscriber, stream };
+  } catch (error) {
+    await subscriber?.close();
+    await publisher.stop();
+    throw error;
+  }
+}
+
+/**
+ * A WHIP publisher forwarded to a signaling subscriber, its health measured where it is
+ * received: on the room's media worker, or on the main thread with `mediaWorkers: 0`.
+ */
+async function forwardsAndMeasures(ctx: CoreContext, onWorker: boolean): Promise<void> {
+  const clip = makeClip({ durationSec: 10 });
+  const threads = () => threadsOf(ctx);
+  const room = await ctx.operator.createRoom();
+  const health: StreamHealthInfo[] = [];
+  const events = new WebSocket(`${ctx.core.url.replace('http', 'ws')}/api/events`);
+  await new Promise((resolve, reject) => events.once('open', resolve).once('error', reject));
+  events.on('message', (raw) => {
+    const message = JSON.parse(String(raw)) as { event?: AnyStudioEvent };
+    if (message.event?.type === 'health.streams' && message.event.data.roomId === room.id)
+      health.push(...message.event.data.streams);
+  });
+  events.send(JSON.stringify({ type: 'auth', token: ctx.operator.token }));
+  const { publisher, subscriber, stream } = await publishAndSubscribe(
+    ctx,
+    room.id,
+    clip,
+    onWorker ? 'forwarded by the worker' : 'forwarded',
+  ).catch((error: unknown) => {
+    events.close();
+    throw error;
+  });
+  try {
     // With workers, both peers are on one worker (room affinity), none on the main thread.
     const hosting = (await threads()).filter((t) => (t.hosts?.peers ?? 0) + (t.hosts?.whip ?? 0) > 0);
     assert.equal(hosting.length, onWorker ? 1 : 0, 'the threads hosting the room');
@@ -74,7 +107,7 @@ async function forwardsAndMeasures(ctx: CoreContext, onWorker: boolean): Promise
     assert.deepEqual(sample.warnings, []);
   } finally {
     events.close();
-    await subscriber?.close();
+    await subscriber.close();
     await publisher.stop();
   }
   await waitFor(
@@ -97,8 +130,7 @@ describe('media workers', () => {
   const ctx = useCore({ SPOOL_MEDIA_WORKERS: '2', SPOOL_SESSION_GRACE_SEC: '1' });
   const clip = makeClip({ durationSec: 10 });
 
-  const threads = async () =>
-    (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+  const threads = () => threadsOf(ctx);
 
   it('reports the main thread and each media worker with its heap', async () => {
     const items = await threads();
@@ -166,8 +198,7 @@ describe('a media worker that dies while recording', () => {
     const room = await ctx.operator.createRoom();
     const token = await ctx.operator.createToken(room.id);
     const api = new ArchiveApi(ctx.core.url);
-    const threadsNow = async () =>
-      (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+    const threadsNow = () => threadsOf(ctx);
     const before = (await threadsNow()).find((t) => t.name === 'media-0')!;
     const first = await SyntheticPublisher.start({
       whipUrl: token.whipUrl,
@@ -250,36 +281,10 @@ describe('streams across media workers', () => {
   const clip = makeClip({ durationSec: 10 });
 
   it('forwards a publisher on one worker to a subscriber on the other over the route between them', async () => {
-    const threadsNow = async () =>
-      (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+    const threadsNow = () => threadsOf(ctx);
     const room = await ctx.operator.createRoom();
-    const publisherToken = await ctx.operator.createToken(room.id);
-    const subscriberToken = await ctx.operator.createToken(room.id, { role: 'subscriber' });
-    const publisher = await SyntheticPublisher.start({
-      whipUrl: publisherToken.whipUrl,
-      token: publisherToken.token,
-      clip,
-      loop: true,
-    });
-    let subscriber: NodeSubscriber | null = null;
+    const { publisher, subscriber } = await publishAndSubscribe(ctx, room.id, clip, 'across workers');
     try {
-      const stream = await waitFor(
-        async () =>
-          (await ctx.operator.room(room.id)).session?.streams[0]?.codecs.video !== undefined &&
-          (await ctx.operator.room(room.id)).session?.streams[0],
-        15_000,
-        'the WHIP stream',
-      );
-      subscriber = await NodeSubscriber.join(ctx.core.url, subscriberToken.token);
-      const received = { audio: 0, video: 0 };
-      subscriber.onPacket = (connectionId, kind) => {
-        if (connectionId === stream.connectionId) received[kind]++;
-      };
-      await waitFor(
-        () => received.audio > 50 && received.video > 50,
-        20_000,
-        'audio and video across workers',
-      );
       const hosts = (await threadsNow()).filter((t) => t.hosts !== undefined).map((t) => t.hosts!);
       // The publisher's worker hosts the WHIP session and its stream; the other the subscriber's
       // peer and the stand-in of the stream it imports.
@@ -288,7 +293,7 @@ describe('streams across media workers', () => {
         [1, 0, 1],
       ]);
     } finally {
-      await subscriber?.close();
+      await subscriber.close();
       await publisher.stop();
     }
     await waitFor(
@@ -304,7 +309,7 @@ describe('the media plane on the main thread (mediaWorkers: 0)', () => {
   const ctx = useCore({ SPOOL_MEDIA_WORKERS: '0', SPOOL_SESSION_GRACE_SEC: '1' });
 
   it('forwards a WHIP publisher to a signaling subscriber and measures its health, with no worker', async () => {
-    const items = (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+    const items = await threadsOf(ctx);
     assert.deepEqual(
       items.map((t) => t.name),
       ['main'],
