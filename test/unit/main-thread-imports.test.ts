@@ -48,7 +48,7 @@ describe('what the main thread loads', () => {
     assert.deepEqual(
       importers.map(([file]) => relative(ROOT, file)),
       [],
-      'these modules make the main thread load werift (~35 MB) even with media workers: move what needs it to src/main/rooms/localMedia.ts',
+      'these modules make the main thread load werift even with media workers: move what needs it to src/main/rooms/localMedia.ts',
     );
     // The rule has something to find: the module loaded on demand is werift's way in.
     const local = staticGraph([join(ROOT, 'src/main/rooms/localMedia.ts')]);
