@@ -89,7 +89,10 @@ export class Studio {
   readonly store: Store;
   readonly bus: EventBus;
   readonly auth: Auth;
-  /** The media worker threads (`mediaWorkers` > 0), or null: the media plane runs on this thread. */
+  /**
+   * The media worker threads (`mediaWorkers` > 0), or null: the media plane runs on this thread.
+   * They start when media first needs them (`RoomService.mediaReady`), not with the studio.
+   */
   readonly media: WorkerPool | null;
   readonly rooms: RoomService;
   /** Connection health of every published stream, pushed as `health.streams` about 1 Hz. */
@@ -329,7 +332,6 @@ export class Studio {
       throw error;
     }
     try {
-      await studio.media?.start();
       await studio.disk.start();
       await studio.http.listen();
       await studio.https?.listen();

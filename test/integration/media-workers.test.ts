@@ -132,14 +132,33 @@ describe('media workers', () => {
 
   const threads = () => threadsOf(ctx);
 
-  it('reports the main thread and each media worker with its heap', async () => {
-    const items = await threads();
+  it('starts its media workers when a guest first joins, then reports each with its heap', async () => {
     assert.deepEqual(
-      items.map((t) => t.name),
-      ['main', 'media-0', 'media-1'],
+      (await threads()).map((t) => t.name),
+      ['main'],
+      'no worker before media needs one',
     );
-    for (const t of items) assert.ok(t.heapUsed > 0, `${t.name} reports its heap`);
-    assert.deepEqual(items[1]!.hosts, { peers: 0, streams: 0, whip: 0, recorders: 0 });
+    const room = await ctx.operator.createRoom();
+    const token = await ctx.operator.createToken(room.id, { role: 'subscriber' });
+    const guest = await NodeSubscriber.join(ctx.core.url, token.token);
+    try {
+      const items = await threads();
+      assert.deepEqual(
+        items.map((t) => t.name),
+        ['main', 'media-0', 'media-1'],
+      );
+      for (const t of items) assert.ok(t.heapUsed > 0, `${t.name} reports its heap`);
+      assert.deepEqual(
+        items
+          .slice(1)
+          .map((t) => t.hosts!.peers)
+          .sort(),
+        [0, 1],
+        "the guest's peer on one worker",
+      );
+    } finally {
+      await guest.close();
+    }
   });
 
   it('forwards a WHIP publisher to a signaling subscriber through the room’s media worker; the worker measures its health', () =>

@@ -59,6 +59,26 @@ describe('media worker pool (real worker threads)', () => {
     }
   });
 
+  it('starts no thread until asked, and starts once however often it is asked', async () => {
+    assert.equal(pool.started, false);
+    assert.deepEqual(pool.workers(), []);
+    assert.throws(() => pool.pick(), /no media worker is running/);
+    const started = new Set<number>();
+    pool.on('workerStarted', (worker) => started.add(worker.threadId));
+    // Two guests joining at once wait for the same start.
+    await Promise.all([pool.start(), pool.start()]);
+    await pool.start();
+    assert.equal(pool.started, true);
+    assert.equal(started.size, 2);
+    assert.deepEqual(
+      pool
+        .workers()
+        .map((w) => w.threadId)
+        .sort(),
+      [...started].sort(),
+    );
+  });
+
   it('reports the heap and event-loop load of the main thread and of every worker', async () => {
     await pool.start();
     const stats = await pool.stats();

@@ -35,6 +35,7 @@ import { addDrops } from './TrackStats';
 import { WorkerRecorder, type Recorder } from './WorkerRecorder';
 import { WorkerRecorders } from './WorkerRecorders';
 import type { WorkerPool } from '../workers/WorkerPool';
+import type { MediaWorker } from '../workers/MediaWorker';
 import { WriteBudget } from './WriteBudget';
 import { guarded } from '../util/guarded';
 
@@ -97,6 +98,11 @@ export class RecordingService {
     mkdirSync(this.archivesDir, { recursive: true });
     this.budget = new WriteBudget(options.settings.recordingQueueBytes);
     this.#workerRecorders = options.media ? new WorkerRecorders(options.media) : null;
+    // A worker that starts (first use, or after a death) while the disk is full starts halted.
+    options.media?.on('workerStarted', (worker) => {
+      const halted = this.budget.halted;
+      if (halted !== null) this.#haltWorker(worker, halted);
+    });
     options.rooms.on('sessionStarted', (room) => this.#onSessionStarted(room));
     options.rooms.on('sessionEnded', (room) => this.#onSessionEnded(room));
     options.rooms.setRecordingControl({
@@ -495,13 +501,16 @@ export class RecordingService {
   /** A full disk: every recorder stops writing at a whole cluster, on this thread and on the media workers. */
   #haltWrites(error: Error): void {
     this.budget.halt(error);
+    for (const worker of this.#options.media?.workers() ?? []) this.#haltWorker(worker, error);
+  }
+
+  #haltWorker(worker: MediaWorker, error: Error): void {
     const code = (error as NodeJS.ErrnoException).code;
-    for (const worker of this.#options.media?.workers() ?? [])
-      worker
-        .request('budget.halt', { message: error.message, ...(code !== undefined ? { code } : {}) })
-        .catch((failure: Error) =>
-          this.#logger.warn({ err: failure }, "could not halt a media worker's writes"),
-        );
+    worker
+      .request('budget.halt', { message: error.message, ...(code !== undefined ? { code } : {}) })
+      .catch((failure: Error) =>
+        this.#logger.warn({ err: failure }, "could not halt a media worker's writes"),
+      );
   }
 
   /**

@@ -156,6 +156,21 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     this.#heartbeat.unref();
   }
 
+  /**
+   * Waits until the media plane can host peers: the media workers start when media first needs
+   * them (a guest joins, a WHIP publisher offers), so a studio nobody joins starts none (~30 MB
+   * each). Without workers there is nothing to wait for.
+   */
+  async mediaReady(): Promise<void> {
+    const pool = this.#options.media;
+    if (!pool) return;
+    try {
+      await pool.start();
+    } catch (error) {
+      throw new StudioError('Unavailable', `the media workers could not start: ${(error as Error).message}`);
+    }
+  }
+
   /** The media plane on this thread; only reached without media workers. */
   #localMedia(): LocalMedia {
     if (this.#local === null) throw new Error('the local media plane is not loaded (media workers are on)');
@@ -608,6 +623,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     }
     const summary = checkSdp(offer, { direction: 'send' });
     const record = this.record(roomId);
+    await this.mediaReady();
     const participant = this.connect(claims, 'whip', () => {});
     if (this.#remote !== null)
       return this.#whipOnWorker(this.#remote, record, participant, summary, offer, token);

@@ -129,6 +129,8 @@ export class SignalingSession {
       if (message.type === 'join') {
         if (this.#participant !== null) throw new StudioError('Conflict', 'already joined', 'type');
         const claims = await this.#rooms.tokens.verify(message.token, message.roomId);
+        await this.#rooms.mediaReady();
+        if (this.#participant !== null) throw new StudioError('Conflict', 'already joined', 'type');
         const participant = this.#rooms.connect(claims, 'browser', this.#send, message.resume);
         this.#participant = participant;
         participant.once('close', (reason) => this.#end(reason));

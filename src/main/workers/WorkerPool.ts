@@ -97,7 +97,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   readonly #slots: Slot[] = [];
   readonly #logger: Logger;
   #closed = false;
-  #started = false;
+  #starting: Promise<void> | null = null;
 
   constructor(options: WorkerPoolOptions) {
     super();
@@ -134,16 +134,24 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return this.#closed;
   }
 
-  /** Starts every worker; rejects (and stops the others) if one cannot start. */
-  async start(): Promise<void> {
-    if (this.#started) return;
-    this.#started = true;
-    try {
-      await Promise.all(this.#slots.map((slot) => this.#startSlot(slot)));
-    } catch (error) {
-      await this.close();
-      throw error;
-    }
+  /**
+   * Starts every worker; rejects (and stops the others) if one cannot start. Later calls wait for
+   * the same start, so the studio can start its workers when media first needs them.
+   */
+  start(): Promise<void> {
+    this.#starting ??= Promise.all(this.#slots.map((slot) => this.#startSlot(slot))).then(
+      () => {},
+      async (error: unknown) => {
+        await this.close();
+        throw error;
+      },
+    );
+    return this.#starting;
+  }
+
+  /** Whether `start` was called (the workers may still be starting). */
+  get started(): boolean {
+    return this.#starting !== null;
   }
 
   /** The running worker at an index, or null while it is down. */
