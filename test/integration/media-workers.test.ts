@@ -218,7 +218,6 @@ describe('a media worker that dies while recording', () => {
     const token = await ctx.operator.createToken(room.id);
     const api = new ArchiveApi(ctx.core.url);
     const threadsNow = () => threadsOf(ctx);
-    const before = (await threadsNow()).find((t) => t.name === 'media-0')!;
     const first = await SyntheticPublisher.start({
       whipUrl: token.whipUrl,
       token: token.token,
@@ -232,6 +231,8 @@ describe('a media worker that dies while recording', () => {
         15_000,
         'the first WHIP stream',
       );
+      // The publisher started the worker (they start when media first needs them).
+      const before = (await threadsNow()).find((t) => t.name === 'media-0')!;
       const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
       // The fault ends the worker 3 s after its recorder started.
       await waitFor(
