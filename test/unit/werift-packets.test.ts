@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { SrtpSession } from 'werift';
 import {
   dePacketizeRtpPackets,
   ProtectionProfileAeadAes128Gcm,
@@ -9,6 +8,7 @@ import {
   RtpHeader,
   RtpPacket,
   SrtpAuthenticationError,
+  type SrtpSession,
 } from 'werift';
 import { depacketizeVp8 } from '../../src/main/recording/codecs';
 import { srtpPair } from '../helpers/srtp';

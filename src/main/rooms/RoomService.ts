@@ -171,6 +171,15 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     }
   }
 
+  /** A guest's peer on this thread (no media workers). */
+  #localPeer(record: RoomRecord, connectionId: string): MediaPeer {
+    const local = this.#localMedia();
+    return new local.Peer(
+      local.peerConfig(this.#options.network, record.settings.preferredVideoCodec),
+      this.#logger.child({ connectionId }),
+    );
+  }
+
   /** The media plane on this thread; only reached without media workers. */
   #localMedia(): LocalMedia {
     if (this.#local === null) throw new Error('the local media plane is not loaded (media workers are on)');
@@ -416,10 +425,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
               { network: this.#options.network, preferredVideoCodec: record.settings.preferredVideoCodec },
               this.#logger.child({ connectionId: info.id }),
             )
-          : new (this.#localMedia().Peer)(
-              this.#localMedia().peerConfig(this.#options.network, record.settings.preferredVideoCodec),
-              this.#logger.child({ connectionId: info.id }),
-            );
+          : this.#localPeer(record, info.id);
     const participant = new Participant(info, peer, send);
     if (resumed !== null) {
       participant.resumed = true;

@@ -279,10 +279,10 @@ interface GcmCipher {
   decryptRtp(cipherText: Buffer, rolloverCounter: number, header?: RtpHeader): [Buffer, RtpHeader];
 }
 
-/** RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR the 12-byte salt. */
 /** The GCM IV, rewritten for each packet (a cipher copies its IV when it is made). */
 const gcmIvBytes = Buffer.alloc(12);
 
+/** RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR the 12-byte salt. */
 function gcmIv(cipher: GcmCipher, header: RtpHeader, rolloverCounter: number): Buffer {
   const iv = gcmIvBytes;
   iv.writeUInt16BE(0, 0);
