@@ -4,3 +4,5 @@
  * `toStderr` sends the build's output to stderr (the benches keep stdout for their JSON line).
  */
 export function ensureBuilt(options?: { toStderr?: boolean }): void;
+/** V8 flags of the studio's main thread (`npm run serve`, `npm start`, the benches' built studio). */
+export const STUDIO_V8_FLAGS: readonly string[];

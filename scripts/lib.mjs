@@ -10,6 +10,16 @@ export const root = fileURLToPath(new URL('..', import.meta.url));
 /** The Node major the studio runs on: the Node inside Electron (Electron ≥ 40 ships Node 24). */
 export const REQUIRED_NODE_MAJOR = 24;
 
+/**
+ * V8 flags of the studio's main thread: `npm run serve` (package.json, checked by a unit test),
+ * `npm start` (Electron's `--js-flags`) and the benches' built studio. The main thread keeps
+ * ~30 MB live, but V8's default young generation (semi-spaces up to 16 MB) let its heap grow
+ * ~25 MB past that under load (docs/threads.md, "Memory"); media workers set theirs with
+ * `resourceLimits`. Only the command line can set it: `v8.setFlagsFromString` does not resize a
+ * heap that exists.
+ */
+export const STUDIO_V8_FLAGS = ['--max-semi-space-size=2'];
+
 /** Exits with a clear message when this Node is older than the supported one. */
 export function requireSupportedNode() {
   const major = Number(process.versions.node.split('.')[0]);

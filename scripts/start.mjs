@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { ensureBuilt, ensureElectronSqlite, root } from './lib.mjs';
+import { ensureBuilt, ensureElectronSqlite, root, STUDIO_V8_FLAGS } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 let electron;
@@ -20,6 +20,10 @@ if (typeof electron !== 'string' || !existsSync(electron)) {
 }
 ensureBuilt();
 ensureElectronSqlite();
-const child = spawn(electron, ['.', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+// Electron's main process takes V8 flags only from its command line.
+const child = spawn(electron, [`--js-flags=${STUDIO_V8_FLAGS.join(' ')}`, '.', ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code) => process.exit(code ?? 0));

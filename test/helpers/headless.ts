@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { STUDIO_V8_FLAGS } from '../../scripts/lib.mjs';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -36,8 +37,9 @@ export interface StartHeadlessOptions {
   /** Opens an IPC channel to the process (advanced serialization), e.g. for a preloaded probe. */
   ipc?: boolean;
   /**
-   * Runs the built bundle (`out/main/headless.js`, what `npm run serve` runs) instead of the
-   * sources under tsx: the benches measure what users run (tsx adds its own memory and threads).
+   * Runs the built bundle (`out/main/headless.js`, what `npm run serve` runs, with its V8 flags)
+   * instead of the sources under tsx: the benches measure what users run (tsx adds its own memory
+   * and threads).
    * The caller builds first; `nodeArgs` preloads must then be plain JS or erasable TypeScript.
    */
   built?: boolean;
@@ -48,7 +50,7 @@ export async function startHeadless(options: StartHeadlessOptions): Promise<Head
   const child = spawn(
     process.execPath,
     [
-      ...(options.built ? [] : ['--import', 'tsx']),
+      ...(options.built ? STUDIO_V8_FLAGS : ['--import', 'tsx']),
       ...(options.nodeArgs ?? []),
       options.built ? 'out/main/headless.js' : 'src/main/headless.ts',
       '--data',

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { STUDIO_V8_FLAGS } from '../../scripts/lib.mjs';
 import { ROOT } from '../helpers/headless';
 
 const require = createRequire(import.meta.url);
@@ -16,6 +18,16 @@ function pngSize(png: Buffer): { width: number; height: number } {
 const resource = (name: string) => readFileSync(join(ROOT, 'resources', name));
 
 describe('packaging', () => {
+  it('npm run serve starts Node with the V8 flags of the studio, and this Node accepts them', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    assert.equal(pkg.scripts.serve, `node ${STUDIO_V8_FLAGS.join(' ')} scripts/serve.mjs`);
+    const result = spawnSync(process.execPath, [...STUDIO_V8_FLAGS, '-e', ''], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stderr, '');
+  });
+
   it('electron-builder accepts the packaging config', async () => {
     const { getConfig, validateConfiguration } = require('app-builder-lib/out/util/config/config') as {
       getConfig(dir: string, path: string | null, options: null): Promise<Record<string, unknown>>;
