@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
@@ -188,6 +189,29 @@ describe('headless command', () => {
       } finally {
         await second.stop();
       }
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('stops on SIGTERM within seconds although a client holds a half-sent request open', async () => {
+    const dir = tempDir();
+    try {
+      const core = await startHeadless({ dataDir: dir.path });
+      // Headers never finished: the connection is busy, so a graceful close alone waits for
+      // Node's headers timeout (60 s); the studio ends it after its grace (2 s).
+      const socket = connect(core.port, '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write('GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      const started = Date.now();
+      const code = await core.stop();
+      const elapsed = Date.now() - started;
+      assert.equal(code, 0, core.output());
+      assert.ok(elapsed < 10_000, `stopped after ${elapsed} ms:\n${core.output()}`);
+      assert.match(core.output(), /closing: ending the connections still open/);
+      await closed;
     } finally {
       dir.remove();
     }

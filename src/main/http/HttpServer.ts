@@ -79,6 +79,13 @@ function builtInVerifiers(ctx: HttpContext): Partial<Record<AccessClass, AccessV
 }
 
 /** Security headers on every response (the UI's needs listed; nothing else may load or frame it). */
+/**
+ * How long a closing server lets requests in flight finish before it ends their connections. A
+ * client that stops reading a download (or never ends one) held the studio's shutdown for
+ * 25–34 s, until its socket timed out.
+ */
+export const HTTP_CLOSE_GRACE_MS = 2000;
+
 const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': [
     "default-src 'self'",
@@ -106,6 +113,7 @@ export class HttpServer {
   /** Every registered route with its access class (the security tests walk it). */
   readonly routeTable: Array<{ method: string; url: string; access: AccessClass }> = [];
   readonly #options: HttpServerOptions;
+  readonly #inFlight = new Set<FastifyRequest>();
   #closed = false;
 
   constructor(ctx: HttpContext, options: HttpServerOptions) {
@@ -120,6 +128,13 @@ export class HttpServer {
     }) as unknown as FastifyInstance;
     const app = this.app;
     installErrorHandling(app);
+    // Requests in flight, to name those a closing server has to cut (`close`).
+    // A response's 'close' comes when it has been sent or its connection has gone (an upgraded
+    // socket's too).
+    app.addHook('onRequest', async (request, reply) => {
+      this.#inFlight.add(request);
+      reply.raw.once('close', () => this.#inFlight.delete(request));
+    });
     // Deny by default: a route that does not say who may call it stops start-up.
     app.addHook('onRoute', (route) => {
       requireAccessClass(route);
@@ -190,9 +205,29 @@ export class HttpServer {
     return (this.app.server.address() as AddressInfo | null)?.port ?? 0;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops accepting connections and waits for the requests in flight, for at most
+   * `HTTP_CLOSE_GRACE_MS`; then ends the connections still open (with the requests in flight
+   * named in the log). Idle keep-alive connections close at once (Fastify's default), event
+   * sockets with 1001.
+   */
+  async close(graceMs = HTTP_CLOSE_GRACE_MS): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.app.close();
+    const grace = setTimeout(() => {
+      this.app.log.warn(
+        {
+          graceMs,
+          requests: [...this.#inFlight].map((r) => `${r.method} ${r.routeOptions.url ?? '(no route)'}`),
+        },
+        'closing: ending the connections still open',
+      );
+      this.app.server.closeAllConnections();
+    }, graceMs);
+    try {
+      await this.app.close();
+    } finally {
+      clearTimeout(grace);
+    }
   }
 }
