@@ -1,5 +1,6 @@
 /** Helpers for the benchmarks: a headless core to measure, and its CPU time and memory. */
 import { readFileSync } from 'node:fs';
+import { LIBWEBRTC_PACING, type Pacing } from './load/ReplayPublisher';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -44,6 +45,18 @@ export function numberArgs<T extends Record<string, number>>(defaults: T): T {
     if (key in out && argv[i + 1] !== undefined) (out as Record<string, number>)[key] = Number(argv[++i]);
   }
   return out;
+}
+
+/**
+ * `--pacing <factor>`: how the load's publishers pace video (bench/load/ReplayPublisher.ts):
+ * libwebrtc's 2.5 × the media's bitrate unless given; 0 sends each frame in one burst.
+ */
+export function pacingArg(): Pacing {
+  const text = stringArg('pacing', String(LIBWEBRTC_PACING.factor));
+  const factor = Number(text);
+  if (!Number.isFinite(factor) || (factor !== 0 && factor < 1))
+    throw new Error(`--pacing must be 0 (no pacing) or a factor of at least 1, not ${text}`);
+  return { ...LIBWEBRTC_PACING, factor };
 }
 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;

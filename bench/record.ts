@@ -6,7 +6,7 @@
  * the file. Prints one JSON line; `"valid": false` (with reasons) when a load process was too
  * busy to be trusted.
  *   node --import tsx bench/record.ts [--streams 16] [--seconds 60] [--procs 2]
- *     [--size 1280x720] [--bitrate 1500] [--fps 30] [--cpu-prof]
+ *     [--size 1280x720] [--bitrate 1500] [--fps 30] [--pacing 2.5] [--cpu-prof]
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -30,12 +30,13 @@ import {
 import type { LoadCollect } from './load/protocol';
 import { nowMs } from './load/ReplayPublisher';
 import { captureRtpClip } from './load/rtpClip';
-import { flagArg, numberArgs, peakRss, requirePositiveIntegers, round, sizeArg } from './lib';
+import { flagArg, numberArgs, pacingArg, peakRss, requirePositiveIntegers, round, sizeArg } from './lib';
 
 const options = numberArgs({ streams: 16, seconds: 60, procs: 2, bitrate: 1500, fps: 30 });
 requirePositiveIntegers(options);
 const { streams, seconds, procs, bitrate, fps } = options;
 const size = sizeArg('1280x720');
+const pacing = pacingArg();
 const cpuProfDir = flagArg('cpu-prof') ? join(ROOT, '.tmp', 'profiles', `record-${Date.now()}`) : undefined;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Publishers connecting at the same time. */
@@ -52,7 +53,7 @@ const studio = await startStudio({
 let pool: LoadProcess[] = [];
 try {
   pool = await startLoadPool(procs);
-  await Promise.all(pool.map((p) => p.request({ op: 'clip', capture, fps })));
+  await Promise.all(pool.map((p) => p.request({ op: 'clip', capture, fps, pacing })));
   const operator = await OperatorClient.login(studio);
   const room = await operator.createRoom({ name: 'bench', maxParticipants: Math.max(100, streams) });
 
@@ -157,6 +158,7 @@ try {
       size: size.label,
       bitrateKbps: bitrate,
       fps,
+      pacingFactor: pacing.factor,
       seconds: round(cpu.seconds),
       studioCpuPercentOfOneCore: round(studioCpu),
       cpuPercentPerStream: round(studioCpu / streams, 2),

@@ -6,7 +6,7 @@
  * adds. Loss is counted per packet against the senders' sequence numbers. Prints one JSON line;
  * `"valid": false` (with reasons) when a load process was too busy to be trusted.
  *   node --import tsx bench/sfu.ts [--publishers 4] [--subscribers 4] [--seconds 30] [--procs 2]
- *     [--size 1280x720] [--bitrate 1500] [--fps 30] [--cpu-prof]
+ *     [--size 1280x720] [--bitrate 1500] [--fps 30] [--pacing 2.5] [--cpu-prof]
  */
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -29,12 +29,13 @@ import { joinPath, maxSentPerStream } from './load/join';
 import type { LoadCollect, LoadStatus } from './load/protocol';
 import { nowMs } from './load/ReplayPublisher';
 import { captureRtpClip } from './load/rtpClip';
-import { flagArg, numberArgs, peakRss, requirePositiveIntegers, round, sizeArg } from './lib';
+import { flagArg, numberArgs, pacingArg, peakRss, requirePositiveIntegers, round, sizeArg } from './lib';
 
 const options = numberArgs({ publishers: 4, subscribers: 4, seconds: 30, procs: 2, bitrate: 1500, fps: 30 });
 requirePositiveIntegers(options);
 const { publishers: P, subscribers: S, seconds, procs, bitrate, fps } = options;
 const size = sizeArg('1280x720');
+const pacing = pacingArg();
 const cpuProfDir = flagArg('cpu-prof') ? join(ROOT, '.tmp', 'profiles', `sfu-${Date.now()}`) : undefined;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -45,7 +46,7 @@ const studio = await startStudio({ dataDir: dir.path, ...(cpuProfDir ? { cpuProf
 let pool: LoadProcess[] = [];
 try {
   pool = await startLoadPool(procs);
-  await Promise.all(pool.map((p) => p.request({ op: 'clip', capture, fps })));
+  await Promise.all(pool.map((p) => p.request({ op: 'clip', capture, fps, pacing })));
   const operator = await OperatorClient.login(studio);
   const room = await operator.createRoom({ name: 'bench', maxParticipants: Math.max(100, P + S) });
 
@@ -134,6 +135,7 @@ try {
       size: size.label,
       bitrateKbps: bitrate,
       fps,
+      pacingFactor: pacing.factor,
       seconds: round(cpu.seconds),
       forwardedStreams,
       studioCpuPercentOfOneCore: round(studioCpu),

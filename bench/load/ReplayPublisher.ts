@@ -18,6 +18,20 @@ export const LOOPBACK_ICE = {
     pair.localCandidate.host.startsWith('127.') && pair.remoteCandidate.host.startsWith('127.'),
 };
 
+/**
+ * How a publisher paces its video, as libwebrtc's pacer (Chrome, OBS's WebRTC output) does:
+ * at `factor` × the media's mean bitrate (libwebrtc: 2.5), in bursts every `burstMs` (libwebrtc
+ * processes its queue every 5 ms). Audio goes out when due, unpaced (libwebrtc sends it first).
+ * A keyframe then leaves over tens of ms instead of in one burst of ~100 packets. `factor` 0
+ * sends every packet of a frame at once.
+ */
+export interface Pacing {
+  factor: number;
+  burstMs: number;
+}
+
+export const LIBWEBRTC_PACING: Pacing = { factor: 2.5, burstMs: 5 };
+
 /** A monotonic clock shared by every process on the machine (CLOCK_MONOTONIC), in ms. */
 export const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
@@ -46,12 +60,24 @@ export class ReplayPublisher {
   #loop = 0;
   #next = 0;
   #sending = false;
+  /** Video bytes per ms the pacer lets out (0: unpaced), its burst, and what it may send now. */
+  readonly #rate: number;
+  readonly #burstBytes: number;
+  #budget = 0;
+  #lastTick = 0;
+  /** Video packets due but held by the pacer: clip index and the pass they belong to. */
+  #queue: Array<{ index: number; loop: number }> = [];
+  #queueHead = 0;
   /** Packets sent so far, and payload bytes. */
   packetsSent = 0;
   bytesSent = 0;
 
-  constructor(clip: RtpClip, tally: Tally) {
+  constructor(clip: RtpClip, tally: Tally, pacing: Pacing = LIBWEBRTC_PACING) {
     this.#clip = clip;
+    let videoBytes = 0;
+    for (const p of clip.packets) if (p.kind === 'video') videoBytes += p.data.length;
+    this.#rate = (pacing.factor * videoBytes) / clip.durationMs;
+    this.#burstBytes = this.#rate * pacing.burstMs;
     this.#hashes = clipHashes(clip);
     this.#tally = tally;
     this.pc = new RTCPeerConnection({ codecs: { audio: [useOPUS()], video: [useVP8()] }, ...LOOPBACK_ICE });
@@ -86,17 +112,24 @@ export class ReplayPublisher {
     this.#sending = true;
     this.#startMs = now;
     this.#next = 0;
+    this.#lastTick = now;
+    this.#budget = 0;
   }
 
   /** Stops sending (a silent publisher: no packets at all). */
   pause(): void {
     if (!this.#sending) return;
     this.#sending = false;
+    // What the pacer holds was sent by the encoder: it leaves now.
+    this.#drain(nowMs(), Infinity);
     // The next start continues the timeline as if the clip had been playing on.
     this.#loop++;
   }
 
-  /** Sends every packet due by `now`; returns how late the most overdue one was, ms (-1: none sent). */
+  /**
+   * Sends every packet due by `now` (video as the pacer lets it); returns how late the most
+   * overdue one was when it became due, ms (-1: none due).
+   */
   tick(now: number): number {
     if (!this.#sending) return -1;
     const { packets, durationMs } = this.#clip;
@@ -111,18 +144,38 @@ export class ReplayPublisher {
       const due = this.#startMs + p.dueMs;
       if (due > now) break;
       lag = Math.max(lag, now - due);
-      this.#send(this.#next, now);
+      if (p.kind === 'video' && this.#rate > 0) this.#queue.push({ index: this.#next, loop: this.#loop });
+      else this.#send(this.#next, this.#loop, now);
       this.#next++;
+    }
+    if (this.#rate > 0) {
+      this.#budget = Math.min(this.#budget + (now - this.#lastTick) * this.#rate, this.#burstBytes);
+      this.#lastTick = now;
+      this.#drain(now, this.#budget);
     }
     return lag;
   }
 
-  #send(index: number, now: number): void {
+  /** Sends held video packets while `budget` lasts (one may overdraw it, as libwebrtc's). */
+  #drain(now: number, budget: number): void {
+    while (this.#queueHead < this.#queue.length && budget > 0) {
+      const { index, loop } = this.#queue[this.#queueHead++]!;
+      budget -= this.#clip.packets[index]!.data.length;
+      this.#send(index, loop, now);
+    }
+    if (budget !== Infinity) this.#budget = budget;
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue = [];
+      this.#queueHead = 0;
+    }
+  }
+
+  #send(index: number, loop: number, now: number): void {
     const p = this.#clip.packets[index]!;
     const kind = p.kind;
     const seq = (this.#seq[kind] = (this.#seq[kind] + 1) & 0xffff);
     const loopTicks = Math.round((this.#clip.durationMs * clockRate(kind)) / 1000);
-    const ts = (this.#tsBase[kind] + this.#loop * loopTicks + p.rtpOffset) % 0x100000000;
+    const ts = (this.#tsBase[kind] + loop * loopTicks + p.rtpOffset) % 0x100000000;
     const packet = Buffer.from(p.data);
     packet.writeUInt16BE(seq, 2);
     packet.writeUInt32BE(ts, 4);
@@ -131,7 +184,7 @@ export class ReplayPublisher {
     this.bytesSent += bytes;
     this.#tally.sent(`${this.key}/${kind}`, seq, now, this.#hashes[index]!, bytes);
     if (p.frameEnd) {
-      const mediaMs = this.#loop * this.#clip.durationMs + p.dueMs;
+      const mediaMs = loop * this.#clip.durationMs + p.dueMs;
       this.#tally.frame(`${this.key}/video`, mediaMs, p.frameSize, now);
     }
     this.#tracks[kind].writeRtp(packet);

@@ -7,7 +7,7 @@ import { installDtlsGuard } from '../../src/main/rooms/dtlsGuard';
 import { installPacketPath } from '../../src/main/rooms/weriftPackets';
 import { NodeSubscriber } from '../../test/helpers/subscriber';
 import type { LoadCollect, LoadRequest, LoadResponse, LoadStatus } from './protocol';
-import { DirectSubscriber, nowMs, ReplayPublisher } from './ReplayPublisher';
+import { DirectSubscriber, LIBWEBRTC_PACING, nowMs, ReplayPublisher, type Pacing } from './ReplayPublisher';
 import { loadRtpClip, type RtpClip } from './rtpClip';
 import { Tally } from './Tally';
 
@@ -21,6 +21,7 @@ installPacketPath();
 
 const tally = new Tally();
 let clip: RtpClip | null = null;
+let pacing: Pacing = LIBWEBRTC_PACING;
 const publishers: ReplayPublisher[] = [];
 /** WHIP session of each publisher (by connection id), to end it when it leaves. */
 const sessions = new Map<string, { location: string; token: string }>();
@@ -45,9 +46,10 @@ async function handle(request: LoadRequest): Promise<unknown> {
   switch (request.op) {
     case 'clip':
       clip = loadRtpClip(request.capture, request.fps);
+      pacing = request.pacing ?? LIBWEBRTC_PACING;
       return { packets: clip.packets.length, durationMs: clip.durationMs };
     case 'publish': {
-      const publisher = new ReplayPublisher(needClip(), tally);
+      const publisher = new ReplayPublisher(needClip(), tally, pacing);
       let response: Response;
       let body: string;
       try {
@@ -107,7 +109,7 @@ async function handle(request: LoadRequest): Promise<unknown> {
       return {};
     }
     case 'direct-offer': {
-      directPublisher = new ReplayPublisher(needClip(), tally);
+      directPublisher = new ReplayPublisher(needClip(), tally, pacing);
       directPublisher.key = 'direct';
       return { sdp: await directPublisher.offer() };
     }

@@ -1,9 +1,13 @@
 /** Requests the bench harness sends to a load-generator process, and their results. */
+import type { Pacing } from './ReplayPublisher';
 import type { TallyReport } from './Tally';
 
 export type LoadRequest =
-  /** Load a pre-packetized clip (captureRtpClip) every publisher of this process replays. */
-  | { op: 'clip'; capture: string; fps: number }
+  /**
+   * Load a pre-packetized clip (captureRtpClip) every publisher of this process replays, and how
+   * they pace it (libwebrtc's pacing when left out).
+   */
+  | { op: 'clip'; capture: string; fps: number; pacing?: Pacing }
   /** A publisher over WHIP; answers with the studio's connection id. */
   | { op: 'publish'; whipUrl: string; token: string }
   /** A publisher of this process leaves: stops sending, then ends its WHIP session (DELETE). */

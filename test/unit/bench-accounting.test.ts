@@ -3,7 +3,9 @@ import { describe, it } from 'node:test';
 import { matchFrames, type SentFrames } from '../../bench/load/frames';
 import { joinPath } from '../../bench/load/join';
 import type { LoadCollect } from '../../bench/load/protocol';
-import { payloadHash } from '../../bench/load/rtpClip';
+import { ReplayPublisher, type Pacing } from '../../bench/load/ReplayPublisher';
+import { payloadHash, type RtpClip } from '../../bench/load/rtpClip';
+import { Tally } from '../../bench/load/Tally';
 import { vp8DescriptorLength } from '../../src/main/recording/codecs';
 
 const FRAME_MS = 1000 / 30;
@@ -159,5 +161,105 @@ describe('bench packet accounting', () => {
     assert.equal(vp8DescriptorLength(Uint8Array.from([0x90, 0x80, 0x81, 0x23, 0xaa])), 4);
     // X, then I (7-bit id), L and T.
     assert.equal(vp8DescriptorLength(Uint8Array.from([0x90, 0xe0, 0x05, 0x01, 0x40, 0xaa])), 5);
+  });
+});
+
+describe('bench publishers pace video as libwebrtc does', () => {
+  const FRAME = 1000 / 30;
+  /** One pass of 1 s: 30 frames, the last a keyframe of 60 packets (due just before the pass ends). */
+  function clip(): RtpClip {
+    const packets: RtpClip['packets'] = [];
+    const rtp = (kind: 'audio' | 'video', bytes: number, frameEnd: boolean) => {
+      const data = Buffer.alloc(12 + bytes, 0x55);
+      data[0] = 0x80;
+      data[1] = (frameEnd ? 0x80 : 0) | (kind === 'video' ? 96 : 111);
+      return data;
+    };
+    for (let f = 0; f < 30; f++) {
+      const count = f === 29 ? 60 : 2;
+      for (let i = 0; i < count; i++)
+        packets.push({
+          kind: 'video',
+          data: rtp('video', 1100, i === count - 1),
+          rtpOffset: f * 3000,
+          dueMs: f * FRAME,
+          frameEnd: i === count - 1,
+          frameSize: i === count - 1 ? count * 1100 : 0,
+        });
+    }
+    for (let a = 0; a < 50; a++)
+      packets.push({
+        kind: 'audio',
+        data: rtp('audio', 100, false),
+        rtpOffset: a * 960,
+        dueMs: a * 20,
+        frameEnd: false,
+        frameSize: 0,
+      });
+    packets.sort((x, y) => x.dueMs - y.dueMs);
+    return { packets, durationMs: 1000, videoFrames: 30 };
+  }
+
+  async function run(pacing: Pacing) {
+    const sends: Array<{ key: string; seq: number; t: number; bytes: number }> = [];
+    const frames: Array<{ mediaMs: number; t: number }> = [];
+    class Log extends Tally {
+      override sent(key: string, seq: number, t: number, _hash: number, bytes: number): void {
+        sends.push({ key, seq, t, bytes });
+      }
+      override frame(_key: string, mediaMs: number, _size: number, t: number): void {
+        frames.push({ mediaMs, t });
+      }
+    }
+    const publisher = new ReplayPublisher(clip(), new Log(), pacing);
+    publisher.key = 'p';
+    try {
+      publisher.start(0);
+      for (let t = 0; t <= 2400; t += 2) publisher.tick(t);
+    } finally {
+      await publisher.close();
+    }
+    return { sends, frames, video: sends.filter((s) => s.key === 'p/video') };
+  }
+
+  it('sends a keyframe over tens of ms at 2.5 × the bitrate, audio when due, each packet once, in order, in its pass', async () => {
+    const pacing = { factor: 2.5, burstMs: 5 };
+    const { sends, frames, video } = await run(pacing);
+    // Two passes and the pacing of the last keyframe: every video packet of both passes went out, in sequence.
+    assert.ok(video.length >= 2 * 118, `${video.length} video packets`);
+    for (let i = 1; i < video.length; i++)
+      assert.equal(video[i]!.seq, (video[i - 1]!.seq + 1) & 0xffff, `video sequence at ${i}`);
+    // No 5 ms holds more than the burst plus the packet that overdraws it.
+    const rate = (pacing.factor * (29 * 2 + 60) * 1112) / 1000;
+    for (const s of video) {
+      const inWindow = video.filter((o) => o.t > s.t - pacing.burstMs && o.t <= s.t);
+      const bytes = inWindow.reduce((sum, o) => sum + o.bytes + 12, 0);
+      assert.ok(bytes <= rate * pacing.burstMs + 2 * 1112 + rate * 2, `${bytes} bytes by ${s.t} ms`);
+    }
+    // The keyframe (due at 966.7 ms) leaves over (66 kB / rate) ≈ 200 ms, after the pass wrapped,
+    // and is still stamped as the first pass's last frame.
+    const keyframe = frames.find((f) => Math.abs(f.mediaMs - 29 * FRAME) < 0.01);
+    assert.ok(keyframe, `the first keyframe: ${JSON.stringify(frames.slice(25, 32))}`);
+    assert.ok(keyframe.t > 1100, `the keyframe ended at ${keyframe.t} ms`);
+    assert.ok(
+      frames.some((f) => Math.abs(f.mediaMs - (1000 + 29 * FRAME)) < 0.01),
+      'the second keyframe',
+    );
+    // Audio is not held behind it: each packet within a tick of its due time.
+    const audio = sends.filter((s) => s.key === 'p/audio');
+    assert.ok(audio.length >= 100, `${audio.length} audio packets`);
+    audio.slice(0, 100).forEach((s, i) => {
+      const due = Math.floor(i / 50) * 1000 + (i % 50) * 20;
+      assert.ok(s.t - due >= 0 && s.t - due <= 2, `audio ${i} due ${due} sent ${s.t}`);
+    });
+  });
+
+  it('sends each frame at once without pacing', async () => {
+    const { video } = await run({ factor: 0, burstMs: 5 });
+    const keyframe = video.slice(58, 118);
+    assert.ok(
+      keyframe.every((s) => s.t === keyframe[0]!.t),
+      `keyframe sent at ${[...new Set(keyframe.map((s) => s.t))]}`,
+    );
   });
 });
