@@ -66,6 +66,7 @@ const SHARED = [
     'media-workers',
     'opentok-compat',
     'opentok-sdk',
+    'recording-lifecycle',
     'recovery',
     'rooms',
     'webhook-outbox',
