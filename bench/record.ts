@@ -83,6 +83,7 @@ try {
   await Promise.all(pool.map((p) => p.request({ op: 'window', sending: true })));
   const rss = peakRss(studio.process.pid!);
   await studio.stats(true);
+  await threadHeaps(operator); // each thread's event-loop figures from here
   const meter = new CpuMeter([studio.process.pid!, ...pool.map((p) => p.pid)]);
   const archives = new ArchiveApi(studio.url);
   const startedAt = nowMs();

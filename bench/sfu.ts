@@ -85,6 +85,7 @@ try {
 
   const rss = peakRss(studio.process.pid!);
   await studio.stats(true);
+  await threadHeaps(operator); // each thread's event-loop figures from here
   const meter = new CpuMeter([studio.process.pid!, ...pool.map((p) => p.pid)]);
   const windowFrom = nowMs();
   await Promise.all(pool.map((p) => p.request({ op: 'window', sending: true, receiving: true })));

@@ -160,11 +160,21 @@ export async function startStudio(options: {
   };
 }
 
-/** The heap of every thread of the studio (main and each media worker), as it reports them. */
+/**
+ * The heap of every thread of the studio (main and each media worker), as it reports them, and
+ * each thread's event-loop load since the previous call.
+ */
 export async function threadHeaps(operator: OperatorClient): Promise<ThreadHeap[]> {
   const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
   const { items } = await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads');
-  return items.map((t) => ({ thread: t.name, heapUsedMb: mb(t.heapUsed), heapTotalMb: mb(t.heapTotal) }));
+  return items.map((t) => ({
+    thread: t.name,
+    heapUsedMb: mb(t.heapUsed),
+    heapTotalMb: mb(t.heapTotal),
+    eventLoopUtilization: Math.round(t.eventLoopUtilization * 100) / 100,
+    eventLoopDelayMsP99: t.eventLoopDelayMs.p99,
+    eventLoopDelayMsMax: t.eventLoopDelayMs.max,
+  }));
 }
 
 /** CPU use of processes over an interval, as % of one core. */

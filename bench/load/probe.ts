@@ -10,6 +10,10 @@ export interface ThreadHeap {
   thread: string;
   heapUsedMb: number;
   heapTotalMb: number;
+  /** Since the previous reading (the benches read once as their window opens): busy share, timer delay. */
+  eventLoopUtilization?: number;
+  eventLoopDelayMsP99?: number;
+  eventLoopDelayMsMax?: number;
 }
 
 export interface ProbeStats {

@@ -56,6 +56,8 @@ export interface ThreadStats {
   arrayBuffers: number;
   /** Share of the time since the previous report the thread's event loop was busy (0..1). */
   eventLoopUtilization: number;
+  /** How late the thread's timers ran since the previous report (ms): p99 and the worst. */
+  eventLoopDelayMs: { p99: number; max: number };
   /** What a media worker hosts (absent for the main thread). */
   hosts?: { peers: number; streams: number; whip: number; recorders: number };
 }

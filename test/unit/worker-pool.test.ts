@@ -4,6 +4,7 @@ import { StudioError } from '../../src/shared/errors';
 import { createLogger } from '../../src/main/logger';
 import type { MediaWorker } from '../../src/main/workers/MediaWorker';
 import { WorkerPool, type WorkerPoolEvents, type WorkerPoolOptions } from '../../src/main/workers/WorkerPool';
+import { threadLoadMeter } from '../../src/main/workers/threadLoad';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -90,7 +91,25 @@ describe('media worker pool (real worker threads)', () => {
     for (const s of stats) {
       assert.ok(s.heapUsed > 0 && s.heapUsed <= s.heapTotal, `${s.name} heap ${s.heapUsed}/${s.heapTotal}`);
       assert.ok(s.eventLoopUtilization >= 0 && s.eventLoopUtilization <= 1);
+      assert.ok(
+        s.eventLoopDelayMs.p99 >= 0 && s.eventLoopDelayMs.p99 <= s.eventLoopDelayMs.max,
+        `${s.name} delay ${JSON.stringify(s.eventLoopDelayMs)}`,
+      );
     }
+  });
+
+  it("measures how late a blocked thread's timers ran, since the previous reading", async () => {
+    const read = threadLoadMeter();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const until = Date.now() + 150;
+    while (Date.now() < until);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const blocked = read();
+    assert.ok(blocked.eventLoopDelayMs.max >= 100, `delay ${JSON.stringify(blocked.eventLoopDelayMs)}`);
+    assert.ok(blocked.eventLoopUtilization > 0.4, `utilization ${blocked.eventLoopUtilization}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const calm = read();
+    assert.ok(calm.eventLoopDelayMs.max < 100, `after: ${JSON.stringify(calm.eventLoopDelayMs)}`);
   });
 
   it('passes a StudioError from the worker back with its code and field', async () => {

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { MessageChannel, threadId } from 'node:worker_threads';
 import { StudioError } from '../../shared/errors';
@@ -6,6 +5,7 @@ import type { Logger } from '../logger';
 import { TypedEmitter } from '../util/TypedEmitter';
 import { MediaWorker } from './MediaWorker';
 import type { ThreadStats } from './protocol';
+import { threadLoadMeter, type ThreadLoad } from './threadLoad';
 import { mediaWorkerEntry } from './workerEntry';
 
 export interface WorkerPoolEvents {
@@ -58,14 +58,13 @@ interface Slot {
   failed: boolean;
 }
 
-let mainElu = performance.eventLoopUtilization();
+let mainLoad: (() => ThreadLoad) | null = null;
 
 /** Heap and event-loop load of the main thread (the load since the previous call). */
 export function mainThreadStats(): ThreadStats {
   const heap = getHeapStatistics();
   const memory = process.memoryUsage();
-  const elu = performance.eventLoopUtilization(mainElu);
-  mainElu = performance.eventLoopUtilization();
+  mainLoad ??= threadLoadMeter();
   return {
     name: 'main',
     threadId,
@@ -73,7 +72,7 @@ export function mainThreadStats(): ThreadStats {
     heapTotal: heap.total_heap_size,
     external: memory.external,
     arrayBuffers: memory.arrayBuffers,
-    eventLoopUtilization: elu.utilization,
+    ...mainLoad(),
   };
 }
 

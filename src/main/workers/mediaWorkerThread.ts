@@ -1,5 +1,4 @@
 // Entry of a media worker thread (docs/threads.md). Started by WorkerPool, never imported.
-import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { StudioError } from '../../shared/errors';
@@ -9,6 +8,7 @@ import { installDtlsGuard } from '../rooms/dtlsGuard';
 import { installPacketPath } from '../rooms/weriftPackets';
 import { MediaHost } from './MediaHost';
 import { PROTOCOL_VERSION, type MediaWorkerData } from './protocol';
+import { threadLoadMeter } from './threadLoad';
 import { WorkerHost, type Handlers } from './WorkerHost';
 
 if (parentPort === null)
@@ -43,7 +43,7 @@ if (process.env.SPOOL_FAULT === 'media.workerDiesWhileRecording' && data.restart
   };
 }
 
-let lastElu = performance.eventLoopUtilization();
+const load = threadLoadMeter();
 
 const faultsOnly = (): void => {
   if (!data.allowFaults)
@@ -56,15 +56,13 @@ const handlers: Handlers = {
   stats: () => {
     const heap = getHeapStatistics();
     const memory = process.memoryUsage();
-    const elu = performance.eventLoopUtilization(lastElu);
-    lastElu = performance.eventLoopUtilization();
     return {
       threadId,
       heapUsed: heap.used_heap_size,
       heapTotal: heap.total_heap_size,
       external: memory.external,
       arrayBuffers: memory.arrayBuffers,
-      eventLoopUtilization: elu.utilization,
+      ...load(),
       hosts: media.counts,
     };
   },
