@@ -26,20 +26,25 @@ export interface ProbeStats {
   arrayBuffersMb: number;
 }
 
+/** The probe timer's period (ms). */
+const RESOLUTION_MS = 10;
+
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
 if (process.send !== undefined) {
-  const delay = monitorEventLoopDelay({ resolution: 10 });
+  const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   delay.enable();
+  // The histogram holds the intervals between the probe timer's runs: less its period, the delay.
+  const late = (ns: number) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
   process.on('message', (message: { id: number; request: { op: string; reset?: boolean } }) => {
     if (message?.request?.op !== 'stats') return;
     const heap = getHeapStatistics();
     const memory = process.memoryUsage();
     const stats: ProbeStats = {
       eventLoopDelayMs: {
-        p50: delay.percentile(50) / 1e6,
-        p99: delay.percentile(99) / 1e6,
-        max: delay.max / 1e6,
+        p50: late(delay.percentile(50)),
+        p99: late(delay.percentile(99)),
+        max: late(delay.max),
       },
       heapByThread: [
         { thread: 'main', heapUsedMb: mb(heap.used_heap_size), heapTotalMb: mb(heap.total_heap_size) },
