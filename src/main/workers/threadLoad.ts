@@ -19,7 +19,7 @@ export function threadLoadMeter(): () => ThreadLoad {
   return () => {
     const elu = performance.eventLoopUtilization(last);
     last = performance.eventLoopUtilization();
-    const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4) / 100 - RESOLUTION_MS);
+    const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 100) / 100);
     const load = {
       eventLoopUtilization: elu.utilization,
       eventLoopDelayMs: { p99: delay.count === 0 ? 0 : ms(delay.percentile(99)), max: ms(delay.max) },
