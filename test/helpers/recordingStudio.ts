@@ -2,17 +2,10 @@
  * A headless studio for recording tests: its data directory, an operator, the archive API, and
  * synthetic WHIP publishers it closes with it.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Manifest } from '../../src/shared/archive';
 import { startHeadless, type HeadlessCore } from './headless';
 import { makeClip, SyntheticPublisher } from './publisher';
 import { ArchiveApi, OperatorClient, waitFor } from './studio';
 import { tempDir } from './tmp';
-
-export function manifestOf(dataDir: string, id: string): Manifest {
-  return JSON.parse(readFileSync(join(dataDir, 'archives', id, 'manifest.json'), 'utf8')) as Manifest;
-}
 
 export interface PublishOptions {
   clip?: string;

@@ -82,7 +82,11 @@ async function recordUntilFailure(
       const path = join(dataDir, 'archives', archive.id, file.filename);
       const info = await probe(path);
       assert.ok(info.duration >= 1, `${file.filename} plays ${info.duration} s`);
-      assert.equal(await decodeErrors(path), '', `${file.filename} decodes with errors`);
+      assert.equal(
+        await decodeErrors(path),
+        '',
+        `${file.filename} decodes with errors ${JSON.stringify(file.tracks)} ${JSON.stringify(file.error ?? null)}`,
+      );
     }
 
     // The studio keeps serving, says the disk is full, and refuses a new archive clearly.

@@ -7,12 +7,8 @@ import { startHeadless } from '../helpers/headless';
 import { decodeErrors, firstVideoFrameIsKey, probe } from '../helpers/probe';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { ArchiveApi, OperatorClient } from '../helpers/studio';
-import {
-  manifestOf,
-  startRecordingStudio,
-  type PublishOptions,
-  type RecordingStudio,
-} from '../helpers/recordingStudio';
+import { manifestOf } from '../helpers/recordingChecks';
+import { startRecordingStudio, type PublishOptions, type RecordingStudio } from '../helpers/recordingStudio';
 import { tempDir } from '../helpers/tmp';
 
 /** The archive lifecycle: pause, resume, idle and maximum durations, stream modes, splits, refusals. */

@@ -6,12 +6,8 @@ import { avOffsets } from '../helpers/avsync';
 import { decodeErrors, firstVideoFrameIsKey, probe } from '../helpers/probe';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import type { ArchiveApi, OperatorClient } from '../helpers/studio';
-import {
-  manifestOf,
-  startRecordingStudio,
-  type PublishOptions,
-  type RecordingStudio,
-} from '../helpers/recordingStudio';
+import { manifestOf } from '../helpers/recordingChecks';
+import { startRecordingStudio, type PublishOptions, type RecordingStudio } from '../helpers/recordingStudio';
 
 /**
  * Recording from synthetic publishers: what a file holds and when (these two measure time and

@@ -78,7 +78,6 @@ function builtInVerifiers(ctx: HttpContext): Partial<Record<AccessClass, AccessV
   };
 }
 
-/** Security headers on every response (the UI's needs listed; nothing else may load or frame it). */
 /**
  * How long a closing server lets requests in flight finish before it ends their connections. A
  * client that stops reading a download (or never ends one) held the studio's shutdown for
@@ -86,6 +85,7 @@ function builtInVerifiers(ctx: HttpContext): Partial<Record<AccessClass, AccessV
  */
 export const HTTP_CLOSE_GRACE_MS = 2000;
 
+/** Security headers on every response (the UI's needs listed; nothing else may load or frame it). */
 const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': [
     "default-src 'self'",
@@ -128,9 +128,8 @@ export class HttpServer {
     }) as unknown as FastifyInstance;
     const app = this.app;
     installErrorHandling(app);
-    // Requests in flight, to name those a closing server has to cut (`close`).
-    // A response's 'close' comes when it has been sent or its connection has gone (an upgraded
-    // socket's too).
+    // Requests in flight, to name those a closing server has to cut (`close`); a response's
+    // 'close' comes once it has been sent or its connection has gone (an upgraded socket's too).
     app.addHook('onRequest', async (request, reply) => {
       this.#inFlight.add(request);
       reply.raw.once('close', () => this.#inFlight.delete(request));

@@ -5,7 +5,7 @@ import type { Logger } from '../logger';
 import { TypedEmitter } from '../util/TypedEmitter';
 import { MediaWorker } from './MediaWorker';
 import type { ThreadStats } from './protocol';
-import { threadLoadMeter, type ThreadLoad } from './threadLoad';
+import { threadLoadMeter } from './threadLoad';
 import { mediaWorkerEntry } from './workerEntry';
 
 export interface WorkerPoolEvents {
@@ -58,13 +58,12 @@ interface Slot {
   failed: boolean;
 }
 
-let mainLoad: (() => ThreadLoad) | null = null;
+const mainLoad = threadLoadMeter();
 
 /** Heap and event-loop load of the main thread (the load since the previous call). */
 export function mainThreadStats(): ThreadStats {
   const heap = getHeapStatistics();
   const memory = process.memoryUsage();
-  mainLoad ??= threadLoadMeter();
   return {
     name: 'main',
     threadId,

@@ -299,7 +299,17 @@ export class DeliveryHarness {
   /** Waits until the archive has this status (checks now, then on each archive event). */
   async archiveReaches(archiveId: string, status: string, timeoutMs = 60_000): Promise<void> {
     if (this.archives.get(archiveId)?.status === status) return;
-    await this.nextEvent((e) => e.archiveId === archiveId && e.type === `archive.${status}`, timeoutMs);
+    try {
+      await this.nextEvent((e) => e.archiveId === archiveId && e.type === `archive.${status}`, timeoutMs);
+    } catch (error) {
+      // Name where each delivery stands, so a timeout says which target held it up and why.
+      const deliveries = this.delivery
+        .list({ archiveId })
+        .map((d) => `${d.targetName} ${d.file}: ${d.status} ${JSON.stringify(d.lastError)}`);
+      throw new Error(
+        `archive ${archiveId} did not reach ${status}: ${(error as Error).message}\n${deliveries.join('\n')}`,
+      );
+    }
   }
 
   /** Closes the services, HTTP server and store, as the composition root does. Idempotent. */

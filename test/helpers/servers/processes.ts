@@ -1,5 +1,5 @@
 import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
 /** A free TCP port on 127.0.0.1 (bound and released at once). */
@@ -41,6 +41,35 @@ export async function waitForPort(
       throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms\n${output()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Whether process `pid` itself listens on 127.0.0.1:port (TCP): the listening socket's inode in
+ * /proc/net/tcp is one of the process's file descriptors. A port picked free can be taken by
+ * another process before the server binds it; `waitForPort` alone would then pass.
+ */
+export function ownsPort(pid: number, port: number): boolean {
+  const hex = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === hex && fields[3] === '0A') inodes.add(fields[9]!);
+  }
+  if (inodes.size === 0) return false;
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  return fds.some((fd) => {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      return inodes.has(/^socket:\[(\d+)\]$/.exec(target)?.[1] ?? '');
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Waits until nothing listens on the port any more. */

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../tmp';
-import { freePort, runAsync, ServerProcess, waitForPort, waitForPortClosed } from './processes';
+import { freePort, ownsPort, runAsync, ServerProcess, waitForPort, waitForPortClosed } from './processes';
 
 /** A running OpenStack Swift (one replica, one device) with its S3 layer `s3api` on 127.0.0.1. */
 export interface SwiftServer {
@@ -24,12 +24,27 @@ function section(name: string, lines: string[]): string {
   return [`[${name}]`, ...lines, ''].join('\n');
 }
 
+/** One of the ports picked free was taken by another process before Swift bound it. */
+class PortTaken extends Error {}
+
 /**
  * Starts Swift's account, container, object and proxy servers (Debian `swift-*` packages)
  * with throw-away rings and storage in a temp folder. tempauth's `test:tester`/`testing` is
- * the S3 access key and secret.
+ * the S3 access key and secret. Started again on other ports (three tries) when another
+ * process took one of them first: its object server then never ran, and every write answered
+ * 503 ("Please reduce your request rate").
  */
 export async function startSwift(): Promise<SwiftServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSwiftOnce();
+    } catch (error) {
+      if (!(error instanceof PortTaken) || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startSwiftOnce(): Promise<SwiftServer> {
   const dir = tempDir('spool-swift-');
   const etc = join(dir.path, 'etc');
   const devices = join(dir.path, 'node');
@@ -136,7 +151,13 @@ export async function startSwift(): Promise<SwiftServer> {
         waitForPort(ports[name], 60_000, `swift-${name}-server`, () => storage[i]!.output()),
       ),
     );
+    SERVERS.forEach((name, i) => {
+      if (!ownsPort(storage[i]!.pid, ports[name]))
+        throw new PortTaken(`port ${ports[name]} of swift-${name}-server is another process's`);
+    });
     await start();
+    if (!ownsPort((proxy as ServerProcess | null)?.pid ?? 0, ports.proxy))
+      throw new PortTaken(`port ${ports.proxy} of swift-proxy-server is another process's`);
   } catch (error) {
     await Promise.all([proxy, ...storage].map((p) => p?.stop()));
     dir.remove();
