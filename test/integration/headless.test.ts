@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -202,9 +203,9 @@ describe('headless command', () => {
       // Node's headers timeout (60 s); the studio ends it after its grace (2 s).
       const socket = connect(core.port, '127.0.0.1');
       socket.on('error', () => {});
-      await new Promise((resolve) => socket.once('connect', resolve));
+      await once(socket, 'connect', { signal: AbortSignal.timeout(5000) });
       socket.write('GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-      const closed = new Promise((resolve) => socket.once('close', resolve));
+      const closed = once(socket, 'close', { signal: AbortSignal.timeout(15_000) });
       const started = Date.now();
       const code = await core.stop();
       const elapsed = Date.now() - started;
