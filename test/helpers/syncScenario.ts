@@ -9,11 +9,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Manifest, ManifestFile } from '../../src/shared/archive';
-import { avOffsets } from './avsync';
+import { beepTimes } from './avsync';
 import { LibwebrtcPublisher, sentPairs, type PublisherReport, type SyncScenario } from './libwebrtcPublisher';
+import { flashTimes } from './media';
 import type { ArchiveApi, OperatorClient } from './studio';
 
 const run = promisify(execFile);
+/** Beep onsets are found in windows of this many samples (2.5 ms at 48 kHz). */
+const FINE_WINDOW = 120;
 
 export interface Pair {
   /** File time (s) where the pair was sent. */
@@ -23,26 +26,34 @@ export interface Pair {
   continuousMs: number | null;
 }
 
-export interface ScenarioResult {
+/** A scenario's file, recorded but not measured yet. */
+export interface RecordedScenario {
   path: string;
   file: ManifestFile;
   report: PublisherReport;
   /** Wall time (ms since epoch) of the file's time 0. */
   fileStartWall: number;
+}
+
+export interface ScenarioResult extends RecordedScenario {
   pairs: Pair[];
   packets: { audio: number[]; video: number[] };
   /** Flashes and beep onsets found (s, by container timestamps), for messages. */
   found: { flashes: number[]; beeps: number[] };
 }
 
-/** Records a scenario in a new room; the archive runs while the publisher sends. */
+/**
+ * Records a scenario in a new room; the archive runs while the publisher sends. Measuring (two
+ * decodes of the file) is left to `measureScenario`: run beside another scenario's publisher, it
+ * would take the CPU that publisher needs to send its flashes on time.
+ */
 export async function recordScenario(
   operator: OperatorClient,
   api: ArchiveApi,
   dataDir: string,
   scenario: Partial<SyncScenario>,
   name: string,
-): Promise<ScenarioResult> {
+): Promise<RecordedScenario> {
   const room = await operator.createRoom({ name });
   const token = await operator.createToken(room.id, { connectionData: name });
   const publisher = await LibwebrtcPublisher.start({
@@ -61,26 +72,33 @@ export async function recordScenario(
     ) as Manifest;
     const file = manifest.files[0]!;
     const path = join(dataDir, 'archives', archive.id, file.filename);
-    const fileStartWall = archive.createdAt + file.startTimeOffset;
-    const [byTimestamps, continuous, packets] = await Promise.all([
-      avOffsets(path, { fine: true }),
-      avOffsets(path, { fine: true, continuous: true }),
-      packetTimes(path),
-    ]);
-    const end = (file.stopTimeOffset - file.startTimeOffset) / 1000;
-    const pairs = sentPairs(report)
-      .map((wall) => (wall - fileStartWall) / 1000)
-      .filter((t) => t > 0.3 && t < end - 0.3)
-      .map((expected) => ({
-        expected,
-        offsetMs: near(byTimestamps, expected),
-        continuousMs: near(continuous, expected),
-      }));
-    const found = { flashes: byTimestamps.flashes, beeps: byTimestamps.beeps };
-    return { path, file, report, fileStartWall, pairs, packets, found };
+    return { path, file, report, fileStartWall: archive.createdAt + file.startTimeOffset };
   } finally {
     await publisher.close();
   }
+}
+
+/** Measures a recorded scenario: the offset of every pair sent, and the packet times. */
+export async function measureScenario(recorded: RecordedScenario): Promise<ScenarioResult> {
+  const { path, file, report, fileStartWall } = recorded;
+  // The pictures decode once: only the sound's timing differs between the two readings.
+  const [flashes, beeps, beepsContinuous, packets] = await Promise.all([
+    flashTimes(path),
+    beepTimes(path, -30, FINE_WINDOW),
+    beepTimes(path, -30, FINE_WINDOW, true),
+    packetTimes(path),
+  ]);
+  const end = (file.stopTimeOffset - file.startTimeOffset) / 1000;
+  const pairs = sentPairs(report)
+    .map((wall) => (wall - fileStartWall) / 1000)
+    .filter((t) => t > 0.3 && t < end - 0.3)
+    .map((expected) => ({
+      expected,
+      offsetMs: near({ flashes, beeps }, expected),
+      continuousMs: near({ flashes, beeps: beepsContinuous }, expected),
+    }));
+  const found = { flashes, beeps };
+  return { ...recorded, pairs, packets, found };
 }
 
 /** The offset of the flash found near `expected` (s), if that flash has a beep near it. */
@@ -117,12 +135,19 @@ export function nonIncreasing(times: number[]): number {
   return count;
 }
 
+/** The median (of an even count, the mean of the two middle values). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  return Number.isInteger(middle) ? (sorted[middle - 1]! + sorted[middle]!) / 2 : sorted[Math.floor(middle)]!;
+}
+
 /** Median, min and max of offsets. */
 export function summary(values: number[]): { median: number; min: number; max: number; n: number } | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   return {
-    median: sorted[Math.floor(sorted.length / 2)]!,
+    median: median(values),
     min: sorted[0]!,
     max: sorted[sorted.length - 1]!,
     n: sorted.length,
