@@ -98,6 +98,20 @@ describe('video after lost packets', () => {
     assert.equal(h.pipeline.stats.lostPackets, 1);
   });
 
+  it('a track joined in the middle of an H.264 keyframe: its tail is not written as a keyframe', () => {
+    const h = h264Pipeline();
+    // The recorder subscribed while the sender was halfway through a keyframe: the first packets
+    // seen are its last fragments (their FU headers still say IDR).
+    h.send(keyframe(), [0, 1]);
+    h.send([slice()]);
+    h.send(keyframe());
+    h.send([slice()]);
+    h.pipeline.close();
+    assert.deepEqual(h.kinds(), ['key', 'delta'], 'the tail and the slice after it are not written');
+    assert.equal(h.pipeline.stats.framesDropped.broken, 2, JSON.stringify(h.pipeline.stats.framesDropped));
+    assert.equal(h.pipeline.stats.lostPackets, 0);
+  });
+
   it("tells a picture's first packet from the rest, per codec", () => {
     const b = (...bytes: number[]) => Buffer.from(bytes);
     assert.equal(startsPicture('VP8', b(0x10, 0x00)), true, 'VP8 S=1, partition 0');

@@ -100,6 +100,12 @@ interface OpenFile {
   tracks: Map<MediaKind, number>;
   /** Tracks dropping frames for backpressure until their next keyframe. */
   dropping: Set<MediaKind>;
+  /**
+   * The video track waits for a keyframe: at the file's start, and after a video frame was not
+   * written (late). Frames that depend on one not in the file are not written either (a decoder
+   * refuses them), and counted as broken.
+   */
+  needsKeyframe: boolean;
   /** Counters when the file opened: its report is the difference at close. */
   opened: Map<MediaKind, { drops: TrackStats['framesDropped']; inserted: number; removed: number }>;
 }
@@ -128,6 +134,8 @@ export class StreamRecorder {
   readonly #keyframeSizes = new WeakMap<ReceivedFrame, VideoConfig>();
   #videoCodec: VideoCodec | null = null;
   #firstFrameAt: number | null = null;
+  /** A video keyframe is in the queue (timed): a file with video starts no later than it. */
+  #keyframeQueued = false;
   #timer: NodeJS.Timeout;
   #keyframeTimer: NodeJS.Timeout;
   /** Times frames (docs/recording-timing.md); audio is then placed on a continuous timeline. */
@@ -286,6 +294,7 @@ export class StreamRecorder {
       const size = this.#keyframeSizes.get(frame);
       if (size !== undefined) this.#noteSize(size, timeMs);
       this.#videoQueuedUntil = Math.max(this.#videoQueuedUntil, timeMs);
+      if (frame.keyframe) this.#keyframeQueued = true;
       this.#enqueue({ kind, timeMs, data: frame.data, keyframe: frame.keyframe });
       return;
     }
@@ -405,7 +414,10 @@ export class StreamRecorder {
   #readyToStart(): boolean {
     const videoExpected = this.#pipelines.has('video');
     if (!videoExpected) return true;
-    if (this.#videoConfig !== null) return true;
+    // Known as the keyframe arrives, but the keyframe is queued once the stream clock has timed it
+    // (a track's first frames wait to choose its anchor): a file opened before then would start
+    // after it, its video with frames that depend on it.
+    if (this.#videoConfig !== null && this.#keyframeQueued) return true;
     return this.#firstFrameAt !== null && Date.now() - this.#firstFrameAt > VIDEO_WAIT_MS;
   }
 
@@ -498,6 +510,7 @@ export class StreamRecorder {
       info,
       tracks: kinds,
       dropping: new Set(),
+      needsKeyframe: kinds.has('video'),
       opened: new Map(
         [...kinds.keys()].map((k) => [
           k,
@@ -515,6 +528,7 @@ export class StreamRecorder {
     // Written past its time (it came later than the interleaving waits): dropped, never re-timed.
     if (frame.timeMs < this.#writtenUntil) {
       countDrop(this.#statsOf(frame.kind), 'late');
+      if (frame.kind === 'video') for (const file of [this.#main, this.#split]) this.#awaitKeyframe(file);
       return;
     }
     this.#writtenUntil = frame.timeMs;
@@ -545,16 +559,32 @@ export class StreamRecorder {
         continue;
       }
       file.dropping.delete(frame.kind);
+      const counts = file === this.#main || this.#main === null;
+      if (frame.kind === 'video' && file.needsKeyframe) {
+        if (!frame.keyframe) {
+          if (counts) countDrop(this.#statsOf('video'), 'broken');
+          continue;
+        }
+        file.needsKeyframe = false;
+      }
       // Each track's times strictly increase on the file's millisecond timeline.
       const time = Math.round(frame.timeMs - file.startTime);
       if (time <= (file.lastByKind.get(frame.kind) ?? -Infinity)) {
-        if (file === this.#main || this.#main === null) countDrop(this.#statsOf(frame.kind), 'late');
+        if (counts) countDrop(this.#statsOf(frame.kind), 'late');
+        if (frame.kind === 'video') this.#awaitKeyframe(file);
         continue;
       }
       file.lastTime = frame.timeMs;
       file.lastByKind.set(frame.kind, time);
       file.writer.write(track, time, frame.data, frame.keyframe);
     }
+  }
+
+  /** A video frame was not written to a file: its next frames wait for a keyframe (asked for). */
+  #awaitKeyframe(file: OpenFile | null): void {
+    if (file === null || !file.tracks.has('video') || file.needsKeyframe) return;
+    file.needsKeyframe = true;
+    this.#options.stream.requestKeyframe();
   }
 
   async #close(file: OpenFile): Promise<void> {

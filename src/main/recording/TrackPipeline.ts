@@ -79,9 +79,11 @@ export class TrackPipeline {
   /**
    * Video packets were given up on and no packet came since: the next one, if it is in the
    * middle of a new picture, means that picture lost its first packets (a keyframe's parameter
-   * sets and the start of its IDR, say), so it is broken too.
+   * sets and the start of its IDR, say), so it is broken too. So is the first picture when the
+   * track was joined in the middle of it: the packets before the first one seen count as lost (an
+   * H.264 keyframe's tail still says IDR, and a decoder refuses it and what follows it).
    */
-  #lostBefore = false;
+  #lostBefore = true;
   #closed = false;
 
   constructor(options: TrackPipelineOptions) {
