@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { StudioError } from '../../src/shared/errors';
 import { createLogger } from '../../src/main/logger';
 import type { MediaWorker } from '../../src/main/workers/MediaWorker';
 import { WorkerPool, type WorkerPoolEvents, type WorkerPoolOptions } from '../../src/main/workers/WorkerPool';
 import { threadLoadMeter } from '../../src/main/workers/threadLoad';
+import { mediaWorkerEntry } from '../../src/main/workers/workerEntry';
+import { tempDir } from '../helpers/tmp';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -78,6 +83,34 @@ describe('media worker pool (real worker threads)', () => {
         .sort(),
       [...started].sort(),
     );
+  });
+
+  it('leaves no thread after a start that failed, and starts on the next call', async () => {
+    const dir = tempDir();
+    // A worker entry that fails as it loads (as a thread that cannot get its memory would), then
+    // the real one.
+    const entry = join(dir.path, 'entry.mjs');
+    writeFileSync(entry, "throw new Error('no memory for the media worker');\n");
+    const flaky = make({ entry: pathToFileURL(entry) });
+    try {
+      const started: number[] = [];
+      flaky.on('workerStarted', (worker) => started.push(worker.index));
+      await assert.rejects(flaky.start(), /failed to start: .*no memory for the media worker/);
+      assert.equal(flaky.started, false);
+      assert.deepEqual(flaky.workers(), []);
+      assert.throws(() => flaky.pick(), /no media worker is running/);
+      writeFileSync(entry, `import ${JSON.stringify(mediaWorkerEntry().href)};\n`);
+      await within(flaky.start(), 20_000, 'the second start');
+      assert.deepEqual(
+        flaky.workers().map((w) => w.index),
+        [0, 1],
+      );
+      assert.deepEqual(started.sort(), [0, 1]);
+      await flaky.worker(1)!.request('ping', {});
+    } finally {
+      await flaky.close();
+      dir.remove();
+    }
   });
 
   it('reports the heap and event-loop load of the main thread and of every worker', async () => {

@@ -134,20 +134,38 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 
   /**
    * Starts every worker; rejects (and stops the others) if one cannot start. Later calls wait for
-   * the same start, so the studio can start its workers when media first needs them.
+   * the same start, so the studio can start its workers when media first needs them. A start that
+   * failed leaves no thread running and the next call tries again (a passing shortage of memory
+   * or threads must not keep the studio's media plane down until it restarts).
    */
   start(): Promise<void> {
-    this.#starting ??= Promise.all(this.#slots.map((slot) => this.#startSlot(slot))).then(
-      () => {},
-      async (error: unknown) => {
-        await this.close();
-        throw error;
-      },
-    );
+    if (this.#closed) return Promise.reject(new StudioError('Unavailable', 'the media workers are closed'));
+    this.#starting ??= this.#startAll();
     return this.#starting;
   }
 
-  /** Whether `start` was called (the workers may still be starting). */
+  async #startAll(): Promise<void> {
+    // Every slot settles before a failure is handled: a worker still starting would otherwise
+    // come up after the others were stopped.
+    const results = await Promise.allSettled(this.#slots.map((slot) => this.#startSlot(slot)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed === undefined) return;
+    for (const slot of this.#slots) {
+      if (slot.timer !== null) clearTimeout(slot.timer);
+      slot.timer = null;
+    }
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        const worker = slot.worker;
+        slot.worker = null;
+        await worker?.close(this.#options.closeTimeoutMs);
+      }),
+    );
+    this.#starting = null;
+    throw failed.reason;
+  }
+
+  /** Whether the workers are started or starting (false again after a start that failed). */
   get started(): boolean {
     return this.#starting !== null;
   }
