@@ -29,7 +29,7 @@ async function publish(operator: OperatorClient, roomId: string, clip: string): 
   return publisher;
 }
 
-describe('ordered stop', () => {
+describe('ordered stop', { concurrency: 2 }, () => {
   let dir: ReturnType<typeof tempDir>;
   let core: HeadlessCore;
   let operator: OperatorClient;
