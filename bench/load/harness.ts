@@ -143,7 +143,8 @@ export async function startStudio(options: {
   const nodeArgs = ['--import', join(ROOT, 'bench/load/probe.ts')];
   if (options.cpuProfDir !== undefined) {
     mkdirSync(options.cpuProfDir, { recursive: true });
-    nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir);
+    // Sampled every 200 µs: a task of a few ms (what a packet waits behind) spans enough samples.
+    nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-interval', '200');
   }
   const core = await startHeadless({
     dataDir: options.dataDir,
