@@ -82,7 +82,10 @@ export interface ArchiveJson {
 export interface FramesDropped {
   /** Arrived after the file had been written past its time. */
   late: number;
-  /** Incomplete or undecodable (lost packets), or depending on a frame not written, until the next keyframe. */
+  /**
+   * Incomplete or undecodable (lost packets), or depending on a frame not written, until the next
+   * keyframe.
+   */
   broken: number;
   /** The writer could not keep up. */
   backpressure: number;
