@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 import { flashTimes } from './media';
 
 const run = promisify(execFile);
+/** `fine` finds beep onsets in windows of this many samples (2.5 ms at 48 kHz) instead of 480. */
+export const FINE_WINDOW_SAMPLES = 120;
 
 /**
  * Onset times (s) of beeps: 10 ms windows whose RMS rises above `thresholdDb` after quiet. Unlike
@@ -65,7 +67,7 @@ export async function avOffsets(
 ): Promise<{ flashes: number[]; beeps: number[]; offsetsMs: number[] }> {
   const [flashes, beeps] = await Promise.all([
     flashTimes(file),
-    beepTimes(file, -30, options.fine ? 120 : 480, options.continuous),
+    beepTimes(file, -30, options.fine ? FINE_WINDOW_SAMPLES : 480, options.continuous),
   ]);
   const offsetsMs = flashes
     .map((f) => {

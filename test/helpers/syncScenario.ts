@@ -9,14 +9,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Manifest, ManifestFile } from '../../src/shared/archive';
-import { beepTimes } from './avsync';
+import { beepTimes, FINE_WINDOW_SAMPLES } from './avsync';
 import { LibwebrtcPublisher, sentPairs, type PublisherReport, type SyncScenario } from './libwebrtcPublisher';
 import { flashTimes } from './media';
 import type { ArchiveApi, OperatorClient } from './studio';
 
 const run = promisify(execFile);
-/** Beep onsets are found in windows of this many samples (2.5 ms at 48 kHz). */
-const FINE_WINDOW = 120;
 
 export interface Pair {
   /** File time (s) where the pair was sent. */
@@ -43,8 +41,8 @@ export interface ScenarioResult extends RecordedScenario {
 }
 
 /**
- * Records a scenario in a new room; the archive runs while the publisher sends. Measuring (two
- * decodes of the file) is left to `measureScenario`: run beside another scenario's publisher, it
+ * Records a scenario in a new room; the archive runs while the publisher sends. Measuring (decoding
+ * the file) is left to `measureScenario`: run beside another scenario's publisher, it
  * would take the CPU that publisher needs to send its flashes on time.
  */
 export async function recordScenario(
@@ -84,8 +82,8 @@ export async function measureScenario(recorded: RecordedScenario): Promise<Scena
   // The pictures decode once: only the sound's timing differs between the two readings.
   const [flashes, beeps, beepsContinuous, packets] = await Promise.all([
     flashTimes(path),
-    beepTimes(path, -30, FINE_WINDOW),
-    beepTimes(path, -30, FINE_WINDOW, true),
+    beepTimes(path, -30, FINE_WINDOW_SAMPLES),
+    beepTimes(path, -30, FINE_WINDOW_SAMPLES, true),
     packetTimes(path),
   ]);
   const end = (file.stopTimeOffset - file.startTimeOffset) / 1000;
