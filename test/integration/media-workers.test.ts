@@ -292,11 +292,13 @@ describe('a media worker that dies while recording', () => {
 });
 
 describe('streams across media workers', () => {
-  // Each connection on the least-loaded worker: publisher and subscriber on different ones.
+  // Each connection on the least-loaded worker: publisher and subscriber on different ones. The
+  // fault ends a worker 3 s after its first recorder starts (only the second test records).
   const ctx = useCore({
     SPOOL_MEDIA_WORKERS: '2',
     SPOOL_MEDIA_WORKER_PLACEMENT: 'spread',
     SPOOL_SESSION_GRACE_SEC: '1',
+    SPOOL_FAULT: 'media.workerDiesWhileRecording',
   });
   const clip = makeClip({ durationSec: 10 });
 
@@ -322,6 +324,81 @@ describe('streams across media workers', () => {
       10_000,
       'both workers to drop the stream and the import',
     );
+  });
+
+  it('ends the import when the publisher’s worker dies; the subscriber gets the publisher’s next stream', async () => {
+    const threadsNow = () => threadsOf(ctx);
+    const room = await ctx.operator.createRoom();
+    const api = new ArchiveApi(ctx.core.url);
+    const { publisher, subscriber, stream } = await publishAndSubscribe(ctx, room.id, clip, 'across workers');
+    let second: SyntheticPublisher | null = null;
+    try {
+      const hostOf = async (what: 'whip' | 'peers') =>
+        (await threadsNow()).find((t) => (t.hosts?.[what] ?? 0) > 0);
+      const publisherThread = (await hostOf('whip'))!;
+      const subscriberThread = (await hostOf('peers'))!;
+      assert.notEqual(publisherThread.name, subscriberThread.name, 'publisher and subscriber on two workers');
+      // The recorder runs where the stream is received: the fault ends the publisher's worker.
+      const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+      await waitFor(
+        async () =>
+          (await threadsNow()).some(
+            (t) => t.name === publisherThread.name && t.threadId !== publisherThread.threadId,
+          ),
+        20_000,
+        'the publisher’s worker to die and restart',
+      );
+      // The other worker drops its stand-in of the stream; the subscriber's peer stays.
+      await waitFor(
+        async () => {
+          const other = (await threadsNow()).find((t) => t.name === subscriberThread.name);
+          return (
+            other?.threadId === subscriberThread.threadId &&
+            other.hosts?.streams === 0 &&
+            other.hosts.peers === 1
+          );
+        },
+        10_000,
+        'the subscriber’s worker to end the imported stream and keep the subscriber',
+      );
+      await publisher.close();
+      // The encoder POSTs again; the subscriber receives the new stream, across workers again.
+      const token = await ctx.operator.createToken(room.id);
+      second = await SyntheticPublisher.start({
+        whipUrl: token.whipUrl,
+        token: token.token,
+        clip,
+        loop: true,
+      });
+      const next = await waitFor(
+        async () => (await ctx.operator.room(room.id)).session?.streams.find((s) => s.id !== stream.id),
+        15_000,
+        'the publisher’s next stream',
+      );
+      const received = { audio: 0, video: 0 };
+      subscriber.onPacket = (connectionId, kind) => {
+        if (connectionId === next.connectionId) received[kind]++;
+      };
+      await waitFor(
+        () => received.audio > 50 && received.video > 50,
+        20_000,
+        'the next stream’s audio and video',
+      );
+      const hosts = (await threadsNow()).filter((t) => t.hosts !== undefined).map((t) => t.hosts!);
+      assert.deepEqual(hosts.map((h) => [h.whip, h.peers, h.streams]).sort(), [
+        [0, 1, 1],
+        [1, 0, 1],
+      ]);
+      await api.stop(archive.id);
+      await api.waitStatus(archive.id, 'available', 20_000);
+      // Both streams' files play to the manifest's durations (the first one repaired).
+      const manifest = await checkManifestFiles(ctx.dir, archive.id, 0.5);
+      assert.deepEqual(manifest.files.map((f) => f.streamId).sort(), [next.id, stream.id].sort());
+    } finally {
+      await subscriber.close();
+      await publisher.close();
+      await second?.stop();
+    }
   });
 });
 
