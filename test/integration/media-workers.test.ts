@@ -402,6 +402,36 @@ describe('streams across media workers', () => {
   });
 });
 
+describe('a room that outgrows its media worker (spill)', () => {
+  // Room placement, but a worker with one connection is full: the room's next one spills.
+  const ctx = useCore({
+    SPOOL_MEDIA_WORKERS: '2',
+    SPOOL_MEDIA_WORKER_SPILL_PEERS: '1',
+    SPOOL_SESSION_GRACE_SEC: '1',
+  });
+
+  it('places the room’s next connection on the other worker and forwards to it over the route', async () => {
+    const room = await ctx.operator.createRoom();
+    const clip = makeClip({ durationSec: 10 });
+    const { publisher, subscriber } = await publishAndSubscribe(
+      ctx,
+      room.id,
+      clip,
+      'spilled to the other worker',
+    );
+    try {
+      const hosts = (await threadsOf(ctx)).filter((t) => t.hosts !== undefined).map((t) => t.hosts!);
+      assert.deepEqual(hosts.map((h) => [h.whip, h.peers, h.streams]).sort(), [
+        [0, 1, 1],
+        [1, 0, 1],
+      ]);
+    } finally {
+      await subscriber.close();
+      await publisher.stop();
+    }
+  });
+});
+
 describe('the media plane on the main thread (mediaWorkers: 0)', () => {
   const ctx = useCore({ SPOOL_MEDIA_WORKERS: '0', SPOOL_SESSION_GRACE_SEC: '1' });
 

@@ -93,6 +93,21 @@ describe('config', () => {
     refused(() => load({}, { mediaWorkers: 65 }), 'mediaWorkers', /must be auto or between 0 and 64/);
   });
 
+  it('spills a room from a worker with 50 connections by default; 0 counts only the busy share', () => {
+    assert.equal(load().settings.mediaWorkerSpillPeers, 50);
+    assert.equal(load({ SPOOL_MEDIA_WORKER_SPILL_PEERS: '0' }).settings.mediaWorkerSpillPeers, 0);
+    refused(
+      () => load({ SPOOL_MEDIA_WORKER_SPILL_PEERS: '-1' }),
+      'mediaWorkerSpillPeers',
+      /mediaWorkerSpillPeers \(from SPOOL_MEDIA_WORKER_SPILL_PEERS\) must be 0 or more/,
+    );
+    refused(
+      () => load({}, { mediaWorkerSpillPeers: 'lots' }),
+      'mediaWorkerSpillPeers',
+      /must be a number of connections/,
+    );
+  });
+
   it('refuses a bind address with spaces', () => {
     refused(() => load({ SPOOL_BIND_ADDRESS: 'not an ip' }), 'bindAddress', /IP address or host name/);
   });

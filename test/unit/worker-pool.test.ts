@@ -60,9 +60,21 @@ describe('media worker pool (real worker threads)', () => {
     assert.equal(workers.length, 2);
     assert.notEqual(workers[0]!.threadId, workers[1]!.threadId);
     for (const worker of workers) {
-      const { at } = await worker.request('ping', {});
+      const { at, busy } = await worker.request('ping', {});
       assert.ok(Math.abs(Date.now() - at) < 10_000);
+      assert.ok(busy >= 0 && busy <= 1, `busy ${busy}`);
     }
+  });
+
+  it("keeps each worker's busy share from its heartbeats (room placement spills on it)", async () => {
+    await pool.start();
+    const [worker] = pool.workers();
+    // The heartbeat (200 ms here) carries the share; an idle worker's is small but measured.
+    const deadline = Date.now() + 5000;
+    while (worker!.busy === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    const busy = worker!.busy;
+    assert.ok(busy > 0 && busy < 0.5, `idle worker busy ${busy} (0: no heartbeat carried it within 5 s)`);
   });
 
   it('starts no thread until asked, and starts once however often it is asked', async () => {

@@ -193,6 +193,16 @@ export const settingsSchema = z.strictObject({
    * connection on the least-loaded worker (streams then cross workers: tests and benches).
    */
   mediaWorkerPlacement: z.enum(['room', 'spread'], { error: 'must be room or spread' }).default('room'),
+  /**
+   * With `room` placement, a room's worker hosting this many connections (of all rooms), or busy
+   * 70 % of the time, is full: the room's new connections go to a less-loaded worker (spill).
+   * 0: only the busy share counts.
+   */
+  mediaWorkerSpillPeers: z.coerce
+    .number({ error: 'must be a number of connections' })
+    .int('must be a whole number')
+    .min(0, 'must be 0 or more')
+    .default(50),
   /** Logging level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -15,6 +15,34 @@ export interface HostedStream {
 export const WORKER_DIED = 'media worker died';
 
 /**
+ * A worker busier than this share of the time (between two heartbeats) is full: its room's new
+ * connections go to another worker. Above it, packets begin to wait for the thread.
+ */
+export const SPILL_BUSY = 0.7;
+
+/** What room placement reads of a worker. */
+export interface PlacedWorker {
+  /** Connections it hosts (peers and WHIP sessions). */
+  load: number;
+  /** Share of time busy, 0–1 (`MediaWorker.busy`). */
+  busy: number;
+}
+
+/**
+ * Where a room's next connection goes: its home worker, unless that one is full (`spillPeers`
+ * connections or more — 0: no limit — or busier than `SPILL_BUSY`); then the least-loaded other
+ * worker that is not full (ties: the first). When every worker is full it stays home: spilling
+ * then would only add a route between two full threads.
+ */
+export function placeInRoom<W extends PlacedWorker>(home: W, workers: readonly W[], spillPeers: number): W {
+  const full = (w: W) => (spillPeers > 0 && w.load >= spillPeers) || w.busy >= SPILL_BUSY;
+  if (!full(home)) return home;
+  let best: W | null = null;
+  for (const w of workers) if (w !== home && !full(w) && (best === null || w.load < best.load)) best = w;
+  return best ?? home;
+}
+
+/**
  * The rooms' side of the media workers (docs/threads.md): which worker hosts each live room
  * (room affinity), the handles of what the workers host — peers, streams, WHIP sessions — and
  * the routing of the workers' events to them. When a worker dies every handle on it closes.
@@ -32,11 +60,14 @@ export class RemoteMedia {
 
   /** `room`: a room's peers share one worker; `spread`: each peer on the least-loaded worker. */
   readonly #placement: 'room' | 'spread';
+  /** A room's worker with this many connections is full (0: no limit); see `placeInRoom`. */
+  readonly #spillPeers: number;
 
-  constructor(pool: WorkerPool, logger: Logger, placement: 'room' | 'spread' = 'room') {
+  constructor(pool: WorkerPool, logger: Logger, placement: 'room' | 'spread' = 'room', spillPeers = 0) {
     this.#pool = pool;
     this.#logger = logger;
     this.#placement = placement;
+    this.#spillPeers = spillPeers;
     for (const worker of pool.workers()) this.#attach(worker);
     pool.on('workerStarted', (worker) => this.#attach(worker));
   }
@@ -73,14 +104,23 @@ export class RemoteMedia {
     }
   }
 
-  /** The worker hosting a room's media (placed on the least-loaded one at its first use). */
+  /**
+   * The worker for a room's next connection: the room's own (placed on the least-loaded one at its
+   * first use), or another one when the room's is full (spill, `placeInRoom`).
+   */
   workerFor(roomId: string): MediaWorker {
     if (this.#placement === 'spread') return this.#pool.pick();
-    let worker = this.#rooms.get(roomId);
-    if (worker === undefined || worker.closed) {
-      worker = this.#pool.pick();
-      this.#rooms.set(roomId, worker);
+    let home = this.#rooms.get(roomId);
+    if (home === undefined || home.closed) {
+      home = this.#pool.pick();
+      this.#rooms.set(roomId, home);
     }
+    const worker = placeInRoom(home, this.#pool.workers(), this.#spillPeers);
+    if (worker !== home)
+      this.#logger.debug(
+        { roomId, from: home.index, to: worker.index, load: home.load, busy: home.busy },
+        'room spills to another media worker',
+      );
     return worker;
   }
 

@@ -140,6 +140,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
           options.media,
           options.logger.child({ part: 'media' }),
           options.settings.mediaWorkerPlacement,
+          options.settings.mediaWorkerSpillPeers,
         )
       : null;
     this.#local = options.local ?? null;

@@ -79,6 +79,8 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> {
   #closing = false;
   /** Work placed on this worker (peers, recorded streams…): the pool picks the lowest. */
   load = 0;
+  /** The share of time (0–1) the worker was busy between its last two heartbeats. */
+  busy = 0;
 
   private constructor(options: MediaWorkerOptions) {
     super();
@@ -207,7 +209,10 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> {
     }
     this.#missed++;
     this.request('ping', {}, { timeoutMs: this.#options.heartbeatMs * this.#options.missedPings }).then(
-      () => (this.#missed = 0),
+      ({ busy }) => {
+        this.#missed = 0;
+        this.busy = busy;
+      },
       () => {},
     );
   }

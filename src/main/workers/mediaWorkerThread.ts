@@ -1,4 +1,5 @@
 // Entry of a media worker thread (docs/threads.md). Started by WorkerPool, never imported.
+import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { StudioError } from '../../shared/errors';
@@ -44,6 +45,8 @@ if (process.env.SPOOL_FAULT === 'media.workerDiesWhileRecording' && data.restart
 }
 
 const load = threadLoadMeter();
+/** Busy share between heartbeats (its own reading: `stats` keeps the one `load` makes). */
+let sincePing = performance.eventLoopUtilization();
 
 const faultsOnly = (): void => {
   if (!data.allowFaults)
@@ -52,7 +55,11 @@ const faultsOnly = (): void => {
 
 const handlers: Handlers = {
   ...media.handlers(),
-  ping: () => ({ at: Date.now() }),
+  ping: () => {
+    const busy = performance.eventLoopUtilization(sincePing).utilization;
+    sincePing = performance.eventLoopUtilization();
+    return { at: Date.now(), busy };
+  },
   stats: () => {
     const heap = getHeapStatistics();
     const memory = process.memoryUsage();

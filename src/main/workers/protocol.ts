@@ -69,8 +69,11 @@ export interface RecorderProgress {
 
 /** Requests the main thread sends to a media worker: method → params and result. */
 export interface WorkerMethods {
-  /** Liveness (the pool's heartbeat). */
-  ping: { params: Record<string, never>; result: { at: number } };
+  /**
+   * Liveness (the pool's heartbeat), with the share of time (0–1) the worker's event loop was busy
+   * since the previous ping: room placement spills from a busy worker (`RemoteMedia`).
+   */
+  ping: { params: Record<string, never>; result: { at: number; busy: number } };
   /** Heap and event-loop figures of the worker's isolate. */
   stats: { params: Record<string, never>; result: Omit<ThreadStats, 'name'> };
   /** Closes everything the worker hosts; the pool then terminates it. */
