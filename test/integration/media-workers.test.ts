@@ -402,6 +402,67 @@ describe('streams across media workers', () => {
   });
 });
 
+describe('a subscriber’s media worker that dies in a room across workers', () => {
+  // The subscriber's worker dies 3 s after it imports the publisher's stream.
+  const ctx = useCore({
+    SPOOL_MEDIA_WORKERS: '2',
+    SPOOL_MEDIA_WORKER_PLACEMENT: 'spread',
+    SPOOL_SESSION_GRACE_SEC: '1',
+    SPOOL_FAULT: 'media.workerDiesWhileImporting',
+  });
+
+  it('the publisher’s worker drops what it sent there; a subscriber on the restarted worker receives the stream', async () => {
+    const threadsNow = () => threadsOf(ctx);
+    const room = await ctx.operator.createRoom();
+    const clip = makeClip({ durationSec: 10 });
+    const { publisher, subscriber, stream } = await publishAndSubscribe(ctx, room.id, clip, 'across workers');
+    let next: NodeSubscriber | null = null;
+    try {
+      const threads = await threadsNow();
+      const publisherThread = threads.find((t) => (t.hosts?.whip ?? 0) > 0)!;
+      const subscriberThread = threads.find((t) => (t.hosts?.peers ?? 0) > 0)!;
+      assert.notEqual(publisherThread.name, subscriberThread.name, 'publisher and subscriber on two workers');
+      await waitFor(
+        async () =>
+          (await threadsNow()).some(
+            (t) => t.name === subscriberThread.name && t.threadId !== subscriberThread.threadId,
+          ),
+        20_000,
+        'the subscriber’s worker to die and restart',
+      );
+      const publisherNow = (await threadsNow()).find((t) => t.name === publisherThread.name)!;
+      assert.equal(publisherNow.threadId, publisherThread.threadId, 'the publisher’s worker lives on');
+      assert.equal(
+        (await ctx.operator.room(room.id)).session?.streams.some((s) => s.id === stream.id),
+        true,
+        'the publisher’s stream lives on',
+      );
+      // A subscriber joining now goes to the restarted worker (the least loaded): the publisher's
+      // worker must export the stream to it again over the new route.
+      const token = await ctx.operator.createToken(room.id, { role: 'subscriber' });
+      next = await NodeSubscriber.join(ctx.core.url, token.token);
+      const received = { audio: 0, video: 0 };
+      next.onPacket = (connectionId, kind) => {
+        if (connectionId === stream.connectionId) received[kind]++;
+      };
+      await waitFor(
+        () => received.audio > 50 && received.video > 50,
+        20_000,
+        'audio and video on the restarted worker',
+      );
+      const hosts = (await threadsNow()).filter((t) => t.hosts !== undefined).map((t) => t.hosts!);
+      assert.deepEqual(hosts.map((h) => [h.whip, h.peers, h.streams]).sort(), [
+        [0, 1, 1],
+        [1, 0, 1],
+      ]);
+    } finally {
+      await next?.close();
+      await subscriber.close();
+      await publisher.stop();
+    }
+  });
+});
+
 describe('a room that outgrows its media worker (spill)', () => {
   // Room placement, but a worker with one connection is full: the room's next one spills.
   const ctx = useCore({

@@ -19,6 +19,11 @@ export const FAULT_POINTS = [
    * after it started its first recorder: the worker dies, the process stays (docs/threads.md).
    */
   'media.workerDiesWhileRecording',
+  /**
+   * The same, 3 s after it made its first stand-in of another worker's stream (a subscriber's
+   * worker in a room across workers): the exporting worker must drop what it sent there.
+   */
+  'media.workerDiesWhileImporting',
 ] as const;
 
 export type FaultPoint = (typeof FAULT_POINTS)[number];

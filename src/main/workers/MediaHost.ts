@@ -91,6 +91,8 @@ export class MediaHost {
 
   /** Called when a recorder starts (the `media.workerDiesWhileRecording` fault hooks here). */
   onRecorderStarted: (() => void) | null = null;
+  /** Called when another worker's stream is imported (the `media.workerDiesWhileImporting` fault). */
+  onImported: (() => void) | null = null;
 
   /** How recorders open their files (a throttled sink in tests of a slow disk); the file sink by default. */
   readonly #openSink: OpenSink | undefined;
@@ -386,6 +388,7 @@ export class MediaHost {
       port.postMessage({ t: 'unsub', streamId: init.id } satisfies RouteMessage);
     });
     port.postMessage({ t: 'sub', streamId: init.id } satisfies RouteMessage);
+    this.onImported?.();
     return stream;
   }
 

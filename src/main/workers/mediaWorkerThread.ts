@@ -35,11 +35,17 @@ const media = new MediaHost(
   slowDisk > 0 ? throttledSink(slowDisk) : undefined,
 );
 
-if (process.env.SPOOL_FAULT === 'media.workerDiesWhileRecording' && data.restarts === 0) {
-  media.onRecorderStarted = () => {
-    media.onRecorderStarted = null;
+// Fault points (util/fault.ts): the first worker of an index dies 3 s after the hooked step.
+const fault = process.env.SPOOL_FAULT;
+if (
+  data.restarts === 0 &&
+  (fault === 'media.workerDiesWhileRecording' || fault === 'media.workerDiesWhileImporting')
+) {
+  const hook = fault === 'media.workerDiesWhileRecording' ? 'onRecorderStarted' : 'onImported';
+  media[hook] = () => {
+    media[hook] = null;
     setTimeout(() => {
-      throw new Error('fault injection: media.workerDiesWhileRecording');
+      throw new Error(`fault injection: ${fault}`);
     }, 3000);
   };
 }
