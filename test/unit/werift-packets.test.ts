@@ -5,6 +5,8 @@ import {
   dePacketizeRtpPackets,
   ProtectionProfileAeadAes128Gcm,
   ProtectionProfileAes128CmHmacSha1_80,
+  RTCRtpCodecParameters,
+  RTCRtpReceiver,
   RtpHeader,
   RtpPacket,
   SrtpAuthenticationError,
@@ -25,6 +27,36 @@ const originals = {
   gcm: { decrypt: cipherPrototype('gcm').decryptRtp, profile: ProtectionProfileAeadAes128Gcm },
 };
 const originalParse = weriftOriginals.parseRtpHeader;
+const receiverGetters = Object.fromEntries(
+  (['nackEnabled', 'twccEnabled', 'pliEnabled'] as const).map((name) => [
+    name,
+    Object.getOwnPropertyDescriptor(RTCRtpReceiver.prototype, name)!.get!,
+  ]),
+) as Record<'nackEnabled' | 'twccEnabled' | 'pliEnabled', () => unknown>;
+
+/** A receiver of werift's with its codecs negotiated (what `prepareReceive` takes). */
+function receiverWith(feedback: string[][]): RTCRtpReceiver & {
+  prepareReceive(params: unknown): void;
+  resyncCodecs(params: unknown, ssrc?: number): void;
+  runRtcp(): Promise<void>;
+  rtcpRunning: boolean;
+} {
+  const receiver = new RTCRtpReceiver({} as never, 'video', 1234) as ReturnType<typeof receiverWith>;
+  receiver.prepareReceive({ codecs: codecsWith(feedback), encodings: [] });
+  return receiver;
+}
+
+function codecsWith(feedback: string[][]): RTCRtpCodecParameters[] {
+  return feedback.map(
+    (types, i) =>
+      new RTCRtpCodecParameters({
+        mimeType: i === 0 ? 'video/VP8' : 'video/rtx',
+        clockRate: 90_000,
+        payloadType: 96 + i,
+        rtcpFeedback: types.map((type) => ({ type })),
+      }),
+  );
+}
 
 /** What a session's cipher does with RTP. */
 interface Cipher {
@@ -236,6 +268,82 @@ function vp8Payload(
   }
   return Buffer.concat([Buffer.from(bytes), body]);
 }
+
+describe('werift receiver shortcuts', () => {
+  installPacketPath();
+  const answers = (receiver: RTCRtpReceiver) =>
+    (['nackEnabled', 'twccEnabled', 'pliEnabled'] as const).map((name) => [
+      (receiver as unknown as Record<string, unknown>)[name],
+      receiverGetters[name].call(receiver),
+    ]);
+
+  it('answers NACK, transport-cc and PLI as werift does, again after the codecs change', () => {
+    const receiver = receiverWith([['nack', 'transport-cc', 'nack'], []]);
+    for (const [kept, werift] of answers(receiver)) assert.deepEqual(kept, werift);
+    assert.deepEqual((receiver as unknown as { nackEnabled: unknown }).nackEnabled, { type: 'nack' });
+    // Renegotiated without NACK nor transport-cc: the kept answers follow.
+    receiver.resyncCodecs({ codecs: codecsWith([['ccm'], ['nack']]), encodings: [] });
+    for (const [kept, werift] of answers(receiver)) assert.deepEqual(kept, werift);
+    assert.equal((receiver as unknown as { nackEnabled: unknown }).nackEnabled, undefined);
+    receiver.prepareReceive({ codecs: codecsWith([['transport-cc']]), encodings: [] });
+    assert.deepEqual((receiver as unknown as { twccEnabled: unknown }).twccEnabled, { type: 'transport-cc' });
+  });
+
+  it('clones a packet as werift does: every header field, the same shared values', () => {
+    const rand = prng(7);
+    for (let i = 0; i < 500; i++) {
+      const header = new RtpHeader({
+        marker: rand(2) === 1,
+        padding: rand(4) === 0,
+        paddingSize: rand(8),
+        payloadType: rand(128),
+        sequenceNumber: rand(65_536),
+        timestamp: rand(2 ** 32),
+        ssrc: rand(2 ** 32),
+        csrcLength: 1,
+        csrc: [rand(1000)],
+        extension: true,
+        extensions: [{ id: 1 + rand(14), payload: randomBytes(1 + rand(4)) }],
+        extensionLength: 8,
+        payloadOffset: 12 + rand(40),
+      });
+      const packet = new RtpPacket(
+        originalParse(new RtpPacket(header, randomBytes(20)).serialize()),
+        randomBytes(30),
+      );
+      const ours = packet.clone();
+      const werift = weriftOriginals.clone.call(packet);
+      assert.notEqual(ours.header, packet.header);
+      assert.deepEqual({ ...ours.header }, { ...werift.header });
+      assert.equal(Object.getPrototypeOf(ours.header), Object.getPrototypeOf(werift.header));
+      assert.equal(ours.header.extensions, packet.header.extensions);
+      assert.equal(ours.payload, packet.payload);
+    }
+  });
+
+  it('names a codec by its MIME type, again when the type changes', () => {
+    const codec = new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96 });
+    assert.equal(codec.name, 'VP8');
+    assert.equal(codec.name, 'VP8');
+    codec.mimeType = 'audio/opus';
+    assert.equal(codec.name, 'opus');
+    codec.mimeType = 'nonsense';
+    assert.equal(codec.name, undefined);
+  });
+
+  it('starts the RTCP report loop once, and not on a stopped receiver', async () => {
+    const receiver = receiverWith([['nack']]);
+    const first = receiver.runRtcp();
+    assert.equal(receiver.rtcpRunning, true);
+    await receiver.runRtcp(); // returns at once: the loop runs
+    assert.equal(receiver.rtcpRunning, true);
+    receiver.stop();
+    await first;
+    assert.equal(receiver.rtcpRunning, false);
+    await receiver.runRtcp();
+    assert.equal(receiver.rtcpRunning, false, 'a stopped receiver reports nothing');
+  });
+});
 
 describe('VP8 depacketizing', () => {
   const packetsOf = (payloads: Buffer[]) =>

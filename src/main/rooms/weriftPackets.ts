@@ -26,7 +26,11 @@ import { endianness } from 'node:os';
 import {
   ProtectionProfileAeadAes128Gcm,
   ProtectionProfileAes128CmHmacSha1_80,
+  RTCRtpCodecParameters,
+  RTCRtpReceiver,
+  RTCRtpSender,
   RtpHeader,
+  RtpPacket,
   SrtpAuthenticationError,
   SrtpSession,
 } from 'werift';
@@ -319,6 +323,7 @@ function gcmDecryptRtp(
 /** werift's own functions, as they were before `installPacketPath` (the tests compare with them). */
 export const weriftOriginals = {
   parseRtpHeader: RtpHeader.deSerialize.bind(RtpHeader),
+  clone: RtpPacket.prototype.clone,
 };
 
 /** The prototype of werift's cipher of a profile (`CipherAesCtr`, `CipherAesGcm`: not exported), found through a session. */
@@ -335,13 +340,142 @@ export function cipherPrototype(profile: 'ctr' | 'gcm'): CtrCipher | GcmCipher {
   return Object.getPrototypeOf(cipher) as CtrCipher | GcmCipher;
 }
 
+/** What a receiver's feedback getters read (werift: the first codec by payload type). */
+type Feedback = RTCRtpCodecParameters['rtcpFeedback'][number] | undefined;
+interface ReceiverFeedback {
+  nack: Feedback;
+  twcc: Feedback;
+  pli: Feedback;
+}
+
+/**
+ * werift's receiver asks, for every packet, whether NACK and transport-cc are on: each answer
+ * sorts `Object.values` of its codecs (a fifth of the media worker's allocations under
+ * `bench/record`, measured). The answers change only with the codecs, which only
+ * `prepareReceive` (also behind `resyncCodecs`) writes: they are kept per receiver until then.
+ */
+function installReceiverFeedback(): void {
+  const proto = RTCRtpReceiver.prototype as RTCRtpReceiver & { prepareReceive(params: unknown): void };
+  const describe = (name: 'nackEnabled' | 'twccEnabled' | 'pliEnabled') => {
+    const getter = Object.getOwnPropertyDescriptor(RTCRtpReceiver.prototype, name)?.get;
+    if (getter === undefined) throw new Error(`werift's RTCRtpReceiver has no ${name} getter`);
+    return getter;
+  };
+  const original = {
+    nack: describe('nackEnabled'),
+    twcc: describe('twccEnabled'),
+    pli: describe('pliEnabled'),
+  };
+  const kept = new WeakMap<object, ReceiverFeedback>();
+  const feedbackOf = (receiver: object): ReceiverFeedback => {
+    let feedback = kept.get(receiver);
+    if (feedback === undefined) {
+      feedback = {
+        nack: original.nack.call(receiver) as Feedback,
+        twcc: original.twcc.call(receiver) as Feedback,
+        pli: original.pli.call(receiver) as Feedback,
+      };
+      kept.set(receiver, feedback);
+    }
+    return feedback;
+  };
+  const prepareReceive = proto.prepareReceive;
+  proto.prepareReceive = function (this: RTCRtpReceiver, params: unknown) {
+    kept.delete(this);
+    prepareReceive.call(this, params);
+    kept.delete(this);
+  };
+  for (const [name, key] of [
+    ['nackEnabled', 'nack'],
+    ['twccEnabled', 'twcc'],
+    ['pliEnabled', 'pli'],
+  ] as const)
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      get(this: RTCRtpReceiver) {
+        return feedbackOf(this)[key];
+      },
+    });
+}
+
+/**
+ * A codec's `name` is read twice per received packet (is it RTX? RED?), each time splitting
+ * its MIME type. Kept per codec object and MIME type (a changed `mimeType` is read again).
+ */
+function installCodecName(): void {
+  const getter = Object.getOwnPropertyDescriptor(RTCRtpCodecParameters.prototype, 'name')?.get;
+  if (getter === undefined) throw new Error("werift's RTCRtpCodecParameters has no name getter");
+  const kept = new WeakMap<object, { mimeType: string; name: string }>();
+  Object.defineProperty(RTCRtpCodecParameters.prototype, 'name', {
+    configurable: true,
+    get(this: RTCRtpCodecParameters) {
+      const last = kept.get(this);
+      if (last !== undefined && last.mimeType === this.mimeType) return last.name;
+      const name = getter.call(this) as string;
+      kept.set(this, { mimeType: this.mimeType, name });
+      return name;
+    },
+  });
+}
+
+/**
+ * Receivers and senders call their `async runRtcp()` with every packet; it returns at once
+ * when its report loop runs already, but each call still makes a promise. The call is made
+ * only when the loop would start.
+ */
+function installRtcpLoopGuard(): void {
+  for (const proto of [RTCRtpReceiver.prototype, RTCRtpSender.prototype] as Array<{
+    runRtcp(): Promise<void>;
+    rtcpRunning?: boolean;
+    stopped?: boolean;
+  }>) {
+    const runRtcp = proto.runRtcp;
+    const idle = Promise.resolve();
+    proto.runRtcp = function (this: typeof proto) {
+      if (this.rtcpRunning === true || this.stopped === true) return idle;
+      return runRtcp.call(this);
+    };
+  }
+}
+
+/**
+ * werift's `RtpPacket.clone` (each received packet is cloned for its track's listeners): the
+ * same header fields, shared values as the spread shares them, without an object spread and
+ * `Object.assign` per packet (a tenth of the media worker's allocations).
+ */
+export function cloneRtpPacket(this: RtpPacket): RtpPacket {
+  const h = this.header;
+  const c = new RtpHeader();
+  c.version = h.version;
+  c.padding = h.padding;
+  c.paddingSize = h.paddingSize;
+  c.extension = h.extension;
+  c.marker = h.marker;
+  c.payloadOffset = h.payloadOffset;
+  c.payloadType = h.payloadType;
+  c.sequenceNumber = h.sequenceNumber;
+  c.timestamp = h.timestamp;
+  c.ssrc = h.ssrc;
+  c.csrcLength = h.csrcLength;
+  c.csrc = h.csrc;
+  c.extensionProfile = h.extensionProfile;
+  c.extensionLength = h.extensionLength;
+  c.extensions = h.extensions;
+  return new RtpPacket(c, this.payload);
+}
+
 let installed = false;
 
 /** Puts the faster paths in place for every werift peer of this thread from now on. Idempotent. */
 export function installPacketPath(): void {
-  // The keystream's counter words are written in the host's byte order.
-  if (installed || endianness() !== 'LE') return;
+  if (installed) return;
   installed = true;
+  installReceiverFeedback();
+  installCodecName();
+  installRtcpLoopGuard();
+  RtpPacket.prototype.clone = cloneRtpPacket;
+  // The keystream's counter words are written in the host's byte order.
+  if (endianness() !== 'LE') return;
   RtpHeader.deSerialize = parseRtpHeader;
   const ctr = cipherPrototype('ctr');
   ctr.decryptRtp = decryptRtp;
