@@ -23,7 +23,9 @@ import {
  * "Memory"): 16 streams at 720p, whole studio peak RSS 319 MB by default, 258–262 MB at 8,
  * 229–289 MB at 4, the studio's CPU within the runs' noise; 8 streams at 320×240: 220 → 209 MB
  * at 8, 190 MB at 4. Smaller scavenges more often: at 4 the collector's share of the worker's
- * time was 10–12 % where it was 6–7 % at 8 (8 small streams), so 8.
+ * time was 10–12 % where it was 6–7 % at 8 (8 small streams), so 8. A command-line
+ * `--max-semi-space-size` (the studio's own `STUDIO_V8_FLAGS`) takes precedence in every isolate:
+ * there a worker's new space is ~4 MB (docs/threads.md, "Memory").
  */
 const YOUNG_GENERATION_MB = 8;
 
