@@ -15,6 +15,27 @@ async function threadsOf(ctx: CoreContext): Promise<ThreadStats[]> {
   return (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
 }
 
+/** Resolves once `subscriber` has received more than 50 packets of each kind from a connection's stream. */
+async function receives(subscriber: NodeSubscriber, connectionId: string, what: string): Promise<void> {
+  const received = { audio: 0, video: 0 };
+  subscriber.onPacket = (id, kind) => {
+    if (id === connectionId) received[kind]++;
+  };
+  await waitFor(() => received.audio > 50 && received.video > 50, 20_000, what);
+}
+
+/**
+ * A room across two workers: the publisher's hosts its WHIP session and its stream, the other one
+ * the subscriber's peer and its stand-in of the stream.
+ */
+async function assertAcrossTwoWorkers(ctx: CoreContext): Promise<void> {
+  const hosts = (await threadsOf(ctx)).filter((t) => t.hosts !== undefined).map((t) => t.hosts!);
+  assert.deepEqual(hosts.map((h) => [h.whip, h.peers, h.streams]).sort(), [
+    [0, 1, 1],
+    [1, 0, 1],
+  ]);
+}
+
 /**
  * A looping WHIP publisher and a signaling subscriber in a room, returned once the subscriber has
  * received 50 packets of each kind from the publisher's stream (VP8 and Opus). The caller closes
@@ -49,11 +70,7 @@ async function publishAndSubscribe(
       'the WHIP stream with the codecs the studio saw',
     );
     subscriber = await NodeSubscriber.join(ctx.core.url, subscriberToken.token);
-    const received = { audio: 0, video: 0 };
-    subscriber.onPacket = (connectionId, kind) => {
-      if (connectionId === stream.connectionId) received[kind]++;
-    };
-    await waitFor(() => received.audio > 50 && received.video > 50, 20_000, `audio and video ${path}`);
+    await receives(subscriber, stream.connectionId, `audio and video ${path}`);
     return { publisher, subscriber, stream };
   } catch (error) {
     await subscriber?.close();
@@ -307,13 +324,7 @@ describe('streams across media workers', () => {
     const room = await ctx.operator.createRoom();
     const { publisher, subscriber } = await publishAndSubscribe(ctx, room.id, clip, 'across workers');
     try {
-      const hosts = (await threadsNow()).filter((t) => t.hosts !== undefined).map((t) => t.hosts!);
-      // The publisher's worker hosts the WHIP session and its stream; the other the subscriber's
-      // peer and the stand-in of the stream it imports.
-      assert.deepEqual(hosts.map((h) => [h.whip, h.peers, h.streams]).sort(), [
-        [0, 1, 1],
-        [1, 0, 1],
-      ]);
+      await assertAcrossTwoWorkers(ctx);
     } finally {
       await subscriber.close();
       await publisher.stop();
@@ -375,20 +386,8 @@ describe('streams across media workers', () => {
         15_000,
         'the publisher’s next stream',
       );
-      const received = { audio: 0, video: 0 };
-      subscriber.onPacket = (connectionId, kind) => {
-        if (connectionId === next.connectionId) received[kind]++;
-      };
-      await waitFor(
-        () => received.audio > 50 && received.video > 50,
-        20_000,
-        'the next stream’s audio and video',
-      );
-      const hosts = (await threadsNow()).filter((t) => t.hosts !== undefined).map((t) => t.hosts!);
-      assert.deepEqual(hosts.map((h) => [h.whip, h.peers, h.streams]).sort(), [
-        [0, 1, 1],
-        [1, 0, 1],
-      ]);
+      await receives(subscriber, next.connectionId, 'the next stream’s audio and video');
+      await assertAcrossTwoWorkers(ctx);
       await api.stop(archive.id);
       await api.waitStatus(archive.id, 'available', 20_000);
       // Both streams' files play to the manifest's durations (the first one repaired).
@@ -441,20 +440,8 @@ describe('a subscriber’s media worker that dies in a room across workers', () 
       // worker must export the stream to it again over the new route.
       const token = await ctx.operator.createToken(room.id, { role: 'subscriber' });
       next = await NodeSubscriber.join(ctx.core.url, token.token);
-      const received = { audio: 0, video: 0 };
-      next.onPacket = (connectionId, kind) => {
-        if (connectionId === stream.connectionId) received[kind]++;
-      };
-      await waitFor(
-        () => received.audio > 50 && received.video > 50,
-        20_000,
-        'audio and video on the restarted worker',
-      );
-      const hosts = (await threadsNow()).filter((t) => t.hosts !== undefined).map((t) => t.hosts!);
-      assert.deepEqual(hosts.map((h) => [h.whip, h.peers, h.streams]).sort(), [
-        [0, 1, 1],
-        [1, 0, 1],
-      ]);
+      await receives(next, stream.connectionId, 'audio and video on the restarted worker');
+      await assertAcrossTwoWorkers(ctx);
     } finally {
       await next?.close();
       await subscriber.close();
@@ -481,11 +468,7 @@ describe('a room that outgrows its media worker (spill)', () => {
       'spilled to the other worker',
     );
     try {
-      const hosts = (await threadsOf(ctx)).filter((t) => t.hosts !== undefined).map((t) => t.hosts!);
-      assert.deepEqual(hosts.map((h) => [h.whip, h.peers, h.streams]).sort(), [
-        [0, 1, 1],
-        [1, 0, 1],
-      ]);
+      await assertAcrossTwoWorkers(ctx);
     } finally {
       await subscriber.close();
       await publisher.stop();
