@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { RtcpSrPacket } from 'werift';
 import { WebSocket } from 'ws';
 import type { ThreadStats } from '../../src/shared/api';
 import type { AnyStudioEvent } from '../../src/shared/events';
@@ -13,6 +14,11 @@ import { useCore, type CoreContext } from '../helpers/useCore';
 /** Every thread of the studio as `GET /api/studio/threads` reports it. */
 async function threadsOf(ctx: CoreContext): Promise<ThreadStats[]> {
   return (await ctx.operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads')).items;
+}
+
+/** Unix milliseconds of a 64-bit NTP timestamp (RFC 3550 §4). */
+function ntpToUnixMs(ntp: bigint): number {
+  return Number(ntp >> 32n) * 1000 + (Number(ntp & 0xffffffffn) / 2 ** 32) * 1000 - 2_208_988_800_000;
 }
 
 /** Resolves once `subscriber` has received more than 50 packets of each kind from a connection's stream. */
@@ -122,6 +128,19 @@ async function forwardsAndMeasures(ctx: CoreContext, onWorker: boolean): Promise
     assert.ok(sample.bitrateKbps > 300 && sample.bitrateKbps < 3000, `bitrate ${sample.bitrateKbps}`);
     assert.equal(sample.lossPercent, 0);
     assert.deepEqual(sample.warnings, []);
+    // The sender reports the subscriber receives give the time each forwarded packet left
+    // (werift's own clock wrote the second's decimal digits as the NTP fraction: up to 1 s off).
+    const offsets: number[] = [];
+    for (const transceiver of subscriber.pc.getTransceivers())
+      transceiver.receiver.onRtcp.subscribe((packet) => {
+        if (packet instanceof RtcpSrPacket)
+          offsets.push(Date.now() - ntpToUnixMs(packet.senderInfo.ntpTimestamp));
+      });
+    await waitFor(() => offsets.length >= 4, 10_000, 'four sender reports');
+    assert.ok(
+      offsets.every((ms) => ms > -20 && ms < 200),
+      `sender reports' NTP time against the clock (ms behind): ${offsets.join(', ')}`,
+    );
   } finally {
     events.close();
     await subscriber.close();

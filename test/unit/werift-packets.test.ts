@@ -17,6 +17,7 @@ import { srtpPair } from '../helpers/srtp';
 import {
   cipherPrototype,
   installPacketPath,
+  ntpTimestamp,
   parseRtpHeader,
   weriftOriginals,
 } from '../../src/main/rooms/weriftPackets';
@@ -319,6 +320,13 @@ describe('werift receiver shortcuts', () => {
       assert.equal(ours.header.extensions, packet.header.extensions);
       assert.equal(ours.payload, packet.payload);
     }
+  });
+
+  it('writes NTP time as seconds since 1900 and a binary fraction (werift wrote the decimal digits)', () => {
+    const epoch = 2_208_988_800n;
+    assert.equal(ntpTimestamp(0), epoch << 32n);
+    assert.equal(ntpTimestamp(1500), ((epoch + 1n) << 32n) | 0x8000_0000n);
+    assert.equal(ntpTimestamp(250.25) & 0xffff_ffffn, BigInt(Math.floor(0.25025 * 2 ** 32)));
   });
 
   it('names a codec by its MIME type, again when the type changes', () => {

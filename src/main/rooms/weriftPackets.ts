@@ -23,6 +23,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual, type Cipheriv } from 'node:crypto';
 import { endianness } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import {
   ProtectionProfileAeadAes128Gcm,
   ProtectionProfileAes128CmHmacSha1_80,
@@ -464,6 +465,40 @@ export function cloneRtpPacket(this: RtpPacket): RtpPacket {
   return new RtpPacket(c, this.payload);
 }
 
+/** Milliseconds from the NTP epoch (1900) to the Unix epoch (1970). */
+const NTP_EPOCH_OFFSET_MS = 2_208_988_800_000;
+
+/** An NTP timestamp (RFC 3550 §4): whole seconds since 1900 in the high word, the fraction in the low. */
+export function ntpTimestamp(unixMs: number): bigint {
+  const ms = unixMs + NTP_EPOCH_OFFSET_MS;
+  const seconds = Math.floor(ms / 1000);
+  const fraction = Math.floor(((ms - seconds * 1000) / 1000) * 2 ** 32);
+  return (BigInt(seconds) << 32n) | BigInt(fraction);
+}
+
+/**
+ * werift's `ntpTime()` writes the decimal digits of the second as the NTP fraction (x.8648 s
+ * becomes x + 0.0002 s), and the sender puts that time in its sender reports, paired with the
+ * RTP timestamp of the packet it sent then: a subscriber's RTP→NTP mapping was off by up to a
+ * second, differently for audio and video (its lip sync). The time of each packet sent is set
+ * right after werift's `dispatchRtp` stamped it (before its first `await`, when it sent one).
+ */
+function installSenderClock(): void {
+  const proto = RTCRtpSender.prototype as unknown as {
+    dispatchRtp(rtp: unknown): Promise<void>;
+    packetCount: number;
+    ntpTimestamp: bigint;
+  };
+  const dispatchRtp = proto.dispatchRtp;
+  proto.dispatchRtp = function (this: typeof proto, rtp: unknown) {
+    const now = ntpTimestamp(performance.timeOrigin + performance.now());
+    const count = this.packetCount;
+    const sending = dispatchRtp.call(this, rtp);
+    if (this.packetCount !== count) this.ntpTimestamp = now;
+    return sending;
+  };
+}
+
 let installed = false;
 
 /** Puts the faster paths in place for every werift peer of this thread from now on. Idempotent. */
@@ -474,6 +509,7 @@ export function installPacketPath(): void {
   installCodecName();
   installRtcpLoopGuard();
   RtpPacket.prototype.clone = cloneRtpPacket;
+  installSenderClock();
   // The keystream's counter words are written in the host's byte order.
   if (endianness() !== 'LE') return;
   RtpHeader.deSerialize = parseRtpHeader;
