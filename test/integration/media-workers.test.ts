@@ -136,9 +136,12 @@ async function forwardsAndMeasures(ctx: CoreContext, onWorker: boolean): Promise
         if (packet instanceof RtcpSrPacket)
           offsets.push(Date.now() - ntpToUnixMs(packet.senderInfo.ntpTimestamp));
       });
-    await waitFor(() => offsets.length >= 4, 10_000, 'four sender reports');
+    // Each report gives the time of the last packet sent (≤ 33 ms before) and travels: 400 ms
+    // leaves room for a loaded machine; werift's error is spread over the second (six reports
+    // all below it by chance: 0.4 %).
+    await waitFor(() => offsets.length >= 6, 15_000, 'six sender reports');
     assert.ok(
-      offsets.every((ms) => ms > -20 && ms < 200),
+      offsets.every((ms) => ms > -50 && ms < 400),
       `sender reports' NTP time against the clock (ms behind): ${offsets.join(', ')}`,
     );
   } finally {
