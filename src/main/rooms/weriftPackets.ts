@@ -382,7 +382,6 @@ function installReceiverFeedback(): void {
   };
   const prepareReceive = proto.prepareReceive;
   proto.prepareReceive = function (this: RTCRtpReceiver, params: unknown) {
-    kept.delete(this);
     prepareReceive.call(this, params);
     kept.delete(this);
   };
@@ -491,10 +490,10 @@ function installSenderClock(): void {
   };
   const dispatchRtp = proto.dispatchRtp;
   proto.dispatchRtp = function (this: typeof proto, rtp: unknown) {
-    const now = ntpTimestamp(performance.timeOrigin + performance.now());
+    const nowMs = performance.timeOrigin + performance.now();
     const count = this.packetCount;
     const sending = dispatchRtp.call(this, rtp);
-    if (this.packetCount !== count) this.ntpTimestamp = now;
+    if (this.packetCount !== count) this.ntpTimestamp = ntpTimestamp(nowMs);
     return sending;
   };
 }

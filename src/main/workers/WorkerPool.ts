@@ -150,6 +150,13 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     const results = await Promise.allSettled(this.#slots.map((slot) => this.#startSlot(slot)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed === undefined) return;
+    await this.#stopSlots();
+    this.#starting = null;
+    throw failed.reason;
+  }
+
+  /** Clears every slot's restart timer and closes its worker. */
+  async #stopSlots(): Promise<void> {
     for (const slot of this.#slots) {
       if (slot.timer !== null) clearTimeout(slot.timer);
       slot.timer = null;
@@ -161,8 +168,6 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
         await worker?.close(this.#options.closeTimeoutMs);
       }),
     );
-    this.#starting = null;
-    throw failed.reason;
   }
 
   /** Whether the workers are started or starting (false again after a start that failed). */
@@ -270,9 +275,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const slot of this.#slots) if (slot.timer !== null) clearTimeout(slot.timer);
-    await Promise.all(this.#slots.map((slot) => slot.worker?.close(this.#options.closeTimeoutMs)));
-    for (const slot of this.#slots) slot.worker = null;
+    await this.#stopSlots();
     this.safeEmit('close');
     this.removeAllListeners();
   }
