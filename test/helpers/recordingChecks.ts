@@ -11,7 +11,8 @@ export function manifestOf(dataDir: string, archiveId: string): Manifest {
 
 /**
  * Every file of the manifest exists with its size, plays to the duration the manifest gives
- * (±`toleranceSec`), and decodes with `ffmpeg -v error` silent; no temporary files are left.
+ * (±`toleranceSec`), and decodes with `ffmpeg -v error` silent; its offsets are its metadata
+ * file's, counted from when recording began; no temporary files are left.
  */
 export async function checkManifestFiles(
   dataDir: string,
@@ -31,6 +32,20 @@ export async function checkManifestFiles(
       `${file.filename}: ffprobe says ${info.duration} s, the manifest ${expected} s`,
     );
     assert.equal(await decodeErrors(path), '', `${file.filename} decodes with errors`);
+    if (file.metadataFilename !== undefined) {
+      // The metadata counts from the start call, the manifest from when recording began: the two
+      // differ by exactly that much (a file starting before that time would lose its head here).
+      const meta = JSON.parse(readFileSync(join(dir, file.metadataFilename), 'utf8')) as {
+        start_time_offset_ms: number;
+        stop_time_offset_ms: number;
+      };
+      const shift = manifest.createdAt - (manifest.startCalledAt ?? manifest.createdAt);
+      assert.deepEqual(
+        [file.startTimeOffset, file.stopTimeOffset],
+        [meta.start_time_offset_ms - shift, meta.stop_time_offset_ms - shift],
+        `${file.filename}: manifest offsets against its metadata's (recording began ${shift} ms after the start call)`,
+      );
+    }
   }
   const leftovers = readdirSync(dir).filter((f) => /\.(part|tmp|repair)/.test(f));
   assert.deepEqual(leftovers, [], 'temporary files left in the archive folder');

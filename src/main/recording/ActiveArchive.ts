@@ -25,6 +25,8 @@ export class ActiveArchive {
   readonly droppedEnded: FramesDropped = { late: 0, broken: 0, backpressure: 0, oversized: 0 };
   /** Manual stream mode: the streams added, with what of them to record. */
   readonly selected = new Map<string, ArchiveStream>();
+  /** When the archive's first recorder was made: recording effectively began then (OpenTok's createdAt). */
+  firstRecorderAt: number | null = null;
   /** Recorded time before the current started period (ms). */
   #recordedMs = 0;
   #startedAt: number | null = null;

@@ -577,7 +577,10 @@ export class RecordingService {
     if (active.record.streamMode === 'auto') this.#repo.setStream(active.id, pick);
     const { splitDuration, splitOnly } = active.record.options;
     const logger = this.#logger.child({ archiveId: active.id, streamId: stream.id });
-    const onFileStarted = (file: RecordedFile) => this.#saveFile(active.id, stream, file, segment, null);
+    const onFileStarted = (file: RecordedFile) => {
+      this.#saveFile(active.id, stream, file, segment, null);
+      this.#fileStarted(active, file);
+    };
     // A file that cannot be written stops the whole archive at once, finalized as far as it got.
     const onWriteError = (error: Error) => {
       const detail = describeWriteError(error);
@@ -641,6 +644,21 @@ export class RecordingService {
     }
     this.#streamOf.set(recorder, stream);
     active.recorders.set(stream.id, recorder);
+    active.firstRecorderAt ??= Date.now();
+  }
+
+  /**
+   * Recording effectively began no later than any file starts: the manifest counts its offsets
+   * from then, and a file starting before it would lose its head from its offsets (its start
+   * clamped to 0, its stop not). Under load the state refresh that stamps the time runs late.
+   */
+  #fileStarted(active: ActiveArchive, file: RecordedFile): void {
+    const startedAt = active.record.options.recordingStartedAt;
+    const fileStart = active.record.createdAt + file.startOffsetMs;
+    if (startedAt !== undefined && startedAt <= fileStart) return;
+    active.record = this.#repo.update(active.id, {
+      options: { ...active.record.options, recordingStartedAt: fileStart },
+    });
   }
 
   /**
@@ -832,7 +850,7 @@ export class RecordingService {
       if (active.record.options.recordingStartedAt === undefined) {
         // OpenTok: GET and the manifest give the time recording effectively began.
         active.record = this.#repo.update(active.id, {
-          options: { ...active.record.options, recordingStartedAt: Date.now() },
+          options: { ...active.record.options, recordingStartedAt: active.firstRecorderAt ?? Date.now() },
         });
       }
       if (active.record.status !== 'started') {
