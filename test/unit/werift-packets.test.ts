@@ -7,6 +7,8 @@ import {
   ProtectionProfileAes128CmHmacSha1_80,
   RTCRtpCodecParameters,
   RTCRtpReceiver,
+  RTCRtpSender,
+  RTP_EXTENSION_URI,
   RtpHeader,
   RtpPacket,
   SrtpAuthenticationError,
@@ -20,6 +22,7 @@ import {
   ntpTimestamp,
   parseRtpHeader,
   weriftOriginals,
+  weriftSender,
 } from '../../src/main/rooms/weriftPackets';
 
 // werift's own code, taken before the faster paths replace it.
@@ -350,6 +353,166 @@ describe('werift receiver shortcuts', () => {
     assert.equal(receiver.rtcpRunning, false);
     await receiver.runRtcp();
     assert.equal(receiver.rtcpRunning, false, 'a stopped receiver reports nothing');
+  });
+});
+
+/** A werift sender with its transport connected: what it sends, serialized, in `sent`. */
+function senderWith(headerExtensions: Array<{ id: number; uri: string }>) {
+  const sent: Buffer[] = [];
+  const sender = new RTCRtpSender('video') as unknown as Record<string, unknown> & {
+    dispatchRtp(rtp: RtpPacket | Buffer): Promise<void>;
+    sendRtp(rtp: RtpPacket | Buffer): Promise<void>;
+    scheduleRtpContinuity(step?: number): void;
+    stop(): void;
+    rtpCache: RtpPacket[];
+    senderBWE: { sentInfos: Record<number, { wideSeq: number; size: number }> };
+    dtlsTransport: { transportSequenceNumber: number; state: string };
+    ntpTimestamp: bigint;
+  };
+  Object.assign(sender, {
+    dtlsTransport: {
+      state: 'connected',
+      transportSequenceNumber: 65_530,
+      sendRtp: async (payload: Buffer, header: RtpHeader) => {
+        const bytes = new RtpPacket(header, payload).serialize();
+        sent.push(bytes);
+        return bytes.length;
+      },
+    },
+    codec: new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 98 }),
+    ssrc: 0xdeadbeef,
+    mid: '3',
+    rtpStreamId: 'hi',
+    headerExtensions,
+    seqOffset: 1000,
+    timestampOffset: 4_000_000_000,
+    // No report loop in a unit test.
+    rtcpRunning: true,
+  });
+  return { sender, sent };
+}
+
+/** Unix milliseconds of an NTP timestamp. */
+const unixMsOf = (ntp: bigint) =>
+  Number(ntp >> 32n) * 1000 + (Number(ntp & 0xffff_ffffn) / 2 ** 32) * 1000 - 2_208_988_800_000;
+
+/** The 24-bit abs-send-time of `unixMs` (6.18 fixed-point seconds of the NTP time). */
+const absSendTimeOf = (unixMs: number) => Number((ntpTimestamp(unixMs) >> 14n) & 0xffffffn);
+
+describe('werift sender', () => {
+  installPacketPath();
+  const ext = (id: number, uri: string) => ({ id, uri });
+  const layouts: Array<[string, Array<{ id: number; uri: string }>]> = [
+    ['nothing negotiated (the studio: the publisher extensions pass as they are)', []],
+    [
+      'MID, RID, transport-cc and abs-send-time negotiated, a publisher extension on some of their ids',
+      [
+        ext(4, RTP_EXTENSION_URI.transportWideCC),
+        ext(1, RTP_EXTENSION_URI.sdesMid),
+        ext(3, RTP_EXTENSION_URI.absSendTime),
+        ext(2, RTP_EXTENSION_URI.sdesRTPStreamID),
+        ext(9, RTP_EXTENSION_URI.repairedRtpStreamId),
+        ext(10, RTP_EXTENSION_URI.audioLevelIndication),
+      ],
+    ],
+  ];
+  for (const [name, headerExtensions] of layouts) {
+    it(`sends what werift sends, with the time right: ${name}`, async () => {
+      const rand = prng(11);
+      const theirs = senderWith(headerExtensions);
+      const ours = senderWith(headerExtensions);
+      const absId = headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.absSendTime)?.id;
+      for (let i = 0; i < 300; i++) {
+        const ids = [...new Set(Array.from({ length: rand(4) }, () => 1 + rand(14)))];
+        const header = new RtpHeader({
+          marker: rand(2) === 1,
+          payloadType: 96,
+          sequenceNumber: (65_000 + i * 7) % 65_536,
+          timestamp: (4_294_000_000 + i * 3000) % 2 ** 32,
+          ssrc: 42,
+          extension: ids.length > 0,
+          extensions: ids.map((id) => ({ id, payload: randomBytes(1 + rand(3)) })),
+        });
+        const packet = new RtpPacket(
+          originalParse(new RtpPacket(header, randomBytes(8)).serialize()),
+          randomBytes(40),
+        );
+        const before = Date.now();
+        await weriftSender.dispatchRtp.call(theirs.sender, packet);
+        await ours.sender.dispatchRtp(packet);
+        const after = Date.now();
+        const [a, b] = [theirs.sent.at(-1)!, ours.sent.at(-1)!];
+        const [ha, hb] = [originalParse(a), originalParse(b)];
+        const withoutTime = (h: RtpHeader) =>
+          h.extensions.map((e) => [e.id, e.id === absId ? null : e.payload]);
+        assert.deepEqual(withoutTime(hb), withoutTime(ha), `packet ${i}: extensions`);
+        assert.deepEqual(b.subarray(hb.payloadOffset), a.subarray(ha.payloadOffset), `packet ${i}: payload`);
+        for (const field of ['marker', 'payloadType', 'sequenceNumber', 'timestamp', 'ssrc'] as const)
+          assert.equal(hb[field], ha[field], `packet ${i}: ${field}`);
+        const abs = hb.extensions.find((e) => e.id === absId && !ids.includes(e.id));
+        if (abs !== undefined) {
+          // Within 20 ms of the wall clock (the sender reads the monotonic clock from its origin;
+          // werift's decimal-digit fraction is off by up to a second).
+          const value = abs.payload.readUIntBE(0, 3);
+          const late = ((value - absSendTimeOf(before) + 2 ** 23) & 0xffffff) - 2 ** 23; // 24 bits wrap
+          const slack = 20 * 262.144;
+          assert.ok(
+            late >= -slack && late <= (after - before) * 262.144 + slack,
+            `packet ${i}: abs-send-time ${value}, ${late / 262.144} ms from the clock`,
+          );
+        }
+        const ntp = unixMsOf(ours.sender.ntpTimestamp);
+        assert.ok(
+          ntp >= before - 20 && ntp <= after + 20,
+          `packet ${i}: NTP time ${ntp - before} ms from the clock`,
+        );
+      }
+      for (const field of [
+        'packetCount',
+        'octetCount',
+        'headerBytesSent',
+        'sequenceNumber',
+        'timestamp',
+        'rtpTimestamp',
+      ])
+        assert.equal(ours.sender[field], theirs.sender[field], field);
+      assert.equal(
+        ours.sender.dtlsTransport.transportSequenceNumber,
+        theirs.sender.dtlsTransport.transportSequenceNumber,
+      );
+      // The retransmission cache holds the same packets; the estimator the same entries.
+      const cached = (s: typeof ours.sender) =>
+        s.rtpCache.map((p) => (p === undefined ? null : [p.header.sequenceNumber, p.payload]));
+      assert.deepEqual(cached(ours.sender), cached(theirs.sender));
+      const infos = (s: typeof ours.sender) =>
+        Object.values(s.senderBWE.sentInfos).map(({ wideSeq, size }) => [wideSeq, size]);
+      assert.deepEqual(infos(ours.sender), infos(theirs.sender));
+    });
+  }
+
+  it('sends nothing when stopped or not connected, and takes bytes and a source switch through werift', async () => {
+    const { sender, sent } = senderWith([]);
+    const packet = new RtpPacket(
+      new RtpHeader({ payloadType: 96, sequenceNumber: 10, timestamp: 900 }),
+      randomBytes(20),
+    );
+    sender.dtlsTransport.state = 'connecting';
+    await sender.sendRtp(packet);
+    sender.dtlsTransport.state = 'connected';
+    await sender.sendRtp(packet.serialize());
+    assert.equal(sent.length, 1);
+    assert.equal(originalParse(sent[0]!).sequenceNumber, 1010);
+    sender.scheduleRtpContinuity();
+    const before = Date.now();
+    await sender.sendRtp(
+      new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: 500, timestamp: 9 }), randomBytes(20)),
+    );
+    assert.equal(originalParse(sent[1]!).sequenceNumber, 1011, 'the sequence continues across the switch');
+    const ntp = unixMsOf(sender.ntpTimestamp);
+    assert.ok(ntp >= before - 20 && ntp <= Date.now() + 20, `NTP time ${ntp - before} ms from the clock`);
+    sender.stop();
+    await sender.sendRtp(packet);
+    assert.equal(sent.length, 2);
   });
 });
 

@@ -31,9 +31,17 @@ import {
   RTCRtpReceiver,
   RTCRtpSender,
   RtpHeader,
+  RTP_EXTENSION_URI,
   RtpPacket,
+  serializeAbsSendTime,
+  serializeRepairedRtpStreamId,
+  serializeSdesMid,
+  serializeSdesRTPStreamID,
+  serializeTransportWideCC,
   SrtpAuthenticationError,
   SrtpSession,
+  uint16Add,
+  uint32Add,
 } from 'werift';
 
 const AUTH_TAG_LENGTH = 10;
@@ -475,28 +483,168 @@ export function ntpTimestamp(unixMs: number): bigint {
   return (BigInt(seconds) << 32n) | BigInt(fraction);
 }
 
-/**
- * werift's `ntpTime()` writes the decimal digits of the second as the NTP fraction (x.8648 s
- * becomes x + 0.0002 s), and the sender puts that time in its sender reports, paired with the
- * RTP timestamp of the packet it sent then: a subscriber's RTP→NTP mapping was off by up to a
- * second, differently for audio and video (its lip sync). The time of each packet sent is set
- * right after werift's `dispatchRtp` stamped it (before its first `await`, when it sent one).
- */
-function installSenderClock(): void {
-  const proto = RTCRtpSender.prototype as unknown as {
-    dispatchRtp(rtp: unknown): Promise<void>;
-    packetCount: number;
-    ntpTimestamp: bigint;
+/** An RTP header extension as werift holds it. */
+type Extension = RtpHeader['extensions'][number];
+
+/** What `dispatchRtp` uses of werift's `RTCRtpSender` (fields its type does not show). */
+interface SenderInternals {
+  stopped: boolean;
+  pendingRtpEnabled: boolean;
+  canSendRtp(): boolean;
+  sendRtp(rtp: RtpPacket | Buffer): Promise<void>;
+  dispatchRtp(rtp: RtpPacket | Buffer): Promise<void>;
+  codec?: { payloadType: number };
+  rtpContinuityPending: boolean;
+  redRedundantPayloadType?: number;
+  ssrc: number;
+  timestampOffset: number;
+  seqOffset: number;
+  timestamp?: number;
+  sequenceNumber?: number;
+  headerExtensions: Array<{ id: number; uri: string }>;
+  mid?: string;
+  rtpStreamId?: string;
+  repairedRtpStreamId?: string;
+  dtlsTransport: {
+    transportSequenceNumber: number;
+    sendRtp(payload: Buffer, header: RtpHeader): Promise<number>;
   };
-  const dispatchRtp = proto.dispatchRtp;
-  proto.dispatchRtp = function (this: typeof proto, rtp: unknown) {
+  ntpTimestamp: bigint;
+  rtpTimestamp: number;
+  octetCount: number;
+  headerBytesSent: number;
+  packetCount: number;
+  rtpCache: RtpPacket[];
+  runRtcp(): Promise<void>;
+  senderBWE: { sentInfos: Record<number, SentInfo> };
+}
+
+interface SentInfo {
+  wideSeq: number;
+  size: number;
+  sendingAtMs: number;
+  sentAtMs: number;
+}
+
+/** werift's `RTP_HISTORY_SIZE`: the packets a sender keeps for retransmission. */
+const RTP_HISTORY_SIZE = 128;
+
+const byId = (a: Extension, b: Extension) => a.id - b.id;
+
+/** The header extensions a sender writes itself, in the order it negotiated them. */
+function senderExtensions(sender: SenderInternals, ntp: bigint): Extension[] {
+  const extensions: Extension[] = [];
+  for (const { id, uri } of sender.headerExtensions) {
+    let payload: Buffer | undefined;
+    switch (uri) {
+      case RTP_EXTENSION_URI.sdesMid:
+        if (sender.mid) payload = serializeSdesMid(sender.mid);
+        break;
+      case RTP_EXTENSION_URI.sdesRTPStreamID:
+        if (sender.rtpStreamId) payload = serializeSdesRTPStreamID(sender.rtpStreamId);
+        break;
+      case RTP_EXTENSION_URI.repairedRtpStreamId:
+        if (sender.repairedRtpStreamId) payload = serializeRepairedRtpStreamId(sender.repairedRtpStreamId);
+        break;
+      case RTP_EXTENSION_URI.transportWideCC: {
+        const transport = sender.dtlsTransport;
+        transport.transportSequenceNumber = uint16Add(transport.transportSequenceNumber, 1);
+        payload = serializeTransportWideCC(transport.transportSequenceNumber);
+        break;
+      }
+      case RTP_EXTENSION_URI.absSendTime:
+        payload = serializeAbsSendTime(ntp);
+        break;
+    }
+    if (payload !== undefined) extensions.push({ id, payload });
+  }
+  return extensions;
+}
+
+/**
+ * Each forwarded packet goes through `RTCRtpSender.dispatchRtp`. werift's (0.25.2) builds the
+ * NTP time from the decimal digits of the second (`ntpTime()`: the fraction is those digits read
+ * as an integer, so x.8648 s becomes x + 0.0002 s) and puts it in its sender reports, paired with
+ * the RTP timestamp of the packet sent then — a subscriber's RTP→NTP mapping was off by up to a
+ * second, differently for audio and video (its lip sync) — and in the abs-send-time extension.
+ * Per packet it also formats that time as a string, rebuilds the extension list through closures
+ * and spreads, and has its bandwidth estimator sort the names of a four-field object (to delete
+ * nothing). This one sends the same packet with the right clock: the same header (werift's
+ * extension order: the sender's own, a publisher's extension of the same id overwriting the
+ * payload, the rest after, sorted by id), the same counters, retransmission cache and estimator
+ * entry. A packet given as bytes, a source switch (continuity offsets) and RED go through
+ * werift's own, its NTP time then set right after (before its first `await`).
+ */
+async function dispatchRtp(this: SenderInternals, rtp: RtpPacket | Buffer): Promise<void> {
+  if (Buffer.isBuffer(rtp) || this.rtpContinuityPending || this.redRedundantPayloadType) {
     const nowMs = performance.timeOrigin + performance.now();
     const count = this.packetCount;
-    const sending = dispatchRtp.call(this, rtp);
+    const sending = weriftDispatchRtp.call(this, rtp);
     if (this.packetCount !== count) this.ntpTimestamp = ntpTimestamp(nowMs);
     return sending;
-  };
+  }
+  if (!this.canSendRtp()) return;
+  const codec = this.codec;
+  if (!codec) return;
+  const packet = rtp.clone();
+  const { header, payload } = packet;
+  header.ssrc = this.ssrc;
+  header.payloadType = codec.payloadType;
+  header.timestamp = uint32Add(header.timestamp, this.timestampOffset);
+  header.sequenceNumber = uint16Add(header.sequenceNumber, this.seqOffset);
+  this.timestamp = header.timestamp;
+  this.sequenceNumber = header.sequenceNumber;
+  const ntp = ntpTimestamp(performance.timeOrigin + performance.now());
+  const original = header.extensions;
+  let extensions: Extension[];
+  if (this.headerExtensions.length === 0) {
+    extensions = original.slice();
+  } else {
+    extensions = senderExtensions(this, ntp);
+    for (const ext of original) {
+      const same = extensions.find((e) => e.id === ext.id);
+      if (same !== undefined) same.payload = ext.payload;
+      else extensions.push(ext);
+    }
+  }
+  if (extensions.length > 1) extensions.sort(byId);
+  header.extensions = extensions;
+  this.ntpTimestamp = ntp;
+  this.rtpTimestamp = header.timestamp;
+  this.octetCount += payload.length;
+  this.headerBytesSent += header.serializeSize;
+  this.packetCount = uint32Add(this.packetCount, 1);
+  this.rtpCache[header.sequenceNumber % RTP_HISTORY_SIZE] = packet;
+  const size = await this.dtlsTransport.sendRtp(payload, header);
+  void this.runRtcp();
+  const ms = Date.now();
+  const wideSeq = this.dtlsTransport.transportSequenceNumber;
+  this.senderBWE.sentInfos[wideSeq] = { wideSeq, size, sendingAtMs: ms, sentAtMs: ms };
 }
+
+const weriftDispatchRtp = (RTCRtpSender.prototype as unknown as SenderInternals).dispatchRtp;
+const weriftSendRtp = (RTCRtpSender.prototype as unknown as SenderInternals).sendRtp;
+const sent = Promise.resolve();
+
+/**
+ * werift's `sendRtp` (called for each packet of the track a sender forwards): without pending
+ * RTP (the studio never enables it) the packet is dispatched at once, without the extra async
+ * frame around it.
+ */
+function sendRtp(this: SenderInternals, rtp: RtpPacket | Buffer): Promise<void> {
+  if (this.stopped || this.pendingRtpEnabled) return weriftSendRtp.call(this, rtp);
+  if (!this.canSendRtp()) return sent;
+  return this.dispatchRtp(rtp);
+}
+
+function installSender(): void {
+  const proto = RTCRtpSender.prototype as unknown as SenderInternals;
+  proto.dispatchRtp = dispatchRtp;
+  proto.sendRtp = sendRtp;
+}
+
+/** werift's own sender methods, for tests that compare. */
+export const weriftSender = { dispatchRtp: weriftDispatchRtp, sendRtp: weriftSendRtp };
 
 let installed = false;
 
@@ -508,7 +656,7 @@ export function installPacketPath(): void {
   installCodecName();
   installRtcpLoopGuard();
   RtpPacket.prototype.clone = cloneRtpPacket;
-  installSenderClock();
+  installSender();
   // The keystream's counter words are written in the host's byte order.
   if (endianness() !== 'LE') return;
   RtpHeader.deSerialize = parseRtpHeader;
