@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   dePacketizeRtpPackets,
+  Event,
   ProtectionProfileAeadAes128Gcm,
   ProtectionProfileAes128CmHmacSha1_80,
   RTCRtpCodecParameters,
@@ -513,6 +516,35 @@ describe('werift sender', () => {
     sender.stop();
     await sender.sendRtp(packet);
     assert.equal(sent.length, 2);
+  });
+});
+
+describe('werift patched after install (scripts/patch-werift.mjs)', () => {
+  it('is patched: every change in place', () => {
+    const run = spawnSync(process.execPath, ['scripts/patch-werift.mjs', '--check'], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+  });
+
+  it('an event makes no promise when no listener is queued, and still awaits a queued one', async () => {
+    const event = new Event<[number]>();
+    const got: number[] = [];
+    event.subscribe((n) => got.push(n));
+    let promises = 0;
+    const hook = createHook({
+      init(_id, type) {
+        if (type === 'PROMISE') promises++;
+      },
+    }).enable();
+    try {
+      event.execute(1);
+    } finally {
+      hook.disable();
+    }
+    assert.equal(promises, 0, 'promises made by one execute');
+    const queued = new Promise<number>((resolve) => event.queuingSubscribe(async (n) => resolve(n)));
+    event.execute(2);
+    assert.equal(await queued, 2);
+    assert.deepEqual(got, [1, 2]);
   });
 });
 

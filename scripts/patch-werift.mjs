@@ -1,0 +1,82 @@
+// Two per-packet costs of werift 0.25.2 that no runtime patch can reach, changed in its files
+// after each install (`postinstall`). Both are module-internal: werift's `Event` defines
+// `execute` as an instance field (nothing on the prototype to replace), and the receiver's
+// statistics are a class werift does not export. The rest of the faster packet path is put in
+// place at run time (src/main/rooms/weriftPackets.ts, docs/threads.md "Per-packet cost").
+//
+//   node scripts/patch-werift.mjs           apply (idempotent)
+//   node scripts/patch-werift.mjs --check   exit 1 unless every patch is in place
+//
+// A werift whose text differs (another version) fails the install with the patch named: the
+// patch must then be looked at again, not skipped.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MARK = '/* spool-studio */ ';
+
+/**
+ * Each patch: the files it changes and, in each, the exact text and what replaces it.
+ * - `Event.execute` starts an async function and a `.catch` for its queued listeners on every
+ *   call, even when there are none (four events per received packet: two promises each).
+ * - The receiver's jitter statistics take the arrival time's integer part with `parseInt`,
+ *   which formats the number as a string first (~2 % of a media worker's time).
+ */
+const PATCHES = [
+  {
+    name: 'Event.execute without a promise when no listener is queued',
+    files: {
+      'lib/index.mjs': [
+        '    for (const item of this.event.stack) {\n      item.execute(...args);\n    }\n    (async () => {',
+        `    for (const item of this.event.stack) {\n      item.execute(...args);\n    }\n    ${MARK}if (this.event.promiseStack.length === 0) return;\n    (async () => {`,
+      ],
+      'lib/common/src/event.js': [
+        '                for (const item of this.event.stack) {\n                    item.execute(...args);\n                }\n                (async () => {',
+        `                for (const item of this.event.stack) {\n                    item.execute(...args);\n                }\n                ${MARK}if (this.event.promiseStack.length === 0) return;\n                (async () => {`,
+      ],
+    },
+  },
+  {
+    name: "the receiver statistics' arrival time without parseInt",
+    files: {
+      'lib/index.mjs': [
+        'const arrival = int(now * this.clockRate);',
+        `const arrival = ${MARK}Math.trunc(now * this.clockRate);`,
+      ],
+      'lib/webrtc/src/media/receiver/statistics.js': [
+        'const arrival = (0, common_1.int)(now * this.clockRate);',
+        `const arrival = ${MARK}Math.trunc(now * this.clockRate);`,
+      ],
+    },
+  },
+];
+
+const check = process.argv.includes('--check');
+const root = fileURLToPath(new URL('../node_modules/werift/', import.meta.url));
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const occurrences = (text, part) => text.split(part).length - 1;
+
+let failed = false;
+const texts = new Map();
+const changed = new Set();
+for (const patch of PATCHES) {
+  for (const [file, [before, after]] of Object.entries(patch.files)) {
+    const path = join(root, file);
+    const text = texts.get(path) ?? readFileSync(path, 'utf8');
+    if (occurrences(text, after) === 1) {
+      texts.set(path, text);
+      continue;
+    }
+    if (check || occurrences(text, before) !== 1) {
+      console.error(
+        `werift ${version}, ${file}: the patch "${patch.name}" ${check ? 'is not applied' : 'does not apply (its text is not there once)'}; see scripts/patch-werift.mjs`,
+      );
+      failed = true;
+      continue;
+    }
+    texts.set(path, text.replace(before, after));
+    changed.add(path);
+  }
+}
+if (failed) process.exit(1);
+for (const path of changed) writeFileSync(path, texts.get(path));
