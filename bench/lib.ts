@@ -11,6 +11,27 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/**
+ * UDP datagrams the kernel dropped on this machine so far (`/proc/net/snmp`: receive-buffer
+ * overflows and other receive errors), or null where that file is not there. A bench takes the
+ * difference over its window: loss there is the kernel's (a socket not read in time), not a
+ * packet the studio threw away.
+ */
+export function udpReceiveDrops(): number | null {
+  let snmp: string;
+  try {
+    snmp = readFileSync('/proc/net/snmp', 'utf8');
+  } catch {
+    return null;
+  }
+  const [names, values] = snmp.split('\n').filter((line) => line.startsWith('Udp:'));
+  if (names === undefined || values === undefined) return null;
+  const fields = names.split(/\s+/);
+  const numbers = values.split(/\s+/).map(Number);
+  const value = (name: string) => numbers[fields.indexOf(name)] ?? 0;
+  return value('InErrors') + value('RcvbufErrors');
+}
+
 /** Resident memory of a process in MB. */
 export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import type { Manifest } from '../src/shared/archive';
+import type { FramesDropped, Manifest } from '../src/shared/archive';
 import { ROOT } from '../test/helpers/headless';
 import { makeClip } from '../test/helpers/publisher';
 import { ArchiveApi, OperatorClient, waitFor } from '../test/helpers/studio';
@@ -30,7 +30,16 @@ import {
 import type { LoadCollect } from './load/protocol';
 import { nowMs } from './load/ReplayPublisher';
 import { captureRtpClip } from './load/rtpClip';
-import { flagArg, numberArgs, pacingArg, peakRss, requirePositiveIntegers, round, sizeArg } from './lib';
+import {
+  flagArg,
+  numberArgs,
+  pacingArg,
+  peakRss,
+  requirePositiveIntegers,
+  round,
+  sizeArg,
+  udpReceiveDrops,
+} from './lib';
 
 const options = numberArgs({ streams: 16, seconds: 60, procs: 2, bitrate: 1500, fps: 30 });
 requirePositiveIntegers(options);
@@ -87,11 +96,13 @@ try {
   const meter = new CpuMeter([studio.process.pid!, ...pool.map((p) => p.pid)]);
   const archives = new ArchiveApi(studio.url);
   const startedAt = nowMs();
+  const udpDropsBefore = udpReceiveDrops();
   const archive = await archives.start({ sessionId: room.id, outputMode: 'individual' });
   await sleep(seconds * 1000);
   // Frames sent from here on are not counted; media keeps flowing until the stop, as in use.
   await Promise.all(pool.map((p) => p.request({ op: 'window', sending: false })));
   const windowTo = nowMs();
+  const udpDropsAfter = udpReceiveDrops();
   const cpu = meter.read();
   const stats = await studio.stats();
   const heapByThread = await threadHeaps(operator);
@@ -119,6 +130,12 @@ try {
     });
     filesByKey.set(key, list);
   }
+  // What the studio dropped itself, by reason (each file's manifest entry counts its own).
+  const studioDropped: FramesDropped = { late: 0, broken: 0, backpressure: 0, oversized: 0 };
+  for (const file of manifest.files)
+    for (const track of Object.values(file.tracks ?? {}))
+      for (const reason of Object.keys(studioDropped) as Array<keyof FramesDropped>)
+        studioDropped[reason] += track.framesDropped[reason] ?? 0;
   let framesSent = 0;
   let framesRecorded = 0;
   let framesUnmatched = 0;
@@ -181,6 +198,9 @@ try {
         3,
       ),
       framesUnexpected: framesUnmatched,
+      studioFramesDropped: studioDropped,
+      udpReceiveDropsOnMachine:
+        udpDropsBefore === null || udpDropsAfter === null ? null : udpDropsAfter - udpDropsBefore,
       bytesSent,
       bytesWritten,
       stopToAvailableMs,

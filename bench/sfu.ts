@@ -29,7 +29,16 @@ import { joinPath, maxSentPerStream } from './load/join';
 import type { LoadCollect, LoadStatus } from './load/protocol';
 import { nowMs } from './load/ReplayPublisher';
 import { captureRtpClip } from './load/rtpClip';
-import { flagArg, numberArgs, pacingArg, peakRss, requirePositiveIntegers, round, sizeArg } from './lib';
+import {
+  flagArg,
+  numberArgs,
+  pacingArg,
+  peakRss,
+  requirePositiveIntegers,
+  round,
+  sizeArg,
+  udpReceiveDrops,
+} from './lib';
 
 const options = numberArgs({ publishers: 4, subscribers: 4, seconds: 30, procs: 2, bitrate: 1500, fps: 30 });
 requirePositiveIntegers(options);
@@ -87,6 +96,7 @@ try {
   await studio.stats(true);
   await threadHeaps(operator); // each thread's event-loop figures from here
   const meter = new CpuMeter([studio.process.pid!, ...pool.map((p) => p.pid)]);
+  const udpDropsBefore = udpReceiveDrops();
   const windowFrom = nowMs();
   await Promise.all(pool.map((p) => p.request({ op: 'window', sending: true, receiving: true })));
   await sleep(seconds * 1000);
@@ -98,6 +108,7 @@ try {
   // Packets in flight at the end of the window still count.
   await sleep(1000);
   await Promise.all(pool.map((p) => p.request({ op: 'window', receiving: false })));
+  const udpDropsAfter = udpReceiveDrops();
   const collects = await Promise.all(pool.map((p) => p.request<LoadCollect>({ op: 'collect' })));
 
   const sfu = joinPath(collects, 'sfu');
@@ -154,6 +165,9 @@ try {
       packetsReceived: sfu.received,
       packetsForwardedPerSecond: Math.round(sfu.received / cpu.seconds),
       lossPercent: round(sfu.expected === 0 ? 100 : (1 - sfu.received / sfu.expected) * 100, 3),
+      // Datagrams the kernel dropped (every socket of the machine: studio and load alike).
+      udpReceiveDropsOnMachine:
+        udpDropsBefore === null || udpDropsAfter === null ? null : udpDropsAfter - udpDropsBefore,
       latencyMsP50: ms(sfuP50),
       latencyMsP99: ms(sfuP99),
       directLatencyMsP50: ms(directP50),
