@@ -16,8 +16,12 @@
  * - Unprotecting RTP with AEAD_AES_128_GCM (RFC 7714): the same cipher calls (Node cannot
  *   re-key a GCM cipher), the IV written directly and the packet assembled in one buffer.
  *
+ * - Sending a forwarded packet (`RTCRtpSender.dispatchRtp`): the same packet with the right NTP
+ *   clock and without werift's per-packet time string and extension rebuilding (below).
+ *
  * Protecting (forwarded packets) and RTCP keep werift's own code: replacing the protect side
- * measured no gain (`bench/packets`' `protectRatio` stayed at 0.84–1.2, run to run).
+ * measured no gain (`bench/packets`' `protectRatio` stayed at 0.84–1.2, run to run). Two costs
+ * only a change of werift's files can reach are made after install (`scripts/patch-werift.mjs`).
  * `test/unit/werift-packets.test.ts` compares every path with werift's on random and malformed
  * packets.
  */
