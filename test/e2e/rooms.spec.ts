@@ -60,6 +60,49 @@ describe('guests in a room', () => {
     await pageB.context().close();
   });
 
+  it('a guest who publishes asks for a keyframe and the request reaches the publisher', async () => {
+    // libwebrtc sends a publishing guest's PLIs with the SSRC of its own video as sender SSRC;
+    // werift's router handed them to that stream's receiver, which dropped them
+    // (src/main/rooms/rtcpRouting.ts). The guest publishes first; then a WHIP client whose first
+    // 3 s of video (its keyframe) are lost joins: the guest's decoder needs a keyframe and asks.
+    // The WHIP client's sender counts the PLIs it receives; nothing else asks it for keyframes
+    // (no recording, no other viewer).
+    const room = await operator.createRoom({ name: 'Keyframe requests' });
+    const page = await joinAs((await operator.createToken(room.id, { connectionData: 'Bob' })).joinUrl);
+    try {
+      await waitFor(
+        async () => (await operator.room(room.id)).session?.streams.length === 1,
+        10_000,
+        "the guest's stream",
+      );
+      const whip = await operator.createToken(room.id, { connectionData: 'OBS' });
+      const publisher = await SyntheticPublisher.start({
+        whipUrl: whip.whipUrl,
+        token: whip.token,
+        // One keyframe per 20 s loop, the first lost.
+        clip: makeClip({ durationSec: 20, gopSec: 20 }),
+        loop: true,
+      });
+      publisher.drop('video', 3000);
+      let plis = 0;
+      for (const transceiver of publisher.pc.getTransceivers())
+        if (transceiver.kind === 'video') transceiver.sender.onPictureLossIndication.subscribe(() => plis++);
+      try {
+        await waitFor(async () => plis > 0, 10_000, "the guest's keyframe request at the publisher").catch(
+          async (error: Error) => {
+            throw new Error(
+              `${error.message}: the guest's video receiver ${JSON.stringify(await inboundVideo(page))}`,
+            );
+          },
+        );
+      } finally {
+        await publisher.stop();
+      }
+    } finally {
+      await page.context().close();
+    }
+  });
+
   /** Collects the studio's events from the operator event socket. */
   async function eventLog(): Promise<{ events: AnyStudioEvent[]; close(): void }> {
     const socket = new WebSocket(`${core.url.replace('http', 'ws')}/api/events`);

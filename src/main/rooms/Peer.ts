@@ -9,6 +9,7 @@ import { StudioError } from '../../shared/errors';
 import type { StreamMids } from '../../shared/signaling';
 import type { Logger } from '../logger';
 import { TypedEmitter } from '../util/TypedEmitter';
+import { routeFeedbackToMediaSource } from './rtcpRouting';
 import type { MediaKind, Stream } from './Stream';
 
 export interface PeerEvents {
@@ -69,6 +70,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     super();
     this.#logger = logger;
     this.pc = new RTCPeerConnection(config);
+    routeFeedbackToMediaSource(this.pc);
     this.pc.iceConnectionStateChange.subscribe((state) => this.#logger.debug({ state }, 'ICE state'));
     this.pc.connectionStateChange.subscribe((state) => {
       this.#logger.debug({ state }, 'peer connection state');
