@@ -18,6 +18,7 @@ import type { OpenSink } from '../recording/MatroskaWriter';
 import { StreamRecorder } from '../recording/StreamRecorder';
 import { WriteBudget } from '../recording/WriteBudget';
 import type { RecorderInit, StreamInit, WorkerEvent, WorkerEvents } from './protocol';
+import { forEachPacket, RouteOutbox, type PacketBatch } from './RouteOutbox';
 import type { Handlers } from './WorkerHost';
 
 interface HostedWhip {
@@ -40,28 +41,31 @@ type RouteMessage =
   | { t: 'sub'; streamId: string }
   | { t: 'unsub'; streamId: string }
   | { t: 'pli'; streamId: string }
-  | { t: 'track'; streamId: string; kind: MediaKind; codec: CodecInit; ssrc: number }
-  | { t: 'rtp'; streamId: string; kind: MediaKind; data: Uint8Array }
+  | { t: 'track'; streamId: string; kind: MediaKind; codec: CodecInit; ssrc: number; channel: number }
+  | PacketBatch
   | { t: 'end'; streamId: string };
+
+/** The route to another worker: what is posted there, and the tracks its packets are for. */
+interface Route {
+  port: MessagePort;
+  outbox: RouteOutbox<RouteMessage>;
+  /** Tracks imported from there, by the channel number their packets come with. */
+  channels: Map<number, MediaStreamTrack>;
+}
 
 /** A stream of another worker forwarded to peers of this one. */
 interface Imported {
   stream: Stream;
   from: number;
   tracks: Map<MediaKind, MediaStreamTrack>;
+  /** The channels its tracks' packets come with (forgotten when it closes). */
+  channels: number[];
   /** Local peers subscribed to it; the import ends with the last. */
   peers: Set<string>;
 }
 
 /** How often the health of the streams received here is sampled and reported (as on the main thread). */
 const HEALTH_INTERVAL_MS = 1000;
-
-/** Copies a packet into its own buffer: cloning a view of werift's (maybe pooled) buffer would copy the pool. */
-function ownBytes(data: Buffer): Uint8Array {
-  const out = new Uint8Array(data.length);
-  out.set(data);
-  return out;
-}
 
 /**
  * What a media worker hosts (docs/threads.md): browser peers (the same `Peer` as on the main
@@ -76,7 +80,9 @@ export class MediaHost {
   readonly #whip = new Map<string, HostedWhip>();
   readonly #recorders = new Map<string, StreamRecorder>();
   /** Routes to the other workers, by their index. */
-  readonly #routes = new Map<number, MessagePort>();
+  readonly #routes = new Map<number, Route>();
+  /** Channel number of the next track sent to another worker. */
+  #nextChannel = 1;
   /** Streams of this worker sent to another: `<streamId> <worker>` → stop sending. */
   readonly #exports = new Map<string, () => void>();
   readonly #imports = new Map<string, Imported>();
@@ -253,16 +259,17 @@ export class MediaHost {
   /** The route to another worker (a restarted worker brings a new one). */
   setRoute(peerIndex: number, port: MessagePort): void {
     this.#dropRoute(peerIndex);
-    this.#routes.set(peerIndex, port);
-    port.on('message', (message: RouteMessage) => this.#onRoute(peerIndex, port, message));
+    const route: Route = { port, outbox: new RouteOutbox(port), channels: new Map() };
+    this.#routes.set(peerIndex, route);
+    port.on('message', (message: RouteMessage) => this.#onRoute(peerIndex, route, message));
     port.on('close', () => {
-      if (this.#routes.get(peerIndex) === port) this.#dropRoute(peerIndex);
+      if (this.#routes.get(peerIndex) === route) this.#dropRoute(peerIndex);
     });
   }
 
   #dropRoute(peerIndex: number): void {
-    const port = this.#routes.get(peerIndex);
-    if (port === undefined) return;
+    const route = this.#routes.get(peerIndex);
+    if (route === undefined) return;
     this.#routes.delete(peerIndex);
     for (const [key, stop] of [...this.#exports]) {
       if (key.endsWith(` ${peerIndex}`)) {
@@ -272,13 +279,14 @@ export class MediaHost {
     }
     for (const [streamId, imported] of [...this.#imports])
       if (imported.from === peerIndex) this.#closeStream(streamId, 'media worker died');
-    port.close();
+    route.outbox.close();
+    route.port.close();
   }
 
-  #onRoute(peerIndex: number, port: MessagePort, message: RouteMessage): void {
+  #onRoute(peerIndex: number, route: Route, message: RouteMessage): void {
     switch (message.t) {
       case 'sub':
-        this.#export(peerIndex, port, message.streamId);
+        this.#export(peerIndex, route.outbox, message.streamId);
         return;
       case 'unsub': {
         const key = `${message.streamId} ${peerIndex}`;
@@ -291,7 +299,14 @@ export class MediaHost {
         return;
       case 'track': {
         const imported = this.#imports.get(message.streamId);
-        if (imported === undefined || imported.tracks.has(message.kind)) return;
+        if (imported === undefined) return;
+        imported.channels.push(message.channel);
+        const known = imported.tracks.get(message.kind);
+        if (known !== undefined) {
+          // The publisher's track of that kind again (sent anew): its packets feed the same one.
+          route.channels.set(message.channel, known);
+          return;
+        }
         const codec = new RTCRtpCodecParameters({
           ...message.codec,
           rtcpFeedback: message.codec.rtcpFeedback.map((f) => ({ ...f })),
@@ -299,20 +314,19 @@ export class MediaHost {
         const track = new MediaStreamTrack({ kind: message.kind, codec });
         track.ssrc = message.ssrc;
         imported.tracks.set(message.kind, track);
+        route.channels.set(message.channel, track);
         const streamId = message.streamId;
         // A stand-in for the publisher's receiver: keyframe requests travel back on the route.
         const receiver = {
           onRtcp: new Event<[RtcpPacket]>(),
-          sendRtcpPLI: async () => port.postMessage({ t: 'pli', streamId } satisfies RouteMessage),
+          sendRtcpPLI: async () => route.outbox.post({ t: 'pli', streamId }),
         } as unknown as RTCRtpReceiver;
         imported.stream.addTrack({ kind: message.kind, track, receiver });
         return;
       }
-      case 'rtp': {
-        const track = this.#imports.get(message.streamId)?.tracks.get(message.kind);
-        track?.writeRtp(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+      case 'rtps':
+        forEachPacket(message.data, (channel, packet) => route.channels.get(channel)?.writeRtp(packet));
         return;
-      }
       case 'end':
         this.#closeStream(message.streamId, 'stream ended');
         return;
@@ -320,11 +334,11 @@ export class MediaHost {
   }
 
   /** Sends a stream of this worker to another one, once per destination worker. */
-  #export(peerIndex: number, port: MessagePort, streamId: string): void {
+  #export(peerIndex: number, outbox: RouteOutbox<RouteMessage>, streamId: string): void {
     const key = `${streamId} ${peerIndex}`;
     const stream = this.#streams.get(streamId);
     if (stream === undefined || this.#imports.has(streamId)) {
-      port.postMessage({ t: 'end', streamId } satisfies RouteMessage);
+      outbox.post({ t: 'end', streamId });
       return;
     }
     if (this.#exports.has(key)) return;
@@ -332,11 +346,13 @@ export class MediaHost {
     const send = (t: { kind: MediaKind; track: MediaStreamTrack }) => {
       const codec = t.track.codec;
       if (codec === undefined) return;
-      port.postMessage({
+      const channel = this.#nextChannel++;
+      outbox.post({
         t: 'track',
         streamId,
         kind: t.kind,
         ssrc: t.track.ssrc ?? 0,
+        channel,
         codec: {
           mimeType: codec.mimeType,
           clockRate: codec.clockRate,
@@ -348,21 +364,19 @@ export class MediaHost {
             ...(f.parameter !== undefined ? { parameter: f.parameter } : {}),
           })),
         },
-      } satisfies RouteMessage);
-      const kind = t.kind;
-      const { unSubscribe } = t.track.onReceiveRtp.subscribe((packet) => {
-        // One copy per packet per destination worker. Cloned, not transferred: transferring a
-        // 1.2 kB buffer costs more than copying it (bench/workers.ts); batching is cheaper still.
-        const data = ownBytes(packet.serialize());
-        port.postMessage({ t: 'rtp', streamId, kind, data } satisfies RouteMessage);
       });
+      // One copy per packet per destination worker, sent with the others of this event-loop
+      // turn in one transferred buffer (bench/workers.ts: a third of a message per packet).
+      const { unSubscribe } = t.track.onReceiveRtp.subscribe((packet) =>
+        outbox.rtp(channel, packet.serialize()),
+      );
       dispose.push(unSubscribe);
     };
     for (const t of stream.tracks.values()) send(t);
     stream.on('track', send);
     const onClose = () => {
       this.#exports.delete(key);
-      port.postMessage({ t: 'end', streamId } satisfies RouteMessage);
+      outbox.post({ t: 'end', streamId });
     };
     stream.once('close', onClose);
     this.#exports.set(key, () => {
@@ -379,15 +393,17 @@ export class MediaHost {
       existing.peers.add(peerId);
       return existing.stream;
     }
-    const port = this.#routes.get(from);
-    if (port === undefined) throw new StudioError('Unavailable', `no route to media worker ${from}`, 'from');
+    const route = this.#routes.get(from);
+    if (route === undefined) throw new StudioError('Unavailable', `no route to media worker ${from}`, 'from');
     const stream = this.#addStream(init, false);
-    this.#imports.set(init.id, { stream, from, tracks: new Map(), peers: new Set([peerId]) });
+    const imported: Imported = { stream, from, tracks: new Map(), channels: [], peers: new Set([peerId]) };
+    this.#imports.set(init.id, imported);
     stream.once('close', () => {
       this.#imports.delete(init.id);
-      port.postMessage({ t: 'unsub', streamId: init.id } satisfies RouteMessage);
+      for (const channel of imported.channels) route.channels.delete(channel);
+      route.outbox.post({ t: 'unsub', streamId: init.id });
     });
-    port.postMessage({ t: 'sub', streamId: init.id } satisfies RouteMessage);
+    route.outbox.post({ t: 'sub', streamId: init.id });
     this.onImported?.();
     return stream;
   }
