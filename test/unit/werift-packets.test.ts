@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import {
   dePacketizeRtpPackets,
   Event,
+  GenericNack,
+  RtcpTransportLayerFeedback,
   ProtectionProfileAeadAes128Gcm,
   ProtectionProfileAes128CmHmacSha1_80,
   RTCRtpCodecParameters,
@@ -18,6 +20,7 @@ import {
   type SrtpSession,
 } from 'werift';
 import { depacketizeVp8 } from '../../src/main/recording/codecs';
+import { PacketHistory } from '../../src/main/rooms/packetHistory';
 import { srtpPair } from '../helpers/srtp';
 import {
   cipherPrototype,
@@ -368,6 +371,8 @@ function senderWith(headerExtensions: Array<{ id: number; uri: string }>) {
     scheduleRtpContinuity(step?: number): void;
     stop(): void;
     rtpCache: RtpPacket[];
+    packetHistory?: PacketHistory;
+    handleRtcpPacket(packet: RtcpTransportLayerFeedback): void;
     senderBWE: { sentInfos: Record<number, { wideSeq: number; size: number }> };
     dtlsTransport: { transportSequenceNumber: number; state: string };
     ntpTimestamp: bigint;
@@ -425,6 +430,8 @@ describe('werift sender', () => {
       const theirs = senderWith(headerExtensions);
       const ours = senderWith(headerExtensions);
       const absId = headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.absSendTime)?.id;
+      const withoutTime = (h: RtpHeader) =>
+        h.extensions.map((e) => [e.id, e.id === absId ? null : e.payload]);
       for (let i = 0; i < 300; i++) {
         const ids = [...new Set(Array.from({ length: rand(4) }, () => 1 + rand(14)))];
         const header = new RtpHeader({
@@ -446,8 +453,6 @@ describe('werift sender', () => {
         const after = Date.now();
         const [a, b] = [theirs.sent.at(-1)!, ours.sent.at(-1)!];
         const [ha, hb] = [originalParse(a), originalParse(b)];
-        const withoutTime = (h: RtpHeader) =>
-          h.extensions.map((e) => [e.id, e.id === absId ? null : e.payload]);
         assert.deepEqual(withoutTime(hb), withoutTime(ha), `packet ${i}: extensions`);
         assert.deepEqual(b.subarray(hb.payloadOffset), a.subarray(ha.payloadOffset), `packet ${i}: payload`);
         for (const field of ['marker', 'payloadType', 'sequenceNumber', 'timestamp', 'ssrc'] as const)
@@ -483,10 +488,39 @@ describe('werift sender', () => {
         ours.sender.dtlsTransport.transportSequenceNumber,
         theirs.sender.dtlsTransport.transportSequenceNumber,
       );
-      // The retransmission cache holds the same packets; the estimator the same entries.
-      const cached = (s: typeof ours.sender) =>
-        s.rtpCache.map((p) => (p === undefined ? null : [p.header.sequenceNumber, p.payload]));
-      assert.deepEqual(cached(ours.sender), cached(theirs.sender));
+      // The retransmission history holds the packets werift's cache holds (ours as bytes), and
+      // a NACK makes both send the same packets again (one of the sequence numbers not kept).
+      const lost: number[] = [];
+      for (const p of theirs.sender.rtpCache) {
+        if (p === undefined) continue;
+        const kept = ours.sender.packetHistory!.get(p.header.sequenceNumber);
+        assert.ok(kept, `packet ${p.header.sequenceNumber} kept`);
+        assert.deepEqual(withoutTime(kept.header), withoutTime(p.header));
+        assert.deepEqual(kept.payload, p.payload);
+        if (lost.length < 5) lost.push(p.header.sequenceNumber);
+      }
+      lost.push((lost[0]! + 64) % 65_536);
+      const nack = new RtcpTransportLayerFeedback({
+        feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 42, lost }),
+      });
+      const [sentBefore, theirsBefore] = [ours.sent.length, theirs.sent.length];
+      ours.sender.handleRtcpPacket(nack);
+      weriftSender.handleRtcpPacket.call(theirs.sender, nack);
+      await new Promise((resolve) => setImmediate(resolve));
+      const again = (list: Buffer[], from: number) =>
+        list.slice(from).map((b) => {
+          const h = originalParse(b);
+          return [withoutTime(h), h.sequenceNumber, b.subarray(h.payloadOffset)];
+        });
+      assert.equal(ours.sent.length - sentBefore, 5, 'the five packets kept are sent again');
+      assert.deepEqual(again(ours.sent, sentBefore), again(theirs.sent, theirsBefore));
+      for (const field of [
+        'nackCount',
+        'retransmittedPacketsSent',
+        'retransmittedBytesSent',
+        'headerBytesSent',
+      ])
+        assert.equal(ours.sender[field], theirs.sender[field], field);
       const infos = (s: typeof ours.sender) =>
         Object.values(s.senderBWE.sentInfos).map(({ wideSeq, size }) => [wideSeq, size]);
       assert.deepEqual(infos(ours.sender), infos(theirs.sender));
@@ -585,5 +619,57 @@ describe('VP8 depacketizing', () => {
     assert.throws(() => depacketizeVp8([Buffer.from([0x90, 0x80])]), /descriptor longer/);
     assert.equal(depacketizeVp8([vp8Payload(rand, { start: true, pid: 1 }, body)]).keyframe, false, 'PID 1');
     assert.equal(depacketizeVp8([vp8Payload(rand, { start: false, pid: 0 }, body)]).keyframe, false, 'S = 0');
+  });
+});
+
+describe('packet history (a sender’s retransmission ring)', () => {
+  const packet = (sequenceNumber: number, size: number, padding = 0) => {
+    const header = new RtpHeader({
+      payloadType: 96,
+      sequenceNumber,
+      timestamp: sequenceNumber * 3000,
+      ssrc: 7,
+      marker: sequenceNumber % 2 === 0,
+      extension: true,
+      extensions: [{ id: 3, payload: Buffer.from([sequenceNumber & 0xff, 1, 2]) }],
+      padding: padding > 0,
+      paddingSize: padding,
+    });
+    return new RtpPacket(header, randomBytes(size));
+  };
+
+  it('gives back each of the last packets as sent, byte for byte, and none it wrote over', () => {
+    const history = new PacketHistory(10_000);
+    const sent = new Map<number, Buffer>();
+    for (let i = 0; i < 300; i++) {
+      const seq = (65_500 + i) % 65_536;
+      const p = packet(seq, 50 + ((i * 37) % 400), i % 17 === 0 ? 4 : 0);
+      history.put(p.header, p.payload);
+      sent.set(seq, p.serialize());
+    }
+    let kept = 0;
+    for (const [seq, bytes] of sent) {
+      const back = history.get(seq);
+      if (back === undefined) continue;
+      kept++;
+      assert.deepEqual(back.serialize(), bytes, `packet ${seq}`);
+    }
+    // 10,000 bytes hold the last ~30 packets of ~300 bytes; older ones are written over.
+    assert.ok(kept >= 20 && kept <= 40, `${kept} kept`);
+    assert.ok(history.get((65_500 + 299) % 65_536), 'the last one is kept');
+    assert.equal(history.get(65_500), undefined, 'the first one is gone');
+  });
+
+  it('keeps nothing under a slot another sequence number took, nor a packet too large for it', () => {
+    const history = new PacketHistory(8_000);
+    const a = packet(5, 100);
+    history.put(a.header, a.payload);
+    const b = packet(5 + 128, 100); // same slot
+    history.put(b.header, b.payload);
+    assert.equal(history.get(5), undefined);
+    assert.deepEqual(history.get(133)?.payload, b.payload);
+    const big = packet(134, 1500); // more than an eighth of the ring
+    history.put(big.header, big.payload);
+    assert.equal(history.get(134), undefined);
   });
 });

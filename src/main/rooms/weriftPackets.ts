@@ -47,6 +47,7 @@ import {
   uint16Add,
   uint32Add,
 } from 'werift';
+import { installNackAnswer, keepSent, type PacketHistory } from './packetHistory';
 
 const AUTH_TAG_LENGTH = 10;
 const GCM_TAG_LENGTH = 16;
@@ -518,7 +519,8 @@ interface SenderInternals {
   octetCount: number;
   headerBytesSent: number;
   packetCount: number;
-  rtpCache: RtpPacket[];
+  kind: string;
+  packetHistory?: PacketHistory;
   runRtcp(): Promise<void>;
   senderBWE: { sentInfos: Record<number, SentInfo> };
 }
@@ -529,9 +531,6 @@ interface SentInfo {
   sendingAtMs: number;
   sentAtMs: number;
 }
-
-/** werift's `RTP_HISTORY_SIZE`: the packets a sender keeps for retransmission. */
-const RTP_HISTORY_SIZE = 128;
 
 const byId = (a: Extension, b: Extension) => a.id - b.id;
 
@@ -618,7 +617,7 @@ async function dispatchRtp(this: SenderInternals, rtp: RtpPacket | Buffer): Prom
   this.octetCount += payload.length;
   this.headerBytesSent += header.serializeSize;
   this.packetCount = uint32Add(this.packetCount, 1);
-  this.rtpCache[header.sequenceNumber % RTP_HISTORY_SIZE] = packet;
+  keepSent(this, packet);
   const size = await this.dtlsTransport.sendRtp(payload, header);
   void this.runRtcp();
   const ms = Date.now();
@@ -645,10 +644,16 @@ function installSender(): void {
   const proto = RTCRtpSender.prototype as unknown as SenderInternals;
   proto.dispatchRtp = dispatchRtp;
   proto.sendRtp = sendRtp;
+  installNackAnswer(proto);
 }
 
 /** werift's own sender methods, for tests that compare. */
-export const weriftSender = { dispatchRtp: weriftDispatchRtp, sendRtp: weriftSendRtp };
+export const weriftSender = {
+  dispatchRtp: weriftDispatchRtp,
+  sendRtp: weriftSendRtp,
+  handleRtcpPacket: (RTCRtpSender.prototype as unknown as { handleRtcpPacket(packet: unknown): void })
+    .handleRtcpPacket,
+};
 
 let installed = false;
 
