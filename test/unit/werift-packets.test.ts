@@ -20,7 +20,7 @@ import {
   type SrtpSession,
 } from 'werift';
 import { depacketizeVp8 } from '../../src/main/recording/codecs';
-import { PacketHistory } from '../../src/main/rooms/packetHistory';
+import { PacketHistory, RESEND_MIN_MS } from '../../src/main/rooms/packetHistory';
 import { srtpPair } from '../helpers/srtp';
 import {
   cipherPrototype,
@@ -671,5 +671,49 @@ describe('packet history (a sender’s retransmission ring)', () => {
     const big = packet(134, 1500); // more than an eighth of the ring
     history.put(big.header, big.payload);
     assert.equal(history.get(134), undefined);
+  });
+});
+
+describe('NACKs answered from the packet history', () => {
+  it(`sends a packet again at most once per ${RESEND_MIN_MS} ms, however often it is asked for`, async () => {
+    installPacketPath();
+    const sent: number[] = [];
+    const sender = new RTCRtpSender('video') as unknown as {
+      dispatchRtp(rtp: RtpPacket): Promise<void>;
+      handleRtcpPacket(packet: RtcpTransportLayerFeedback): void;
+      retransmittedPacketsSent: number;
+    } & Record<string, unknown>;
+    Object.assign(sender, {
+      dtlsTransport: {
+        state: 'connected',
+        transportSequenceNumber: 0,
+        sendRtp: async (_payload: Buffer, header: RtpHeader) => {
+          sent.push(header.sequenceNumber);
+          return 100;
+        },
+      },
+      codec: new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96 }),
+    });
+    for (let seq = 0; seq < 4; seq++)
+      await sender.dispatchRtp(
+        new RtpPacket(
+          new RtpHeader({ payloadType: 96, sequenceNumber: seq, timestamp: seq }),
+          randomBytes(100),
+        ),
+      );
+    const first = sent[0]!;
+    const nack = () =>
+      sender.handleRtcpPacket(
+        new RtcpTransportLayerFeedback({
+          feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 2, lost: [first, first + 1] }),
+        }),
+      );
+    sent.length = 0;
+    for (let i = 0; i < 5; i++) nack(); // a flood: every few µs
+    assert.deepEqual(sent, [first, first + 1], 'each packet sent again once');
+    await new Promise((resolve) => setTimeout(resolve, RESEND_MIN_MS + 5));
+    nack();
+    assert.deepEqual(sent, [first, first + 1, first, first + 1], 'and again once the time has passed');
+    assert.equal(sender.retransmittedPacketsSent, 4);
   });
 });

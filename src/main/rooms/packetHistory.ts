@@ -11,6 +11,7 @@
  * history"). Here each packet's bytes (header as werift writes it, payload, padding) are copied
  * into a ring; a NACK reads them back into a packet.
  */
+import { performance } from 'node:perf_hooks';
 import {
   GenericNack,
   RtcpTransportLayerFeedback,
@@ -24,6 +25,13 @@ import {
 /** werift's `RTP_HISTORY_SIZE`: the packets a sender keeps for retransmission. */
 export const RTP_HISTORY_SIZE = 128;
 
+/**
+ * A packet is sent again at most once in this long, however often it is NACKed: werift's own
+ * receivers ask every 5 ms, and a hostile guest could ask for all 128 kept packets in every
+ * RTCP packet it sends (each resend costs the worker an SRTP protect and a send).
+ */
+export const RESEND_MIN_MS = 10;
+
 /** Bytes kept per sender: room for the last 128 packets of typical size (video ≤ 1,250 B, Opus ≤ 320 B). */
 const CAPACITY = { video: RTP_HISTORY_SIZE * 1250, audio: RTP_HISTORY_SIZE * 320 };
 
@@ -35,6 +43,8 @@ export class PacketHistory {
   readonly #length = new Int32Array(RTP_HISTORY_SIZE);
   /** Per slot: where the packet began counting every byte ever written (and skipped at a wrap). */
   readonly #written = new Float64Array(RTP_HISTORY_SIZE);
+  /** Per slot: when its packet was last sent again (`performance.now()`), or −∞. */
+  readonly #resentAt = new Float64Array(RTP_HISTORY_SIZE).fill(-Infinity);
   #offset = 0;
   #total = 0;
 
@@ -74,6 +84,7 @@ export class PacketHistory {
     this.#start[slot] = at;
     this.#length[slot] = length;
     this.#written[slot] = this.#total;
+    this.#resentAt[slot] = -Infinity;
     this.#offset += length;
     this.#total += length;
   }
@@ -87,6 +98,18 @@ export class PacketHistory {
     const start = this.#start[slot]!;
     // A copy: the ring's bytes are written over by later packets.
     return RtpPacket.deSerialize(Buffer.from(this.#bytes.subarray(start, start + this.#length[slot]!)));
+  }
+
+  /**
+   * The packet to send again for a NACK: kept, and not sent again in the last `RESEND_MIN_MS`
+   * (`now`: `performance.now()`). Marks it sent.
+   */
+  resend(sequenceNumber: number, now: number): RtpPacket | undefined {
+    const slot = sequenceNumber % RTP_HISTORY_SIZE;
+    if (this.#seq[slot] !== sequenceNumber || now - this.#resentAt[slot]! < RESEND_MIN_MS) return undefined;
+    const packet = this.get(sequenceNumber);
+    if (packet !== undefined) this.#resentAt[slot] = now;
+    return packet;
   }
 }
 
@@ -115,9 +138,9 @@ export function keepSent(sender: Pick<NackingSender, 'kind' | 'packetHistory'>, 
 
 /**
  * A sender answers a NACK from its packet history as werift does from its packet objects: each
- * lost packet still kept is sent again (wrapped in RTX when negotiated), with werift's counters
- * and `onGenericNack` event. A packet werift's own `dispatchRtp` sent (bytes given, a source
- * switch, RED) is in werift's cache and found there.
+ * lost packet still kept is sent again (wrapped in RTX when negotiated; at most once per
+ * `RESEND_MIN_MS`), with werift's counters and `onGenericNack` event. A packet werift's own
+ * `dispatchRtp` sent (bytes given, a source switch, RED) is in werift's cache and found there.
  */
 export function installNackAnswer(proto: object): void {
   const sender = proto as NackingSender;
@@ -127,8 +150,9 @@ export function installNackAnswer(proto: object): void {
       return handleRtcpPacket.call(this, packet);
     const feedback = packet.feedback as GenericNack;
     this.nackCount++;
+    const now = performance.now();
     for (const sequenceNumber of feedback.lost) {
-      let resend = this.packetHistory?.get(sequenceNumber);
+      let resend = this.packetHistory?.resend(sequenceNumber, now);
       if (resend === undefined) {
         const cached = this.rtpCache[sequenceNumber % RTP_HISTORY_SIZE];
         if (cached?.header.sequenceNumber === sequenceNumber) resend = cached;
