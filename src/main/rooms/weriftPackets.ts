@@ -574,8 +574,8 @@ function senderExtensions(sender: SenderInternals, ntp: bigint): Extension[] {
  * and spreads, and has its bandwidth estimator sort the names of a four-field object (to delete
  * nothing). This one sends the same packet with the right clock: the same header (werift's
  * extension order: the sender's own, a publisher's extension of the same id overwriting the
- * payload, the rest after, sorted by id), the same counters, retransmission cache and estimator
- * entry. A packet given as bytes, a source switch (continuity offsets) and RED go through
+ * payload, the rest after, sorted by id), the same counters and estimator entry; the packet is
+ * kept for NACKs as bytes (`packetHistory.ts`), not as werift's cached object. A packet given as bytes, a source switch (continuity offsets) and RED go through
  * werift's own, its NTP time then set right after (before its first `await`).
  */
 async function dispatchRtp(this: SenderInternals, rtp: RtpPacket | Buffer): Promise<void> {
