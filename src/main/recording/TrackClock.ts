@@ -43,6 +43,67 @@ const TRUST_REPORTS_AFTER_OUTLIER = 6;
 /** Residuals kept as the reference (their median). */
 const RESIDUALS_KEPT = 5;
 
+/**
+ * Pairs of numbers (an arrival time, ms, and a value) in arrival order, the oldest dropped by
+ * age. Kept in two growing rings of doubles rather than an object per frame: a TrackClock keeps
+ * seconds of them per track, and objects that live that long outlast the young generation and
+ * are collected by the full, costly collections of the media worker (docs/threads.md).
+ */
+class ArrivalSeries {
+  #arrival = new Float64Array(64);
+  #value = new Float64Array(64);
+  /** Index of the oldest pair. */
+  #head = 0;
+  #size = 0;
+
+  get length(): number {
+    return this.#size;
+  }
+
+  clear(): void {
+    this.#head = 0;
+    this.#size = 0;
+  }
+
+  push(arrival: number, value: number): void {
+    if (this.#size === this.#arrival.length) this.#grow();
+    const i = (this.#head + this.#size) % this.#arrival.length;
+    this.#arrival[i] = arrival;
+    this.#value[i] = value;
+    this.#size++;
+  }
+
+  /** Drops the pairs that arrived more than `spanMs` before `now`. */
+  dropOlderThan(now: number, spanMs: number): void {
+    const capacity = this.#arrival.length;
+    while (this.#size > 0 && now - this.#arrival[this.#head]! > spanMs) {
+      this.#head = (this.#head + 1) % capacity;
+      this.#size--;
+    }
+  }
+
+  /** The `k`-th oldest pair's arrival and value. */
+  arrivalAt(k: number): number {
+    return this.#arrival[(this.#head + k) % this.#arrival.length]!;
+  }
+
+  valueAt(k: number): number {
+    return this.#value[(this.#head + k) % this.#value.length]!;
+  }
+
+  #grow(): void {
+    const arrival = new Float64Array(this.#arrival.length * 2);
+    const value = new Float64Array(this.#value.length * 2);
+    for (let k = 0; k < this.#size; k++) {
+      arrival[k] = this.arrivalAt(k);
+      value[k] = this.valueAt(k);
+    }
+    this.#arrival = arrival;
+    this.#value = value;
+    this.#head = 0;
+  }
+}
+
 interface Held<T> {
   rtp: number;
   arrival: number;
@@ -81,7 +142,7 @@ export class TrackClock<T> {
    */
   stalledElsewhere: (arrival: number, lateness: number) => boolean = () => false;
   /** Recent (arrival, lateness above the lowest) of emitted frames, for the other tracks' question. */
-  #recentLateness: Array<{ arrival: number; excess: number }> = [];
+  readonly #recentLateness = new ArrivalSeries();
   #anchor: { rtp: number; ms: number } | null = null;
   #last: { rtp: number; arrival: number } | null = null;
   #held: Array<Held<T>> = [];
@@ -99,8 +160,8 @@ export class TrackClock<T> {
   #raw: Array<{ start: number; min: number }> = [];
   /** Video: typical RTP gap between frames (ms), to tell a stop of the camera from a low frame rate. */
   #frameGapMs = 33;
-  /** Frames emitted over the last RESIDUAL_WINDOW_MS since the last pause (a report's arrival evidence). */
-  #recent: Array<{ rtp: number; arrival: number }> = [];
+  /** (arrival, RTP time) of the frames emitted over the last RESIDUAL_WINDOW_MS since the last pause (a report's arrival evidence). */
+  readonly #recent = new ArrivalSeries();
   /** Arrival residuals of the reports that agree (the reference), and of a run that disagrees with them. */
   #agreeing: number[] = [];
   #disagreeing: number[] = [];
@@ -148,7 +209,9 @@ export class TrackClock<T> {
   /** Lowest lateness (arrival − recorder time) seen lately: ~0 for the frames that come fastest. */
   get margin(): number | null {
     if (this.#buckets.length === 0) return null;
-    return Math.min(...this.#buckets.map((b) => b.min));
+    let min = Infinity;
+    for (const b of this.#buckets) min = Math.min(min, b.min);
+    return min;
   }
 
   /**
@@ -196,9 +259,11 @@ export class TrackClock<T> {
   lateAround(arrival: number, lateness: number): boolean {
     if (this.#held.length > 0 && Math.abs(this.#held[0]!.arrival - arrival) <= CONFIRM_MAX_MS) return true;
     const threshold = Math.max(PAUSE_MIN_MS / 2, lateness / 2);
-    return this.#recentLateness.some(
-      (r) => Math.abs(r.arrival - arrival) <= CONFIRM_WAIT_MS && r.excess >= threshold,
-    );
+    const recent = this.#recentLateness;
+    for (let k = 0; k < recent.length; k++)
+      if (Math.abs(recent.arrivalAt(k) - arrival) <= CONFIRM_WAIT_MS && recent.valueAt(k) >= threshold)
+        return true;
+    return false;
   }
 
   /** Releases frames held for a pause confirmation that waited long enough. */
@@ -231,7 +296,7 @@ export class TrackClock<T> {
       // Sender reports and arrivals from before the pause measure another stretch of the clock.
       this.#reports = [];
       this.#raw = [];
-      this.#recent = [];
+      this.#recent.clear();
       this.#spanStart = null;
     }
     for (const h of held) this.#emit(h.rtp, h.arrival, h.payload);
@@ -277,14 +342,17 @@ export class TrackClock<T> {
         this.#frameGapMs += (gap - this.#frameGapMs) / 16;
       }
     }
-    this.#last = { rtp, arrival };
+    // Updated in place: one object per track, not one per frame.
+    if (last === null) this.#last = { rtp, arrival };
+    else {
+      last.rtp = rtp;
+      last.arrival = arrival;
+    }
     const lateness = arrival - this.recorderTime(rtp);
-    this.#recentLateness.push({ arrival, excess: lateness - (this.margin ?? lateness) });
-    while (this.#recentLateness.length > 0 && arrival - this.#recentLateness[0]!.arrival > 5000)
-      this.#recentLateness.shift();
-    this.#recent.push({ rtp, arrival });
-    while (this.#recent.length > 0 && arrival - this.#recent[0]!.arrival > RESIDUAL_WINDOW_MS)
-      this.#recent.shift();
+    this.#recentLateness.push(arrival, lateness - (this.margin ?? lateness));
+    this.#recentLateness.dropOlderThan(arrival, 5000);
+    this.#recent.push(arrival, rtp);
+    this.#recent.dropOlderThan(arrival, RESIDUAL_WINDOW_MS);
     this.#observeRaw(arrival, arrival - (rtp * 1000) / this.nominalHz);
     this.#observe(arrival, arrival - this.recorderTime(rtp));
     this.#onTimed(payload, this.recorderTime(rtp), rtp);
@@ -387,7 +455,10 @@ export class TrackClock<T> {
 
   /** NTP time of a report less the arrival its RTP time would have had (the lowest of the last frames'). */
   #residual(rtp: number, ntpMs: number): number {
-    const arrival = Math.min(...this.#recent.map((f) => f.arrival - ((f.rtp - rtp) * 1000) / this.hz));
+    const recent = this.#recent;
+    let arrival = Infinity;
+    for (let k = 0; k < recent.length; k++)
+      arrival = Math.min(arrival, recent.arrivalAt(k) - ((recent.valueAt(k) - rtp) * 1000) / this.hz);
     return ntpMs - arrival;
   }
 

@@ -228,6 +228,11 @@ export class TrackPipeline {
       if (this.#options.codec === 'VP8') {
         const { data, keyframe } = depacketizeVp8(packets.map((p) => p.payload));
         result = { data, isKeyframe: keyframe };
+      } else if (this.#options.codec === 'OPUS' && packets.length === 1) {
+        // An Opus packet is its frame (RFC 7587): werift's depacketizer copies it through four
+        // arrays and closures per packet. The copy keeps the packet's buffer from living as long
+        // as the frame waits in the recorder.
+        result = { data: Buffer.from(packets[0]!.payload), isKeyframe: true };
       } else result = dePacketizeRtpPackets(this.#options.codec, packets);
     } catch {
       countDrop(this.stats, 'broken');

@@ -25,7 +25,15 @@
  * `test/unit/werift-packets.test.ts` compares every path with werift's on random and malformed
  * packets.
  */
-import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual, type Cipheriv } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  timingSafeEqual,
+  type Cipheriv,
+  type KeyObject,
+} from 'node:crypto';
 import { endianness } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
@@ -312,6 +320,20 @@ function gcmIv(cipher: GcmCipher, header: RtpHeader, rolloverCounter: number): B
   return iv;
 }
 
+/**
+ * Each GCM cipher's session key as a KeyObject: a cipher made from one skips importing the raw
+ * key for every packet (~1/3 of making the cipher, measured). Kept while the cipher's key is the same buffer.
+ */
+const gcmKeys = new WeakMap<GcmCipher, { raw: Buffer; key: KeyObject }>();
+
+function gcmKey(cipher: GcmCipher): KeyObject {
+  const kept = gcmKeys.get(cipher);
+  if (kept !== undefined && kept.raw === cipher.srtpSessionKey) return kept.key;
+  const key = createSecretKey(cipher.srtpSessionKey);
+  gcmKeys.set(cipher, { raw: cipher.srtpSessionKey, key });
+  return key;
+}
+
 function gcmDecryptRtp(
   this: GcmCipher,
   cipherText: Buffer,
@@ -319,7 +341,7 @@ function gcmDecryptRtp(
   header: RtpHeader = parseSrtpHeader(cipherText, GCM_TAG_LENGTH),
 ): [Buffer, RtpHeader] {
   const authTagOffset = cipherText.length - GCM_TAG_LENGTH;
-  const decipher = createDecipheriv('aes-128-gcm', this.srtpSessionKey, gcmIv(this, header, rolloverCounter));
+  const decipher = createDecipheriv('aes-128-gcm', gcmKey(this), gcmIv(this, header, rolloverCounter));
   decipher.setAAD(cipherText.subarray(0, header.payloadOffset));
   decipher.setAuthTag(cipherText.subarray(authTagOffset));
   const plain = decipher.update(cipherText.subarray(header.payloadOffset, authTagOffset));
