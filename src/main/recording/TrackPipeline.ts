@@ -118,6 +118,12 @@ export class TrackPipeline {
     const seq = this.#extendSeq(packet.header.sequenceNumber);
     if (this.#next === null) this.#next = seq;
     if (seq < this.#next || this.#buffer.has(seq)) return; // duplicate or too late
+    if (seq === this.#next && this.#buffer.size === 0) {
+      // In order with nothing waiting (nearly every packet): on at once, without the buffer.
+      this.#next++;
+      this.#process(packet, now);
+      return;
+    }
     this.#buffer.set(seq, { packet, arrival: now });
     this.#drain(now);
   }
@@ -137,7 +143,7 @@ export class TrackPipeline {
       if (ready !== undefined) {
         this.#buffer.delete(this.#next);
         this.#next++;
-        this.#process(ready);
+        this.#process(ready.packet, ready.arrival);
         continue;
       }
       if (this.#buffer.size === 0) return;
@@ -167,7 +173,7 @@ export class TrackPipeline {
     this.#waitingForKeyframe = true;
   }
 
-  #process({ packet, arrival }: Buffered): void {
+  #process(packet: RtpPacket, arrival: number): void {
     const ts = this.extendTimestamp(packet.header.timestamp);
     if (this.#options.kind === 'audio') {
       if (packet.payload.length > this.#options.maxFrameBytes) {
