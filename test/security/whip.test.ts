@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MediaStreamTrack, RTCPeerConnection } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RtpHeader } from 'werift';
+import type { ThreadStats } from '../../src/shared/api';
 import type { RoomJson } from '../../src/shared/rooms';
 import { json, operatorToken } from '../helpers/api';
 import { startTestStudio, type TestStudio } from '../helpers/securityStudio';
@@ -114,6 +115,66 @@ describe('WHIP sessions', () => {
         assert.ok(
           Date.now() - sentAt < 5000,
           `the studio answered ${Date.now() - sentAt} ms after the forged packets`,
+        );
+        const room2 = (await json<RoomJson>(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).body;
+        assert.equal(room2.session?.streams.length, 1, 'the publisher is still there');
+      } finally {
+        await sender.close();
+      }
+    },
+  );
+
+  it(
+    'sequence numbers that jump cost the studio nothing: its media worker keeps up, the publisher stays',
+    { timeout: 60_000 },
+    async () => {
+      const { room, token } = await setup(ctx);
+      const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
+      const publisher = await token('publisher');
+      const sender = await SyntheticPublisher.start({
+        whipUrl: publisher.whipUrl,
+        token: publisher.token,
+        clip: makeClip({ durationSec: 5 }),
+        loop: true,
+      });
+      const mediaThread = async () =>
+        (
+          await json<{ items: ThreadStats[] }>(`${ctx.url}/api/studio/threads`, { headers: auth })
+        ).body.items.find((t) => t.name.startsWith('media-'));
+      try {
+        await waitFor(
+          async () =>
+            (await json<RoomJson>(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).body.session?.streams
+              .length === 1,
+          10_000,
+          'the stream',
+        );
+        const before = await mediaThread(); // its event-loop figures count from here
+        assert.ok(before, 'a media worker hosts the publisher');
+        // Authenticated video packets (the publisher's own SRTP session) whose sequence numbers
+        // jump by ~30,000: werift's NACK generator marked every number in between as lost and
+        // sorted them all, ~65 ms of the worker's time per packet.
+        const video = sender.pc.getTransceivers().find((t) => t.kind === 'video')!.sender;
+        const dtls = video.dtlsTransport as unknown as {
+          sendRtp(payload: Buffer, header: RtpHeader): Promise<number>;
+        };
+        for (let round = 0; round < 100; round++)
+          for (const sequenceNumber of [1, 30000, 60000, 65535])
+            await dtls.sendRtp(
+              Buffer.from([0x10, 0, 0, 0, 0, 0]),
+              new RtpHeader({
+                ssrc: video.ssrc,
+                payloadType: video.codec!.payloadType,
+                sequenceNumber,
+                timestamp: 1,
+              }),
+            );
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const afterwards = await mediaThread();
+        assert.equal(afterwards?.threadId, before.threadId, 'the media worker was not restarted');
+        assert.ok(
+          afterwards.eventLoopDelayMs.max < 500,
+          `the media worker's event loop was held up to ${afterwards.eventLoopDelayMs.max} ms`,
         );
         const room2 = (await json<RoomJson>(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).body;
         assert.equal(room2.session?.streams.length, 1, 'the publisher is still there');

@@ -7,6 +7,7 @@ import {
   dePacketizeRtpPackets,
   Event,
   GenericNack,
+  RtcpPacketConverter,
   RtcpTransportLayerFeedback,
   ProtectionProfileAeadAes128Gcm,
   ProtectionProfileAes128CmHmacSha1_80,
@@ -17,6 +18,7 @@ import {
   RtpHeader,
   RtpPacket,
   SrtpAuthenticationError,
+  type RtcpPacket,
   type SrtpSession,
 } from 'werift';
 import { depacketizeVp8 } from '../../src/main/recording/codecs';
@@ -715,5 +717,48 @@ describe('NACKs answered from the packet history', () => {
     nack();
     assert.deepEqual(sent, [first, first + 1, first, first + 1], 'and again once the time has passed');
     assert.equal(sender.retransmittedPacketsSent, 4);
+  });
+
+  it('answers a NACK whose bitmask runs past sequence number 65535 (as libwebrtc packs them)', async () => {
+    installPacketPath();
+    const sent: number[] = [];
+    const sender = new RTCRtpSender('video') as unknown as {
+      dispatchRtp(rtp: RtpPacket): Promise<void>;
+      handleRtcpPacket(packet: RtcpPacket): void;
+    } & Record<string, unknown>;
+    Object.assign(sender, {
+      seqOffset: 0,
+      dtlsTransport: {
+        state: 'connected',
+        transportSequenceNumber: 0,
+        sendRtp: async (_payload: Buffer, header: RtpHeader) => {
+          sent.push(header.sequenceNumber);
+          return 100;
+        },
+      },
+      codec: new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96 }),
+    });
+    for (const seq of [65534, 65535, 0, 1])
+      await sender.dispatchRtp(
+        new RtpPacket(
+          new RtpHeader({ payloadType: 96, sequenceNumber: seq, timestamp: seq }),
+          randomBytes(100),
+        ),
+      );
+    assert.deepEqual(sent, [65534, 65535, 0, 1]);
+    sent.length = 0;
+    // One FCI entry: PID 65535, and bit 0 of its bitmask (the packet after it: 0).
+    const fci = Buffer.alloc(4);
+    fci.writeUInt16BE(65535, 0);
+    fci.writeUInt16BE(0x0001, 2);
+    const bytes = new RtcpTransportLayerFeedback({
+      feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 2, lost: [] }),
+    }).serialize();
+    const wire = Buffer.concat([bytes, fci]);
+    wire.writeUInt16BE(wire.length / 4 - 1, 2); // the RTCP length in words − 1
+    const [parsed] = RtcpPacketConverter.deSerialize(wire);
+    assert.deepEqual(((parsed as RtcpTransportLayerFeedback).feedback as GenericNack).lost, [65535, 65536]);
+    sender.handleRtcpPacket(parsed!);
+    assert.deepEqual(sent, [65535, 0], 'both packets sent again');
   });
 });

@@ -151,7 +151,9 @@ export function installNackAnswer(proto: object): void {
     const feedback = packet.feedback as GenericNack;
     this.nackCount++;
     const now = performance.now();
-    for (const sequenceNumber of feedback.lost) {
+    for (const listed of feedback.lost) {
+      // werift reads a bitmask past 65535 as 65536, 65537… (libwebrtc's NACKs span the wrap).
+      const sequenceNumber = listed % 65536;
       let resend = this.packetHistory?.resend(sequenceNumber, now);
       if (resend === undefined) {
         const cached = this.rtpCache[sequenceNumber % RTP_HISTORY_SIZE];

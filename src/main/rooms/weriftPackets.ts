@@ -55,6 +55,7 @@ import {
   uint16Add,
   uint32Add,
 } from 'werift';
+import { installNackRequests } from './nackRequests';
 import { installNackAnswer, keepSent, type PacketHistory } from './packetHistory';
 
 const AUTH_TAG_LENGTH = 10;
@@ -686,6 +687,7 @@ export function installPacketPath(): void {
   installReceiverFeedback();
   installCodecName();
   installRtcpLoopGuard();
+  installNackRequests();
   RtpPacket.prototype.clone = cloneRtpPacket;
   installSender();
   // The keystream's counter words are written in the host's byte order.
