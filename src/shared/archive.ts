@@ -131,6 +131,11 @@ export interface ManifestFile {
   videoCodec?: string | null;
   /** Segment index: 0 for `<streamId>.webm`, 1 for `<streamId>_1.webm`, … */
   segment?: number;
+  /**
+   * When the stream was created (ms since the epoch; before the archive started for a stream
+   * already there). Compositions order their sources by it, as the studio's live views do.
+   */
+  streamCreatedAt?: number;
   /** Timing and dropped frames of each recorded track. */
   tracks?: Partial<Record<'audio' | 'video', ManifestTrack>>;
   /** The write error that ended this file early ("disk full"); it plays up to there. */

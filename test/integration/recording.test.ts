@@ -59,6 +59,12 @@ describe('recording', () => {
     const file = manifest.files.find((f) => f.connectionData === 'Alice')!;
     assert.ok(file, JSON.stringify(manifest.files));
     assert.equal(file.videoType, 'camera');
+    // Compositions order sources by it (the stream exists before its first recorded frame).
+    assert.ok(
+      typeof file.streamCreatedAt === 'number' &&
+        file.streamCreatedAt <= manifest.createdAt + file.startTimeOffset,
+      `streamCreatedAt ${file.streamCreatedAt}`,
+    );
     assert.match(file.filename, /^[0-9a-f-]{36}\.webm$/);
     const path = join(dir.path, 'archives', archive.id, file.filename);
     const info = await probe(path);

@@ -47,6 +47,21 @@ const options = (extra: Partial<PlanOptions> = {}): PlanOptions => ({
 });
 
 describe('composition plan and filter graph', () => {
+  it('orders the grid by when the streams were created, as the live program view does, not by their first frames', () => {
+    // a joined first; its first keyframe came later, so its file starts after b's.
+    const joined = planComposition(
+      [source('a', 900, 20_000, { joinedMs: -2000 }), source('b', 500, 20_000, { joinedMs: -1000 })],
+      options(),
+    );
+    const both = joined.segments.at(-1)!;
+    assert.equal(both.tiles.length, 2);
+    const left = (plan: typeof joined) => plan.segments.at(-1)!.tiles.find((t) => t.x === 0)?.sourceId;
+    assert.equal(left(joined), 'a.webm', 'the first to join takes the first cell');
+    // Without the join times (a manifest from elsewhere), the first file to start does.
+    const started = planComposition([source('a', 900, 20_000), source('b', 500, 20_000)], options());
+    assert.equal(left(started), 'b.webm');
+  });
+
   it('places each file at its start offset and re-flows the grid when a source arrives or leaves', () => {
     const plan = planComposition([source('a', 0, 20_000), source('b', 7000, 12_500)], options());
     assert.equal(plan.frames, 600);

@@ -153,6 +153,10 @@ export class Composer {
       ...classesOf(file),
       startMs: file.startTimeOffset,
       stopMs: file.stopTimeOffset,
+      // A manifest from elsewhere may lack it, or hold anything: a number or nothing.
+      ...(Number.isFinite(file.streamCreatedAt) && Number.isFinite(manifest.createdAt)
+        ? { joinedMs: file.streamCreatedAt! - manifest.createdAt }
+        : {}),
       probe: probes[i]!,
     }));
     return sources;

@@ -748,6 +748,7 @@ export class CompositionService {
 
   /** The archive's media files as the recorder has registered them so far. */
   #liveFiles(archiveId: string): LiveFile[] {
+    const archiveStart = this.#options.archiveStatus.repo.get(archiveId)?.createdAt;
     return this.#options.archiveStatus.repo
       .files(archiveId)
       .filter((f) => f.kind === 'media')
@@ -758,6 +759,9 @@ export class CompositionService {
         stopOffsetMs: f.stopOffsetMs,
         connectionData: typeof f.info.connectionData === 'string' ? f.info.connectionData : '',
         videoType: (f.info.videoType as LiveFile['videoType'] | undefined) ?? null,
+        ...(typeof f.info.streamCreatedAt === 'number' && archiveStart !== undefined
+          ? { joinedMs: f.info.streamCreatedAt - archiveStart }
+          : {}),
         ...liveClasses(f.info),
       }));
   }

@@ -31,6 +31,8 @@ export interface LiveFile {
   startOffsetMs: number;
   /** ms from the archive's start to its end, or null while it is being written. */
   stopOffsetMs: number | null;
+  /** ms from the archive's start to when its stream was created (`PlanSource.joinedMs`). */
+  joinedMs?: number;
   connectionData: string;
   videoType: VideoType | null;
   /** Layout classes at the file's start, and each change while it records. */
@@ -425,6 +427,7 @@ export class LiveComposition {
         classes: file.classes,
         classChanges: file.classChanges,
         startMs: file.startOffsetMs,
+        ...(file.joinedMs !== undefined ? { joinedMs: file.joinedMs } : {}),
         // A file still being written lasts at least past this window.
         stopMs: file.stopOffsetMs ?? windowEndMs + 1000,
         probe,

@@ -28,6 +28,13 @@ export interface PlanSource {
   startMs: number;
   /** ms from the archive's start to the end of the file. */
   stopMs: number;
+  /**
+   * ms from the archive's start to when the stream was created (negative: before the archive):
+   * sources are ordered by it, as the live program view orders them; by `startMs` without it.
+   * A file starts at its first recorded frame, which for video waits for a keyframe: two guests'
+   * files can start in the other order than they joined.
+   */
+  joinedMs?: number;
   probe: MediaProbe;
 }
 
@@ -206,7 +213,7 @@ export function planComposition(sources: PlanSource[], options: PlanOptions): Co
         connectionData: s.connectionData,
         videoType: s.videoType,
         classes: classesAt(s, from, frame),
-        since: s.startMs,
+        since: s.joinedMs ?? s.startMs,
         left: frame(s.stopMs) <= from,
       }));
     raw.push({ from, to, tiles: options.video ? computeTiles(canvas, layout, present) : [] });

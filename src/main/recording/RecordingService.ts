@@ -820,7 +820,7 @@ export class RecordingService {
             videoType: stream.videoType,
           }
         : {}),
-      ...(stream ? { layoutClassList: [...stream.layoutClassList] } : {}),
+      ...(stream ? { layoutClassList: [...stream.layoutClassList], streamCreatedAt: stream.createdAt } : {}),
       audioCodec: file.audioCodec,
       videoCodec: file.videoCodec,
       container: file.container,
@@ -1093,6 +1093,7 @@ export class RecordingService {
       audioCodec: (f.info.audioCodec as string | null | undefined) ?? null,
       videoCodec: (f.info.videoCodec as string | null | undefined) ?? null,
       segment: Number(f.info.segment ?? 0),
+      ...(typeof f.info.streamCreatedAt === 'number' ? { streamCreatedAt: f.info.streamCreatedAt } : {}),
       ...(f.info.tracks !== undefined ? { tracks: f.info.tracks as ManifestFile['tracks'] } : {}),
       ...(typeof f.info.error === 'string' ? { error: f.info.error } : {}),
       layoutClassList: Array.isArray(f.info.layoutClassList) ? (f.info.layoutClassList as string[]) : [],
