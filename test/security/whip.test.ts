@@ -46,6 +46,20 @@ async function setup(ctx: TestStudio) {
   return { room, token, connections };
 }
 
+/** A room with a synthetic WHIP publisher sending a looped clip, and the operator's credentials. */
+async function publishing(ctx: TestStudio) {
+  const { room, token } = await setup(ctx);
+  const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
+  const publisher = await token('publisher');
+  const sender = await SyntheticPublisher.start({
+    whipUrl: publisher.whipUrl,
+    token: publisher.token,
+    clip: makeClip({ durationSec: 5 }),
+    loop: true,
+  });
+  return { room, auth, sender };
+}
+
 describe('WHIP sessions', () => {
   let ctx: TestStudio;
   before(async () => {
@@ -83,15 +97,7 @@ describe('WHIP sessions', () => {
     'a forged RTP header extension length costs the studio nothing: it answers at once, the publisher stays',
     { timeout: 60_000 },
     async () => {
-      const { room, token } = await setup(ctx);
-      const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
-      const publisher = await token('publisher');
-      const sender = await SyntheticPublisher.start({
-        whipUrl: publisher.whipUrl,
-        token: publisher.token,
-        clip: makeClip({ durationSec: 5 }),
-        loop: true,
-      });
+      const { room, auth, sender } = await publishing(ctx);
       try {
         // RTP with a one-byte header extension claiming 65,535 words, in a 36-byte packet: werift's
         // parser (before SRTP authentication) took seconds per packet on it.
@@ -128,15 +134,7 @@ describe('WHIP sessions', () => {
     'sequence numbers that jump cost the studio nothing: its media worker keeps up, the publisher stays',
     { timeout: 60_000 },
     async () => {
-      const { room, token } = await setup(ctx);
-      const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
-      const publisher = await token('publisher');
-      const sender = await SyntheticPublisher.start({
-        whipUrl: publisher.whipUrl,
-        token: publisher.token,
-        clip: makeClip({ durationSec: 5 }),
-        loop: true,
-      });
+      const { room, auth, sender } = await publishing(ctx);
       const mediaThread = async () =>
         (
           await json<{ items: ThreadStats[] }>(`${ctx.url}/api/studio/threads`, { headers: auth })

@@ -94,6 +94,10 @@ describe('NACK requests (the receiver side)', () => {
     assert.equal(requests.missingCount, 0, 'a jump is no loss, and what was missing before it is let go');
     feed(requests, [600 + MAX_GAP + 3, 600 + MAX_GAP + 5], 2);
     assert.deepEqual(lostAt(requests, 2), [600 + MAX_GAP + 4]);
+    // A sender that starts again far lower: its losses are asked for from there.
+    feed(requests, [10, 11, 13], 3);
+    assert.equal(requests.missingCount, 1);
+    assert.deepEqual(lostAt(requests, 3), [12]);
   });
 });
 

@@ -676,26 +676,33 @@ describe('packet history (a sender’s retransmission ring)', () => {
   });
 });
 
+/** A werift video sender with the studio's packet path, the sequence numbers it puts on the wire caught. */
+function senderOnTheWire(fields: Record<string, unknown> = {}) {
+  installPacketPath();
+  const sent: number[] = [];
+  const sender = new RTCRtpSender('video') as unknown as {
+    dispatchRtp(rtp: RtpPacket): Promise<void>;
+    handleRtcpPacket(packet: RtcpPacket): void;
+    retransmittedPacketsSent: number;
+  } & Record<string, unknown>;
+  Object.assign(sender, {
+    ...fields,
+    dtlsTransport: {
+      state: 'connected',
+      transportSequenceNumber: 0,
+      sendRtp: async (_payload: Buffer, header: RtpHeader) => {
+        sent.push(header.sequenceNumber);
+        return 100;
+      },
+    },
+    codec: new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96 }),
+  });
+  return { sender, sent };
+}
+
 describe('NACKs answered from the packet history', () => {
   it(`sends a packet again at most once per ${RESEND_MIN_MS} ms, however often it is asked for`, async () => {
-    installPacketPath();
-    const sent: number[] = [];
-    const sender = new RTCRtpSender('video') as unknown as {
-      dispatchRtp(rtp: RtpPacket): Promise<void>;
-      handleRtcpPacket(packet: RtcpTransportLayerFeedback): void;
-      retransmittedPacketsSent: number;
-    } & Record<string, unknown>;
-    Object.assign(sender, {
-      dtlsTransport: {
-        state: 'connected',
-        transportSequenceNumber: 0,
-        sendRtp: async (_payload: Buffer, header: RtpHeader) => {
-          sent.push(header.sequenceNumber);
-          return 100;
-        },
-      },
-      codec: new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96 }),
-    });
+    const { sender, sent } = senderOnTheWire();
     for (let seq = 0; seq < 4; seq++)
       await sender.dispatchRtp(
         new RtpPacket(
@@ -711,33 +718,27 @@ describe('NACKs answered from the packet history', () => {
         }),
       );
     sent.length = 0;
-    for (let i = 0; i < 5; i++) nack(); // a flood: every few µs
-    assert.deepEqual(sent, [first, first + 1], 'each packet sent again once');
-    await new Promise((resolve) => setTimeout(resolve, RESEND_MIN_MS + 5));
-    nack();
+    // The clock stands still during the flood (a pause of the test's thread must not pass for time).
+    const now = performance.now.bind(performance);
+    let clock = now();
+    performance.now = () => clock;
+    try {
+      for (let i = 0; i < 5; i++) nack(); // a flood: every few µs
+      assert.deepEqual(sent, [first, first + 1], 'each packet sent again once');
+      clock += RESEND_MIN_MS - 1;
+      nack();
+      assert.deepEqual(sent, [first, first + 1], 'not again within the time');
+      clock += 1;
+      nack();
+    } finally {
+      performance.now = now;
+    }
     assert.deepEqual(sent, [first, first + 1, first, first + 1], 'and again once the time has passed');
     assert.equal(sender.retransmittedPacketsSent, 4);
   });
 
   it('answers a NACK whose bitmask runs past sequence number 65535 (as libwebrtc packs them)', async () => {
-    installPacketPath();
-    const sent: number[] = [];
-    const sender = new RTCRtpSender('video') as unknown as {
-      dispatchRtp(rtp: RtpPacket): Promise<void>;
-      handleRtcpPacket(packet: RtcpPacket): void;
-    } & Record<string, unknown>;
-    Object.assign(sender, {
-      seqOffset: 0,
-      dtlsTransport: {
-        state: 'connected',
-        transportSequenceNumber: 0,
-        sendRtp: async (_payload: Buffer, header: RtpHeader) => {
-          sent.push(header.sequenceNumber);
-          return 100;
-        },
-      },
-      codec: new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96 }),
-    });
+    const { sender, sent } = senderOnTheWire({ seqOffset: 0 });
     for (const seq of [65534, 65535, 0, 1])
       await sender.dispatchRtp(
         new RtpPacket(

@@ -20,7 +20,7 @@ import { GenericNack, RTCRtpReceiver, RtcpTransportLayerFeedback, type RtpPacket
 
 /** Missing packets kept per stream at most (the newest): werift's own bound. */
 export const MAX_MISSING = 150;
-/** A jump of the sequence number by more than this is a new stretch of the stream, not loss. */
+/** A jump of the sequence number by more than this (either way) is a new stretch of the stream, not loss. */
 export const MAX_GAP = 1000;
 /** A missing packet is asked for until it is this old (ms): the recorder waits 300 ms for one. */
 export const GIVE_UP_MS = 280;
@@ -57,6 +57,13 @@ class StreamLosses {
       return null;
     }
     const seq = closest(sequenceNumber, this.highest);
+    if (seq < this.highest - MAX_GAP) {
+      // Far behind: the sender started again lower (a new encoder, a reconnect), or is hostile.
+      // Waiting until it passes the old highest would leave its losses unasked for that long.
+      this.highest = seq;
+      this.missing.clear();
+      return null;
+    }
     if (seq <= this.highest) {
       const was = this.missing.get(seq);
       if (was === undefined) return null;

@@ -14,7 +14,10 @@
  *   unchanged (HMAC-SHA1 over the header, the encrypted payload and the rollover counter; the
  *   80-bit tag compared in constant time), checked before decryption.
  * - Unprotecting RTP with AEAD_AES_128_GCM (RFC 7714): the same cipher calls (Node cannot
- *   re-key a GCM cipher), the IV written directly and the packet assembled in one buffer.
+ *   re-key a GCM cipher), each cipher made from a kept KeyObject, the IV written directly and
+ *   the packet assembled in one buffer.
+ * - The NACKs a receiver sends: werift's `NackHandler` behind `nackRequests.ts` (a cost the
+ *   sender could choose, retries within the recorder's window).
  *
  * - Sending a forwarded packet (`RTCRtpSender.dispatchRtp`): the same packet with the right NTP
  *   clock and without werift's per-packet time string and extension rebuilding (below).
