@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { POSTER_FILE } from '../../src/main/media/PosterMaker';
 import type { Manifest } from '../../src/shared/archive';
 import { decodeErrors, probe } from './probe';
 import { SyntheticPublisher, type PublisherOptions } from './publisher';
@@ -47,8 +48,16 @@ export async function checkManifestFiles(
       );
     }
   }
-  const leftovers = readdirSync(dir).filter((f) => /\.(part|tmp|repair)/.test(f));
-  assert.deepEqual(leftovers, [], 'temporary files left in the archive folder');
+  const leftovers = () => readdirSync(dir).filter((f) => /\.(part|tmp|repair)/.test(f));
+  // The poster frame is taken once the archive is available (PosterMaker, not an archive file):
+  // its temporary file may still be there at this moment, and only it is waited for (bounded).
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const left = leftovers();
+    if (left.length === 0 || !left.every((f) => f.startsWith(`${POSTER_FILE}.`))) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.deepEqual(leftovers(), [], 'temporary files left in the archive folder');
   return manifest;
 }
 
