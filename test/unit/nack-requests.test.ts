@@ -98,6 +98,12 @@ describe('NACK requests (the receiver side)', () => {
     feed(requests, [10, 11, 13], 3);
     assert.equal(requests.missingCount, 1);
     assert.deepEqual(lostAt(requests, 3), [12]);
+    // Again and again (a hostile sender): the numbers asked for stay 16-bit.
+    let seq = 13;
+    for (let i = 0; i < 100; i++) feed(requests, [(seq = (seq + 65536 - 30000) % 65536)], 4);
+    feed(requests, [(seq + 2) % 65536], 4);
+    assert.deepEqual(lostAt(requests, 4), [(seq + 1) % 65536]);
+    assert.deepEqual(requests.lost(), [(seq + 1) % 65536]);
   });
 });
 

@@ -100,7 +100,7 @@ class StreamLosses {
       if (now - m.askedAt < retryMs) continue;
       m.askedAt = now;
       m.attempts++;
-      lost.push(seq % 65536);
+      lost.push(u16(seq));
     }
     return lost;
   }
@@ -155,12 +155,20 @@ export class NackRequests {
 
   /** The missing 16-bit sequence numbers of every stream (werift's `lostSeqNumbers`). */
   lost(): number[] {
-    return [...this.#streams.values()].flatMap((s) => [...s.missing.keys()].map((seq) => seq % 65536));
+    return [...this.#streams.values()].flatMap((s) => [...s.missing.keys()].map(u16));
   }
 
   clear(): void {
     this.#streams.clear();
   }
+}
+
+/**
+ * An extended sequence number's 16 bits. Extended numbers can go below zero: each jump far back
+ * starts a new stretch lower (a hostile sender can make as many as it likes).
+ */
+function u16(seq: number): number {
+  return ((seq % 65536) + 65536) % 65536;
 }
 
 /** The number ≡ value (mod 65536) closest to reference. */
