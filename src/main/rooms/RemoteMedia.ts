@@ -82,7 +82,8 @@ export class RemoteMedia {
       const at = Date.now();
       for (const info of streams) {
         const entry = this.#streams.get(info.streamId);
-        if (entry !== undefined && entry.worker === worker) entry.stream.remoteHealth = { info, at };
+        if (entry === undefined || entry.worker !== worker) continue;
+        entry.stream.setRemoteHealth(info, at);
       }
     });
     worker.on('whip.state', ({ resourceId, state }) => this.#whip.get(resourceId)?.onState(state));

@@ -24,6 +24,8 @@ export interface StreamEvents {
   remoteTrack: [kind: MediaKind];
   /** Mute state or codecs changed. */
   updated: [];
+  /** The media worker receiving the stream reported its health (`remoteHealth` holds it). */
+  remoteHealth: [];
   /** The stream ended. */
   close: [reason: string];
 }
@@ -58,6 +60,12 @@ export class Stream extends TypedEmitter<StreamEvents> {
    * null when the stream is received on this thread (`HealthMonitor` measures it here then).
    */
   remoteHealth: { info: StreamHealthInfo; at: number } | null = null;
+
+  /** A media worker's measure of this stream, at `at` (ms). */
+  setRemoteHealth(info: StreamHealthInfo, at: number): void {
+    this.remoteHealth = { info, at };
+    this.safeEmit('remoteHealth');
+  }
   /** Codec MIME types of tracks received on a media worker (their werift objects live there). */
   readonly #remoteTracks = new Map<MediaKind, string>();
   #lastKeyframeRequest = 0;
