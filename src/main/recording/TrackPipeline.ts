@@ -1,4 +1,5 @@
 import { dePacketizeRtpPackets, type RtpPacket } from 'werift';
+import { closest } from '../util/wrapped';
 import { depacketizeVp8, vp8StartsPicture } from './codecs';
 import { countDrop, emptyTrackStats, type TrackStats } from './TrackStats';
 
@@ -305,16 +306,6 @@ export class TrackPipeline {
     this.#buffer.clear();
     this.#frame = null;
   }
-}
-
-/** The number ≡ value (mod modulus) closest to reference. */
-function closest(value: number, reference: number, modulus: number): number {
-  const base = reference - (reference % modulus) + value;
-  let best = base;
-  for (const candidate of [base - modulus, base + modulus]) {
-    if (Math.abs(candidate - reference) < Math.abs(best - reference)) best = candidate;
-  }
-  return best;
 }
 
 /** H.264 NAL unit types that begin an access unit: SEI, SPS, PPS, access unit delimiter. */

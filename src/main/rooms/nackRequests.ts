@@ -17,6 +17,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { GenericNack, RTCRtpReceiver, RtcpTransportLayerFeedback, type RtpPacket } from 'werift';
+import { closest, wrapped } from '../util/wrapped';
 
 /** Missing packets kept per stream at most (the newest): werift's own bound. */
 export const MAX_MISSING = 150;
@@ -56,7 +57,7 @@ class StreamLosses {
       this.highest = 65536 * 16 + sequenceNumber;
       return null;
     }
-    const seq = closest(sequenceNumber, this.highest);
+    const seq = closest(sequenceNumber, this.highest, 65536);
     if (seq < this.highest - MAX_GAP) {
       // Far behind: the sender started again lower (a new encoder, a reconnect), or is hostile.
       // Waiting until it passes the old highest would leave its losses unasked for that long.
@@ -167,17 +168,7 @@ export class NackRequests {
  * An extended sequence number's 16 bits. Extended numbers can go below zero: each jump far back
  * starts a new stretch lower (a hostile sender can make as many as it likes).
  */
-function u16(seq: number): number {
-  return ((seq % 65536) + 65536) % 65536;
-}
-
-/** The number ≡ value (mod 65536) closest to reference. */
-function closest(value: number, reference: number): number {
-  const base = reference - (reference % 65536) + value;
-  if (base - reference > 32768) return base - 65536;
-  if (reference - base > 32768) return base + 65536;
-  return base;
-}
+const u16 = (seq: number): number => wrapped(seq, 65536);
 
 /** What this module uses of werift's `NackHandler` and its receiver. */
 interface WeriftNackHandler {
