@@ -1,5 +1,5 @@
 /** Helpers for the benchmarks: a headless core to measure, and its CPU time and memory. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { LIBWEBRTC_PACING, type Pacing } from './load/ReplayPublisher';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
@@ -29,7 +29,68 @@ export function udpReceiveDrops(): number | null {
   const fields = names.split(/\s+/);
   const numbers = values.split(/\s+/).map(Number);
   const value = (name: string) => numbers[fields.indexOf(name)] ?? 0;
-  return value('InErrors') + value('RcvbufErrors');
+  // Receive-buffer overflows are counted in both InErrors and RcvbufErrors: InErrors has them all.
+  return value('InErrors');
+}
+
+/** Datagrams dropped so far at each UDP socket a process has open, by socket inode. */
+type SocketDrops = Map<number, Map<string, number>>;
+
+/**
+ * Drops at the UDP sockets each of `pids` has open now (Linux: `/proc/net/udp{,6}` by socket
+ * inode, the inodes from `/proc/<pid>/fd`), or null where those files are not there. Whose
+ * socket overflowed tells the studio's loss from the load processes'.
+ */
+export function udpDropsBySocket(pids: readonly number[]): SocketDrops | null {
+  const dropsByInode = new Map<string, number>();
+  try {
+    for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+      for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+        const fields = line.trim().split(/\s+/);
+        if (fields.length >= 13) dropsByInode.set(fields[9]!, Number(fields[12]));
+      }
+    }
+  } catch {
+    return null;
+  }
+  const result: SocketDrops = new Map();
+  for (const pid of pids) {
+    const sockets = new Map<string, number>();
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      // The process ended: nothing of its sockets is left to read.
+    }
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue; // closed meanwhile
+      }
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      const drops = inode === undefined ? undefined : dropsByInode.get(inode);
+      if (inode !== undefined && drops !== undefined) sockets.set(inode, drops);
+    }
+    result.set(pid, sockets);
+  }
+  return result;
+}
+
+/** Drops per process between two `udpDropsBySocket` readings (sockets opened since count whole). */
+export function udpDropsBetween(
+  before: SocketDrops | null,
+  after: SocketDrops | null,
+): Map<number, number> | null {
+  if (before === null || after === null) return null;
+  const result = new Map<number, number>();
+  for (const [pid, sockets] of after) {
+    let drops = 0;
+    for (const [inode, count] of sockets) drops += count - (before.get(pid)?.get(inode) ?? 0);
+    result.set(pid, drops);
+  }
+  return result;
 }
 
 /** Resident memory of a process in MB. */

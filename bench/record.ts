@@ -38,6 +38,8 @@ import {
   requirePositiveIntegers,
   round,
   sizeArg,
+  udpDropsBetween,
+  udpDropsBySocket,
   udpReceiveDrops,
 } from './lib';
 
@@ -97,12 +99,15 @@ try {
   const archives = new ArchiveApi(studio.url);
   const startedAt = nowMs();
   const udpDropsBefore = udpReceiveDrops();
+  const pids = [studio.process.pid!, ...pool.map((p) => p.pid)];
+  const socketDropsBefore = udpDropsBySocket(pids);
   const archive = await archives.start({ sessionId: room.id, outputMode: 'individual' });
   await sleep(seconds * 1000);
   // Frames sent from here on are not counted; media keeps flowing until the stop, as in use.
   await Promise.all(pool.map((p) => p.request({ op: 'window', sending: false })));
   const windowTo = nowMs();
   const udpDropsAfter = udpReceiveDrops();
+  const dropsByPid = udpDropsBetween(socketDropsBefore, udpDropsBySocket(pids));
   const cpu = meter.read();
   const stats = await studio.stats();
   const heapByThread = await threadHeaps(operator);
@@ -163,6 +168,7 @@ try {
     pid: p.pid,
     publishers: p.publishers,
     cpuPercentOfOneCore: round(cpu.byPid.get(p.pid)!),
+    udpReceiveDrops: dropsByPid?.get(p.pid) ?? null,
     sendLagMsP99: round(collects[i]!.lagMsP99, 2),
   }));
   invalid.push(...loadProblems(load));
@@ -201,6 +207,8 @@ try {
       studioFramesDropped: studioDropped,
       udpReceiveDropsOnMachine:
         udpDropsBefore === null || udpDropsAfter === null ? null : udpDropsAfter - udpDropsBefore,
+      // The studio's own sockets' share of those (each load process's is in `load`).
+      udpReceiveDropsStudio: dropsByPid?.get(studio.process.pid!) ?? null,
       bytesSent,
       bytesWritten,
       stopToAvailableMs,

@@ -37,6 +37,8 @@ import {
   requirePositiveIntegers,
   round,
   sizeArg,
+  udpDropsBetween,
+  udpDropsBySocket,
   udpReceiveDrops,
 } from './lib';
 
@@ -97,6 +99,8 @@ try {
   await threadHeaps(operator); // each thread's event-loop figures from here
   const meter = new CpuMeter([studio.process.pid!, ...pool.map((p) => p.pid)]);
   const udpDropsBefore = udpReceiveDrops();
+  const pids = [studio.process.pid!, ...pool.map((p) => p.pid)];
+  const socketDropsBefore = udpDropsBySocket(pids);
   const windowFrom = nowMs();
   await Promise.all(pool.map((p) => p.request({ op: 'window', sending: true, receiving: true })));
   await sleep(seconds * 1000);
@@ -109,6 +113,7 @@ try {
   await sleep(1000);
   await Promise.all(pool.map((p) => p.request({ op: 'window', receiving: false })));
   const udpDropsAfter = udpReceiveDrops();
+  const dropsByPid = udpDropsBetween(socketDropsBefore, udpDropsBySocket(pids));
   const collects = await Promise.all(pool.map((p) => p.request<LoadCollect>({ op: 'collect' })));
 
   const sfu = joinPath(collects, 'sfu');
@@ -119,6 +124,7 @@ try {
     publishers: p.publishers + (p === directPub ? 1 : 0),
     subscribers: p.subscribers + (p === directSub ? 1 : 0),
     cpuPercentOfOneCore: round(cpu.byPid.get(p.pid)!),
+    udpReceiveDrops: dropsByPid?.get(p.pid) ?? null,
     sendLagMsP99: round(collects[i]!.lagMsP99, 2),
   }));
   const invalid: string[] = [];
@@ -168,6 +174,8 @@ try {
       // Datagrams the kernel dropped (every socket of the machine: studio and load alike).
       udpReceiveDropsOnMachine:
         udpDropsBefore === null || udpDropsAfter === null ? null : udpDropsAfter - udpDropsBefore,
+      // The studio's own sockets' share of those (each load process's is in `load`).
+      udpReceiveDropsStudio: dropsByPid?.get(studio.process.pid!) ?? null,
       latencyMsP50: ms(sfuP50),
       latencyMsP99: ms(sfuP99),
       directLatencyMsP50: ms(directP50),

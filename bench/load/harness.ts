@@ -146,6 +146,8 @@ export async function startStudio(options: {
     // Sampled every 200 µs: a task of a few ms (what a packet waits behind) spans enough samples.
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-interval', '200');
   }
+  // More Node flags for the studio, e.g. `--perf-basic-prof-only-functions` (Linux `perf`), `--trace-gc`.
+  nodeArgs.push(...(process.env.BENCH_STUDIO_NODE_ARGS ?? '').split(' ').filter(Boolean));
   const core = await startHeadless({
     dataDir: options.dataDir,
     env: { SPOOL_LOG_LEVEL: 'error', ...options.env },
@@ -213,10 +215,19 @@ export const LOAD_LAG_LIMIT_MS = 50;
 
 /** Why the load processes' figures make a result untrustworthy (none: it is valid). */
 export function loadProblems(
-  load: Array<{ pid: number; cpuPercentOfOneCore: number; sendLagMsP99: number }>,
+  load: Array<{
+    pid: number;
+    cpuPercentOfOneCore: number;
+    sendLagMsP99: number;
+    udpReceiveDrops?: number | null;
+  }>,
 ): string[] {
   const problems: string[] = [];
   for (const l of load) {
+    if ((l.udpReceiveDrops ?? 0) > 0)
+      problems.push(
+        `load process ${l.pid}'s sockets dropped ${l.udpReceiveDrops} datagrams: loss there is not the studio's`,
+      );
     if (l.cpuPercentOfOneCore > LOAD_CPU_LIMIT_PERCENT)
       problems.push(
         `load process ${l.pid} used ${l.cpuPercentOfOneCore} % of a core (limit ${LOAD_CPU_LIMIT_PERCENT}): use more --procs or a lower --bitrate`,
