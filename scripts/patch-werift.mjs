@@ -1,8 +1,10 @@
-// Two per-packet costs of werift 0.25.2 that no runtime patch can reach, changed in its files
-// after each install (`postinstall`). Both are module-internal: werift's `Event` defines
-// `execute` as an instance field (nothing on the prototype to replace), and the receiver's
-// statistics are a class werift does not export. The rest of the faster packet path is put in
-// place at run time (src/main/rooms/weriftPackets.ts, docs/threads.md "Per-packet cost").
+// Changes to werift 0.25.2 that no runtime patch can reach, made in its files after each install
+// (`postinstall`): two per-packet costs, and two ways a forged DTLS record ended a session. All
+// are module-internal: werift's `Event` defines `execute` as an instance field (nothing on the
+// prototype to replace), the receiver's statistics are a class werift does not export, and the
+// DTLS record parser is a module function. The rest of the faster packet path is put in place at
+// run time (src/main/rooms/weriftPackets.ts, docs/threads.md "Per-packet cost"); the ICE checks
+// too (src/main/rooms/iceGuard.ts).
 //
 //   node scripts/patch-werift.mjs           apply (idempotent)
 //   node scripts/patch-werift.mjs --check   exit 1 unless every patch is in place
@@ -46,6 +48,36 @@ const PATCHES = [
       'lib/webrtc/src/media/receiver/statistics.js': [
         'const arrival = (0, common_1.int)(now * this.clockRate);',
         `const arrival = ${MARK}Math.trunc(now * this.clockRate);`,
+      ],
+    },
+  },
+  {
+    // RFC 6347 §4.1.2.7: invalid records are discarded. werift took an alert record in plaintext
+    // whatever its epoch (an encrypted one only when its first two bytes did not already read as
+    // a known alert), and closed the session on any alert: a forged 15-byte record ended it.
+    name: 'DTLS alerts only in the clear before the handshake, authenticated after',
+    files: {
+      'lib/index.mjs': [
+        '      let alert = Alert.deSerialize(plain.fragment);\n      if (AlertDesc[alert.description] == void 0) {\n        const dec = cipher.decryptPacket(plain);\n        alert = Alert.deSerialize(dec);\n      }',
+        `      ${MARK}if (plain.recordLayerHeader.epoch === 0 && dtls.epoch > 0) return [];\n      const alert = Alert.deSerialize(plain.recordLayerHeader.epoch > 0 ? cipher.decryptPacket(plain) : plain.fragment);`,
+      ],
+      'lib/dtls/src/record/receive.js': [
+        '            let alert = alert_1.Alert.deSerialize(plain.fragment);\n            // TODO impl more better about handle encrypted alert\n            if (const_1.AlertDesc[alert.description] == undefined) {\n                const dec = cipher.decryptPacket(plain);\n                alert = alert_1.Alert.deSerialize(dec);\n            }',
+        `            ${MARK}if (plain.recordLayerHeader.epoch === 0 && dtls.epoch > 0) return [];\n            const alert = alert_1.Alert.deSerialize(plain.recordLayerHeader.epoch > 0 ? cipher.decryptPacket(plain) : plain.fragment);`,
+      ],
+    },
+  },
+  {
+    // A record of a content type DTLS does not define was taken as an alert (the session closed).
+    name: 'DTLS records of an unknown content type discarded',
+    files: {
+      'lib/index.mjs': [
+        '    default: {\n      return [{ type: 21 /* alert */, data: void 0 }];\n    }',
+        `    default: {\n      ${MARK}return [];\n    }`,
+      ],
+      'lib/dtls/src/record/receive.js': [
+        '        default: {\n            return [{ type: const_1.ContentType.alert, data: undefined }];\n        }',
+        `        default: {\n            ${MARK}return [];\n        }`,
       ],
     },
   },

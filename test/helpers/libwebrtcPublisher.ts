@@ -20,6 +20,8 @@ export interface SyncScenario {
   pauses: Array<{ atMs: number; lengthMs: number; audio: boolean; video: boolean }>;
   /** Audio fed in bursts at `factor` × real time (random in the ranges). */
   starved?: { factor: [number, number]; burstMs: [number, number] };
+  /** Offers a data channel too (the studio declines it). */
+  dataChannel?: boolean;
 }
 
 export interface PublisherReport {
@@ -28,6 +30,10 @@ export interface PublisherReport {
   /** Wall times (ms since epoch) of the flashes and beep onsets actually sent. */
   flashesMs: number[];
   beepsMs: number[];
+  /** The WHIP answer the publisher took. */
+  answer: string;
+  /** The offered data channel's state when the scenario ended (with `dataChannel`). */
+  dataChannelState?: string;
 }
 
 const CHILD = fileURLToPath(new URL('./libwebrtcPublisherProcess.ts', import.meta.url));

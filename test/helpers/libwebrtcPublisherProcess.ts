@@ -38,6 +38,7 @@ async function main(scenario: SyncScenario & { whipUrl: string; token: string })
   const audioTrack = audioSource.createTrack();
   pc.addTransceiver(videoTrack, { direction: 'sendonly' });
   pc.addTransceiver(audioTrack, { direction: 'sendonly' });
+  const channel = scenario.dataChannel ? pc.createDataChannel('probe') : null;
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise<void>((resolve) => {
     if (pc.iceGatheringState === 'complete') return resolve();
@@ -91,7 +92,7 @@ async function main(scenario: SyncScenario & { whipUrl: string; token: string })
   // The audio device's clock: `audioClock` samples per nominal one (1.005: 0.5 % fast).
   const chunkWallMs = 10 / scenario.audioClock;
   const t0 = performance.now();
-  const report: PublisherReport = { flashesMs: [], beepsMs: [], startedAt: Date.now() };
+  const report: PublisherReport = { flashesMs: [], beepsMs: [], startedAt: Date.now(), answer };
   let frame = 0;
   let chunk = 0; // chunks of the device timeline (captured or not)
   let samplesSent = 0;
@@ -162,6 +163,7 @@ async function main(scenario: SyncScenario & { whipUrl: string; token: string })
     step();
   });
 
+  if (channel !== null) report.dataChannelState = channel.readyState;
   send({ type: 'done', report });
   // Connected until told to leave: the test stops its archive first.
   await new Promise((resolve) => process.once('message', resolve));

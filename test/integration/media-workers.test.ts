@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RtcpSrPacket } from 'werift';
 import { WebSocket } from 'ws';
-import type { ThreadStats } from '../../src/shared/api';
+import type { DiskReport, ThreadStats } from '../../src/shared/api';
 import type { AnyStudioEvent } from '../../src/shared/events';
 import type { StreamHealthInfo } from '../../src/shared/events/health';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
@@ -229,6 +229,12 @@ describe('media workers', () => {
       );
       // Three seconds of media: several clusters, and a duration the manifest must match.
       await new Promise((resolve) => setTimeout(resolve, 3000));
+      // The disk monitor counts what the worker writes (its free-space warning scales with it).
+      await waitFor(
+        async () => (await ctx.operator.ok<{ disk: DiskReport }>('GET', '/api/studio')).disk.writeRate > 0,
+        10_000,
+        "the disk's write rate to count the worker's writes",
+      );
       await api.stop(archiveId);
     } finally {
       await publisher.stop();

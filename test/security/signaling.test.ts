@@ -85,7 +85,7 @@ describe('signaling limits per connection', () => {
     first.socket.close();
   });
 
-  it('refuses an answer that is not an answer to its offer, and takes the real one after it', async () => {
+  it('refuses an answer that is not an answer to its offer (or turns a section into a data channel), and takes the real one after it', async () => {
     const sender = await SyntheticPublisher.start({
       ...(await publisherToken(ctx, auth, roomId)),
       clip: makeClip({ durationSec: 5 }),
@@ -103,10 +103,26 @@ describe('signaling limits per connection', () => {
           /answer SDP was refused: it has \d media sections, the offer 2/,
         );
       }
-      // The offer still waits for its answer: a browser's real one is taken.
       const pc = new RTCPeerConnection();
       await pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp as string });
       await pc.setLocalDescription(await pc.createAnswer());
+      // The real answer with a section turned into a data channel: werift would run an SCTP
+      // association for it (it does not compare an answer's kinds with its offer's).
+      const sections = pc.localDescription!.sdp.split(/\r\n(?=m=)/);
+      const video = sections.findIndex((section) => section.startsWith('m=video'));
+      assert.ok(video > 0, 'the offer has a video section');
+      sections[video] = sections[video]!.replace(
+        /^m=video [^\r]*/,
+        'm=application 9 UDP/DTLS/SCTP webrtc-datachannel',
+      );
+      client.send({ type: 'answer', sdp: sections.join('\r\n') });
+      const swapped = await client.next('error');
+      assert.equal(swapped.code, 'InvalidArgument', JSON.stringify(swapped));
+      assert.match(
+        String(swapped.message),
+        new RegExp(`media section ${video} is application, the offer's video`),
+      );
+      // The offer still waits for its answer: a browser's real one is taken.
       client.send({ type: 'answer', sdp: pc.localDescription!.sdp });
       client.send({ type: 'ping' });
       await client.next('pong');

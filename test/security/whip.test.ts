@@ -5,6 +5,7 @@ import type { ThreadStats } from '../../src/shared/api';
 import type { RoomJson } from '../../src/shared/rooms';
 import { json, operatorToken } from '../helpers/api';
 import { startTestStudio, type TestStudio } from '../helpers/securityStudio';
+import { LibwebrtcPublisher } from '../helpers/libwebrtcPublisher';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { waitFor } from '../helpers/studio';
 
@@ -197,4 +198,35 @@ describe('WHIP sessions', () => {
       await pc.close();
     }
   });
+
+  it(
+    'decline a data channel the publisher offers (no SCTP for a guest to feed); its media flows (libwebrtc)',
+    { timeout: 60_000 },
+    async () => {
+      const { room, token } = await setup(ctx);
+      const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
+      const publisher = await token('publisher');
+      const sender = await LibwebrtcPublisher.start({
+        whipUrl: publisher.whipUrl,
+        token: publisher.token,
+        durationMs: 3000,
+        dataChannel: true,
+      });
+      try {
+        await waitFor(
+          async () =>
+            (await json<RoomJson>(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).body.session
+              ?.streams[0]?.codecs.video,
+          15_000,
+          "the publisher's video",
+        );
+        const report = await sender.finished();
+        assert.match(report.answer, /^m=application 0 UDP\/DTLS\/SCTP webrtc-datachannel\r?$/m);
+        assert.equal(report.answer.match(/^m=/gm)?.length, 3, 'the answer has the offer’s three sections');
+        assert.notEqual(report.dataChannelState, 'open', 'the data channel opened');
+      } finally {
+        await sender.close();
+      }
+    },
+  );
 });

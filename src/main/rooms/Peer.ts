@@ -10,6 +10,7 @@ import type { StreamMids } from '../../shared/signaling';
 import type { Logger } from '../logger';
 import { TypedEmitter } from '../util/TypedEmitter';
 import { routeFeedbackToMediaSource } from './rtcpRouting';
+import { sectionKinds } from './sdp';
 import type { MediaKind, Stream } from './Stream';
 
 export interface PeerEvents {
@@ -174,13 +175,23 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     const waiting = this.#awaitingAnswer;
     // werift takes any text as an answer (and then reports the connection as connected): an
-    // answer has the offer's media sections, one for one (RFC 3264 §6).
-    const offered = mediaSections(this.pc.localDescription?.sdp ?? '');
-    const answered = mediaSections(sdp);
-    if (!/^v=0\r?\n/.test(sdp) || answered !== offered) {
+    // answer has the offer's media sections, one for one and of the same kinds (RFC 3264 §6).
+    // werift does not check the kinds: an answer turning a section into `m=application` would
+    // have it run an SCTP association the studio never offered.
+    const offered = sectionKinds(this.pc.localDescription?.sdp ?? '');
+    const answered = sectionKinds(sdp);
+    if (!/^v=0\r?\n/.test(sdp) || answered.length !== offered.length) {
       throw new StudioError(
         'InvalidArgument',
-        `the answer SDP was refused: it has ${answered} media sections, the offer ${offered}`,
+        `the answer SDP was refused: it has ${answered.length} media sections, the offer ${offered.length}`,
+        'sdp',
+      );
+    }
+    const changed = answered.findIndex((kind, i) => kind !== offered[i]);
+    if (changed >= 0) {
+      throw new StudioError(
+        'InvalidArgument',
+        `the answer SDP was refused: its media section ${changed + 1} is ${answered[changed]!.slice(0, 20)}, the offer's ${offered[changed]}`,
         'sdp',
       );
     }
@@ -316,9 +327,4 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.safeEmit('close', reason);
     this.removeAllListeners();
   }
-}
-
-/** The number of media sections (`m=` lines) of an SDP. */
-function mediaSections(sdp: string): number {
-  return sdp.match(/^m=/gm)?.length ?? 0;
 }

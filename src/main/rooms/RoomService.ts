@@ -30,7 +30,7 @@ import { WorkerPeer } from './WorkerPeer';
 import type { WorkerPool } from '../workers/WorkerPool';
 import type { MediaWorker } from '../workers/MediaWorker';
 import type { RtcNetwork } from './rtcConfig';
-import { acceptBundleOnly, checkSdp } from './sdp';
+import { acceptBundleOnly, answerDeclining, checkSdp, declineDataChannels } from './sdp';
 import { Stream, type MediaKind } from './Stream';
 import { guarded } from '../util/guarded';
 
@@ -639,6 +639,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       local.peerConfig(this.#options.network, record.settings.preferredVideoCodec),
     );
     let stream: Stream;
+    const { sdp: mediaOffer, declined } = declineDataChannels(acceptBundleOnly(offer));
     try {
       stream = this.#addStream(participant, summary.video ? 'camera' : null, summary.audio, summary.video);
       pc.onRemoteTransceiverAdded.subscribe((transceiver) => {
@@ -650,7 +651,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
         if (state === 'failed' || state === 'closed') participant.close(`WHIP peer connection ${state}`);
       });
       try {
-        await pc.setRemoteDescription({ type: 'offer', sdp: acceptBundleOnly(offer) });
+        await pc.setRemoteDescription({ type: 'offer', sdp: mediaOffer });
       } catch (error) {
         throw new StudioError(
           'InvalidArgument',
@@ -685,7 +686,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       this.#whip.delete(resourceId);
       void pc.close().catch(() => {});
     });
-    return { resourceId, answer: pc.localDescription!.sdp };
+    return { resourceId, answer: answerDeclining(pc.localDescription!.sdp, declined) };
   }
 
   /** `whipPublish` with the peer connection on the room's media worker. */

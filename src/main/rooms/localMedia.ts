@@ -8,18 +8,10 @@
  * thread imports statically may import werift.
  */
 import { RTCPeerConnection } from 'werift';
-import { installDtlsGuard } from './dtlsGuard';
-import { installPacketPath } from './weriftPackets';
 
 export { Peer } from './Peer';
 export { applyTrickleFragment, peerConfig, waitForGathering } from './rtcConfig';
 export { StreamHealth } from './StreamHealth';
 export { StreamRecorder } from '../recording/StreamRecorder';
+export { installWeriftFixes } from './weriftFixes';
 export { RTCPeerConnection };
-
-/** Puts the studio's werift fixes in place on this thread (idempotent). */
-export function installWeriftFixes(): void {
-  // werift's DTLS client drops the handshake on a retransmitted HelloVerifyRequest.
-  installDtlsGuard();
-  installPacketPath();
-}

@@ -77,3 +77,88 @@ export function acceptBundleOnly(sdp: string): string {
     })
     .join(eol);
 }
+
+/** A media section taken out of an offer before the WebRTC stack sees it, declined in the answer. */
+export interface DeclinedSection {
+  /** Its place among the offer's media sections. */
+  index: number;
+  /** The offer's m= line, e.g. `m=application 9 UDP/DTLS/SCTP webrtc-datachannel`. */
+  mLine: string;
+  mid: string | null;
+}
+
+/** An SDP as its session part and its media sections (each from its m= line), and its line ending. */
+function splitSections(sdp: string): { eol: string; session: string[]; sections: string[][] } {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const session: string[] = [];
+  const sections: string[][] = [];
+  const lines = sdp.split(eol);
+  if (lines.at(-1) === '') lines.pop();
+  for (const line of lines) {
+    if (line.startsWith('m=')) sections.push([line]);
+    else (sections.at(-1) ?? session).push(line);
+  }
+  return { eol, session, sections };
+}
+
+function joinSections(parts: { eol: string; session: string[]; sections: string[][] }): string {
+  return [...parts.session, ...parts.sections.flat()].join(parts.eol) + parts.eol;
+}
+
+/**
+ * Takes the data-channel sections (`m=application`) out of an offer, and their mids out of its
+ * BUNDLE groups. The studio uses no data channel, and werift would otherwise run an SCTP
+ * association for whoever offers one — a protocol stack no feature needs, fed by a guest (deny
+ * by default). `answerDeclining` puts them back into the answer, rejected.
+ */
+export function declineDataChannels(offer: string): { sdp: string; declined: DeclinedSection[] } {
+  const parts = splitSections(offer);
+  const declined: DeclinedSection[] = [];
+  const kept: string[][] = [];
+  for (const [index, section] of parts.sections.entries()) {
+    if (!section[0]!.startsWith('m=application ')) {
+      kept.push(section);
+      continue;
+    }
+    const mid =
+      section
+        .find((l) => l.startsWith('a=mid:'))
+        ?.slice('a=mid:'.length)
+        .trim() ?? null;
+    declined.push({ index, mLine: section[0]!, mid });
+  }
+  if (declined.length === 0) return { sdp: offer, declined };
+  const declinedMids = new Set(declined.flatMap((d) => (d.mid === null ? [] : [d.mid])));
+  const session = parts.session.flatMap((line) => {
+    if (!line.startsWith('a=group:BUNDLE')) return [line];
+    const [semantics, ...mids] = line.slice('a=group:'.length).trim().split(/\s+/);
+    const left = mids.filter((m) => !declinedMids.has(m));
+    return left.length === 0 ? [] : [`a=group:${[semantics, ...left].join(' ')}`];
+  });
+  return { sdp: joinSections({ eol: parts.eol, session, sections: kept }), declined };
+}
+
+/**
+ * The answer with each declined section back in its place, rejected (port 0, RFC 3264 §6; its mid
+ * kept and out of any BUNDLE group, RFC 8843 §7.3.3), so the answer has the offer's sections one
+ * for one.
+ */
+export function answerDeclining(answer: string, declined: readonly DeclinedSection[]): string {
+  if (declined.length === 0) return answer;
+  const parts = splitSections(answer);
+  for (const section of [...declined].sort((a, b) => a.index - b.index)) {
+    const [, , proto = 'UDP/DTLS/SCTP', ...formats] = section.mLine.split(/\s+/);
+    const lines = [
+      `m=application 0 ${proto} ${formats.join(' ') || 'webrtc-datachannel'}`,
+      'c=IN IP4 0.0.0.0',
+    ];
+    if (section.mid !== null) lines.push(`a=mid:${section.mid}`);
+    parts.sections.splice(Math.min(section.index, parts.sections.length), 0, lines);
+  }
+  return joinSections(parts);
+}
+
+/** The media kinds of an SDP's sections, in order (`audio`, `video`, `application`…). */
+export function sectionKinds(sdp: string): string[] {
+  return [...sdp.matchAll(/^m=(\S+)/gm)].map((m) => m[1]!);
+}

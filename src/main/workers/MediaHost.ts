@@ -11,7 +11,7 @@ import { notFound, StudioError } from '../../shared/errors';
 import type { Logger } from '../logger';
 import { Peer } from '../rooms/Peer';
 import { applyTrickleFragment, peerConfig, waitForGathering } from '../rooms/rtcConfig';
-import { acceptBundleOnly } from '../rooms/sdp';
+import { acceptBundleOnly, answerDeclining, declineDataChannels } from '../rooms/sdp';
 import { Stream, type MediaKind } from '../rooms/Stream';
 import { StreamHealth } from '../rooms/StreamHealth';
 import type { OpenSink } from '../recording/MatroskaWriter';
@@ -203,9 +203,10 @@ export class MediaHost {
           this.#notify('whip.state', { resourceId, state });
           if (state === 'failed' || state === 'closed') this.#closeWhip(resourceId);
         });
+        const { sdp: mediaOffer, declined } = declineDataChannels(acceptBundleOnly(offer));
         try {
           try {
-            await pc.setRemoteDescription({ type: 'offer', sdp: acceptBundleOnly(offer) });
+            await pc.setRemoteDescription({ type: 'offer', sdp: mediaOffer });
           } catch (error) {
             throw new StudioError(
               'InvalidArgument',
@@ -219,7 +220,7 @@ export class MediaHost {
           this.#closeWhip(resourceId);
           throw error;
         }
-        return { answer: pc.localDescription!.sdp };
+        return { answer: answerDeclining(pc.localDescription!.sdp, declined) };
       },
       'whip.patch': async ({ resourceId, fragment }) => {
         const whip = this.#whip.get(resourceId);

@@ -5,8 +5,7 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { StudioError } from '../../shared/errors';
 import { createLogger } from '../logger';
 import { throttledSink } from '../recording/throttledSink';
-import { installDtlsGuard } from '../rooms/dtlsGuard';
-import { installPacketPath } from '../rooms/weriftPackets';
+import { installWeriftFixes } from '../rooms/weriftFixes';
 import { MediaHost } from './MediaHost';
 import { PROTOCOL_VERSION, type MediaWorkerData } from './protocol';
 import { threadLoadMeter } from './threadLoad';
@@ -23,9 +22,8 @@ if (data.protocolVersion !== PROTOCOL_VERSION) {
   );
 }
 
-// Each thread has its own copy of werift's classes: the guard is installed per thread.
-installDtlsGuard();
-installPacketPath();
+// Each thread has its own copy of werift's classes: the fixes are installed per thread.
+installWeriftFixes();
 // The headless entry's test hook (a disk that takes only this many bytes per second) reaches the
 // recorders here too: a worker thread sees the process's environment.
 const slowDisk = Number(process.env.SPOOL_TEST_DISK_BYTES_PER_SEC ?? '');

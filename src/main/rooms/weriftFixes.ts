@@ -1,0 +1,15 @@
+import { installDtlsGuard } from './dtlsGuard';
+import { installIceGuard } from './iceGuard';
+import { installPacketPath } from './weriftPackets';
+
+/**
+ * Puts the studio's werift fixes in place on this thread (idempotent; each thread has its own
+ * copy of werift's classes, so every thread that runs peers calls it).
+ */
+export function installWeriftFixes(): void {
+  // werift's DTLS client drops the handshake on a retransmitted HelloVerifyRequest.
+  installDtlsGuard();
+  // werift's ICE agent takes binding requests without checking their credentials.
+  installIceGuard();
+  installPacketPath();
+}

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Message, parseMessage } from 'werift';
+import { admitsRequest, MAX_REMOTE_CANDIDATES } from '../../src/main/rooms/iceGuard';
+
+const agent = {
+  localUsername: 'studio',
+  localPassword: 'studio-password-0123456789',
+  userHistory: { before: 'earlier-password-0123456789' },
+  remoteCandidates: [{ host: '127.0.0.1', port: 5000 }],
+};
+
+/** A binding request as bytes and as werift parses it (without a key, as its socket does). */
+function request(username: string | null, password: string | null, method = 1) {
+  const message = new Message(method, 0).setAttribute('PRIORITY', 1).setAttribute('ICE-CONTROLLING', 1n);
+  if (username !== null) message.setAttribute('USERNAME', username);
+  if (password !== null) message.addMessageIntegrity(Buffer.from(password, 'utf8'));
+  const bytes = message.addFingerprint().bytes;
+  return { parsed: parseMessage(bytes)!, bytes };
+}
+
+const admits = (r: ReturnType<typeof request>, port = 5000, a = agent) =>
+  admitsRequest(a, r.parsed, ['127.0.0.1', port], r.bytes);
+
+describe('ICE binding requests the studio takes', () => {
+  it('only with this agent’s ufrag and a MESSAGE-INTEGRITY made with its password', () => {
+    assert.equal(admits(request('studio:guest', agent.localPassword)), true);
+    assert.equal(admits(request('before:guest', agent.userHistory.before)), true, 'an earlier ufrag');
+    assert.equal(admits(request('guest:studio', agent.localPassword)), false, 'another agent’s ufrag');
+    assert.equal(admits(request('studio:guest', null)), false, 'no MESSAGE-INTEGRITY');
+    assert.equal(admits(request('studio:guest', 'wrong')), false, 'a wrong password');
+    assert.equal(admits(request('before:guest', agent.localPassword)), false, 'another ufrag’s password');
+    assert.equal(admits(request(null, agent.localPassword)), false, 'no USERNAME');
+    assert.equal(admits(request('studio', agent.localPassword)), false, 'no remote ufrag part');
+    assert.equal(admits(request(':guest', agent.localPassword)), false, 'an empty ufrag');
+    for (const name of ['__proto__', 'constructor', 'toString'])
+      assert.equal(admits(request(`${name}:guest`, '')), false, `${name} is no ufrag`);
+  });
+
+  it('from a new address only while the agent knows fewer than the bound', () => {
+    const valid = request('studio:guest', agent.localPassword);
+    assert.equal(admits(valid, 6000), true);
+    const full = {
+      ...agent,
+      remoteCandidates: Array.from({ length: MAX_REMOTE_CANDIDATES }, (_, i) => ({
+        host: '127.0.0.1',
+        port: 5000 + i,
+      })),
+    };
+    assert.equal(admits(valid, 7000, full), false, 'a new address past the bound');
+    assert.equal(admits(valid, 5003, full), true, 'a known address');
+  });
+
+  it('leaves other methods to werift (it answers them with an error)', () => {
+    assert.equal(admits(request(null, null, 3)), true);
+  });
+});

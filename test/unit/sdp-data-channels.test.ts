@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { answerDeclining, declineDataChannels, sectionKinds } from '../../src/main/rooms/sdp';
+
+const section = (kind: string, mid: string, mLine?: string) =>
+  [mLine ?? `m=${kind} 9 UDP/TLS/RTP/SAVPF 96`, 'c=IN IP4 0.0.0.0', `a=mid:${mid}`, 'a=sendonly'].join(
+    '\r\n',
+  );
+
+const offer = (sections: string[], bundle: string) =>
+  ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', `a=group:BUNDLE ${bundle}`, ...sections].join('\r\n') +
+  '\r\n';
+
+describe('data-channel sections of an offer (the studio uses none)', () => {
+  it('takes them out of the offer and its BUNDLE group, and declines each in its place in the answer', () => {
+    const dataChannel = 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel';
+    const sdp = offer(
+      [section('audio', '0'), section('application', '1', dataChannel), section('video', '2')],
+      '0 1 2',
+    );
+    const { sdp: forStack, declined } = declineDataChannels(sdp);
+    assert.deepEqual(sectionKinds(forStack), ['audio', 'video']);
+    assert.match(forStack, /^a=group:BUNDLE 0 2$/m);
+    assert.deepEqual(declined, [{ index: 1, mLine: dataChannel, mid: '1' }]);
+    assert.ok(forStack.endsWith('\r\n') && !forStack.includes('a=mid:1'));
+
+    const answer = offer([section('audio', '0'), section('video', '2')], '0 2');
+    const full = answerDeclining(answer, declined);
+    assert.deepEqual(sectionKinds(full), ['audio', 'application', 'video'], 'one for one with the offer');
+    assert.match(
+      full,
+      /\r\nm=application 0 UDP\/DTLS\/SCTP webrtc-datachannel\r\nc=IN IP4 0\.0\.0\.0\r\na=mid:1\r\nm=video/,
+    );
+    assert.match(full, /^a=group:BUNDLE 0 2$/m, 'a declined section is in no BUNDLE group');
+  });
+
+  it('handles a data channel first (the BUNDLE tag), an old-style one, several, and none', () => {
+    const legacy = 'm=application 9 DTLS/SCTP 5000';
+    const sdp = offer(
+      [
+        section('application', 'd', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel'),
+        section('video', 'v'),
+        section('application', 'e', legacy),
+      ],
+      'd v e',
+    );
+    const { sdp: forStack, declined } = declineDataChannels(sdp);
+    assert.deepEqual(sectionKinds(forStack), ['video']);
+    assert.match(forStack, /^a=group:BUNDLE v$/m);
+    const full = answerDeclining(offer([section('video', 'v')], 'v'), declined);
+    assert.deepEqual(sectionKinds(full), ['application', 'video', 'application']);
+    assert.match(full, /^m=application 0 DTLS\/SCTP 5000$/m, "the offer's protocol and format echoed");
+
+    // Only data channels: nothing is left to bundle.
+    const only = declineDataChannels(offer([section('application', 'x')], 'x'));
+    assert.doesNotMatch(only.sdp, /a=group/);
+
+    // No data channel: the offer and the answer pass as they are, byte for byte.
+    const plain = offer([section('audio', 'a'), section('video', 'b')], 'a b');
+    assert.deepEqual(declineDataChannels(plain), { sdp: plain, declined: [] });
+    assert.equal(answerDeclining(plain, []), plain);
+  });
+
+  it('keeps an offer with \\n line endings in them', () => {
+    const sdp = offer([section('audio', '0'), section('application', '1')], '0 1').replaceAll('\r\n', '\n');
+    const { sdp: forStack, declined } = declineDataChannels(sdp);
+    assert.ok(!forStack.includes('\r'));
+    assert.ok(!answerDeclining(forStack, declined).includes('\r'));
+    assert.deepEqual(sectionKinds(answerDeclining(forStack, declined)), ['audio', 'application']);
+  });
+});
