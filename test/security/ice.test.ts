@@ -3,9 +3,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { MediaStreamTrack, Message, parseMessage, RTCPeerConnection } from 'werift';
 import { MAX_REMOTE_CANDIDATES } from '../../src/main/rooms/iceGuard';
-import type { RoomJson } from '../../src/shared/rooms';
-import { json, operatorToken } from '../helpers/api';
-import { makeClip, SyntheticPublisher } from '../helpers/publisher';
+import { publishing, roomIn } from '../helpers/securityRooms';
 import { startTestStudio, type TestStudio } from '../helpers/securityStudio';
 import { waitFor } from '../helpers/studio';
 import { NodeSubscriber } from '../helpers/subscriber';
@@ -34,23 +32,9 @@ async function bound(sockets: Socket[], answered: Set<Socket>): Promise<Socket> 
  */
 describe('ICE sockets', () => {
   let ctx: TestStudio;
-  let auth: Record<string, string>;
-  let roomId: string;
-  const token = async (role: string) =>
-    (
-      await json<{ token: string; whipUrl: string }>(`${ctx.url}/api/rooms/${roomId}/tokens`, {
-        method: 'POST',
-        headers: auth,
-        body: { role },
-      })
-    ).body;
 
   before(async () => {
     ctx = await startTestStudio();
-    auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
-    roomId = (
-      await json<RoomJson>(`${ctx.url}/api/rooms`, { method: 'POST', headers: auth, body: { name: 'i' } })
-    ).body.id;
   });
   after(async () => ctx.close());
 
@@ -58,7 +42,7 @@ describe('ICE sockets', () => {
     'take ICE binding requests only with the session’s credentials: a forger cannot take a connecting session, candidates are bounded',
     { timeout: 60_000 },
     async () => {
-      const publisher = await token('publisher');
+      const publisher = await (await roomIn(ctx)).token('publisher');
       const pc = new RTCPeerConnection();
       pc.addTransceiver(new MediaStreamTrack({ kind: 'audio' }), { direction: 'sendonly' });
       await pc.setLocalDescription(await pc.createOffer());
@@ -143,13 +127,7 @@ describe('ICE sockets', () => {
     'a forged DTLS record — from another address or the peer’s own — does not end a session: the subscriber keeps receiving',
     { timeout: 60_000 },
     async () => {
-      const publisher = await token('publisher');
-      const sender = await SyntheticPublisher.start({
-        whipUrl: publisher.whipUrl,
-        token: publisher.token,
-        clip: makeClip({ durationSec: 5 }),
-        loop: true,
-      });
+      const { sender, token } = await publishing(ctx);
       const subscriber = await NodeSubscriber.join(ctx.url, (await token('subscriber')).token);
       const forger = createSocket('udp4');
       try {

@@ -6,7 +6,7 @@ import type { RoomJson } from '../../src/shared/rooms';
 import { json, operatorToken } from '../helpers/api';
 import { startTestStudio, type TestStudio } from '../helpers/securityStudio';
 import { LibwebrtcPublisher } from '../helpers/libwebrtcPublisher';
-import { makeClip, SyntheticPublisher } from '../helpers/publisher';
+import { publishing, roomIn } from '../helpers/securityRooms';
 import { waitFor } from '../helpers/studio';
 
 /** Posts a WHIP offer and never completes the connection; returns the session URL. */
@@ -28,39 +28,6 @@ async function offerOnly(
   return { location: new URL(response.headers.get('location')!, url).toString(), pc };
 }
 
-async function setup(ctx: TestStudio) {
-  const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
-  const room = (
-    await json<RoomJson>(`${ctx.url}/api/rooms`, { method: 'POST', headers: auth, body: { name: 'w' } })
-  ).body;
-  const token = async (role: string) =>
-    (
-      await json<{ token: string; whipUrl: string }>(`${ctx.url}/api/rooms/${room.id}/tokens`, {
-        method: 'POST',
-        headers: auth,
-        body: { role },
-      })
-    ).body;
-  const connections = async () =>
-    (await json<RoomJson>(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).body.session?.connections
-      .length ?? 0;
-  return { room, token, connections };
-}
-
-/** A room with a synthetic WHIP publisher sending a looped clip, and the operator's credentials. */
-async function publishing(ctx: TestStudio) {
-  const { room, token } = await setup(ctx);
-  const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
-  const publisher = await token('publisher');
-  const sender = await SyntheticPublisher.start({
-    whipUrl: publisher.whipUrl,
-    token: publisher.token,
-    clip: makeClip({ durationSec: 5 }),
-    loop: true,
-  });
-  return { room, auth, sender };
-}
-
 describe('WHIP sessions', () => {
   let ctx: TestStudio;
   before(async () => {
@@ -69,7 +36,7 @@ describe('WHIP sessions', () => {
   after(async () => ctx.close());
 
   it('are changed and ended only by the token that created them or a moderator', async () => {
-    const { token } = await setup(ctx);
+    const { token } = await roomIn(ctx);
     const creator = await token('publisher');
     const other = await token('publisher');
     const moderator = await token('moderator');
@@ -184,7 +151,7 @@ describe('WHIP sessions', () => {
   );
 
   it('give their slot back when the offer never connects', { timeout: 60_000 }, async () => {
-    const { token, connections } = await setup(ctx);
+    const { token, connections } = await roomIn(ctx);
     const publisher = await token('publisher');
     const { pc } = await offerOnly(ctx.url, publisher.whipUrl, publisher.token);
     try {
@@ -203,7 +170,7 @@ describe('WHIP sessions', () => {
     'decline a data channel the publisher offers (no SCTP for a guest to feed); its media flows (libwebrtc)',
     { timeout: 60_000 },
     async () => {
-      const { room, token } = await setup(ctx);
+      const { room, token } = await roomIn(ctx);
       const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
       const publisher = await token('publisher');
       const sender = await LibwebrtcPublisher.start({
