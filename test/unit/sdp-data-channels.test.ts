@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { answerDeclining, declineDataChannels, sectionKinds } from '../../src/main/rooms/sdp';
+import {
+  answerDeclining,
+  checkSdp,
+  declineDataChannels,
+  MAX_MEDIA_SECTIONS,
+  sectionKinds,
+} from '../../src/main/rooms/sdp';
 
 const section = (kind: string, mid: string, mLine?: string) =>
   [mLine ?? `m=${kind} 9 UDP/TLS/RTP/SAVPF 96`, 'c=IN IP4 0.0.0.0', `a=mid:${mid}`, 'a=sendonly'].join(
@@ -67,5 +73,22 @@ describe('data-channel sections of an offer (the studio uses none)', () => {
     assert.ok(!forStack.includes('\r'));
     assert.ok(!answerDeclining(forStack, declined).includes('\r'));
     assert.deepEqual(sectionKinds(answerDeclining(forStack, declined)), ['audio', 'application']);
+  });
+});
+
+describe('how many media sections an offer may have', () => {
+  const withIce = (sections: string[]) =>
+    offer(sections, sections.map((_, i) => String(i)).join(' ')).replace(
+      't=0 0',
+      't=0 0\r\na=ice-ufrag:u\r\na=ice-pwd:p\r\na=fingerprint:sha-256 00',
+    );
+  it(`takes up to ${MAX_MEDIA_SECTIONS} and refuses more, naming the count (werift's cost grows with each)`, () => {
+    const many = (n: number) =>
+      withIce(Array.from({ length: n }, (_, i) => section(i === 0 ? 'video' : 'audio', String(i))));
+    assert.equal(checkSdp(many(MAX_MEDIA_SECTIONS), { direction: 'send' }).sections, MAX_MEDIA_SECTIONS);
+    assert.throws(
+      () => checkSdp(many(1000), { direction: 'send' }),
+      new RegExp(`has 1000 media sections; at most ${MAX_MEDIA_SECTIONS} are taken`),
+    );
   });
 });
