@@ -1,5 +1,5 @@
 // Changes to werift 0.25.2 that no runtime patch can reach, made in its files after each install
-// (`postinstall`): two per-packet costs, and two ways a forged DTLS record ended a session. All
+// (`postinstall`): two per-packet costs, and three ways a forged DTLS record ended a session. All
 // are module-internal: werift's `Event` defines `execute` as an instance field (nothing on the
 // prototype to replace), the receiver's statistics are a class werift does not export, and the
 // DTLS record parser is a module function. The rest of the faster packet path is put in place at
@@ -78,6 +78,22 @@ const PATCHES = [
       'lib/dtls/src/record/receive.js': [
         '        default: {\n            return [{ type: const_1.ContentType.alert, data: undefined }];\n        }',
         `        default: {\n            ${MARK}return [];\n        }`,
+      ],
+    },
+  },
+  {
+    // A ClientHello after the handshake made werift's DTLS server start over ("renegotiation":
+    // new keys, epoch 0 again), so a replayed one reopened the way for plaintext alerts. WebRTC
+    // never renegotiates DTLS (a new handshake comes with a new transport): ignore it.
+    name: 'no DTLS renegotiation on a ClientHello after the handshake',
+    files: {
+      'lib/index.mjs': [
+        '            if (this.connected) {\n              this.renegotiation();\n            }',
+        `            if (this.connected) {\n              ${MARK}break;\n            }`,
+      ],
+      'lib/dtls/src/server.js': [
+        '                                if (this.connected) {\n                                    this.renegotiation();\n                                }',
+        `                                if (this.connected) {\n                                    ${MARK}break;\n                                }`,
       ],
     },
   },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, Socket as DgramSocket, type Socket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { MediaStreamTrack, Message, parseMessage, RTCPeerConnection } from 'werift';
 import { MAX_REMOTE_CANDIDATES } from '../../src/main/rooms/iceGuard';
@@ -128,10 +128,22 @@ describe('ICE sockets', () => {
     { timeout: 60_000 },
     async () => {
       const { sender, token } = await publishing(ctx);
+      // The subscriber's first ClientHello, kept as it leaves (it is the DTLS client; the studio,
+      // on a media worker, has its own copy of node:dgram).
+      let clientHello: Buffer | null = null;
+      const send = DgramSocket.prototype.send;
+      DgramSocket.prototype.send = function (this: Socket, ...args: unknown[]) {
+        const data = args[0];
+        if (clientHello === null && Buffer.isBuffer(data) && data[0] === 22 && data[13] === 1)
+          clientHello = Buffer.from(data);
+        return (send as (...a: unknown[]) => void).apply(this, args);
+      } as Socket['send'];
       const subscriber = await NodeSubscriber.join(ctx.url, (await token('subscriber')).token);
       const forger = createSocket('udp4');
       try {
-        await waitFor(async () => subscriber.packets > 50, 15_000, 'media at the subscriber');
+        await waitFor(async () => subscriber.packets > 50, 15_000, 'media at the subscriber').finally(() => {
+          DgramSocket.prototype.send = send;
+        });
         const port = studioPort(subscriber.pc.remoteDescription!.sdp);
         await new Promise<void>((resolve) => forger.bind(0, '127.0.0.1', resolve));
         // A DTLS 1.2 alert record in plaintext (epoch 0): warning, close_notify. werift closed the
@@ -168,6 +180,19 @@ describe('ICE sockets', () => {
             `media to keep flowing after the record ${forged.toString('hex')} from the subscriber's address`,
           );
         }
+        // Its ClientHello again, then a plaintext alert: werift's DTLS server started over on the
+        // ClientHello (epoch 0 again) and then took the alert.
+        assert.ok(clientHello !== null, "the subscriber's ClientHello was seen");
+        await ice.send(clientHello);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        await ice.send(record(21, 0, [1, 0]));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const at = subscriber.packets;
+        await waitFor(
+          async () => subscriber.packets > at + 50,
+          5000,
+          'media to keep flowing after a replayed ClientHello and a plaintext alert',
+        );
       } finally {
         forger.close();
         await subscriber.close();
