@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Message, parseMessage } from 'werift';
-import { admitsRequest, MAX_REMOTE_CANDIDATES } from '../../src/main/rooms/iceGuard';
+import { admitsRequest, guardProtocol, MAX_REMOTE_CANDIDATES } from '../../src/main/rooms/iceGuard';
 
 const agent = {
   localUsername: 'studio',
@@ -53,5 +53,39 @@ describe('ICE binding requests the studio takes', () => {
 
   it('leaves other methods to werift (it answers them with an error)', () => {
     assert.equal(admits(request(null, null, 3)), true);
+  });
+
+  it('an ICE-lite agent takes other datagrams only from an address whose request it took', () => {
+    const taken: string[] = [];
+    const requests: string[] = [];
+    const protocol = {
+      onRequestReceived: {
+        execute: (_m: unknown, addr: readonly [string, number], _data?: Buffer) =>
+          requests.push(addr.join(':')),
+      },
+      datagramReceived(data: Buffer, addr: readonly [string, number]) {
+        taken.push(`${data[0]}@${addr.join(':')}`);
+      },
+    };
+    guardProtocol({ ...agent, iceLite: true }, protocol as never);
+    const dtls = Buffer.from([22, 0xfe, 0xfd]);
+    const stranger: [string, number] = ['127.0.0.1', 7001];
+    const peer: [string, number] = ['127.0.0.1', 5000];
+    protocol.datagramReceived(dtls, peer);
+    protocol.datagramReceived(dtls, stranger);
+    const valid = request('studio:guest', agent.localPassword);
+    protocol.datagramReceived(valid.bytes, stranger); // STUN passes on to werift's own checks
+    protocol.onRequestReceived.execute(valid.parsed, peer, valid.bytes);
+    protocol.datagramReceived(dtls, peer);
+    protocol.datagramReceived(dtls, stranger);
+    assert.deepEqual(taken, ['0@127.0.0.1:7001', '22@127.0.0.1:5000']);
+    assert.deepEqual(requests, ['127.0.0.1:5000']);
+
+    // A full agent (a client) is left as werift made it.
+    const seen: number[] = [];
+    const client = { ...protocol, datagramReceived: (data: Buffer) => void seen.push(data[0]!) };
+    guardProtocol({ ...agent, iceLite: false }, client as never);
+    client.datagramReceived(dtls);
+    assert.deepEqual(seen, [22]);
   });
 });
