@@ -6,6 +6,7 @@ import type { RoomJson } from '../../src/shared/rooms';
 import { json, operatorToken } from '../helpers/api';
 import { startTestStudio, type TestStudio } from '../helpers/securityStudio';
 import { LibwebrtcPublisher } from '../helpers/libwebrtcPublisher';
+import type { SyntheticPublisher } from '../helpers/publisher';
 import { publishing, roomIn } from '../helpers/securityRooms';
 import { waitFor } from '../helpers/studio';
 
@@ -26,6 +27,36 @@ async function offerOnly(
   assert.equal(response.status, 201, await response.clone().text());
   await response.text();
   return { location: new URL(response.headers.get('location')!, url).toString(), pc };
+}
+
+/**
+ * A hostile burst from a publisher's own (authenticated) session: the media worker hosting it
+ * must keep up — its event loop held < 500 ms, not restarted — and the publisher must stay.
+ */
+async function burstKeepsWorker(ctx: TestStudio, burst: (sender: SyntheticPublisher) => Promise<void>) {
+  const { room, auth, sender } = await publishing(ctx);
+  const mediaThread = async () =>
+    (
+      await json<{ items: ThreadStats[] }>(`${ctx.url}/api/studio/threads`, { headers: auth })
+    ).body.items.find((t) => t.name.startsWith('media-'));
+  const streams = async () =>
+    (await json<RoomJson>(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).body.session?.streams.length;
+  try {
+    await waitFor(async () => (await streams()) === 1, 10_000, 'the stream');
+    const before = await mediaThread(); // its event-loop figures count from here
+    assert.ok(before, 'a media worker hosts the publisher');
+    await burst(sender);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const afterwards = await mediaThread();
+    assert.equal(afterwards?.threadId, before.threadId, 'the media worker was not restarted');
+    assert.ok(
+      afterwards.eventLoopDelayMs.max < 500,
+      `the media worker's event loop was held up to ${afterwards.eventLoopDelayMs.max} ms`,
+    );
+    assert.equal(await streams(), 1, 'the publisher is still there');
+  } finally {
+    await sender.close();
+  }
 }
 
 describe('WHIP sessions', () => {
@@ -101,25 +132,11 @@ describe('WHIP sessions', () => {
   it(
     'sequence numbers that jump cost the studio nothing: its media worker keeps up, the publisher stays',
     { timeout: 60_000 },
-    async () => {
-      const { room, auth, sender } = await publishing(ctx);
-      const mediaThread = async () =>
-        (
-          await json<{ items: ThreadStats[] }>(`${ctx.url}/api/studio/threads`, { headers: auth })
-        ).body.items.find((t) => t.name.startsWith('media-'));
-      try {
-        await waitFor(
-          async () =>
-            (await json<RoomJson>(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).body.session?.streams
-              .length === 1,
-          10_000,
-          'the stream',
-        );
-        const before = await mediaThread(); // its event-loop figures count from here
-        assert.ok(before, 'a media worker hosts the publisher');
-        // Authenticated video packets (the publisher's own SRTP session) whose sequence numbers
-        // jump by ~30,000: werift's NACK generator marked every number in between as lost and
-        // sorted them all, ~65 ms of the worker's time per packet.
+    () =>
+      // Authenticated video packets (the publisher's own SRTP session) whose sequence numbers jump
+      // by ~30,000: werift's NACK generator marked every number in between as lost and sorted them
+      // all, ~65 ms of the worker's time per packet.
+      burstKeepsWorker(ctx, async (sender) => {
         const video = sender.pc.getTransceivers().find((t) => t.kind === 'video')!.sender;
         const dtls = video.dtlsTransport as unknown as {
           sendRtp(payload: Buffer, header: RtpHeader): Promise<number>;
@@ -135,19 +152,26 @@ describe('WHIP sessions', () => {
                 timestamp: 1,
               }),
             );
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-        const afterwards = await mediaThread();
-        assert.equal(afterwards?.threadId, before.threadId, 'the media worker was not restarted');
-        assert.ok(
-          afterwards.eventLoopDelayMs.max < 500,
-          `the media worker's event loop was held up to ${afterwards.eventLoopDelayMs.max} ms`,
-        );
-        const room2 = (await json<RoomJson>(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).body;
-        assert.equal(room2.session?.streams.length, 1, 'the publisher is still there');
-      } finally {
-        await sender.close();
-      }
-    },
+      }),
+  );
+
+  it(
+    'transport-cc feedback claiming more than it carries costs the studio nothing (RTCP, never negotiated)',
+    { timeout: 60_000 },
+    () =>
+      // Authenticated RTCP (the publisher's own SRTCP session): 40-byte transport-cc feedback
+      // claiming 65,535 received packets. werift made an object for each before reading whether
+      // the packet had their deltas, ~11 ms of the worker's time per packet.
+      burstKeepsWorker(ctx, async (sender) => {
+        const fci = Buffer.alloc(16 + 18 + 2);
+        fci.writeUInt16BE(65535, 10);
+        for (let i = 0; i < 9; i++) fci.writeUInt16BE((1 << 13) | 8191, 16 + i * 2);
+        const packet = Buffer.concat([Buffer.from([0x80 | 15, 205, 0, fci.length / 4]), fci]);
+        const dtls = sender.pc.getTransceivers()[0]!.sender.dtlsTransport as unknown as {
+          sendRtcp(packets: Array<{ serialize(): Buffer }>): Promise<unknown>;
+        };
+        for (let round = 0; round < 200; round++) await dtls.sendRtcp([{ serialize: () => packet }]);
+      }),
   );
 
   it('give their slot back when the offer never connects', { timeout: 60_000 }, async () => {

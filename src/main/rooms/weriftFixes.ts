@@ -1,5 +1,6 @@
 import { installDtlsGuard } from './dtlsGuard';
 import { installIceGuard } from './iceGuard';
+import { installRtcpBounds } from './rtcpBounds';
 import { installPacketPath } from './weriftPackets';
 
 /**
@@ -11,5 +12,7 @@ export function installWeriftFixes(): void {
   installDtlsGuard();
   // werift's ICE agent takes binding requests without checking their credentials.
   installIceGuard();
+  // werift's transport-cc parser makes an object per packet a 24-byte feedback claims.
+  installRtcpBounds();
   installPacketPath();
 }
