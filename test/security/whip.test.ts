@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader } from 'werift';
+import { MAX_SIGNALED_CANDIDATES } from '../../src/main/rooms/sdp';
 import type { ThreadStats } from '../../src/shared/api';
 import type { RoomJson } from '../../src/shared/rooms';
 import { json, operatorToken } from '../helpers/api';
@@ -185,6 +186,40 @@ describe('WHIP sessions', () => {
         30_000,
         'the unconnected WHIP offer to time out',
       );
+    } finally {
+      await pc.close();
+    }
+  });
+
+  it(`take at most ${MAX_SIGNALED_CANDIDATES} ICE candidates per session, offer and trickle together`, async () => {
+    const { token } = await roomIn(ctx);
+    const publisher = await token('publisher');
+    const { location, pc } = await offerOnly(ctx.url, publisher.whipUrl, publisher.token);
+    const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.localDescription!.sdp)![1]!;
+    const trickle = (count: number, from: number) =>
+      fetch(location, {
+        method: 'PATCH',
+        headers: {
+          'content-type': 'application/trickle-ice-sdpfrag',
+          authorization: `Bearer ${publisher.token}`,
+        },
+        body: [
+          `a=ice-ufrag:${ufrag}`,
+          'a=mid:0',
+          ...Array.from(
+            { length: count },
+            (_, i) => `a=candidate:${from + i} 1 udp ${2000 + i} 127.0.0.1 ${20000 + from + i} typ host`,
+          ),
+          '',
+        ].join('\r\n'),
+      });
+    try {
+      const refused = await trickle(MAX_SIGNALED_CANDIDATES, 0);
+      const body = await refused.text();
+      assert.equal(refused.status, 400, body);
+      assert.match(body, new RegExp(`too many ICE candidates: .*at most ${MAX_SIGNALED_CANDIDATES}`));
+      const taken = await trickle(3, 1000);
+      assert.equal(taken.status, 204, await taken.text());
     } finally {
       await pc.close();
     }

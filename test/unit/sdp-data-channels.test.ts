@@ -5,6 +5,7 @@ import {
   checkSdp,
   declineDataChannels,
   MAX_MEDIA_SECTIONS,
+  MAX_SIGNALED_CANDIDATES,
   sectionKinds,
 } from '../../src/main/rooms/sdp';
 
@@ -89,6 +90,22 @@ describe('how many media sections an offer may have', () => {
     assert.throws(
       () => checkSdp(many(1000), { direction: 'send' }),
       new RegExp(`has 1000 media sections; at most ${MAX_MEDIA_SECTIONS} are taken`),
+    );
+  });
+
+  it(`takes up to ${MAX_SIGNALED_CANDIDATES} ICE candidates and refuses more`, () => {
+    const withCandidates = (n: number) =>
+      withIce([section('video', '0')]).replace(
+        'a=mid:0',
+        [
+          'a=mid:0',
+          ...Array.from({ length: n }, (_, i) => `a=candidate:${i} 1 udp 1 127.0.0.1 ${1000 + i} typ host`),
+        ].join('\r\n'),
+      );
+    assert.equal(checkSdp(withCandidates(MAX_SIGNALED_CANDIDATES), { direction: 'send' }).sections, 1);
+    assert.throws(
+      () => checkSdp(withCandidates(MAX_SIGNALED_CANDIDATES + 1), { direction: 'send' }),
+      new RegExp(`has ${MAX_SIGNALED_CANDIDATES + 1} ICE candidates; at most ${MAX_SIGNALED_CANDIDATES}`),
     );
   });
 });

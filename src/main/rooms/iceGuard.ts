@@ -13,8 +13,9 @@
  *
  * Now a request is taken only when its USERNAME starts with this agent's ufrag (or an earlier one
  * of the same agent) and its MESSAGE-INTEGRITY verifies with the matching password; a request
- * from an address the agent does not know yet is taken only while the agent knows fewer than
- * `MAX_REMOTE_CANDIDATES` (a guest's own credentials cannot make it grow without bound). Other
+ * from an address the agent does not know yet is taken only while it has learned fewer than
+ * `MAX_REMOTE_CANDIDATES` such addresses (a guest's own credentials cannot make them grow
+ * without bound). Other
  * requests are dropped without an answer (nothing to reflect). Responses to the agent's own
  * requests were already checked by werift (its transactions carry the key).
  *
@@ -27,7 +28,11 @@
  */
 import { Connection, parseMessage, type Address, type Message } from 'werift';
 
-/** Remote candidates an agent learns at most (a browser signals a handful; NATs add a few). */
+/**
+ * Peer-reflexive candidates an agent learns at most: addresses it was not told of that sent it a
+ * request (a NAT's mapping; a handful in practice). What was signaled is bounded where it is
+ * signaled (`MAX_SIGNALED_CANDIDATES`).
+ */
 export const MAX_REMOTE_CANDIDATES = 32;
 
 const BINDING = 1;
@@ -38,7 +43,7 @@ interface Agent {
   localPassword: string;
   /** ufrag → password of this agent's earlier credentials (after an ICE restart). */
   userHistory?: Record<string, string>;
-  remoteCandidates: ReadonlyArray<{ host: string; port: number }>;
+  remoteCandidates: ReadonlyArray<{ host: string; port: number; type?: string }>;
   iceLite?: boolean;
 }
 
@@ -59,8 +64,12 @@ export function admitsRequest(agent: Agent, message: Message, addr: Address, dat
   if (typeof password !== 'string' || password === '') return false;
   if (parseMessage(data, Buffer.from(password, 'utf8')) === undefined) return false;
   const [host, port] = addr;
-  const known = agent.remoteCandidates.some((c) => c.host === host && c.port === port);
-  return known || agent.remoteCandidates.length < MAX_REMOTE_CANDIDATES;
+  let learned = 0;
+  for (const c of agent.remoteCandidates) {
+    if (c.host === host && c.port === port) return true;
+    if (c.type === 'prflx') learned++;
+  }
+  return learned < MAX_REMOTE_CANDIDATES;
 }
 
 /** Whether a datagram is STUN (RFC 7983: its first byte is 0–3); STUN has its own checks. */

@@ -10,6 +10,7 @@ import {
 } from 'werift';
 import { StudioError } from '../../shared/errors';
 import type { VideoCodecName } from '../../shared/rooms';
+import { candidateLines, MAX_SIGNALED_CANDIDATES } from './sdp';
 
 /** Where the SFU's ICE sockets live. */
 export interface RtcNetwork {
@@ -91,17 +92,29 @@ export async function waitForGathering(pc: RTCPeerConnection, timeoutMs = 5000):
 /** Adds the candidates of a WHIP trickle fragment (`application/trickle-ice-sdpfrag`) to a peer. */
 export async function applyTrickleFragment(pc: RTCPeerConnection, fragment: string): Promise<void> {
   const mid = /^a=mid:(\S+)/m.exec(fragment)?.[1];
-  for (const line of fragment.split(/\r?\n/)) {
-    if (line.startsWith('a=candidate:')) {
-      await pc
-        .addIceCandidate({
-          candidate: line.slice(2),
-          sdpMid: mid ?? '0',
-          sdpMLineIndex: mid === undefined ? 0 : null,
-        })
-        .catch((error: Error) => {
-          throw new StudioError('InvalidArgument', `ICE candidate refused: ${error.message}`, 'candidate');
-        });
-    }
+  const lines = candidateLines(fragment);
+  // What the session was told of already (learned peer-reflexive addresses are bounded apart).
+  let signaled = 0;
+  for (const transport of pc.iceTransports)
+    for (const c of (transport.connection as unknown as { remoteCandidates: Array<{ type: string }> })
+      .remoteCandidates)
+      if (c.type !== 'prflx') signaled++;
+  if (signaled + lines.length > MAX_SIGNALED_CANDIDATES) {
+    throw new StudioError(
+      'InvalidArgument',
+      `too many ICE candidates: the session has ${signaled}, the fragment ${lines.length}; at most ${MAX_SIGNALED_CANDIDATES} are taken`,
+      'candidate',
+    );
+  }
+  for (const line of lines) {
+    await pc
+      .addIceCandidate({
+        candidate: line.slice(2),
+        sdpMid: mid ?? '0',
+        sdpMLineIndex: mid === undefined ? 0 : null,
+      })
+      .catch((error: Error) => {
+        throw new StudioError('InvalidArgument', `ICE candidate refused: ${error.message}`, 'candidate');
+      });
   }
 }

@@ -17,6 +17,18 @@ const invalid = (message: string) => new StudioError('InvalidArgument', `SDP: ${
 export const MAX_MEDIA_SECTIONS = 16;
 
 /**
+ * ICE candidates a session may be told of (offer and trickle together): werift pairs and sorts
+ * them all, at a cost that grows faster than their number. Clients signal a few dozen at most
+ * (every interface × UDP/TCP × IPv4/IPv6).
+ */
+export const MAX_SIGNALED_CANDIDATES = 100;
+
+/** The `a=candidate:` lines of an SDP or SDP fragment. */
+export function candidateLines(sdp: string): string[] {
+  return sdp.split(/\r?\n/).filter((line) => line.startsWith('a=candidate:'));
+}
+
+/**
  * Checks that an SDP offer or answer is well-formed enough to hand to the WebRTC stack and says
  * what is wrong otherwise. `direction` is what the remote side must be able to do: `send` for a
  * publisher's offer.
@@ -36,6 +48,10 @@ export function checkSdp(sdp: string, options: { direction?: 'send' } = {}): Sdp
     else (sections.at(-1) ?? session).push(line);
   }
   if (sections.length === 0) throw invalid('has no media section (m=audio or m=video)');
+  const candidates = candidateLines(sdp).length;
+  if (candidates > MAX_SIGNALED_CANDIDATES) {
+    throw invalid(`has ${candidates} ICE candidates; at most ${MAX_SIGNALED_CANDIDATES} are taken`);
+  }
   if (sections.length > MAX_MEDIA_SECTIONS) {
     throw invalid(
       `has ${sections.length} media sections; at most ${MAX_MEDIA_SECTIONS} are taken (a publisher sends one stream: its audio and video)`,
