@@ -1,8 +1,9 @@
 // Changes to werift 0.25.2 that no runtime patch can reach, made in its files after each install
-// (`postinstall`): two per-packet costs, and three ways a forged DTLS record ended a session. All
-// are module-internal: werift's `Event` defines `execute` as an instance field (nothing on the
-// prototype to replace), the receiver's statistics are a class werift does not export, and the
-// DTLS record parser is a module function. The rest of the faster packet path is put in place at
+// (`postinstall`): two per-packet costs, three ways a forged DTLS record ended a session, and a
+// DTLS buffer without bound. All are module-internal: werift's `Event` defines `execute` as an
+// instance field (nothing on the prototype to replace), the receiver's statistics are a class
+// werift does not export, and the DTLS record parser is a module function (the fragment buffer is
+// a method, but patched where its siblings are). The rest of the faster packet path is put in place at
 // run time (src/main/rooms/weriftPackets.ts, docs/threads.md "Per-packet cost"); the ICE checks
 // too (src/main/rooms/iceGuard.ts).
 //
@@ -94,6 +95,22 @@ const PATCHES = [
       'lib/dtls/src/server.js': [
         '                                if (this.connected) {\n                                    this.renegotiation();\n                                }',
         `                                if (this.connected) {\n                                    ${MARK}break;\n                                }`,
+      ],
+    },
+  },
+  {
+    // A handshake fragment that no last fragment completes stayed in the buffer for good: a peer
+    // sending fragments grew its media thread's memory without bound. A real handshake message
+    // comes in a few fragments; the newest 64 are kept.
+    name: 'DTLS handshake fragments kept within a bound',
+    files: {
+      'lib/index.mjs': [
+        '      if (v.fragment_length !== v.length) {\n        this.bufferFragmentedHandshakes.push(v);',
+        `      if (v.fragment_length !== v.length) {\n        ${MARK}if (this.bufferFragmentedHandshakes.length >= 64) this.bufferFragmentedHandshakes.shift();\n        this.bufferFragmentedHandshakes.push(v);`,
+      ],
+      'lib/dtls/src/socket.js': [
+        '            if (v.fragment_length !== v.length) {\n                this.bufferFragmentedHandshakes.push(v);',
+        `            if (v.fragment_length !== v.length) {\n                ${MARK}if (this.bufferFragmentedHandshakes.length >= 64) this.bufferFragmentedHandshakes.shift();\n                this.bufferFragmentedHandshakes.push(v);`,
       ],
     },
   },

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   dePacketizeRtpPackets,
+  DtlsClient,
   Event,
   GenericNack,
   RtcpPacketConverter,
@@ -581,6 +582,30 @@ describe('werift patched after install (scripts/patch-werift.mjs)', () => {
     event.execute(2);
     assert.equal(await queued, 2);
     assert.deepEqual(got, [1, 2]);
+  });
+
+  it('keeps DTLS handshake fragments within a bound, and still assembles a fragmented message', () => {
+    type Fragment = { msg_type: number; length: number; fragment_offset: number; fragment_length: number };
+    const socket = { bufferFragmentedHandshakes: [] as Fragment[] };
+    const handle = (DtlsClient.prototype as unknown as { handleFragmentHandshake(m: Fragment[]): Fragment[] })
+      .handleFragmentHandshake;
+    const fragment = (offset: number, length = 1000): Fragment => ({
+      msg_type: 11,
+      length,
+      fragment_offset: offset,
+      fragment_length: 100,
+    });
+    // Fragments no last fragment completes (a peer's to send): werift kept every one.
+    for (let i = 0; i < 10_000; i++) handle.call(socket, [fragment(0)]);
+    assert.ok(
+      socket.bufferFragmentedHandshakes.length <= 64,
+      `${socket.bufferFragmentedHandshakes.length} kept`,
+    );
+    // A real fragmented message (three fragments, the last completing it) is handed on whole.
+    socket.bufferFragmentedHandshakes = [];
+    assert.deepEqual(handle.call(socket, [fragment(0, 300)]), []);
+    assert.deepEqual(handle.call(socket, [fragment(100, 300)]), []);
+    assert.equal(handle.call(socket, [fragment(200, 300)]).length, 3);
   });
 });
 
