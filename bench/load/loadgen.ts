@@ -3,8 +3,7 @@
  * IPC (LoadRequest). Several run side by side so the load is spread and never measured as part
  * of the studio; the harness reads this process's CPU from /proc.
  */
-import { installDtlsGuard } from '../../src/main/rooms/dtlsGuard';
-import { installPacketPath } from '../../src/main/rooms/weriftPackets';
+import { installWeriftFixes } from '../../src/main/rooms/weriftFixes';
 import { NodeSubscriber } from '../../test/helpers/subscriber';
 import type { LoadCollect, LoadRequest, LoadResponse, LoadStatus } from './protocol';
 import { DirectSubscriber, LIBWEBRTC_PACING, nowMs, ReplayPublisher, type Pacing } from './ReplayPublisher';
@@ -13,11 +12,11 @@ import { Tally } from './Tally';
 
 const TICK_MS = 2;
 
-// This process's werift peers are DTLS clients too when they answer the studio's offers; its
-// subscribers decrypt every forwarded packet, so they get the studio's faster receive path (the
-// load then takes less of the machine the studio shares with it).
-installDtlsGuard();
-installPacketPath();
+// The studio's werift fixes here too: this process's peers are DTLS clients when they answer
+// the studio's offers, its subscribers decrypt every forwarded packet (the faster receive path:
+// the load then takes less of the machine the studio shares with it), and its sockets get the
+// same receive buffers (a drop here would be counted against the studio).
+installWeriftFixes();
 
 const tally = new Tally();
 let clip: RtpClip | null = null;

@@ -4,7 +4,7 @@ import { json, operatorToken } from './api';
 import { makeClip, SyntheticPublisher } from './publisher';
 import type { TestStudio } from './securityStudio';
 
-/** A new room, join tokens for it by role, and how many connections it has. */
+/** A new room, the operator's credentials, join tokens for it by role, and how many connections it has. */
 export async function roomIn(ctx: TestStudio) {
   const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
   const room = (
@@ -21,13 +21,12 @@ export async function roomIn(ctx: TestStudio) {
   const connections = async () =>
     (await json<RoomJson>(`${ctx.url}/api/rooms/${room.id}`, { headers: auth })).body.session?.connections
       .length ?? 0;
-  return { room, token, connections };
+  return { room, auth, token, connections };
 }
 
 /** A room with a synthetic WHIP publisher sending a looped clip, and the operator's credentials. */
 export async function publishing(ctx: TestStudio) {
-  const { room, token } = await roomIn(ctx);
-  const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
+  const { room, auth, token } = await roomIn(ctx);
   const publisher = await token('publisher');
   const sender = await SyntheticPublisher.start({
     whipUrl: publisher.whipUrl,

@@ -4,7 +4,7 @@ import { MediaStreamTrack, RTCPeerConnection, RtpHeader } from 'werift';
 import { MAX_SIGNALED_CANDIDATES } from '../../src/main/rooms/sdp';
 import type { ThreadStats } from '../../src/shared/api';
 import type { RoomJson } from '../../src/shared/rooms';
-import { json, operatorToken } from '../helpers/api';
+import { json } from '../helpers/api';
 import { startTestStudio, type TestStudio } from '../helpers/securityStudio';
 import { LibwebrtcPublisher } from '../helpers/libwebrtcPublisher';
 import type { SyntheticPublisher } from '../helpers/publisher';
@@ -229,8 +229,7 @@ describe('WHIP sessions', () => {
     'decline a data channel the publisher offers (no SCTP for a guest to feed); its media flows (libwebrtc)',
     { timeout: 60_000 },
     async () => {
-      const { room, token } = await roomIn(ctx);
-      const auth = { authorization: `Bearer ${await operatorToken(ctx.url)}` };
+      const { room, auth, token } = await roomIn(ctx);
       const publisher = await token('publisher');
       const sender = await LibwebrtcPublisher.start({
         whipUrl: publisher.whipUrl,

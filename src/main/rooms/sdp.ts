@@ -48,7 +48,7 @@ export function checkSdp(sdp: string, options: { direction?: 'send' } = {}): Sdp
     else (sections.at(-1) ?? session).push(line);
   }
   if (sections.length === 0) throw invalid('has no media section (m=audio or m=video)');
-  const candidates = candidateLines(sdp).length;
+  const candidates = lines.filter((line) => line.startsWith('a=candidate:')).length;
   if (candidates > MAX_SIGNALED_CANDIDATES) {
     throw invalid(`has ${candidates} ICE candidates; at most ${MAX_SIGNALED_CANDIDATES} are taken`);
   }

@@ -1,6 +1,7 @@
 import { installDtlsGuard } from './dtlsGuard';
 import { installIceGuard } from './iceGuard';
 import { installRtcpBounds } from './rtcpBounds';
+import { installSocketBuffers } from './udpBuffers';
 import { installPacketPath } from './weriftPackets';
 
 /**
@@ -14,5 +15,7 @@ export function installWeriftFixes(): void {
   installIceGuard();
   // werift's transport-cc parser makes an object per packet a 24-byte feedback claims.
   installRtcpBounds();
+  // What arrives while the thread is busy waits in a larger receive buffer instead of being lost.
+  installSocketBuffers();
   installPacketPath();
 }

@@ -60,7 +60,6 @@ import {
 } from 'werift';
 import { installNackRequests } from './nackRequests';
 import { installNackAnswer, keepSent, type PacketHistory } from './packetHistory';
-import { installSocketBuffers } from './udpBuffers';
 
 const AUTH_TAG_LENGTH = 10;
 const GCM_TAG_LENGTH = 16;
@@ -692,7 +691,6 @@ export function installPacketPath(): void {
   installCodecName();
   installRtcpLoopGuard();
   installNackRequests();
-  installSocketBuffers();
   RtpPacket.prototype.clone = cloneRtpPacket;
   installSender();
   // The keystream's counter words are written in the host's byte order.
