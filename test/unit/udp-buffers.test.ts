@@ -4,8 +4,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { UdpTransport } from 'werift';
-import { RECEIVE_BUFFER_BYTES } from '../../src/main/rooms/udpBuffers';
-import { installWeriftFixes } from '../../src/main/rooms/weriftFixes';
+import { installSocketBuffers, RECEIVE_BUFFER_BYTES } from '../../src/main/rooms/udpBuffers';
 
 /** Linux's cap on what a socket may ask for (`net.core.rmem_max`), or null elsewhere. */
 function receiveBufferCap(): number | null {
@@ -67,7 +66,7 @@ async function receivedWhileStalled(socket: Socket): Promise<number> {
 }
 
 describe('UDP receive buffers of the ICE sockets', () => {
-  installWeriftFixes();
+  installSocketBuffers();
   const cap = receiveBufferCap();
   const sockets: Array<{ close(): unknown }> = [];
   after(async () => {

@@ -1,7 +1,6 @@
 import { installDtlsGuard } from './dtlsGuard';
 import { installIceGuard } from './iceGuard';
 import { installRtcpBounds } from './rtcpBounds';
-import { installSocketBuffers } from './udpBuffers';
 import { installPacketPath } from './weriftPackets';
 
 /**
@@ -15,7 +14,5 @@ export function installWeriftFixes(): void {
   installIceGuard();
   // werift's transport-cc parser makes an object per packet a 24-byte feedback claims.
   installRtcpBounds();
-  // What arrives while the thread is busy waits in a larger receive buffer instead of being lost.
-  installSocketBuffers();
   installPacketPath();
 }
