@@ -191,6 +191,8 @@ export class SyntheticPublisher {
   #sockets: Socket[] = [];
   readonly #options: PublisherOptions;
   readonly #dropUntil = new Map<'audio' | 'video', number>();
+  /** Packets of a kind held back by `hold`, sent at once when it ends. */
+  readonly #held = new Map<'audio' | 'video', Array<() => void>>();
   #stopped = false;
 
   private constructor(options: PublisherOptions) {
@@ -246,7 +248,9 @@ export class SyntheticPublisher {
         this.bytesSent += packet.length - 12; // RTP payload (ffmpeg sends no header extensions)
         this.onPacket?.(kind, packet);
         const delay = kind === 'audio' ? (this.#options.audioSendDelayMs ?? 0) : 0;
-        if (delay > 0) setTimeout(() => !this.#stopped && track.writeRtp(packet), delay);
+        const held = this.#held.get(kind);
+        if (held !== undefined) held.push(() => track.writeRtp(packet));
+        else if (delay > 0) setTimeout(() => !this.#stopped && track.writeRtp(packet), delay);
         else track.writeRtp(packet);
       });
       this.#sockets.push(socket);
@@ -278,6 +282,21 @@ export class SyntheticPublisher {
   /** Stops sending one kind of media for a while (a mute gap: no packets at all). */
   drop(kind: 'audio' | 'video', durationMs: number): void {
     this.#dropUntil.set(kind, Date.now() + durationMs);
+  }
+
+  /**
+   * Holds one kind's packets back for a while, then sends them all at once: the backlog a stalled
+   * sender or network delivers (holding video a little longer than audio: libwebrtc's pacer, or
+   * a sender process draining its sockets unevenly, sends a backlog's audio first).
+   */
+  hold(kind: 'audio' | 'video', durationMs: number): void {
+    if (this.#held.has(kind)) return;
+    const held: Array<() => void> = [];
+    this.#held.set(kind, held);
+    setTimeout(() => {
+      this.#held.delete(kind);
+      if (!this.#stopped) for (const send of held) send();
+    }, durationMs).unref();
   }
 
   /** Resolves when the clip has played to its end (not with `loop`). */

@@ -17,9 +17,33 @@ describe('recording lifecycle', { concurrency: 2 }, () => {
   let dir: RecordingStudio['dir'];
   let operator: OperatorClient;
   let api: ArchiveApi;
+  /** A clip that changes resolution; its clips are made (ffmpeg, blocking) before any test sends. */
+  let switchingClip: string;
+  /** A small clip: a backlog of it fits the system's default socket buffer. */
+  let smallClip: string;
   before(async () => {
     studio = await startRecordingStudio();
     ({ dir, operator, api } = studio);
+    smallClip = makeClip({ durationSec: 30, width: 320, height: 240, fps: 15, videoKbps: 300 });
+    // 5 s at 640x360, then 5 s at 320x240: one VP8 stream, as a sender switching resolution.
+    const parts = [makeClip({ durationSec: 5 }), makeClip({ durationSec: 5, width: 320, height: 240 })];
+    const list = join(dir.path, 'concat.txt');
+    writeFileSync(list, parts.map((p) => `file '${p}'`).join('\n'));
+    switchingClip = join(dir.path, 'switch.webm');
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'concat',
+      '-safe',
+      '0',
+      '-i',
+      list,
+      '-c',
+      'copy',
+      switchingClip,
+    ]);
   });
   after(async () => {
     await studio?.close();
@@ -212,7 +236,9 @@ describe('recording lifecycle', { concurrency: 2 }, () => {
     await new Promise((resolve) => setTimeout(resolve, 16_000));
     await api.stop(archive.id);
     const manifest = manifestOf(dir.path, archive.id);
-    assert.ok(manifest.splits && manifest.splits.length >= 3, JSON.stringify(manifest.splits));
+    // On failure, what the recorder saw: the splits and each track's dropped frames by cause.
+    const seen = JSON.stringify({ splits: manifest.splits, files: manifest.files });
+    assert.ok(manifest.splits && manifest.splits.length >= 3, seen);
     const whole = await probe(join(dir.path, 'archives', archive.id, manifest.files[0]!.filename));
     let sum = 0;
     for (const split of manifest.splits!) {
@@ -222,7 +248,30 @@ describe('recording lifecycle', { concurrency: 2 }, () => {
       assert.equal(await decodeErrors(path), '');
       sum += (await probe(path)).duration;
     }
-    assert.ok(Math.abs(sum - whole.duration) < 0.2, `splits ${sum} vs whole ${whole.duration}`);
+    assert.ok(Math.abs(sum - whole.duration) < 0.2, `splits ${sum} vs whole ${whole.duration}: ${seen}`);
+  });
+
+  it("keeps a sender's backlog whole when its audio comes before its video", async () => {
+    // A stalled sender (or network) delivers seconds of media at once, the audio first (as
+    // libwebrtc's pacer sends it); the video following it is not late.
+    const room = await operator.createRoom();
+    const publisher = await publish(room.id, { clip: smallClip });
+    const archive = await api.start({ sessionId: room.id, outputMode: 'individual', splitDuration: 5 });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    publisher.hold('audio', 2000);
+    publisher.hold('video', 2400);
+    await new Promise((resolve) => setTimeout(resolve, 7000));
+    await api.stop(archive.id);
+    const manifest = manifestOf(dir.path, archive.id);
+    const file = manifest.files[0]!;
+    const seen = JSON.stringify({ splits: manifest.splits, tracks: file.tracks });
+    assert.equal(file.tracks?.video?.framesDropped.late, 0, seen);
+    assert.equal(file.tracks?.audio?.framesDropped.late, 0, seen);
+    const whole = await probe(join(dir.path, 'archives', archive.id, file.filename));
+    assert.ok(whole.duration >= 9, `${whole.duration} s recorded: ${seen}`);
+    // Cut where asked: the first split is not longer for want of a keyframe.
+    const first = manifest.splits![0]!;
+    assert.ok(first.stopTimeOffset - first.startTimeOffset <= 5600, seen);
   });
 
   it('never records a connection with recordingBlock', async () => {
@@ -264,25 +313,7 @@ describe('recording lifecycle', { concurrency: 2 }, () => {
   });
 
   it('records a stream whose resolution changes mid-stream, playable throughout', async () => {
-    // 5 s at 640x360, then 5 s at 320x240: one VP8 stream, as a sender switching resolution.
-    const parts = [makeClip({ durationSec: 5 }), makeClip({ durationSec: 5, width: 320, height: 240 })];
-    const list = join(dir.path, 'concat.txt');
-    writeFileSync(list, parts.map((p) => `file '${p}'`).join('\n'));
-    const clip = join(dir.path, 'switch.webm');
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'concat',
-      '-safe',
-      '0',
-      '-i',
-      list,
-      '-c',
-      'copy',
-      clip,
-    ]);
+    const clip = switchingClip;
     const room = await operator.createRoom();
     const waiting = await publish(room.id, { connectionData: 'Waiting' });
     const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });

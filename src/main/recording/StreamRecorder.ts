@@ -84,6 +84,12 @@ type VideoConfig = Pick<MatroskaTrack, 'codecPrivate' | 'width' | 'height'>;
  * dropped and counted (`framesDropped.late`), never re-timed.
  */
 const INTERLEAVE_MS = 1000;
+/**
+ * How far behind the other tracks one that is still arriving may fall before they are written
+ * without it (ms): after a sender's stall its backlog comes at once, one track's faster than the
+ * other's, and the tracks are interleaved as they catch up (`#caughtUp`). Bounds what waits.
+ */
+const BACKLOG_MAX_MS = 30_000;
 /** How much later than its first sample a sender reports an audio packet (one 20 ms Opus packet). */
 const AUDIO_REPORT_DELAY_MS = 20;
 /** How long to wait for a video keyframe before starting a file without video. */
@@ -145,6 +151,10 @@ export class StreamRecorder {
   #writtenUntil = -Infinity;
   /** Time of the latest video frame queued. */
   #videoQueuedUntil = -Infinity;
+  /** Each track's latest frame timed by the clock: its time, and when it arrived (ms). */
+  readonly #timedUntil = new Map<MediaKind, { timeMs: number; arrivalMs: number }>();
+  /** When the latest frame came more than INTERLEAVE_MS after its time (a sender's backlog). */
+  #backlogAt = -Infinity;
   #unsubscribers: Array<() => void> = [];
   #bytesReceived = 0;
   /** Writing is serialized: ticks, split rotation and stop never interleave. */
@@ -290,6 +300,13 @@ export class StreamRecorder {
 
   /** A frame timed by the stream clock: audio is placed on its continuous timeline first. */
   #onTimed(kind: MediaKind, frame: ReceivedFrame, timeMs: number): void {
+    if (frame.arrivalMs - timeMs > INTERLEAVE_MS) this.#backlogAt = frame.arrivalMs;
+    const timed = this.#timedUntil.get(kind);
+    if (timed === undefined) this.#timedUntil.set(kind, { timeMs, arrivalMs: frame.arrivalMs });
+    else {
+      timed.timeMs = Math.max(timed.timeMs, timeMs);
+      timed.arrivalMs = frame.arrivalMs;
+    }
     if (kind === 'video') {
       const size = this.#keyframeSizes.get(frame);
       if (size !== undefined) this.#noteSize(size, timeMs);
@@ -362,7 +379,7 @@ export class StreamRecorder {
     // While a track holds frames to confirm a pause, the interleaver's clock stops where it was
     // when they came: they may belong before anything newer.
     const held = this.#clock.heldSince;
-    const until = Math.min(now, held ?? now) - INTERLEAVE_MS;
+    const until = Math.min(Math.min(now, held ?? now) - INTERLEAVE_MS, this.#caughtUp(now));
     // Audio that has not come by now never will in time: while video goes on, the audio timeline
     // goes on with silence, so the file's audio stays continuous through a mute (and a late frame
     // is dropped, not re-timed). With nothing else going on, a gap is filled when audio resumes.
@@ -376,6 +393,23 @@ export class StreamRecorder {
     void this.#serial(() => this.#flush(until)).finally(() => {
       this.#flushing = false;
     });
+  }
+
+  /**
+   * Up to when every track still arriving has been timed (ms). A sender that stalled (its process
+   * busy, its network buffering) delivers seconds of media at once, each track at its own pace —
+   * libwebrtc sends audio first, and two sockets drain unevenly — so the frames are older than
+   * INTERLEAVE_MS as they come: written as they came, the track ahead would make the other's
+   * frames late (dropped). A track is waited for while its frames keep arriving, and while any
+   * track's backlog arrives (the other tracks' may follow); one quiet for INTERLEAVE_MS besides
+   * (paused, muted) is not, nor any for more than BACKLOG_MAX_MS.
+   */
+  #caughtUp(now: number): number {
+    let until = Infinity;
+    for (const timed of this.#timedUntil.values())
+      if (now - Math.max(timed.arrivalMs, this.#backlogAt) < INTERLEAVE_MS)
+        until = Math.min(until, timed.timeMs);
+    return Math.max(until, now - BACKLOG_MAX_MS);
   }
 
   #serial(task: () => Promise<void>): Promise<void> {
