@@ -10,9 +10,6 @@
  * (as media servers commonly do); the system caps it (Linux: `net.core.rmem_max`), and where it
  * refuses a size outright (macOS: above `kern.ipc.maxsockbuf`) smaller ones are tried. Memory is
  * only used while datagrams wait.
- *
- * Not installed by the studio for now: with it, a recording test failed twice in six full runs
- * (docs/threads.md, "Socket receive buffers"); to be understood first.
  */
 import type { Socket } from 'node:dgram';
 import { UdpTransport } from 'werift';

@@ -1,6 +1,7 @@
 import { installDtlsGuard } from './dtlsGuard';
 import { installIceGuard } from './iceGuard';
 import { installRtcpBounds } from './rtcpBounds';
+import { installSocketBuffers } from './udpBuffers';
 import { installPacketPath } from './weriftPackets';
 
 /**
@@ -15,4 +16,6 @@ export function installWeriftFixes(): void {
   // werift's transport-cc parser makes an object per packet a 24-byte feedback claims.
   installRtcpBounds();
   installPacketPath();
+  // The system's default receive buffer holds ~80 ms of an 8-publisher room.
+  installSocketBuffers();
 }
