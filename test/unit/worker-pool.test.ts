@@ -174,12 +174,25 @@ describe('media worker pool (real worker threads)', () => {
     }
   });
 
-  it('picks the least-loaded worker, the lowest index on a tie', async () => {
+  it('picks the worker with the least work (connections and recorders), then the least busy, then the lowest index', async () => {
     await pool.start();
+    const [first, second] = [pool.worker(0)!, pool.worker(1)!];
+    // Heartbeats set `busy` (every 200 ms here); the rest of this test runs between two.
+    first.busy = second.busy = 0;
     assert.equal(pool.pick().index, 0);
-    pool.worker(0)!.load = 3;
+    first.load = 3;
     assert.equal(pool.pick().index, 1);
-    pool.worker(1)!.load = 3;
+    second.load = 3;
+    assert.equal(pool.pick().index, 0);
+    // A recorded stream is work too.
+    first.recorders = 2;
+    assert.equal(pool.pick().index, 1);
+    second.recorders = 2;
+    // Equal work: the less busy one.
+    first.busy = 0.6;
+    second.busy = 0.2;
+    assert.equal(pool.pick().index, 1);
+    second.busy = 0.7;
     assert.equal(pool.pick().index, 0);
   });
 

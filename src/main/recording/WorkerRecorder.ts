@@ -55,6 +55,7 @@ export class WorkerRecorder implements Recorder {
     this.streamId = init.streamId;
     this.#callbacks = callbacks;
     this.#logger = logger;
+    worker.recorders++;
     worker.request('recorder.start', { recorderId: this.id, ...init }).catch((error: Error) => {
       this.#logger.error({ err: error }, 'the media worker could not start the recorder');
     });
@@ -101,6 +102,7 @@ export class WorkerRecorder implements Recorder {
   }
 
   stop(): Promise<RecordedFile[]> {
+    if (this.#stopping === null) this.worker.recorders--;
     this.#stopping ??= (async () => {
       if (!this.#workerGone) {
         try {

@@ -79,8 +79,10 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> {
   #threadId = -1;
   #closed = false;
   #closing = false;
-  /** Work placed on this worker (peers, recorded streams…): the pool picks the lowest. */
+  /** Connections placed on this worker (peers and WHIP sessions); rooms spill on it. */
   load = 0;
+  /** Streams recorded on this worker (each a `WorkerRecorder`). */
+  recorders = 0;
   /** The share of time (0–1) the worker was busy between its last two heartbeats. */
   busy = 0;
 

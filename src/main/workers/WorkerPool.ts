@@ -185,10 +185,14 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return this.#slots.flatMap((s) => (s.worker === null ? [] : [s.worker]));
   }
 
-  /** The running worker with the least load (ties: the lowest index); Unavailable if none runs. */
+  /**
+   * The running worker with the least work: connections and recorded streams (`load +
+   * recorders`, known at once), then the least busy (as of its last heartbeat: bitrates differ),
+   * then the lowest index. Unavailable if none runs.
+   */
   pick(): MediaWorker {
     let best: MediaWorker | null = null;
-    for (const worker of this.workers()) if (best === null || worker.load < best.load) best = worker;
+    for (const worker of this.workers()) if (best === null || lighter(worker, best)) best = worker;
     if (best === null)
       throw new StudioError('Unavailable', 'no media worker is running; try again in a moment');
     return best;
@@ -279,4 +283,10 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     this.safeEmit('close');
     this.removeAllListeners();
   }
+}
+
+/** Whether `a` has less work than `b` (see `WorkerPool.pick`). */
+function lighter(a: MediaWorker, b: MediaWorker): boolean {
+  const work = a.load + a.recorders - (b.load + b.recorders);
+  return work !== 0 ? work < 0 : a.busy < b.busy;
 }
