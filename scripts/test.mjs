@@ -67,6 +67,7 @@ const SHARED = [
     'opentok-compat',
     'opentok-sdk',
     'recording-lifecycle',
+    'recording-stall',
     'recovery',
     'rooms',
     'webhook-outbox',
