@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startHeadless } from '../helpers/headless';
+import { makeSource } from '../helpers/media';
 import { decodeErrors, firstVideoFrameIsKey, probe } from '../helpers/probe';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { ArchiveApi, OperatorClient } from '../helpers/studio';
@@ -17,7 +18,7 @@ describe('recording lifecycle', { concurrency: 2 }, () => {
   let dir: RecordingStudio['dir'];
   let operator: OperatorClient;
   let api: ArchiveApi;
-  /** A clip that changes resolution; its clips are made (ffmpeg, blocking) before any test sends. */
+  /** Clips made before any test sends (making one takes the CPU a publisher needs). */
   let switchingClip: string;
   /** A small clip: a backlog of it fits the system's default socket buffer. */
   let smallClip: string;
@@ -26,24 +27,14 @@ describe('recording lifecycle', { concurrency: 2 }, () => {
     ({ dir, operator, api } = studio);
     smallClip = makeClip({ durationSec: 30, width: 320, height: 240, fps: 15, videoKbps: 300 });
     // 5 s at 640x360, then 5 s at 320x240: one VP8 stream, as a sender switching resolution.
-    const parts = [makeClip({ durationSec: 5 }), makeClip({ durationSec: 5, width: 320, height: 240 })];
-    const list = join(dir.path, 'concat.txt');
-    writeFileSync(list, parts.map((p) => `file '${p}'`).join('\n'));
-    switchingClip = join(dir.path, 'switch.webm');
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'concat',
-      '-safe',
-      '0',
-      '-i',
-      list,
-      '-c',
-      'copy',
-      switchingClip,
-    ]);
+    switchingClip = await makeSource({
+      path: join(dir.path, 'switch.webm'),
+      duration: 10,
+      width: 640,
+      height: 360,
+      pattern: 'testsrc2',
+      resizeAt: { at: 5, width: 320, height: 240 },
+    });
   });
   after(async () => {
     await studio?.close();
