@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { ArchiveJson, Manifest } from '../../src/shared/archive';
 import { startHeadless, type HeadlessCore } from '../helpers/headless';
@@ -180,6 +180,11 @@ function compositionInfo(dataDir: string, archiveId: string): Record<string, unk
   }
 }
 
+/** A publisher's clip (made once, blocking: `before` makes both before any test sends). */
+function liveClip(color: 'red' | 'blue'): string {
+  return makeClip({ durationSec: 150, width: 320, height: 240, color, tone: true, videoKbps: 200 });
+}
+
 async function publishers(core: HeadlessCore, roomId: string): Promise<SyntheticPublisher[]> {
   const operator = await OperatorClient.login(core);
   const out: SyntheticPublisher[] = [];
@@ -193,7 +198,7 @@ async function publishers(core: HeadlessCore, roomId: string): Promise<Synthetic
       await SyntheticPublisher.start({
         whipUrl: token.whipUrl,
         token: token.token,
-        clip: makeClip({ durationSec: 150, width: 320, height: 240, color, tone: true, videoKbps: 200 }),
+        clip: liveClip(color),
         audio,
       }),
     );
@@ -210,6 +215,10 @@ async function publishers(core: HeadlessCore, roomId: string): Promise<Synthetic
 // The two tests use their own studios and run side by side: the crash test's 20 s fit within the
 // long recording, whose composition keeps up all the same (2 cores).
 describe('live composition', { concurrency: 2 }, () => {
+  before(() => {
+    liveClip('red');
+    liveClip('blue');
+  });
   it(
     `composes a ${RECORD_SEC} s archive while it records: after stop only the tail is rendered, the layout changes at the stored offset, the tone never breaks`,
     { timeout: (RECORD_SEC + 150) * 1000 },

@@ -44,6 +44,9 @@ describe('ordered stop', { concurrency: 2 }, () => {
     });
     operator = await OperatorClient.login(core);
     api = new ArchiveApi(core.url);
+    // Made (blocking) before any test sends: made while another test's publishers run, a clip
+    // would stall them for seconds.
+    for (const { clip } of cases) clip();
   });
   after(async () => {
     for (const p of publishers) await p.close();
