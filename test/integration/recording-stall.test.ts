@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { sentPairs } from '../helpers/libwebrtcPublisher';
 import { decodeErrors } from '../helpers/probe';
-import { ArchiveApi, OperatorClient } from '../helpers/studio';
+import { startRecordingStudio, type RecordingStudio } from '../helpers/recordingStudio';
 import {
   measureScenario,
   median,
@@ -17,7 +16,6 @@ import {
   recordScenario,
   type ScenarioResult,
 } from '../helpers/syncScenario';
-import { tempDir } from '../helpers/tmp';
 
 /**
  * When the studio stops (ms after the publisher starts), and for how long: 5 s where a media
@@ -35,38 +33,29 @@ function socketBufferMax(): number {
 }
 
 describe(`recording through a studio stalled ${STALL.lengthMs / 1000} s (libwebrtc publisher)`, () => {
-  let dir: ReturnType<typeof tempDir>;
-  let core: HeadlessCore;
+  let studio: RecordingStudio;
   let result: ScenarioResult;
 
   before(
     async () => {
-      dir = tempDir();
-      core = await startHeadless({
-        dataDir: dir.path,
-        env: { SPOOL_SESSION_GRACE_SEC: '1' },
-        timeoutMs: 60_000,
-      });
-      const operator = await OperatorClient.login(core);
-      const api = new ArchiveApi(core.url);
-      const studio = core.process;
+      studio = await startRecordingStudio();
+      const { core, operator, api, dir } = studio;
       const stall = setTimeout(() => {
-        studio.kill('SIGSTOP');
-        setTimeout(() => studio.kill('SIGCONT'), STALL.lengthMs);
+        core.process.kill('SIGSTOP');
+        setTimeout(() => core.process.kill('SIGCONT'), STALL.lengthMs);
       }, STALL.atMs);
       try {
         const recorded = await recordScenario(operator, api, dir.path, { durationMs: 20_000 }, 'stall');
         result = await measureScenario(recorded);
       } finally {
         clearTimeout(stall);
-        studio.kill('SIGCONT');
+        core.process.kill('SIGCONT');
       }
     },
     { timeout: 90_000 },
   );
   after(async () => {
-    await core?.stop();
-    dir?.remove();
+    await studio?.close();
   });
 
   it('keeps every frame that waited for it, every flash with its beep and in sync', async () => {
