@@ -336,6 +336,57 @@ describe('a media worker that dies while recording', () => {
   });
 });
 
+describe('a recorder the media worker refuses', () => {
+  const ctx = useCore({ SPOOL_MEDIA_WORKERS: '1', SPOOL_FAULT: 'media.recorderRefused' });
+  const clip = makeClip({ durationSec: 10 });
+
+  it('records the other streams and stops as a failure naming the stream it could not record', async () => {
+    const room = await ctx.operator.createRoom();
+    const api = new ArchiveApi(ctx.core.url);
+    const publishers: SyntheticPublisher[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const token = await ctx.operator.createToken(room.id);
+        publishers.push(
+          await SyntheticPublisher.start({ whipUrl: token.whipUrl, token: token.token, clip, loop: true }),
+        );
+      }
+      const streams = await waitFor(
+        async () => {
+          const s = (await ctx.operator.room(room.id)).session?.streams ?? [];
+          return s.length === 2 ? s : undefined;
+        },
+        15_000,
+        'both WHIP streams',
+      );
+      const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+      // The worker refuses the first recorder; the other records.
+      await waitFor(
+        async () => (await threadsOf(ctx)).some((t) => t.hosts?.recorders === 1),
+        15_000,
+        'the other stream recorded',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      assert.equal((await api.get(archive.id)).status, 'started', 'the archive records on');
+      await api.stop(archive.id);
+      const done = await api.waitStatus(archive.id, 'available', 20_000);
+      const manifest = await checkManifestFiles(ctx.dir, archive.id, 0.5);
+      assert.equal(manifest.files.length, 1, 'one stream recorded');
+      const recorded = manifest.files[0]!.streamId;
+      const refused = streams.find((s) => s.id !== recorded)!;
+      assert.ok(streams.some((s) => s.id === recorded));
+      assert.equal(done.reason, 'failure', 'the stop says the archive is incomplete');
+      assert.match(String(done.detail), new RegExp(`stream ${refused.id} could not be recorded`));
+      assert.ok(
+        (await threadsOf(ctx)).every((t) => (t.hosts?.recorders ?? 0) === 0),
+        'no recorder left on the worker',
+      );
+    } finally {
+      await Promise.all(publishers.map((p) => p.close()));
+    }
+  });
+});
+
 describe('streams across media workers', () => {
   // Each connection on the least-loaded worker: publisher and subscriber on different ones. The
   // fault ends a worker 3 s after its first recorder starts (only the second test records).

@@ -624,7 +624,13 @@ export class RecordingService {
             Math.floor(this.#options.settings.recordingQueueBytes / this.#options.media.size),
           ),
         },
-        { onFileStarted, onFileFinished, onWriteError, repair },
+        {
+          onFileStarted,
+          onFileFinished,
+          onWriteError,
+          repair,
+          onStartRefused: (error) => this.#recorderRefused(active, stream, remote, error),
+        },
         logger,
       );
       this.#workerRecorders.add(remote);
@@ -645,6 +651,31 @@ export class RecordingService {
     this.#streamOf.set(recorder, stream);
     active.recorders.set(stream.id, recorder);
     active.firstRecorderAt ??= Date.now();
+  }
+
+  /**
+   * A media worker refused a stream's recorder. A stream that ended meanwhile (its end and the
+   * refusal crossed) has nothing to record. Otherwise the stream goes unrecorded — the worker and
+   * this thread disagree about it, which the ordering contract should rule out — and that must
+   * not be silent: the archive records the others, and its stop says `failure` with the stream
+   * named (its files stay available: the others are whole). The segment ends, so a later
+   * change of the stream (a reconnect) records it again.
+   */
+  #recorderRefused(active: ActiveArchive, stream: Stream, recorder: Recorder, error: Error): void {
+    const current = active.recorders.get(stream.id) === recorder;
+    if (stream.closed || active.ended) {
+      this.#logger.info(
+        { archiveId: active.id, streamId: stream.id, reason: error.message },
+        'the stream ended before its recorder started',
+      );
+    } else {
+      this.#logger.error(
+        { err: error, archiveId: active.id, streamId: stream.id },
+        'the media worker refused to record the stream',
+      );
+      active.failureDetail ??= `stream ${stream.id} could not be recorded: ${error.message}`;
+    }
+    if (current) void this.#endSegment(active, stream.id);
   }
 
   /**

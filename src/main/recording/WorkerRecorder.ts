@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FramesDropped } from '../../shared/archive';
 import type { Logger } from '../logger';
+import { StudioError } from '../../shared/errors';
 import type { MediaWorker } from '../workers/MediaWorker';
 import type { RecorderInit, RecorderProgress } from '../workers/protocol';
 import type { RecordedFile } from './StreamRecorder';
@@ -18,6 +19,11 @@ export interface WorkerRecorderCallbacks {
   onFileStarted: (file: RecordedFile) => void;
   onFileFinished: (file: RecordedFile) => void;
   onWriteError: (error: Error) => void;
+  /**
+   * The worker refused to start the recorder (it answered with an error: the stream is not
+   * there, or a recorder of that id is): nothing of the stream is recorded by this handle.
+   */
+  onStartRefused: (error: Error) => void;
   /**
    * Finalizes a file its worker left unfinished (the worker died): what reached the disk is kept,
    * its duration and index rewritten, as crash recovery does.
@@ -44,6 +50,8 @@ export class WorkerRecorder implements Recorder {
   readonly #open = new Map<string, RecordedFile>();
   #stopping: Promise<RecordedFile[]> | null = null;
   #workerGone = false;
+  /** The worker refused the start: there is nothing there to stop. */
+  #refused = false;
 
   constructor(
     worker: MediaWorker,
@@ -57,7 +65,16 @@ export class WorkerRecorder implements Recorder {
     this.#logger = logger;
     worker.recorders++;
     worker.request('recorder.start', { recorderId: this.id, ...init }).catch((error: Error) => {
-      this.#logger.error({ err: error }, 'the media worker could not start the recorder');
+      // A dead worker is `workerDied`'s (it is told before the pending requests reject); a closed
+      // or slow one (`Unavailable`: the studio closing, a request deadline) may still have the
+      // recorder, so a stop asks it. Anything else is the worker's own refusal.
+      if (this.#workerGone) return;
+      if (error instanceof StudioError && error.code === 'Unavailable') {
+        this.#logger.warn({ err: error }, 'the media worker did not confirm the recorder');
+        return;
+      }
+      this.#refused = true;
+      this.#callbacks.onStartRefused(error);
     });
   }
 
@@ -104,6 +121,7 @@ export class WorkerRecorder implements Recorder {
   stop(): Promise<RecordedFile[]> {
     if (this.#stopping === null) this.worker.recorders--;
     this.#stopping ??= (async () => {
+      if (this.#refused) return [];
       if (!this.#workerGone) {
         try {
           const { files } = await this.worker.request(

@@ -24,6 +24,12 @@ export const FAULT_POINTS = [
    * worker in a room across workers): the exporting worker must drop what it sent there.
    */
   'media.workerDiesWhileImporting',
+  /**
+   * A media worker (the first of its index) refuses the first recorder it is asked to start, as
+   * it does for a stream it does not have: the archive must record the others and say which
+   * stream it could not record. The process stays.
+   */
+  'media.recorderRefused',
 ] as const;
 
 export type FaultPoint = (typeof FAULT_POINTS)[number];

@@ -95,6 +95,16 @@ const handlers: Handlers = {
   },
 };
 
+if (data.restarts === 0 && fault === 'media.recorderRefused') {
+  const start = handlers['recorder.start']!;
+  let refused = false;
+  handlers['recorder.start'] = (init) => {
+    if (refused) return start(init);
+    refused = true;
+    throw new StudioError('NotFound', `fault injection: ${fault} (stream ${init.streamId})`, 'streamId');
+  };
+}
+
 const host = new WorkerHost(parentPort, handlers, logger);
 host.onPort = (peerIndex, port) => media.setRoute(peerIndex, port);
 host.notify('ready', { pid: process.pid, threadId });
