@@ -204,8 +204,13 @@ describe('media worker pool (real worker threads)', () => {
     const restarted = new Promise<[MediaWorker, number]>((resolve) =>
       pool.on('workerStarted', (worker, restarts) => resolve([worker, restarts])),
     );
+    // What the worker had queued for the disk (its slot of the studio's write queue) goes with it.
+    Atomics.store(pool.queueSlots, 2, 5000n);
+    Atomics.store(pool.queueSlots, 1, 700n);
     await dying.request('fault.throw', { message: 'boom in werift' });
     const [deadWorker, reason] = await within(died, 10_000, 'workerDied');
+    assert.equal(Atomics.load(pool.queueSlots, 2), 0n, 'the dead worker’s queue is no longer counted');
+    assert.equal(Atomics.load(pool.queueSlots, 1), 700n, 'the other worker’s stays');
     assert.equal(deadWorker, dying);
     assert.match(reason, /boom in werift/);
     assert.ok(dying.closed);

@@ -96,7 +96,11 @@ export class RecordingService {
     this.#status = options.archiveStatus;
     this.#repo = options.archiveStatus.repo;
     mkdirSync(this.archivesDir, { recursive: true });
-    this.budget = new WriteBudget(options.settings.recordingQueueBytes);
+    // One queue for the studio: with media workers, this thread's and theirs count together.
+    this.budget = new WriteBudget(
+      options.settings.recordingQueueBytes,
+      options.media ? { slots: options.media.queueSlots, index: 0 } : undefined,
+    );
     this.#workerRecorders = options.media ? new WorkerRecorders(options.media) : null;
     // A worker that starts (first use, or after a death) while the disk is full starts halted.
     options.media?.on('workerStarted', (worker) => {
@@ -542,9 +546,9 @@ export class RecordingService {
     return this.budget.totalBytes + (this.#workerRecorders?.totalBytes ?? 0);
   }
 
-  /** Media bytes waiting for the disk, across threads. */
+  /** Media bytes waiting for the disk, across threads (read from the shared queue: current). */
   get queuedBytes(): number {
-    return this.budget.queuedBytes + (this.#workerRecorders?.queuedBytes ?? 0);
+    return this.budget.studioQueuedBytes;
   }
 
   /** The highest write queue seen (the main thread's, or a worker's). */
@@ -619,10 +623,7 @@ export class RecordingService {
         {
           streamId: stream.id,
           ...files,
-          queueBytes: Math.max(
-            1024 * 1024,
-            Math.floor(this.#options.settings.recordingQueueBytes / this.#options.media.size),
-          ),
+          queueBytes: this.#options.settings.recordingQueueBytes,
         },
         {
           onFileStarted,

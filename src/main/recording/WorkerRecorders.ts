@@ -30,13 +30,6 @@ export class WorkerRecorders {
     return total;
   }
 
-  /** Bytes waiting for the disk on the workers. */
-  get queuedBytes(): number {
-    let total = 0;
-    for (const b of this.#budgets.values()) total += b.queuedBytes;
-    return total;
-  }
-
   /** The highest queue a worker reported. */
   get peakBytes(): number {
     let peak = 0;

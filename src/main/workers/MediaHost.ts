@@ -16,7 +16,7 @@ import { Stream, type MediaKind } from '../rooms/Stream';
 import { StreamHealth } from '../rooms/StreamHealth';
 import type { OpenSink } from '../recording/MatroskaWriter';
 import { StreamRecorder } from '../recording/StreamRecorder';
-import { WriteBudget } from '../recording/WriteBudget';
+import { WriteBudget, type SharedQueue } from '../recording/WriteBudget';
 import type { RecorderInit, StreamInit, WorkerEvent, WorkerEvents } from './protocol';
 import { forEachPacket, RouteOutbox, type PacketBatch } from './RouteOutbox';
 import type { Handlers } from './WorkerHost';
@@ -86,8 +86,10 @@ export class MediaHost {
   /** Streams of this worker sent to another: `<streamId> <worker>` → stop sending. */
   readonly #exports = new Map<string, () => void>();
   readonly #imports = new Map<string, Imported>();
-  /** This worker's write queue (its share of `recordingQueueBytes`), made by the first recorder. */
+  /** This worker's write queue (in the studio's, when shared), made by the first recorder. */
   #budget: WriteBudget | null = null;
+  /** The studio's write-queue slots and this worker's one (set by the thread's entry). */
+  sharedQueue: SharedQueue | null = null;
   #progressTimer: NodeJS.Timeout | null = null;
   /** Health of the streams received here (not imports), reported to the main thread each second. */
   readonly #health = new Map<string, StreamHealth>();
@@ -421,7 +423,7 @@ export class MediaHost {
       throw notFound(`stream ${init.streamId} is not on this media worker`, 'streamId');
     if (this.#recorders.has(init.recorderId))
       throw new StudioError('Conflict', `recorder ${init.recorderId} exists`, 'recorderId');
-    this.#budget ??= new WriteBudget(init.queueBytes);
+    this.#budget ??= new WriteBudget(init.queueBytes, this.sharedQueue ?? undefined);
     const { recorderId } = init;
     const recorder = new StreamRecorder({
       stream,

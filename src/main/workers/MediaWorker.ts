@@ -53,6 +53,8 @@ export interface MediaWorkerOptions {
   startTimeoutMs: number;
   /** How many times this index was restarted before. */
   restarts: number;
+  /** The studio's write-queue slots (see `MediaWorkerData.queueSlots`). */
+  queueSlots?: BigInt64Array;
 }
 
 interface Pending {
@@ -97,6 +99,7 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> {
       allowFaults: options.allowFaults,
       logLevel: options.logLevel,
       restarts: options.restarts,
+      ...(options.queueSlots !== undefined ? { queueSlots: options.queueSlots } : {}),
     };
     this.#worker = new Worker(options.entry, {
       workerData: data,

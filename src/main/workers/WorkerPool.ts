@@ -2,6 +2,7 @@ import { getHeapStatistics } from 'node:v8';
 import { MessageChannel, threadId } from 'node:worker_threads';
 import { StudioError } from '../../shared/errors';
 import type { Logger } from '../logger';
+import { sharedQueueSlots } from '../recording/WriteBudget';
 import { TypedEmitter } from '../util/TypedEmitter';
 import { MediaWorker } from './MediaWorker';
 import type { ThreadStats } from './protocol';
@@ -93,6 +94,11 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     restart: RestartPolicy;
   };
   readonly #slots: Slot[] = [];
+  /**
+   * What each recording thread has queued for the disk (recording/WriteBudget.ts): slot 0 the
+   * main thread's, slot `index + 1` worker `index`'s. A worker that dies takes its queue with it.
+   */
+  readonly queueSlots: BigInt64Array;
   readonly #logger: Logger;
   #closed = false;
   #starting: Promise<void> | null = null;
@@ -120,6 +126,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     };
     this.onListenerError = (event, error) =>
       this.#logger.error({ err: error, event }, 'worker pool listener failed');
+    this.queueSlots = sharedQueueSlots(options.size + 1);
     for (let index = 0; index < options.size; index++)
       this.#slots.push({ index, worker: null, deaths: [], restarts: 0, timer: null, failed: false });
   }
@@ -206,6 +213,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   }
 
   async #startSlot(slot: Slot): Promise<void> {
+    Atomics.store(this.queueSlots, slot.index + 1, 0n);
     const worker = await MediaWorker.start({
       index: slot.index,
       entry: this.#options.entry,
@@ -217,6 +225,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       missedPings: this.#options.missedPings,
       startTimeoutMs: this.#options.startTimeoutMs,
       restarts: slot.restarts,
+      queueSlots: this.queueSlots,
     });
     if (this.#closed) {
       await worker.close(this.#options.closeTimeoutMs);
@@ -237,6 +246,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 
   #onDied(slot: Slot, worker: MediaWorker, reason: string): void {
     if (slot.worker === worker) slot.worker = null;
+    Atomics.store(this.queueSlots, slot.index + 1, 0n);
     this.safeEmit('workerDied', worker, reason);
     if (this.#closed) return;
     const now = Date.now();

@@ -33,6 +33,9 @@ const media = new MediaHost(
   slowDisk > 0 ? throttledSink(slowDisk) : undefined,
 );
 
+// Its recorders' queue counts in the studio's (slot 0 is the main thread's).
+if (data.queueSlots !== undefined) media.sharedQueue = { slots: data.queueSlots, index: data.index + 1 };
+
 // Fault points (util/fault.ts): the first worker of an index dies 3 s after the hooked step.
 const fault = process.env.SPOOL_FAULT;
 if (

@@ -53,7 +53,7 @@ export interface RecorderInit {
   split?: { durationSec: number; only: boolean };
   archiveStartMs: number;
   keyframeIntervalSec: number;
-  /** The worker's share of `recordingQueueBytes` (its own write budget). */
+  /** `recordingQueueBytes`: the studio's write queue limit, shared by every recording thread. */
   queueBytes: number;
 }
 
@@ -197,6 +197,11 @@ export interface MediaWorkerData {
   logLevel: string;
   /** How many times this index was restarted before (0 for the first worker). */
   restarts: number;
+  /**
+   * The studio's write-queue slots (recording/WriteBudget.ts `SharedQueue`): slot 0 is the main
+   * thread's, slot `index + 1` this worker's.
+   */
+  queueSlots?: BigInt64Array;
 }
 
 const CODES = new Set<ErrorCode>([
