@@ -102,7 +102,10 @@ try {
   const pids = [studio.process.pid!, ...pool.map((p) => p.pid)];
   const socketDropsBefore = udpDropsBySocket(pids);
   const windowFrom = nowMs();
-  await Promise.all(pool.map((p) => p.request({ op: 'window', sending: true, receiving: true })));
+  // Receivers log before any sender does: a packet sent in the window while another process had
+  // not yet heard of it would count as lost (each process hears at its own moment).
+  await Promise.all(pool.map((p) => p.request({ op: 'window', receiving: true })));
+  await Promise.all(pool.map((p) => p.request({ op: 'window', sending: true })));
   await sleep(seconds * 1000);
   await Promise.all(pool.map((p) => p.request({ op: 'window', sending: false })));
   const windowTo = nowMs();
