@@ -656,7 +656,7 @@ export class RecordingService {
 
   /**
    * A media worker refused a stream's recorder. A stream that ended meanwhile (its end and the
-   * refusal crossed) has nothing to record. Otherwise the stream goes unrecorded — the worker and
+   * refusal crossed), or an archive that is stopping, has nothing more to record. Otherwise the stream goes unrecorded — the worker and
    * this thread disagree about it, which the ordering contract should rule out — and that must
    * not be silent: the archive records the others, and its stop says `failure` with the stream
    * named (its files stay available: the others are whole). The segment ends, so a later
@@ -667,7 +667,9 @@ export class RecordingService {
     if (stream.closed || active.ended) {
       this.#logger.info(
         { archiveId: active.id, streamId: stream.id, reason: error.message },
-        'the stream ended before its recorder started',
+        stream.closed
+          ? 'the stream ended before its recorder started'
+          : 'the archive stopped before the stream’s recorder started',
       );
     } else {
       this.#logger.error(
