@@ -41,7 +41,9 @@ import { EventRepository } from './store/EventRepository';
 import { EventRetention } from './events/EventRetention';
 import { LayoutRepository } from './store/LayoutRepository';
 import { Store } from './store/Store';
+import { MediaWorker } from './workers/MediaWorker';
 import { mainThreadStats, WorkerPool } from './workers/WorkerPool';
+import { mediaWorkerEntry } from './workers/workerEntry';
 
 export interface StudioOptions extends LoadConfigOptions {
   /** Logger to use (default: one at the configured level). */
@@ -54,6 +56,15 @@ export interface StudioOptions extends LoadConfigOptions {
   openSink?: OpenSink;
   /** How long a shutdown waits for recordings to finalize before leaving them to crash recovery (ms). */
   shutdownDeadlineMs?: number;
+  /**
+   * Start one media worker before the services and, if it cannot start, run the media plane on
+   * the main thread (as `mediaWorkers: 0`) with an error that says why, instead of a studio whose
+   * guests cannot join. Default: in Electron (a packaged app's loader is where a worker's entry
+   * may fail to load); elsewhere workers start when media first needs them.
+   */
+  probeMediaWorkers?: boolean;
+  /** The media worker's entry (default: the built or source one beside this code; tests). */
+  mediaWorkerEntry?: URL;
 }
 
 /** Free and total bytes of the file system holding `path`. */
@@ -62,6 +73,31 @@ export async function diskInfo(
 ): Promise<{ path: string; freeBytes: number; totalBytes: number }> {
   const stats = await statfs(path);
   return { path, freeBytes: stats.bavail * stats.bsize, totalBytes: stats.blocks * stats.bsize };
+}
+
+/**
+ * Starts one media worker and closes it: null when it started, else why not (its entry missing or
+ * failing to load, a thread that never said it was ready).
+ */
+async function probeMediaWorker(logger: Logger, logLevel: string, entry?: URL): Promise<string | null> {
+  try {
+    const worker = await MediaWorker.start({
+      index: 0,
+      entry: entry ?? mediaWorkerEntry(),
+      logger: logger.child({ part: 'media' }),
+      logLevel,
+      allowFaults: false,
+      requestTimeoutMs: 10_000,
+      heartbeatMs: 60_000,
+      missedPings: 3,
+      startTimeoutMs: 30_000,
+      restarts: 0,
+    });
+    await worker.close();
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /** What the async part of start-up resolves before the services are built. */
@@ -77,6 +113,9 @@ interface Prerequisites {
   shutdownDeadlineMs: number;
   /** The media plane on the main thread, loaded when there are no media workers. */
   local: LocalMedia | null;
+  /** Media worker threads to run (`mediaWorkers`, or 0 when they cannot start). */
+  mediaWorkers: number;
+  mediaWorkerEntry: URL | undefined;
 }
 
 /**
@@ -143,11 +182,12 @@ export class Studio {
       throttle: new LoginThrottle(() => settings.loginFailuresPerMinute),
     });
     this.media =
-      settings.mediaWorkers > 0
+      pre.mediaWorkers > 0
         ? new WorkerPool({
-            size: settings.mediaWorkers,
+            size: pre.mediaWorkers,
             logger: logger.child({ part: 'media' }),
             logLevel: settings.logLevel,
+            ...(pre.mediaWorkerEntry !== undefined ? { entry: pre.mediaWorkerEntry } : {}),
           })
         : null;
     this.rooms = new RoomService({
@@ -313,8 +353,19 @@ export class Studio {
     let studio: Studio;
     try {
       const tls = lan === null ? null : await loadOrCreateCertificate(config.dataDir, lan);
+      let mediaWorkers = config.settings.mediaWorkers;
+      if (mediaWorkers > 0 && (options.probeMediaWorkers ?? process.versions.electron !== undefined)) {
+        const failure = await probeMediaWorker(logger, config.settings.logLevel, options.mediaWorkerEntry);
+        if (failure !== null) {
+          logger.error(
+            { reason: failure, mediaWorkers },
+            'media workers cannot start: the media plane runs on the main thread',
+          );
+          mediaWorkers = 0;
+        }
+      }
       // With media workers the main thread never loads werift (docs/threads.md).
-      const local = config.settings.mediaWorkers > 0 ? null : await loadLocalMedia();
+      const local = mediaWorkers > 0 ? null : await loadLocalMedia();
       studio = new Studio({
         config,
         logger,
@@ -326,6 +377,8 @@ export class Studio {
         openSink: options.openSink,
         shutdownDeadlineMs: options.shutdownDeadlineMs ?? 30_000,
         local,
+        mediaWorkers,
+        mediaWorkerEntry: options.mediaWorkerEntry,
       });
     } catch (error) {
       lock.release();

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
 import { RtcpSrPacket } from 'werift';
 import { WebSocket } from 'ws';
 import type { DiskReport, ThreadStats } from '../../src/shared/api';
@@ -7,7 +11,11 @@ import type { AnyStudioEvent } from '../../src/shared/events';
 import type { StreamHealthInfo } from '../../src/shared/events/health';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { checkManifestFiles } from '../helpers/recordingChecks';
-import { ArchiveApi, waitFor } from '../helpers/studio';
+import { Studio } from '../../src/main/Studio';
+import type { HeadlessCore } from '../helpers/headless';
+import { TEST_SETTINGS } from '../helpers/securityStudio';
+import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
+import { tempDir } from '../helpers/tmp';
 import { NodeSubscriber } from '../helpers/subscriber';
 import { useCore, type CoreContext } from '../helpers/useCore';
 
@@ -383,6 +391,88 @@ describe('a recorder the media worker refuses', () => {
       );
     } finally {
       await Promise.all(publishers.map((p) => p.close()));
+    }
+  });
+});
+
+describe('media workers that cannot start (the desktop app probes them)', () => {
+  /** A studio in this process with two media workers asked for, its error log lines kept. */
+  async function start(entry?: URL) {
+    const dir = tempDir('spool-probe-');
+    writeFileSync(
+      join(dir.path, 'settings.json'),
+      JSON.stringify({ schemaVersion: 1, ...TEST_SETTINGS, mediaWorkers: 2 }),
+    );
+    const errors: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) });
+    const studio = await Studio.start({
+      dataDir: dir.path,
+      env: {},
+      overrides: { httpPort: 0 },
+      logger,
+      probeMediaWorkers: true,
+      ...(entry ? { mediaWorkerEntry: entry } : {}),
+    });
+    return { studio, errors, dir };
+  }
+
+  it('runs the media plane on the main thread and logs why; a WHIP publisher is forwarded there', async () => {
+    const broken = tempDir('spool-broken-entry-');
+    const entry = join(broken.path, 'mediaWorkerThread.mjs');
+    writeFileSync(entry, "throw new Error('this worker entry cannot load');\n");
+    const { studio, errors, dir } = await start(pathToFileURL(entry));
+    let publisher: SyntheticPublisher | null = null;
+    try {
+      assert.equal(studio.media, null, 'no worker pool');
+      assert.ok(
+        errors.some(
+          (l) => l.includes('media workers cannot start') && l.includes('this worker entry cannot load'),
+        ),
+        `the error says why: ${errors.join('')}`,
+      );
+      const operator = await OperatorClient.login({ url: studio.url } as HeadlessCore);
+      const threads = await operator.ok<{ items: ThreadStats[] }>('GET', '/api/studio/threads');
+      assert.deepEqual(
+        threads.items.map((t) => t.name),
+        ['main'],
+      );
+      const room = await operator.createRoom();
+      const token = await operator.createToken(room.id);
+      publisher = await SyntheticPublisher.start({
+        whipUrl: token.whipUrl,
+        token: token.token,
+        clip: makeClip({ durationSec: 10 }),
+        loop: true,
+      });
+      const subscriberToken = await operator.createToken(room.id, { role: 'subscriber' });
+      const subscriber = await NodeSubscriber.join(studio.url, subscriberToken.token);
+      try {
+        const stream = await waitFor(
+          async () => (await operator.room(room.id)).session?.streams[0],
+          15_000,
+          'the WHIP stream',
+        );
+        await receives(subscriber, stream.connectionId, 'media forwarded on the main thread');
+      } finally {
+        await subscriber.close();
+      }
+    } finally {
+      await publisher?.stop();
+      await studio.close();
+      dir.remove();
+      broken.remove();
+    }
+  });
+
+  it('keeps the media workers when the probe starts one', async () => {
+    const { studio, errors, dir } = await start();
+    try {
+      assert.notEqual(studio.media, null);
+      assert.equal(studio.media!.size, 2);
+      assert.deepEqual(errors, []);
+    } finally {
+      await studio.close();
+      dir.remove();
     }
   });
 });
