@@ -41,9 +41,7 @@ import { EventRepository } from './store/EventRepository';
 import { EventRetention } from './events/EventRetention';
 import { LayoutRepository } from './store/LayoutRepository';
 import { Store } from './store/Store';
-import { MediaWorker } from './workers/MediaWorker';
 import { mainThreadStats, WorkerPool } from './workers/WorkerPool';
-import { mediaWorkerEntry } from './workers/workerEntry';
 
 export interface StudioOptions extends LoadConfigOptions {
   /** Logger to use (default: one at the configured level). */
@@ -75,31 +73,6 @@ export async function diskInfo(
   return { path, freeBytes: stats.bavail * stats.bsize, totalBytes: stats.blocks * stats.bsize };
 }
 
-/**
- * Starts one media worker and closes it: null when it started, else why not (its entry missing or
- * failing to load, a thread that never said it was ready).
- */
-async function probeMediaWorker(logger: Logger, logLevel: string, entry?: URL): Promise<string | null> {
-  try {
-    const worker = await MediaWorker.start({
-      index: 0,
-      entry: entry ?? mediaWorkerEntry(),
-      logger: logger.child({ part: 'media' }),
-      logLevel,
-      allowFaults: false,
-      requestTimeoutMs: 10_000,
-      heartbeatMs: 60_000,
-      missedPings: 3,
-      startTimeoutMs: 30_000,
-      restarts: 0,
-    });
-    await worker.close();
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
-
 /** What the async part of start-up resolves before the services are built. */
 interface Prerequisites {
   config: StudioConfig;
@@ -113,9 +86,8 @@ interface Prerequisites {
   shutdownDeadlineMs: number;
   /** The media plane on the main thread, loaded when there are no media workers. */
   local: LocalMedia | null;
-  /** Media worker threads to run (`mediaWorkers`, or 0 when they cannot start). */
-  mediaWorkers: number;
-  mediaWorkerEntry: URL | undefined;
+  /** The media worker threads (`mediaWorkers` > 0 and, when probed, able to start), or null. */
+  media: WorkerPool | null;
 }
 
 /**
@@ -181,15 +153,7 @@ export class Studio {
       operatorKey: loadOrCreateKey(dataDir, 'operator'),
       throttle: new LoginThrottle(() => settings.loginFailuresPerMinute),
     });
-    this.media =
-      pre.mediaWorkers > 0
-        ? new WorkerPool({
-            size: pre.mediaWorkers,
-            logger: logger.child({ part: 'media' }),
-            logLevel: settings.logLevel,
-            ...(pre.mediaWorkerEntry !== undefined ? { entry: pre.mediaWorkerEntry } : {}),
-          })
-        : null;
+    this.media = pre.media;
     this.rooms = new RoomService({
       db: this.store.db,
       bus: this.bus,
@@ -353,19 +317,29 @@ export class Studio {
     let studio: Studio;
     try {
       const tls = lan === null ? null : await loadOrCreateCertificate(config.dataDir, lan);
-      let mediaWorkers = config.settings.mediaWorkers;
-      if (mediaWorkers > 0 && (options.probeMediaWorkers ?? process.versions.electron !== undefined)) {
-        const failure = await probeMediaWorker(logger, config.settings.logLevel, options.mediaWorkerEntry);
+      const { mediaWorkers, logLevel } = config.settings;
+      let media =
+        mediaWorkers > 0
+          ? new WorkerPool({
+              size: mediaWorkers,
+              logger: logger.child({ part: 'media' }),
+              logLevel,
+              ...(options.mediaWorkerEntry !== undefined ? { entry: options.mediaWorkerEntry } : {}),
+            })
+          : null;
+      if (media !== null && (options.probeMediaWorkers ?? process.versions.electron !== undefined)) {
+        const failure = await media.probe();
         if (failure !== null) {
           logger.error(
             { reason: failure, mediaWorkers },
             'media workers cannot start: the media plane runs on the main thread',
           );
-          mediaWorkers = 0;
+          await media.close();
+          media = null;
         }
       }
       // With media workers the main thread never loads werift (docs/threads.md).
-      const local = mediaWorkers > 0 ? null : await loadLocalMedia();
+      const local = media !== null ? null : await loadLocalMedia();
       studio = new Studio({
         config,
         logger,
@@ -377,8 +351,7 @@ export class Studio {
         openSink: options.openSink,
         shutdownDeadlineMs: options.shutdownDeadlineMs ?? 30_000,
         local,
-        mediaWorkers,
-        mediaWorkerEntry: options.mediaWorkerEntry,
+        media,
       });
     } catch (error) {
       lock.release();

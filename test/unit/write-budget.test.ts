@@ -34,29 +34,34 @@ describe('the write queue', () => {
     assert.equal(queuedInSlots(slots), 400);
   });
 
-  it("counts a worker thread's queue in the main thread's (shared memory, not messages)", async () => {
-    const slots = sharedQueueSlots(2);
-    const main = new WriteBudget(10_000, { slots, index: 0 });
-    const thread = new Worker(new URL('../helpers/budgetThread.ts', import.meta.url), {
-      workerData: { slots, index: 1, limit: 10_000 },
-    });
-    const ask = async (message: object) => {
-      const answer = once(thread, 'message');
-      thread.postMessage(message);
-      return ((await answer) as [{ queued: number; congested: boolean }])[0];
-    };
-    try {
-      await once(thread, 'message'); // ready
-      main.add(4000);
-      assert.deepEqual(await ask({ add: 5000 }), { queued: 5000, congested: false });
-      assert.equal(main.studioQueuedBytes, 9000);
-      assert.deepEqual(await ask({ add: 1000 }), { queued: 6000, congested: true });
-      assert.equal(main.congested, true, 'the worker’s queue fills the studio’s');
-      await ask({ release: 6000 });
-      assert.equal(main.congested, false);
-      assert.equal(main.studioQueuedBytes, 4000);
-    } finally {
-      await thread.terminate();
-    }
-  });
+  it(
+    "counts a worker thread's queue in the main thread's (shared memory, not messages)",
+    { timeout: 20_000 },
+    async () => {
+      const slots = sharedQueueSlots(2);
+      const main = new WriteBudget(10_000, { slots, index: 0 });
+      const thread = new Worker(new URL('../helpers/budgetThread.ts', import.meta.url), {
+        workerData: { slots, index: 1, limit: 10_000 },
+      });
+      // Each answer within 5 s (a thread that never answers fails the test with its name).
+      const ask = async (message: object) => {
+        const answer = once(thread, 'message', { signal: AbortSignal.timeout(5000) });
+        thread.postMessage(message);
+        return ((await answer) as [{ queued: number; congested: boolean }])[0];
+      };
+      try {
+        await once(thread, 'message', { signal: AbortSignal.timeout(10_000) }); // ready
+        main.add(4000);
+        assert.deepEqual(await ask({ add: 5000 }), { queued: 5000, congested: false });
+        assert.equal(main.studioQueuedBytes, 9000);
+        assert.deepEqual(await ask({ add: 1000 }), { queued: 6000, congested: true });
+        assert.equal(main.congested, true, 'the worker’s queue fills the studio’s');
+        await ask({ release: 6000 });
+        assert.equal(main.congested, false);
+        assert.equal(main.studioQueuedBytes, 4000);
+      } finally {
+        await thread.terminate();
+      }
+    },
+  );
 });

@@ -6,7 +6,7 @@ import type { WorkerRecorder } from './WorkerRecorder';
 export class WorkerRecorders {
   readonly #recorders = new Map<string, WorkerRecorder>();
   /** The last write-budget report of each running worker. */
-  readonly #budgets = new Map<MediaWorker, { queuedBytes: number; peakBytes: number; totalBytes: number }>();
+  readonly #budgets = new Map<MediaWorker, { peakBytes: number; totalBytes: number }>();
   /** Bytes written by workers that have ended (the written total never goes back). */
   #retiredBytes = 0;
 

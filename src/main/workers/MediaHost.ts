@@ -472,7 +472,6 @@ export class MediaHost {
         this.#budget === null
           ? null
           : {
-              queuedBytes: this.#budget.queuedBytes,
               peakBytes: this.#budget.peakBytes,
               totalBytes: this.#budget.totalBytes,
             },

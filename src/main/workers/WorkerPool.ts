@@ -4,7 +4,7 @@ import { StudioError } from '../../shared/errors';
 import type { Logger } from '../logger';
 import { sharedQueueSlots } from '../recording/WriteBudget';
 import { TypedEmitter } from '../util/TypedEmitter';
-import { MediaWorker } from './MediaWorker';
+import { MediaWorker, type MediaWorkerOptions } from './MediaWorker';
 import type { ThreadStats } from './protocol';
 import { threadLoadMeter } from './threadLoad';
 import { mediaWorkerEntry } from './workerEntry';
@@ -212,10 +212,24 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return [main, ...workers.filter((s): s is ThreadStats => s !== null)];
   }
 
-  async #startSlot(slot: Slot): Promise<void> {
-    Atomics.store(this.queueSlots, slot.index + 1, 0n);
-    const worker = await MediaWorker.start({
-      index: slot.index,
+  /**
+   * Starts one worker of this pool's kind and closes it again: null when it started, else why
+   * not (its entry missing or failing to load, a thread that never said it was ready). The pool's
+   * own workers are untouched; the desktop app asks before it relies on them (Studio.start).
+   */
+  async probe(): Promise<string | null> {
+    try {
+      const worker = await MediaWorker.start(this.#workerOptions(0, 0));
+      await worker.close(this.#options.closeTimeoutMs);
+      return null;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  #workerOptions(index: number, restarts: number): MediaWorkerOptions {
+    return {
+      index,
       entry: this.#options.entry,
       logger: this.#logger,
       logLevel: this.#options.logLevel,
@@ -224,9 +238,14 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       heartbeatMs: this.#options.heartbeatMs,
       missedPings: this.#options.missedPings,
       startTimeoutMs: this.#options.startTimeoutMs,
-      restarts: slot.restarts,
+      restarts,
       queueSlots: this.queueSlots,
-    });
+    };
+  }
+
+  async #startSlot(slot: Slot): Promise<void> {
+    Atomics.store(this.queueSlots, slot.index + 1, 0n);
+    const worker = await MediaWorker.start(this.#workerOptions(slot.index, slot.restarts));
     if (this.#closed) {
       await worker.close(this.#options.closeTimeoutMs);
       return;

@@ -150,8 +150,11 @@ export interface WorkerEvents {
   /** Counters of every recorder of the worker, about twice a second. */
   'recorder.progress': {
     recorders: RecorderProgress[];
-    /** The worker's write budget: bytes waiting for the disk, their peak, all bytes written. */
-    budget: { queuedBytes: number; peakBytes: number; totalBytes: number } | null;
+    /**
+     * The worker's write budget: the peak of its bytes waiting for the disk, all bytes written.
+     * (What waits now is in the studio's shared queue: `WorkerPool.queueSlots`.)
+     */
+    budget: { peakBytes: number; totalBytes: number } | null;
   };
 }
 
