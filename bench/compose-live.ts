@@ -82,6 +82,7 @@ function ssim(a: string, b: string): { mean: number; worstSecond: number; worstS
   const stats = `${a}.ssim.log`;
   const r = spawnSync('ffmpeg', [
     '-hide_banner',
+    '-nostdin',
     '-i',
     a,
     '-i',
@@ -124,7 +125,7 @@ function audioJoins(
 ): { worstAtJoins: number; joinsOver: number; typical: number } {
   const pcm = execFileSync(
     'ffmpeg',
-    ['-v', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-f', 'f32le', '-'],
+    ['-nostdin', '-v', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-f', 'f32le', '-'],
     {
       maxBuffer: 1 << 30,
     },

@@ -94,6 +94,7 @@ function makeSources(ffmpeg: Ffmpeg, dir: string): Manifest {
         ffmpeg.path,
         [
           '-hide_banner',
+          '-nostdin',
           '-loglevel',
           'error',
           '-y',
@@ -157,6 +158,7 @@ async function ssimOf(ffmpeg: Ffmpeg, file: string, reference: string): Promise<
     ffmpeg.path,
     [
       '-hide_banner',
+      '-nostdin',
       '-t',
       '10',
       '-i',

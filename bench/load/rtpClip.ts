@@ -50,7 +50,7 @@ export async function captureRtpClip(clip: string): Promise<string> {
       sockets[kind].on('message', (data) => {
         if (!isRtcp(data)) packets.push({ kind, data });
       });
-    const args = ['-hide_banner', '-loglevel', 'error', '-readrate', String(rate), '-i', clip];
+    const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-readrate', String(rate), '-i', clip];
     for (const kind of ['video', 'audio'] as const)
       args.push(...rtpOutputArgs(kind, sockets[kind].address().port));
     const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -28,6 +28,7 @@ export async function beepTimes(
     'ffmpeg',
     [
       '-hide_banner',
+      '-nostdin',
       '-i',
       file,
       '-vn',

@@ -148,6 +148,7 @@ export async function makeSource(options: SourceOptions): Promise<string> {
     writeFileSync(list, `file '${first}'\nfile '${second}'\n`);
     await run(FFMPEG, [
       '-hide_banner',
+      '-nostdin',
       '-loglevel',
       'error',
       '-y',
@@ -163,7 +164,7 @@ export async function makeSource(options: SourceOptions): Promise<string> {
     ]);
     return o.path;
   }
-  const args = ['-hide_banner', '-loglevel', 'error', '-y'];
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y'];
   if (video) args.push('-f', 'lavfi', '-i', videoFilter(o));
   if (audio) args.push('-f', 'lavfi', '-i', audioFilter(o));
   // Gaps must stay gaps: no frame duplication to a constant rate.
@@ -306,6 +307,7 @@ export async function frameAt(file: string, seconds: number): Promise<Frame> {
     FFMPEG,
     [
       '-hide_banner',
+      '-nostdin',
       '-loglevel',
       'error',
       '-ss',
@@ -369,9 +371,9 @@ export function nameColor(actual: Rgb): ColorName {
 }
 
 async function ffmpegLog(args: string[]): Promise<string> {
-  const result = await run(FFMPEG, ['-hide_banner', ...args], { maxBuffer: 256 * 1024 * 1024 }).catch(
-    (error: { stdout?: string; stderr?: string }) => error,
-  );
+  const result = await run(FFMPEG, ['-hide_banner', '-nostdin', ...args], {
+    maxBuffer: 256 * 1024 * 1024,
+  }).catch((error: { stdout?: string; stderr?: string }) => error);
   return `${result.stdout ?? ''}\n${result.stderr ?? ''}`;
 }
 

@@ -91,6 +91,7 @@ export function makeClip(options: ClipOptions): string {
     'ffmpeg',
     [
       '-hide_banner',
+      '-nostdin',
       '-loglevel',
       'error',
       '-y',
@@ -272,7 +273,7 @@ export class SyntheticPublisher {
     await this.pc.setRemoteDescription({ type: 'answer', sdp: body });
     await waitForConnected(this.pc);
 
-    const args = ['-hide_banner', '-loglevel', 'error', '-re'];
+    const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re'];
     if (this.#options.loop) args.push('-stream_loop', '-1');
     args.push('-i', this.#options.clip);
     for (const { kind, socket } of tracks) args.push(...rtpOutputArgs(kind, socket.address().port));

@@ -70,7 +70,7 @@ function phaseStep(a: number, b: number): number {
 /** ffmpeg's stdout as a Buffer. */
 function ffmpegOut(args: string[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...args], {
+    const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const chunks: Buffer[] = [];

@@ -84,6 +84,7 @@ export class PosterMaker {
           ffmpeg.path,
           [
             '-hide_banner',
+            '-nostdin',
             '-loglevel',
             'error',
             ...seek,

@@ -9,7 +9,19 @@ const run = promisify(execFile);
  * front, or to Matroska/WebM with cues and duration (repairing a file a crash cut off).
  */
 export async function remux(ffmpeg: Ffmpeg, input: string, output: string, mp4: boolean): Promise<void> {
-  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-i', input, '-map', '0', '-c', 'copy'];
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
+    '-i',
+    input,
+    '-map',
+    '0',
+    '-c',
+    'copy',
+  ];
   // The format is named: the output may have a temporary name without the right extension.
   if (mp4) args.push('-movflags', '+faststart', '-f', 'mp4');
   args.push(output);
