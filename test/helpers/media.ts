@@ -108,7 +108,9 @@ function audioFilter(o: SourceOptions): string {
 export type SourceCodec = 'vp8' | 'vp9' | 'h264' | 'av1';
 
 function codecArgs(o: SourceOptions & { fps: number }, video: boolean, audio: boolean): string[] {
-  const args: string[] = [];
+  // One encoder thread: libvpx's threads spin while they wait, so a test making several sources
+  // at once beside other tests (more threads than cores) burned ~14× the CPU of one at a time.
+  const args: string[] = ['-threads', '1'];
   const gop = String(o.fps);
   if (video) {
     const codec = o.codec ?? (o.path.endsWith('.webm') ? 'vp8' : 'h264');

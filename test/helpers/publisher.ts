@@ -111,6 +111,9 @@ export function makeClip(options: ClipOptions): string {
             'repeat-headers=1',
           ]
         : ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8']),
+      // One encoder thread: libvpx's threads spin while they wait, wasting cores other tests use.
+      '-threads',
+      '1',
       '-b:v',
       `${videoKbps}k`,
       '-g',
