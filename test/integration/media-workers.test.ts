@@ -235,14 +235,16 @@ describe('media workers', () => {
         10_000,
         'the recorder on the media worker',
       );
-      // Three seconds of media: several clusters, and a duration the manifest must match.
-      await new Promise((resolve) => setTimeout(resolve, 3000));
       // The disk monitor counts what the worker writes (its free-space warning scales with it).
       await waitFor(
         async () => (await ctx.operator.ok<{ disk: DiskReport }>('GET', '/api/studio')).disk.writeRate > 0,
         10_000,
         "the disk's write rate to count the worker's writes",
       );
+      // Three seconds of media from the first written (the first keyframe can come a second or
+      // more after the start on a busy machine): several clusters, and a duration the manifest
+      // must match.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
       await api.stop(archiveId);
     } finally {
       await publisher.stop();

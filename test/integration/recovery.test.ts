@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ArchiveJson, Manifest } from '../../src/shared/archive';
@@ -40,6 +40,19 @@ describe('crash recovery', () => {
         })
       ).json()) as ArchiveJson;
       assert.equal(started.status, 'started');
+      // Ten seconds counted from the stream's first media on disk (its first keyframe can come a
+      // second or more after the start on a busy machine): that much is what the kill risks.
+      const archiveDir = join(dir.path, 'archives', started.id);
+      await waitFor(
+        () =>
+          readdirSync(archiveDir).some(
+            (name) => /\.webm$/.test(name) && statSync(join(archiveDir, name)).size > 50_000,
+          )
+            ? true
+            : undefined,
+        15_000,
+        "the stream's first media on disk",
+      );
       await new Promise((resolve) => setTimeout(resolve, 10_000));
       await core.kill();
       await publisher.close();
