@@ -124,7 +124,7 @@ describe('Chromium guests on media workers', () => {
   });
 
   describe('a media worker that dies under recorded guests', () => {
-    // The fault ends the worker 3 s after its first recorder started (once: not its restart).
+    // The fault ends the worker 3 s after its first recorder's first frame (once: not its restart).
     // A long grace keeps the session (and its archive) while both guests are reconnecting.
     const ctx = useCore({
       SPOOL_MEDIA_WORKERS: '1',

@@ -289,7 +289,7 @@ describe('a media worker that dies while recording', () => {
       // The publisher started the worker (they start when media first needs them).
       const before = (await threadsNow()).find((t) => t.name === 'media-0')!;
       const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
-      // The fault ends the worker 3 s after its recorder started.
+      // The fault ends the worker 3 s after its recorder wrote its first frame.
       await waitFor(
         async () => (await ctx.operator.room(room.id)).session?.streams.every((s) => s.id !== firstStream.id),
         20_000,
@@ -481,7 +481,7 @@ describe('media workers that cannot start (the desktop app probes them)', () => 
 
 describe('streams across media workers', () => {
   // Each connection on the least-loaded worker: publisher and subscriber on different ones. The
-  // fault ends a worker 3 s after its first recorder starts (only the second test records).
+  // fault ends a worker 3 s after its first recorder's first frame (only the second test records).
   const ctx = useCore({
     SPOOL_MEDIA_WORKERS: '2',
     SPOOL_MEDIA_WORKER_PLACEMENT: 'spread',

@@ -97,8 +97,11 @@ export class MediaHost {
   readonly #logger: Logger;
   readonly #notify: <E extends WorkerEvent>(event: E, data: WorkerEvents[E]) => void;
 
-  /** Called when a recorder starts (the `media.workerDiesWhileRecording` fault hooks here). */
-  onRecorderStarted: (() => void) | null = null;
+  /**
+   * Called when a recorder opens a file, that is, writes its first frame (the
+   * `media.workerDiesWhileRecording` fault hooks here).
+   */
+  onRecorderFileStarted: (() => void) | null = null;
   /** Called when another worker's stream is imported (the `media.workerDiesWhileImporting` fault). */
   onImported: (() => void) | null = null;
 
@@ -438,7 +441,10 @@ export class MediaHost {
       logger: this.#logger.child({ recorderId, streamId: init.streamId }),
       budget: this.#budget,
       ...(this.#openSink ? { openSink: this.#openSink } : {}),
-      onFileStarted: (file) => this.#notify('recorder.fileStarted', { recorderId, file }),
+      onFileStarted: (file) => {
+        this.#notify('recorder.fileStarted', { recorderId, file });
+        this.onRecorderFileStarted?.();
+      },
       onFileFinished: (file) => this.#notify('recorder.fileFinished', { recorderId, file }),
       onWriteError: (error) =>
         this.#notify('recorder.writeError', {
@@ -450,7 +456,6 @@ export class MediaHost {
         }),
     });
     this.#recorders.set(recorderId, recorder);
-    this.onRecorderStarted?.();
     this.#progressTimer ??= setInterval(() => this.#reportProgress(), 500);
     return {};
   }

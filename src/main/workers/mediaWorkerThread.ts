@@ -42,7 +42,7 @@ if (
   data.restarts === 0 &&
   (fault === 'media.workerDiesWhileRecording' || fault === 'media.workerDiesWhileImporting')
 ) {
-  const hook = fault === 'media.workerDiesWhileRecording' ? 'onRecorderStarted' : 'onImported';
+  const hook = fault === 'media.workerDiesWhileRecording' ? 'onRecorderFileStarted' : 'onImported';
   media[hook] = () => {
     media[hook] = null;
     setTimeout(() => {
