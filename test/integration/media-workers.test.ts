@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -319,6 +319,15 @@ describe('a media worker that dies while recording', () => {
         async () => (await threadsNow()).some((t) => t.hosts?.recorders === 1),
         15_000,
         'the new stream recorded',
+      );
+      // Two seconds from the new file's first media (a busy machine's first keyframe comes late).
+      const archiveDir = join(ctx.dir, 'archives', archive.id);
+      await waitFor(
+        () =>
+          readdirSync(archiveDir).filter((name) => statSync(join(archiveDir, name)).size > 20_000).length >=
+            2 || undefined,
+        15_000,
+        "the new stream's first media on disk",
       );
       await new Promise((resolve) => setTimeout(resolve, 2000));
       await api.stop(archive.id);
