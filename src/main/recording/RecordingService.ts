@@ -656,11 +656,11 @@ export class RecordingService {
 
   /**
    * A media worker refused a stream's recorder. A stream that ended meanwhile (its end and the
-   * refusal crossed), or an archive that is stopping, has nothing more to record. Otherwise the stream goes unrecorded — the worker and
-   * this thread disagree about it, which the ordering contract should rule out — and that must
-   * not be silent: the archive records the others, and its stop says `failure` with the stream
-   * named (its files stay available: the others are whole). The segment ends, so a later
-   * change of the stream (a reconnect) records it again.
+   * refusal crossed), or an archive that is stopping, has nothing more to record. Otherwise the
+   * stream goes unrecorded — the worker and this thread disagree about it, which the ordering
+   * contract should rule out — and that must not be silent: the archive records the others, and
+   * its stop says `failure` with the stream named (its files stay available: the others are
+   * whole). The segment ends, so a later change of the stream (a reconnect) records it again.
    */
   #recorderRefused(active: ActiveArchive, stream: Stream, recorder: Recorder, error: Error): void {
     const current = active.recorders.get(stream.id) === recorder;
