@@ -16,12 +16,15 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { cpuSeconds, numberArgs, round } from './lib';
+import { cpuSeconds, numberArgs, requirePositiveIntegers, round } from './lib';
 
 const options = numberArgs({ rate: 730, sockets: 16, size: 600, seconds: 20, decrypt: 0, hold: 0 });
-for (const name of ['rate', 'sockets', 'size', 'seconds'] as const)
-  if (!Number.isInteger(options[name]) || options[name] <= 0)
-    throw new Error(`--${name} must be a positive integer (got ${options[name]})`);
+requirePositiveIntegers({
+  rate: options.rate,
+  sockets: options.sockets,
+  size: options.size,
+  seconds: options.seconds,
+});
 if (options.size > 1400) throw new Error(`--size must be at most 1400 bytes (got ${options.size})`);
 if (options.decrypt !== 0 && options.decrypt !== 1)
   throw new Error(`--decrypt must be 0 or 1 (got ${options.decrypt})`);
