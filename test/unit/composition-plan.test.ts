@@ -277,4 +277,22 @@ describe('composition plan and filter graph', () => {
     assert.doesNotMatch(filterGraph, /color=/);
     assert.ok(!args.includes('[vout]'));
   });
+
+  it('encodes VP8 with one thread on 2 cores (libvpx spins its others on a busy machine), its default on more', () => {
+    const plan = planComposition([source('a', 0, 5000), source('b', 0, 5000)], options());
+    const outputThreads = (cores: number) => {
+      const { args } = buildFfmpegArgs(
+        plan,
+        { format: 'webm', videoCodec: 'vp8', maxBitrate: null, cores },
+        '/o.webm',
+        '/g.txt',
+      );
+      const outputs = args.slice(args.lastIndexOf('-i') + 2);
+      assert.equal(outputs[outputs.indexOf('-c:v') + 1], 'libvpx');
+      return outputs.flatMap((a, i) => (a === '-threads' ? [outputs[i + 1]] : []));
+    };
+    assert.deepEqual(outputThreads(2), ['1']);
+    assert.deepEqual(outputThreads(1), ['1']);
+    assert.deepEqual(outputThreads(8), []);
+  });
 });
