@@ -26,8 +26,8 @@ export interface ProbeStats {
   arrayBuffersMb: number;
 }
 
-/** The probe timer's period (ms). */
-const RESOLUTION_MS = 10;
+/** The probe timer's period (ms): the studio's own (`src/main/workers/threadLoad.ts`), whose wake-ups it would add to. */
+const RESOLUTION_MS = 50;
 
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
