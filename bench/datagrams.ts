@@ -121,6 +121,7 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 200));
   const { total } = await ask('read');
   const received = reading.received!;
+  if (received === 0) throw new Error('the receiver got no datagram in the window: nothing to measure');
   console.log(
     JSON.stringify({
       bench: 'datagrams',
