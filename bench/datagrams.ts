@@ -62,10 +62,14 @@ if (hold > 0) {
   setImmediate(turn);
 }
 parentPort.on('message', (op) => {
-  if (op === 'mark') { cpuAtMark = process.threadCpuUsage(); countAtMark = received; parentPort.postMessage({}); }
-  else if (op === 'read') {
+  if (op === 'mark') {
+    cpuAtMark = process.threadCpuUsage();
+    countAtMark = received;
+    parentPort.postMessage({});
+  } else if (op === 'read') {
     const cpu = process.threadCpuUsage(cpuAtMark);
-    parentPort.postMessage({ cpuUs: cpu.user + cpu.system, received: received - countAtMark, total: received });
+    const reading = { cpuUs: cpu.user + cpu.system, received: received - countAtMark, total: received };
+    parentPort.postMessage(reading);
   }
 });
 `;

@@ -26,7 +26,7 @@ export interface ProbeStats {
   arrayBuffersMb: number;
 }
 
-/** The probe timer's period (ms): the studio's own (`src/main/workers/threadLoad.ts`), whose wake-ups it would add to. */
+/** The probe timer's period (ms): the studio's own (`src/main/workers/threadLoad.ts`), not more wake-ups. */
 const RESOLUTION_MS = 50;
 
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
