@@ -29,9 +29,11 @@ import { fileFrames, matchFrames } from './load/frames';
 import {
   CpuMeter,
   loadProblems,
+  mainThreadDelay,
   publishWithRetry,
   startLoadPool,
   startStudio,
+  threadHeaps,
   type LoadProcess,
 } from './load/harness';
 import type { LoadCollect } from './load/protocol';
@@ -210,7 +212,7 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
     );
     // The senders log every frame from just before the recording starts.
     await Promise.all(pool.map((p) => p.request({ op: 'window', sending: true })));
-    await core.stats(true);
+    await threadHeaps(operator); // the main thread's event-loop figures from here
     const api = new ArchiveApi(core.url);
     const pid = core.process.pid!;
     const meter = new CpuMeter([pid, ...pool.map((p) => p.pid)]);
@@ -237,7 +239,7 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
     // Frames sent from here on are not counted; media keeps flowing until the stop, as in use.
     await Promise.all(pool.map((p) => p.request({ op: 'window', sending: false })));
     const cpu = meter.read();
-    const stats = await core.stats();
+    const mainDelay = mainThreadDelay(await threadHeaps(operator));
     const stopAt = Date.now();
     await api.stop(archive.id);
     await api.waitStatus(archive.id, 'available', 30 * 60_000);
@@ -335,7 +337,7 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
       composedLive: info.live !== undefined,
       compositionCores: round((cpu1 - cpu0) / wall, 2),
       studioCpuPercentOfOneCore: round(cpu.byPid.get(pid) ?? 0),
-      mainEventLoopDelayMsP99: round(stats.eventLoopDelayMs.p99, 2),
+      mainEventLoopDelayMsP99: round(mainDelay.p99, 2),
       framesSent,
       framesLost: framesSent - framesRecorded,
       framesUnexpected,

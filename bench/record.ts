@@ -21,6 +21,7 @@ import {
   connectFailures,
   CpuMeter,
   loadProblems,
+  mainThreadDelay,
   publishWithRetry,
   startLoadPool,
   startStudio,
@@ -93,7 +94,6 @@ try {
   // The senders log every frame from just before the recording starts.
   await Promise.all(pool.map((p) => p.request({ op: 'window', sending: true })));
   const rss = peakRss(studio.process.pid!);
-  await studio.stats(true);
   await threadHeaps(operator); // each thread's event-loop figures from here
   const meter = new CpuMeter([studio.process.pid!, ...pool.map((p) => p.pid)]);
   const archives = new ArchiveApi(studio.url);
@@ -109,8 +109,8 @@ try {
   const udpDropsAfter = udpReceiveDrops();
   const dropsByPid = udpDropsBetween(socketDropsBefore, udpDropsBySocket(pids));
   const cpu = meter.read();
-  const stats = await studio.stats();
   const heapByThread = await threadHeaps(operator);
+  const mainDelay = mainThreadDelay(heapByThread);
   await sleep(1000);
   const stopAt = Date.now();
   await archives.stop(archive.id);
@@ -187,8 +187,8 @@ try {
       studioCpuPercentOfOneCore: round(studioCpu),
       cpuPercentPerStream: round(studioCpu / streams, 2),
       cpuPercentOfTwoCores: round(studioCpu / 2),
-      mainEventLoopDelayMsP99: round(stats.eventLoopDelayMs.p99, 2),
-      mainEventLoopDelayMsMax: round(stats.eventLoopDelayMs.max, 2),
+      mainEventLoopDelayMsP99: round(mainDelay.p99, 2),
+      mainEventLoopDelayMsMax: round(mainDelay.max, 2),
       peakRssMb: peak,
       heapByThread,
       connectRetries: connectFailures.length,

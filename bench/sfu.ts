@@ -18,6 +18,7 @@ import {
   connectFailures,
   CpuMeter,
   loadProblems,
+  mainThreadDelay,
   publishWithRetry,
   percentile,
   startLoadPool,
@@ -95,7 +96,6 @@ try {
   await sleep(2000);
 
   const rss = peakRss(studio.process.pid!);
-  await studio.stats(true);
   await threadHeaps(operator); // each thread's event-loop figures from here
   const meter = new CpuMeter([studio.process.pid!, ...pool.map((p) => p.pid)]);
   const udpDropsBefore = udpReceiveDrops();
@@ -110,8 +110,8 @@ try {
   await Promise.all(pool.map((p) => p.request({ op: 'window', sending: false })));
   const windowTo = nowMs();
   const cpu = meter.read();
-  const stats = await studio.stats();
   const heapByThread = await threadHeaps(operator);
+  const mainDelay = mainThreadDelay(heapByThread);
   // Packets in flight at the end of the window still count.
   await sleep(1000);
   await Promise.all(pool.map((p) => p.request({ op: 'window', receiving: false })));
@@ -161,8 +161,8 @@ try {
       forwardedStreams,
       studioCpuPercentOfOneCore: round(studioCpu),
       cpuPercentPerForwardedStream: round(studioCpu / forwardedStreams, 2),
-      mainEventLoopDelayMsP99: ms(stats.eventLoopDelayMs.p99),
-      mainEventLoopDelayMsMax: ms(stats.eventLoopDelayMs.max),
+      mainEventLoopDelayMsP99: ms(mainDelay.p99),
+      mainEventLoopDelayMsMax: ms(mainDelay.max),
       peakRssMb: rss.stop(),
       heapByThread,
       connectRetries: connectFailures.length,

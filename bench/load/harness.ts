@@ -1,6 +1,6 @@
 /**
  * The bench harness's side of the processes it runs: the studio core alone in its own process
- * (with a probe for its event-loop delay and heap), and a pool of load-generator processes.
+ * (nothing of the harness's loaded into it), and a pool of load-generator processes.
  * CPU of each is read from /proc so the figures of the studio, the load and the harness are
  * reported separately.
  */
@@ -13,7 +13,6 @@ import { ROOT, startHeadless, type HeadlessCore } from '../../test/helpers/headl
 import { cpuSeconds } from '../lib';
 import type { ThreadStats } from '../../src/shared/api';
 import type { OperatorClient } from '../../test/helpers/studio';
-import type { ProbeStats, ThreadHeap } from './probe';
 import type { LoadRequest, LoadResponse } from './protocol';
 
 /** A process whose requests and responses travel over its IPC channel. */
@@ -123,24 +122,30 @@ export async function startLoadPool(procs: number): Promise<LoadProcess[]> {
   return pool;
 }
 
-export interface StudioProcess extends HeadlessCore {
-  /** Event-loop delay, heap and memory since the last reset. */
-  stats(reset?: boolean): Promise<ProbeStats>;
+/** One thread of the studio as `GET /api/studio/threads` reports it, in MB. */
+export interface ThreadHeap {
+  thread: string;
+  heapUsedMb: number;
+  heapTotalMb: number;
+  /** Since the previous reading (the benches read once as their window opens): busy share, timer delay. */
+  eventLoopUtilization: number;
+  eventLoopDelayMsP99: number;
+  eventLoopDelayMsMax: number;
 }
 
 /**
  * Starts the headless core alone in a process, built (what `npm run serve` runs: no tsx, whose
- * loader and transpiled sources would count in the studio's memory; built first when stale),
- * with the probe preloaded. `cpuProfDir` runs it under `--cpu-prof` (written when it exits).
+ * loader and transpiled sources would count in the studio's memory; built first when stale).
+ * The benches read its threads' heaps and event-loop figures from its own API (`threadHeaps`),
+ * so nothing of theirs runs in it. `cpuProfDir` runs it under `--cpu-prof` (written when it exits).
  */
 export async function startStudio(options: {
   dataDir: string;
   env?: Record<string, string>;
   cpuProfDir?: string;
-}): Promise<StudioProcess> {
-  // The probe is erasable TypeScript, which Node (≥ 24) strips itself: the studio runs without tsx.
+}): Promise<HeadlessCore> {
   ensureBuilt({ toStderr: true });
-  const nodeArgs = ['--import', join(ROOT, 'bench/load/probe.ts')];
+  const nodeArgs: string[] = [];
   if (options.cpuProfDir !== undefined) {
     mkdirSync(options.cpuProfDir, { recursive: true });
     // Sampled every 200 µs: a task of a few ms (what a packet waits behind) spans enough samples.
@@ -148,19 +153,13 @@ export async function startStudio(options: {
   }
   // More Node flags for the studio, e.g. `--perf-basic-prof-only-functions` (Linux `perf`), `--trace-gc`.
   nodeArgs.push(...(process.env.BENCH_STUDIO_NODE_ARGS ?? '').split(' ').filter(Boolean));
-  const core = await startHeadless({
+  return startHeadless({
     dataDir: options.dataDir,
     env: { SPOOL_LOG_LEVEL: 'error', ...options.env },
     nodeArgs,
-    ipc: true,
     built: true,
     timeoutMs: 30_000,
   });
-  const channel = new Channel(core.process, 'studio probe');
-  return {
-    ...core,
-    stats: (reset = false) => channel.request<ProbeStats>({ op: 'stats', reset }, 10_000),
-  };
 }
 
 /**
@@ -178,6 +177,13 @@ export async function threadHeaps(operator: OperatorClient): Promise<ThreadHeap[
     eventLoopDelayMsP99: t.eventLoopDelayMs.p99,
     eventLoopDelayMsMax: t.eventLoopDelayMs.max,
   }));
+}
+
+/** The main thread's event-loop delay in a `threadHeaps` reading (since the reading before it). */
+export function mainThreadDelay(threads: ThreadHeap[]): { p99: number; max: number } {
+  const main = threads.find((t) => t.thread === 'main');
+  if (main === undefined) throw new Error('the studio reported no main thread');
+  return { p99: main.eventLoopDelayMsP99, max: main.eventLoopDelayMsMax };
 }
 
 /** CPU use of processes over an interval, as % of one core. */
