@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ArchiveJson } from '../../src/shared/archive';
 import { json, operatorToken, projectJwt } from './api';
 import { TEST_CREDENTIALS } from './headless';
@@ -66,6 +68,14 @@ export async function waitFor<T>(
       throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Names of the files in `dir` larger than `minBytes` (an archive's media that has reached the
+ * disk: a wait for the first media counts from there, not from the start request).
+ */
+export function filesLargerThan(dir: string, minBytes: number): string[] {
+  return readdirSync(dir).filter((name) => statSync(join(dir, name)).size > minBytes);
 }
 
 /** The OpenTok archive API as a script would call it. */

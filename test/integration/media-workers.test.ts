@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -14,7 +14,7 @@ import { checkManifestFiles } from '../helpers/recordingChecks';
 import { Studio } from '../../src/main/Studio';
 import type { HeadlessCore } from '../helpers/headless';
 import { TEST_SETTINGS } from '../helpers/securityStudio';
-import { ArchiveApi, OperatorClient, waitFor } from '../helpers/studio';
+import { ArchiveApi, filesLargerThan, OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
 import { NodeSubscriber } from '../helpers/subscriber';
 import { useCore, type CoreContext } from '../helpers/useCore';
@@ -323,9 +323,7 @@ describe('a media worker that dies while recording', () => {
       // Two seconds from the new file's first media (a busy machine's first keyframe comes late).
       const archiveDir = join(ctx.dir, 'archives', archive.id);
       await waitFor(
-        () =>
-          readdirSync(archiveDir).filter((name) => statSync(join(archiveDir, name)).size > 20_000).length >=
-            2 || undefined,
+        () => filesLargerThan(archiveDir, 20_000).length >= 2,
         15_000,
         "the new stream's first media on disk",
       );

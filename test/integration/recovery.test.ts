@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ArchiveJson, Manifest } from '../../src/shared/archive';
@@ -7,7 +7,7 @@ import { projectJwt } from '../helpers/api';
 import { startHeadless, TEST_CREDENTIALS } from '../helpers/headless';
 import { decodeErrors, probe } from '../helpers/probe';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
-import { OperatorClient, waitFor } from '../helpers/studio';
+import { filesLargerThan, OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
 
 describe('crash recovery', () => {
@@ -44,12 +44,7 @@ describe('crash recovery', () => {
       // second or more after the start on a busy machine): that much is what the kill risks.
       const archiveDir = join(dir.path, 'archives', started.id);
       await waitFor(
-        () =>
-          readdirSync(archiveDir).some(
-            (name) => /\.webm$/.test(name) && statSync(join(archiveDir, name)).size > 50_000,
-          )
-            ? true
-            : undefined,
+        () => filesLargerThan(archiveDir, 50_000).some((name) => name.endsWith('.webm')),
         15_000,
         "the stream's first media on disk",
       );
