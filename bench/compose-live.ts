@@ -300,6 +300,7 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
     let framesSent = 0;
     let framesRecorded = 0;
     let framesUnexpected = 0;
+    let framesRetimed = 0;
     const invalid: string[] = [];
     for (const c of collects)
       for (const [key, sent] of Object.entries(c.frames)) {
@@ -315,6 +316,7 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
         framesSent += match.expected;
         framesRecorded += match.matched;
         framesUnexpected += match.unmatched;
+        framesRetimed += match.retimed;
       }
     const loadFigures = collects.map((c, i) => ({
       pid: loadPids[i]!,
@@ -341,6 +343,7 @@ async function run(minutes: number): Promise<Record<string, unknown>> {
       framesSent,
       framesLost: framesSent - framesRecorded,
       framesUnexpected,
+      framesRetimed,
       ssimVsOffline: similarity.mean,
       ssimWorstSecond: similarity.worstSecond,
       ssimWorstSecondAt: similarity.worstSecondAt,

@@ -144,6 +144,7 @@ try {
   let framesSent = 0;
   let framesRecorded = 0;
   let framesUnmatched = 0;
+  let framesRetimed = 0;
   const invalid: string[] = [];
   const frameMs = 1000 / fps;
   for (const c of collects)
@@ -157,6 +158,7 @@ try {
       framesSent += match.expected;
       framesRecorded += match.matched;
       framesUnmatched += match.unmatched;
+      framesRetimed += match.retimed;
     }
   let bytesSent = 0;
   for (const c of collects)
@@ -204,6 +206,7 @@ try {
         3,
       ),
       framesUnexpected: framesUnmatched,
+      framesRetimed,
       studioFramesDropped: studioDropped,
       udpReceiveDropsOnMachine:
         udpDropsBefore === null || udpDropsAfter === null ? null : udpDropsAfter - udpDropsBefore,

@@ -165,6 +165,7 @@ try {
   let framesSent = 0;
   let framesRecorded = 0;
   let framesUnexpected = 0;
+  let framesRetimed = 0;
   const invalid: string[] = [];
   /** Where frames were lost: sender media times (ms) per guest, and the file segments' spans. */
   const missing: Array<{ guest: string; lost: number; at: Array<[number, number]>; segments: number[][] }> =
@@ -203,6 +204,7 @@ try {
     framesSent += match.expected;
     framesRecorded += match.matched;
     framesUnexpected += match.unmatched;
+    framesRetimed += match.retimed;
   }
   invalid.push(
     ...loadProblems(
@@ -241,6 +243,7 @@ try {
       framesRecorded,
       framesLost: framesSent - framesRecorded,
       framesUnexpected,
+      framesRetimed,
       framesDroppedByStudio: framesDropped,
       ...(missing.length > 0 ? { framesLostAt: missing } : {}),
       segments: manifest.files.length,

@@ -11,6 +11,12 @@ export interface FrameMatch {
   matched: number;
   /** File frames within the window matching no sent frame (duplicated or altered). */
   unmatched: number;
+  /**
+   * File frames that hold a sent frame (its size, in order between two frames that fit) but not
+   * at its time: the file's timeline stepped back and forth faster than the offset could follow
+   * (counted as matched: the frame was recorded; its timing is the timing benches' question).
+   */
+  retimed: number;
   /** The file could not be aligned with the sender at all. */
   aligned: boolean;
   /** Stretches of expected sender frames no file holds: [first, last] media time (ms). */
@@ -69,6 +75,7 @@ export function matchFrames(
   const tolerance = frameMs * 0.4;
   const matched = new Set<number>();
   let unmatched = 0;
+  let retimed = 0;
   let aligned = true;
   let first = Infinity;
   const n = sent.ms.length;
@@ -136,6 +143,9 @@ export function matchFrames(
       }
       return null;
     };
+    /** The sender frame each file frame is (-1: none yet), and whether it falls in the window. */
+    const frameOf = new Int32Array(file.ms.length).fill(-1);
+    const inWindow = new Uint8Array(file.ms.length);
     for (let i = 0; i < file.ms.length; i++) {
       const t = file.ms[i]!;
       let j = nearest(sent.ms, t + offset);
@@ -148,10 +158,13 @@ export function matchFrames(
       }
       if (fits(i, j, offset) && !matched.has(j)) {
         matched.add(j);
+        frameOf[i] = j;
         after = Math.max(after, j);
         offset = sent.ms[j]! - t;
-      } else if (t + offset <= sent.ms[n - 1]! + tolerance) unmatched++; // later ones: sent after the window
+      } else if (t + offset <= sent.ms[n - 1]! + tolerance) inWindow[i] = 1; // later ones: sent after the window
     }
+    retimed += fillBetween(sent, file, frameOf, matched);
+    for (let i = 0; i < file.ms.length; i++) if (frameOf[i] === -1 && inWindow[i] === 1) unmatched++;
   }
   const expected = first === Infinity ? n : n - first;
   const missing: Array<[number, number]> = [];
@@ -161,7 +174,41 @@ export function matchFrames(
     if (last !== undefined && k > 0 && last[1] === sent.ms[k - 1]) last[1] = sent.ms[k]!;
     else missing.push([sent.ms[k]!, sent.ms[k]!]);
   }
-  return { expected, matched: matched.size, unmatched, aligned, missing };
+  return { expected, matched: matched.size, unmatched, retimed, aligned, missing };
+}
+
+/**
+ * Between two file frames that fit their sender frames, the file's other frames are the sender's
+ * frames between those two, in order: each unfitted one is matched to the next unmatched sender
+ * frame of its size there, whatever its time (a step of the file's timeline and its absorption,
+ * shorter than `reanchor` needs to see a steady offset). Returns how many were matched so.
+ */
+function fillBetween(sent: SentFrames, file: FileFrames, frameOf: Int32Array, matched: Set<number>): number {
+  let filled = 0;
+  let i = 0;
+  while (i < frameOf.length) {
+    if (frameOf[i] !== -1 || i === 0 || frameOf[i - 1] === -1) {
+      i++;
+      continue;
+    }
+    // A stretch of unfitted frames from i, after a fitted one; it must end at a fitted one too.
+    let end = i;
+    while (end < frameOf.length && frameOf[end] === -1) end++;
+    if (end === frameOf.length) break;
+    let k = frameOf[i - 1]! + 1;
+    const stop = frameOf[end]!;
+    for (let m = i; m < end && k < stop; m++) {
+      let found = k;
+      while (found < stop && (sent.size[found] !== file.size[m] || matched.has(found))) found++;
+      if (found === stop) continue;
+      frameOf[m] = found;
+      matched.add(found);
+      filled++;
+      k = found + 1;
+    }
+    i = end;
+  }
+  return filled;
 }
 
 /** Frame times (ms) and sizes of a file's first video track, from ffprobe. */

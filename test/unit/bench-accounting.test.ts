@@ -35,7 +35,14 @@ describe('bench frame accounting', () => {
   it('counts nothing lost when the file holds every frame from its first one on', () => {
     const sent = sender(300);
     const result = matchFrames(sent, [file(sent, 40, 300)], FRAME_MS, [10_000, 20_000]);
-    assert.deepEqual(result, { expected: 260, matched: 260, unmatched: 0, aligned: true, missing: [] });
+    assert.deepEqual(result, {
+      expected: 260,
+      matched: 260,
+      unmatched: 0,
+      retimed: 0,
+      aligned: true,
+      missing: [],
+    });
   });
 
   it('counts frames missing from the middle of a file as lost', () => {
@@ -61,7 +68,14 @@ describe('bench frame accounting', () => {
     const sent = sender(300, 100);
     const anchor: [number, number] = [sent.t[150]!, sent.t[190]!];
     const result = matchFrames(sent, [file(sent, 160, 300)], FRAME_MS, anchor);
-    assert.deepEqual(result, { expected: 140, matched: 140, unmatched: 0, aligned: true, missing: [] });
+    assert.deepEqual(result, {
+      expected: 140,
+      matched: 140,
+      unmatched: 0,
+      retimed: 0,
+      aligned: true,
+      missing: [],
+    });
   });
 
   it("follows a step in the file's timeline (a sender stall taken for a pause) without counting frames lost", () => {
@@ -75,8 +89,28 @@ describe('bench frame accounting', () => {
       expected: 260,
       matched: 259,
       unmatched: 0,
+      retimed: 0,
       aligned: true,
       missing: [[sent.ms[120]!, sent.ms[120]!]],
+    });
+  });
+
+  it("counts the frames of a short step and its absorption in the file's timeline as recorded, not lost", () => {
+    // What a recorder does with a sender report stamped late (werift senders): the video's mapping
+    // steps 45 ms later for 12 frames, then back, the step back absorbed over 3 frames.
+    const sent = sender(300);
+    const recorded = file(sent, 40, 300, [200]);
+    const from = recorded.ms.findIndex((ms) => ms >= Math.round(sent.ms[100]! - sent.ms[40]!));
+    const shift = [...Array<number>(12).fill(45), 28, 12, 4];
+    shift.forEach((ms, k) => (recorded.ms[from + k]! += ms));
+    const result = matchFrames(sent, [recorded], FRAME_MS, [10_000, 20_000]);
+    assert.deepEqual(result, {
+      expected: 260,
+      matched: 259,
+      unmatched: 0,
+      retimed: 13, // 12 and 4 ms are within the tolerance (0.4 of a frame)
+      aligned: true,
+      missing: [[sent.ms[200]!, sent.ms[200]!]],
     });
   });
 
@@ -90,6 +124,7 @@ describe('bench frame accounting', () => {
       expected: 260,
       matched: 240,
       unmatched: 20,
+      retimed: 0,
       aligned: true,
       missing: [[sent.ms[40]!, sent.ms[59]!]],
     });
