@@ -120,7 +120,6 @@ export function matchFrames(
       continue;
     }
     let offset = sent.ms[anchor.index]! - file.ms[anchor.frame]!;
-    first = Math.min(first, Math.max(0, nearest(sent.ms, file.ms[0]! + offset)));
     /** Whether file frame `i` is sender frame `j` at `offset`. */
     const fits = (i: number, j: number, at: number) =>
       Math.abs(sent.ms[j]! - (file.ms[i]! + at)) <= tolerance && sent.size[j] === file.size[i];
@@ -164,6 +163,11 @@ export function matchFrames(
       } else if (t + offset <= sent.ms[n - 1]! + tolerance) inWindow[i] = 1; // later ones: sent after the window
     }
     retimed += fillBetween(sent, file, frameOf, matched);
+    // The sender frame the file starts at, by the offset of its earliest frame that fits (the
+    // anchor's may be after a step of the timeline, and point a frame off).
+    const earliest = frameOf.findIndex((j) => j !== -1);
+    const startOffset = earliest === -1 ? offset : sent.ms[frameOf[earliest]!]! - file.ms[earliest]!;
+    first = Math.min(first, Math.max(0, nearest(sent.ms, file.ms[0]! + startOffset)));
     for (let i = 0; i < file.ms.length; i++) if (frameOf[i] === -1 && inWindow[i] === 1) unmatched++;
   }
   const expected = first === Infinity ? n : n - first;

@@ -114,6 +114,23 @@ describe('bench frame accounting', () => {
     });
   });
 
+  it('starts counting at the frame the file starts with when its timeline steps before the anchor', () => {
+    // The file's timeline steps 25 ms later at its 15th frame: its first 30 frames fit no single
+    // offset, so it is anchored after the step, whose offset puts its first frame a frame early.
+    const sent = sender(300);
+    const recorded = file(sent, 40, 300);
+    for (let i = 14; i < recorded.ms.length; i++) recorded.ms[i]! += 25;
+    const result = matchFrames(sent, [recorded], FRAME_MS, [10_000, 20_000]);
+    assert.deepEqual(result, {
+      expected: 260,
+      matched: 260,
+      unmatched: 0,
+      retimed: 0,
+      aligned: true,
+      missing: [],
+    });
+  });
+
   it('anchors a file whose first frames fit nowhere a little later on', () => {
     const sent = sender(300);
     const recorded = file(sent, 40, 300);
