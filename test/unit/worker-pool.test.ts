@@ -146,7 +146,8 @@ describe('media worker pool (real worker threads)', () => {
   it("measures how late a blocked thread's timers ran, since the previous reading", async () => {
     const read = threadLoadMeter();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const until = Date.now() + 150;
+    // Blocked 200 ms: the probe (every 50 ms) whose turn falls in it runs 150–200 ms late.
+    const until = Date.now() + 200;
     while (Date.now() < until);
     await new Promise((resolve) => setTimeout(resolve, 50));
     const blocked = read();
