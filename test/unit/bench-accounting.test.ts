@@ -31,18 +31,21 @@ function file(sent: SentFrames, from: number, to: number, missing: number[] = []
   return frames;
 }
 
+/** The match of a file holding every one of the `n` frames expected, each at its time. */
+const nothingLost = (n: number) => ({
+  expected: n,
+  matched: n,
+  unmatched: 0,
+  retimed: 0,
+  aligned: true,
+  missing: [],
+});
+
 describe('bench frame accounting', () => {
   it('counts nothing lost when the file holds every frame from its first one on', () => {
     const sent = sender(300);
     const result = matchFrames(sent, [file(sent, 40, 300)], FRAME_MS, [10_000, 20_000]);
-    assert.deepEqual(result, {
-      expected: 260,
-      matched: 260,
-      unmatched: 0,
-      retimed: 0,
-      aligned: true,
-      missing: [],
-    });
+    assert.deepEqual(result, nothingLost(260));
   });
 
   it('counts frames missing from the middle of a file as lost', () => {
@@ -68,14 +71,7 @@ describe('bench frame accounting', () => {
     const sent = sender(300, 100);
     const anchor: [number, number] = [sent.t[150]!, sent.t[190]!];
     const result = matchFrames(sent, [file(sent, 160, 300)], FRAME_MS, anchor);
-    assert.deepEqual(result, {
-      expected: 140,
-      matched: 140,
-      unmatched: 0,
-      retimed: 0,
-      aligned: true,
-      missing: [],
-    });
+    assert.deepEqual(result, nothingLost(140));
   });
 
   it("follows a step in the file's timeline (a sender stall taken for a pause) without counting frames lost", () => {
@@ -121,14 +117,7 @@ describe('bench frame accounting', () => {
     const recorded = file(sent, 40, 300);
     for (let i = 14; i < recorded.ms.length; i++) recorded.ms[i]! += 25;
     const result = matchFrames(sent, [recorded], FRAME_MS, [10_000, 20_000]);
-    assert.deepEqual(result, {
-      expected: 260,
-      matched: 260,
-      unmatched: 0,
-      retimed: 0,
-      aligned: true,
-      missing: [],
-    });
+    assert.deepEqual(result, nothingLost(260));
   });
 
   it('anchors a file whose first frames fit nowhere a little later on', () => {
