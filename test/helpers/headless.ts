@@ -32,15 +32,13 @@ export interface StartHeadlessOptions {
   port?: number;
   /** How long to wait for the listening line. */
   timeoutMs?: number;
-  /** Node flags before the entry (a preloaded probe, `--cpu-prof`…). */
+  /** Node flags before the entry (`--cpu-prof`, `--trace-gc`…). */
   nodeArgs?: string[];
-  /** Opens an IPC channel to the process (advanced serialization), e.g. for a preloaded probe. */
-  ipc?: boolean;
   /**
    * Runs the built bundle (`out/main/headless.js`, what `npm run serve` runs, with its V8 flags)
    * instead of the sources under tsx: the benches measure what users run (tsx adds its own memory
    * and threads).
-   * The caller builds first; `nodeArgs` preloads must then be plain JS or erasable TypeScript.
+   * The caller builds first.
    */
   built?: boolean;
 }
@@ -61,8 +59,7 @@ export async function startHeadless(options: StartHeadlessOptions): Promise<Head
     {
       cwd: ROOT,
       env: { ...process.env, SPOOL_LOG_LEVEL: 'warn', ...TEST_CREDENTIALS, ...options.env },
-      stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
-      ...(options.ipc ? { serialization: 'advanced' as const } : {}),
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   let output = '';
