@@ -72,11 +72,10 @@ function defaultVpxBitrate(canvas: Size, fps: number): number {
 /** ffmpeg output options for the video stream. */
 export function videoEncoderArgs(settings: EncodeSettings, canvas: Size, fps: number): string[] {
   const cap = settings.maxBitrate;
+  const cores = settings.cores ?? 2;
   if (settings.videoCodec === 'h264') {
     const live = settings.liveChunk;
-    const threads = live
-      ? `threads=${live.threads}:lookahead-threads=1`
-      : threading(settings.cores ?? 2).x264;
+    const threads = live ? `threads=${live.threads}:lookahead-threads=1` : threading(cores).x264;
     const params = live ? X264_TUNED.params.replace('bframes=3', 'bframes=0') : X264_TUNED.params;
     const args =
       settings.x264Preset !== undefined
@@ -110,7 +109,7 @@ export function videoEncoderArgs(settings: EncodeSettings, canvas: Size, fps: nu
     return [
       '-c:v',
       'libvpx',
-      ...vp8Threads(settings.cores ?? 2),
+      ...vp8Threads(cores),
       '-deadline',
       'realtime',
       '-cpu-used',
