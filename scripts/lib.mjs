@@ -1,6 +1,6 @@
 // Helpers shared by the npm scripts (start, serve, test).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,29 +47,70 @@ function newestMtime(dir) {
   return newest;
 }
 
-/**
- * Builds main, preload and renderer when the build is missing or older than the sources.
- * `toStderr` sends the build's output to stderr (the benches keep stdout for their JSON line).
- */
-export function ensureBuilt({ toStderr = false } = {}) {
+function buildIsStale() {
   const outputs = [
     'out/main/index.js',
     'out/main/headless.js',
     'out/preload/index.cjs',
     'out/renderer/index.html',
   ].map((p) => join(root, p));
-  const stale =
+  return (
     outputs.some((p) => !existsSync(p)) ||
     Math.max(newestMtime(join(root, 'src')), statSync(join(root, 'electron.vite.config.ts')).mtimeMs) >
-      Math.min(...outputs.map((p) => statSync(p).mtimeMs));
-  if (stale) {
+      Math.min(...outputs.map((p) => statSync(p).mtimeMs))
+  );
+}
+
+/** Held (a directory: made atomically) by the one process that builds; others wait for it. */
+const BUILD_LOCK = join(root, 'node_modules', '.spool-build.lock');
+const BUILD_WAIT_MS = 180_000;
+
+function sleepSync(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Builds main, preload and renderer when the build is missing or older than the sources.
+ * `toStderr` sends the build's output to stderr (the benches keep stdout for their JSON line).
+ * Processes that find it stale at once (test files run side by side, each starting the built
+ * studio) build it once: one holds a lock while the others wait, then find it fresh.
+ */
+export function ensureBuilt({ toStderr = false } = {}) {
+  if (!buildIsStale()) return;
+  const deadline = Date.now() + BUILD_WAIT_MS;
+  for (;;) {
+    try {
+      mkdirSync(BUILD_LOCK);
+      break;
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+      // A lock older than any build is left by a build that was killed.
+      if (Date.now() - statSync(BUILD_LOCK, { throwIfNoEntry: false })?.mtimeMs > BUILD_WAIT_MS) {
+        rmSync(BUILD_LOCK, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        console.error(
+          `Spool Studio: another build held ${BUILD_LOCK} for ${BUILD_WAIT_MS / 1000} s; giving up`,
+        );
+        process.exit(1);
+      }
+      sleepSync(200);
+    }
+  }
+  let status = 0;
+  try {
+    if (!buildIsStale()) return;
     (toStderr ? console.error : console.log)('Building Spool Studio…');
-    run(
+    status = spawnSync(
       process.execPath,
       [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'],
-      toStderr ? ['ignore', 2, 2] : 'inherit',
-    );
+      { cwd: root, stdio: toStderr ? ['ignore', 2, 2] : 'inherit' },
+    ).status;
+  } finally {
+    rmSync(BUILD_LOCK, { recursive: true, force: true });
   }
+  if (status !== 0) process.exit(status ?? 1);
 }
 
 /** `npm start` builds better-sqlite3 for Electron; Node (serve, tests) needs Node's build back. */

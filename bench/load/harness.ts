@@ -8,7 +8,6 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureBuilt } from '../../scripts/lib.mjs';
 import { ROOT, startHeadless, type HeadlessCore } from '../../test/helpers/headless';
 import { cpuSeconds } from '../lib';
 import type { ThreadStats } from '../../src/shared/api';
@@ -144,7 +143,6 @@ export async function startStudio(options: {
   env?: Record<string, string>;
   cpuProfDir?: string;
 }): Promise<HeadlessCore> {
-  ensureBuilt({ toStderr: true });
   const nodeArgs: string[] = [];
   if (options.cpuProfDir !== undefined) {
     mkdirSync(options.cpuProfDir, { recursive: true });
@@ -157,7 +155,6 @@ export async function startStudio(options: {
     dataDir: options.dataDir,
     env: { SPOOL_LOG_LEVEL: 'error', ...options.env },
     nodeArgs,
-    built: true,
     timeoutMs: 30_000,
   });
 }

@@ -129,39 +129,44 @@ describe('recording Chromium guests', () => {
     await guest.context().close();
   });
 
-  for (const codec of ['H264', 'VP9'] as const) {
-    it(`records a Chromium guest publishing ${codec} without transcoding`, async () => {
-      const room = await operator.createRoom({ name: `${codec} room`, preferredVideoCodec: codec });
-      const guest = await joinRoom((await operator.createToken(room.id, { connectionData: codec })).joinUrl);
-      const stream = await waitFor(
-        async () => (await operator.room(room.id)).session?.streams.find((s) => s.codecs.video),
-        15_000,
-        'the stream',
-      );
-      assert.equal(stream.codecs.video, codec);
-      const base = `/v2/project/${TEST_CREDENTIALS.SPOOL_API_KEY}/archive`;
-      const archive = await operator.ok<{ id: string }>('POST', base, {
-        sessionId: room.id,
-        outputMode: 'individual',
-        format: 'mp4',
+  // One guest each, side by side (as many encoders as the first test's two guests).
+  describe('H264 and VP9', { concurrency: 2 }, () => {
+    for (const codec of ['H264', 'VP9'] as const) {
+      it(`records a Chromium guest publishing ${codec} without transcoding`, async () => {
+        const room = await operator.createRoom({ name: `${codec} room`, preferredVideoCodec: codec });
+        const guest = await joinRoom(
+          (await operator.createToken(room.id, { connectionData: codec })).joinUrl,
+        );
+        const stream = await waitFor(
+          async () => (await operator.room(room.id)).session?.streams.find((s) => s.codecs.video),
+          15_000,
+          'the stream',
+        );
+        assert.equal(stream.codecs.video, codec);
+        const base = `/v2/project/${TEST_CREDENTIALS.SPOOL_API_KEY}/archive`;
+        const archive = await operator.ok<{ id: string }>('POST', base, {
+          sessionId: room.id,
+          outputMode: 'individual',
+          format: 'mp4',
+        });
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+        await operator.ok('POST', `${base}/${archive.id}/stop`);
+        const manifest = JSON.parse(
+          readFileSync(join(dir.path, 'archives', archive.id, 'manifest.json'), 'utf8'),
+        ) as Manifest;
+        const file = manifest.files[0]!;
+        // Both copy into MP4 (VP8 is the codec that cannot).
+        assert.match(file.filename, /\.mp4$/);
+        const path = join(dir.path, 'archives', archive.id, file.filename);
+        const info = await probe(path);
+        assert.deepEqual(
+          info.streams.map((s) => s.codec_name).sort(),
+          ['opus', codec === 'H264' ? 'h264' : 'vp9'].sort(),
+        );
+        assert.ok(info.duration > 4 && info.duration < 6.5, `duration ${info.duration}`);
+        assert.equal(await decodeErrors(path), '');
+        await guest.context().close();
       });
-      await new Promise((resolve) => setTimeout(resolve, 5000));
-      await operator.ok('POST', `${base}/${archive.id}/stop`);
-      const manifest = JSON.parse(
-        readFileSync(join(dir.path, 'archives', archive.id, 'manifest.json'), 'utf8'),
-      ) as Manifest;
-      const file = manifest.files[0]!;
-      // Both copy into MP4 (VP8 is the codec that cannot).
-      assert.match(file.filename, /\.mp4$/);
-      const path = join(dir.path, 'archives', archive.id, file.filename);
-      const info = await probe(path);
-      assert.deepEqual(
-        info.streams.map((s) => s.codec_name).sort(),
-        ['opus', codec === 'H264' ? 'h264' : 'vp9'].sort(),
-      );
-      assert.ok(info.duration > 4 && info.duration < 6.5, `duration ${info.duration}`);
-      assert.equal(await decodeErrors(path), '');
-      await guest.context().close();
-    });
-  }
+    }
+  });
 });

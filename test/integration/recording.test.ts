@@ -11,9 +11,11 @@ import { startRecordingStudio, type PublishOptions, type RecordingStudio } from 
 
 /**
  * Recording from synthetic publishers: what a file holds and when (these two measure time and
- * run alone; the archive lifecycle is in recording-lifecycle.test.ts).
+ * run alone; the archive lifecycle is in recording-lifecycle.test.ts). The two run side by side,
+ * each in its own room: each is one synthetic publisher (the studio and the test process are
+ * mostly idle), and what they measure is in the media's own times, not the wall clock's.
  */
-describe('recording', () => {
+describe('recording', { concurrency: 2 }, () => {
   let studio: RecordingStudio;
   let dir: RecordingStudio['dir'];
   let operator: OperatorClient;
