@@ -1,6 +1,6 @@
 // Helpers shared by the npm scripts (start, serve, test).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,12 +61,32 @@ function buildIsStale() {
   );
 }
 
-/** Held (a directory: made atomically) by the one process that builds; others wait for it. */
+/**
+ * Held by the one process that builds: a directory (made atomically) with the holder's PID in it.
+ * Others wait for it; a lock whose holder is gone (a build interrupted by Ctrl-C) is taken over.
+ */
 const BUILD_LOCK = join(root, 'node_modules', '.spool-build.lock');
 const BUILD_WAIT_MS = 180_000;
 
 function sleepSync(ms) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Whether the lock's holder still runs (a lock just made, its PID not yet written, counts as held). */
+function lockHeld() {
+  let pid;
+  try {
+    pid = Number(readFileSync(join(BUILD_LOCK, 'pid'), 'utf8'));
+  } catch {
+    const made = statSync(BUILD_LOCK, { throwIfNoEntry: false })?.mtimeMs;
+    return made !== undefined && Date.now() - made < 5_000;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
 }
 
 /**
@@ -77,15 +97,17 @@ function sleepSync(ms) {
  */
 export function ensureBuilt({ toStderr = false } = {}) {
   if (!buildIsStale()) return;
+  const log = toStderr ? console.error : console.log;
   const deadline = Date.now() + BUILD_WAIT_MS;
+  let waiting = false;
   for (;;) {
     try {
       mkdirSync(BUILD_LOCK);
+      writeFileSync(join(BUILD_LOCK, 'pid'), String(process.pid));
       break;
     } catch (error) {
       if (error.code !== 'EEXIST') throw error;
-      // A lock older than any build is left by a build that was killed.
-      if (Date.now() - statSync(BUILD_LOCK, { throwIfNoEntry: false })?.mtimeMs > BUILD_WAIT_MS) {
+      if (!lockHeld()) {
         rmSync(BUILD_LOCK, { recursive: true, force: true });
         continue;
       }
@@ -95,13 +117,15 @@ export function ensureBuilt({ toStderr = false } = {}) {
         );
         process.exit(1);
       }
+      if (!waiting) log('Waiting for another build of Spool Studio…');
+      waiting = true;
       sleepSync(200);
     }
   }
   let status = 0;
   try {
     if (!buildIsStale()) return;
-    (toStderr ? console.error : console.log)('Building Spool Studio…');
+    log('Building Spool Studio…');
     status = spawnSync(
       process.execPath,
       [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'],
