@@ -33,7 +33,9 @@ async function a11yFailures(page: Page, name: string): Promise<string[]> {
   return failures;
 }
 
-describe("operator UI: the data disk's level and dropped frames", () => {
+// The two side by side: each has its own studio, data folder and browser context, and waits for
+// what it checks with a deadline (neither measures time).
+describe("operator UI: the data disk's level and dropped frames", { concurrency: 2 }, () => {
   let browser: Browser;
   before(async () => {
     browser = await launchChromium();
