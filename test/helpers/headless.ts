@@ -40,7 +40,7 @@ export interface StartHeadlessOptions {
  * The headless core as users run it (`npm run serve`): the built bundle with its V8 flags. Tests
  * and benches start it this way, not from the sources under tsx: that is what ships, and a start
  * takes ~1.1 s of CPU instead of ~2 s (tsx compiles every module on the main thread and again in
- * each media worker; the suite starts the studio about a hundred times). The bundle is rebuilt
+ * each media worker; a full `npm test` starts the studio ~70 times). The bundle is rebuilt
  * first when the sources are newer (`npm test` has built it already).
  */
 function studioCommand(args: string[], nodeArgs: string[] = []): string[] {
