@@ -165,6 +165,41 @@ describe('guests in a room', () => {
     await page.close();
   });
 
+  it('keeps a refusal on screen when the camera preview arrives after it', async () => {
+    const room = await operator.createRoom({ name: 'Slow camera' });
+    const expired = await operator.createToken(room.id, { expiresInSec: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const context = await browser.newContext();
+    // A camera that takes 2 s to open (a busy machine, a USB camera waking up): the guest
+    // clicks Join before the preview is there, and the refusal comes first.
+    await context.addInitScript(() => {
+      const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+      navigator.mediaDevices.getUserMedia = async (constraints) => {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        return open(constraints);
+      };
+    });
+    const page = await context.newPage();
+    try {
+      await page.goto(expired.joinUrl);
+      await page.getByRole('button', { name: 'Join' }).click();
+      const refusal = page.getByRole('alert').filter({ hasText: 'expired' });
+      await refusal.waitFor({ timeout: 10_000 });
+      await waitFor(
+        () =>
+          page.evaluate(
+            () =>
+              document.querySelector<HTMLVideoElement>('[data-testid="preview"] video')?.srcObject != null,
+          ),
+        10_000,
+        'the preview',
+      );
+      assert.ok(await refusal.isVisible(), 'the refusal is still on screen once the preview arrived');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('answers malformed signaling and SDP with errors while the others keep their media', async () => {
     const room = await operator.createRoom({ name: 'Robust' });
     const pageA = await joinAs((await operator.createToken(room.id, { connectionData: 'A' })).joinUrl);

@@ -31,6 +31,9 @@ export function JoinApp() {
   const [micId, setMicId] = useState('');
   const [preview, setPreview] = useState<MediaStream | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // The preview's own error, apart: a preview that arrives late (a slow camera) clears only it,
+  // never a refusal or a disconnection the guest must read.
+  const [deviceError, setDeviceError] = useState<string | null>(null);
   const [phase, setPhase] = useState<'lobby' | 'joining' | 'joined' | 'left'>('lobby');
   const [streams, setStreams] = useState<RemoteStream[]>([]);
   const [connections, setConnections] = useState<ConnectionInfo[]>([]);
@@ -62,10 +65,10 @@ export function JoinApp() {
         previewRef.current?.getTracks().forEach((t) => t.stop());
         previewRef.current = media;
         setPreview(media);
-        setError(null);
+        setDeviceError(null);
         await refresh();
       })
-      .catch((e: Error) => setError(`Camera or microphone unavailable: ${e.message}`));
+      .catch((e: Error) => setDeviceError(`Camera or microphone unavailable: ${e.message}`));
     return () => {
       cancelled = true;
     };
@@ -243,6 +246,11 @@ export function JoinApp() {
       {error && (
         <p role="alert" className="error">
           {error}
+        </p>
+      )}
+      {deviceError && phase !== 'joined' && (
+        <p role="alert" className="error">
+          {deviceError}
         </p>
       )}
       {phase !== 'joined' ? (
