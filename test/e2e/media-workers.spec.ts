@@ -146,6 +146,24 @@ describe('Chromium guests on media workers', () => {
       try {
         const ids = streams.map((s) => s.id).sort();
         const api = new ArchiveApi(ctx.core.url);
+        // Layout classes the operator gave each stream stay with it through the reconnect.
+        const classesOf = (id: string) => [`guest-${ids.indexOf(id)}`, 'focus'];
+        const set = await api.call('PUT', `/session/${roomId}/stream`, {
+          items: ids.map((id) => ({ id, layoutClassList: classesOf(id) })),
+        });
+        assert.equal(set.status, 200, JSON.stringify(set.body));
+        // Alice mutes her microphone: she stays muted through the reconnect.
+        await pages[0]!.getByRole('button', { name: 'Mute', exact: true }).click();
+        let mutedId = '';
+        await waitFor(
+          async () => {
+            const all = (await ctx.operator.room(roomId)).session?.streams ?? [];
+            mutedId = all.find((s) => s.audioMuted)?.id ?? '';
+            return mutedId !== '';
+          },
+          10_000,
+          "the studio to hear of Alice's mute",
+        );
         const archive = await api.start({ sessionId: roomId, outputMode: 'individual' });
         // The worker dies; the join pages resume and publish again: the streams come back with
         // their ids.
@@ -165,6 +183,30 @@ describe('Chromium guests on media workers', () => {
           throw new Error(`${error.message}: ${JSON.stringify({ ids, seen: seenNow, pageErrors })}`);
         });
         assert.equal((await api.get(archive.id)).status, 'started', 'the archive records on');
+        for (const id of ids)
+          assert.deepEqual(
+            seen.find((s) => s.id === id)?.layoutClassList,
+            classesOf(id),
+            `stream ${id} keeps its layout classes`,
+          );
+        // Alice's page published again with her microphone's track off, and says so.
+        await pages[0]!.getByRole('button', { name: 'Unmute', exact: true }).waitFor({ timeout: 10_000 });
+        const sent = await pages[0]!.evaluate(() => {
+          const room = (window as unknown as { spoolRoom: { pc: RTCPeerConnection } }).spoolRoom;
+          return room.pc.getSenders().map((sender) => [sender.track?.kind, sender.track?.enabled]);
+        });
+        assert.deepEqual(
+          sent.filter(([kind]) => kind === 'audio'),
+          [['audio', false]],
+          `Alice's microphone is sent muted after the reconnect: ${JSON.stringify(sent)}`,
+        );
+        await waitFor(
+          async () =>
+            (await ctx.operator.room(roomId)).session?.streams.find((s) => s.id === mutedId)?.audioMuted ===
+            true,
+          10_000,
+          "Alice's resumed stream to be muted in the studio",
+        );
         for (const page of pages) {
           await page.getByRole('button', { name: 'Leave' }).waitFor();
           await waitFor(
@@ -201,6 +243,12 @@ describe('Chromium guests on media workers', () => {
           );
           const [first, second] = files as [(typeof files)[0], (typeof files)[0]];
           assert.equal(first.connectionId, second.connectionId, 'the same connection');
+          for (const file of files)
+            assert.deepEqual(
+              file.layoutClassList,
+              classesOf(id),
+              `${file.filename}: the stream's layout classes`,
+            );
           assert.ok(
             second.stopTimeOffset - second.startTimeOffset >= 3000,
             `${second.filename} is too short`,

@@ -25,7 +25,11 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
    * Streams of the connection this one resumes (after a media worker ended): a stream published
    * again with the same video type takes the id of the first of them (RoomService).
    */
-  readonly resumedStreams: Array<{ id: string; videoType: VideoType | null }> = [];
+  readonly resumedStreams: Array<{
+    id: string;
+    videoType: VideoType | null;
+    layoutClassList: readonly string[];
+  }> = [];
   /** This participant resumed a connection (its id is the old one's). */
   resumed = false;
   /** Last time anything was heard from the client (heartbeat). */

@@ -100,8 +100,8 @@ const MAX_RESUMABLE = 10_000;
 interface Resumable {
   sessionId: string;
   info: ConnectionInfo;
-  /** Its streams: published again with the same video type, they keep these ids. */
-  streams: Array<{ id: string; videoType: VideoType | null }>;
+  /** Its streams: published again with the same video type, they keep these ids and layout classes. */
+  streams: Array<{ id: string; videoType: VideoType | null; layoutClassList: readonly string[] }>;
   expiresAt: number;
 }
 
@@ -469,7 +469,11 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     this.#resumable.set(secret, {
       sessionId: participant.info.sessionId,
       info: participant.info,
-      streams: [...participant.streams.values()].map((s) => ({ id: s.id, videoType: s.videoType })),
+      streams: [...participant.streams.values()].map((s) => ({
+        id: s.id,
+        videoType: s.videoType,
+        layoutClassList: s.layoutClassList,
+      })),
       expiresAt: now + RESUME_WITHIN_SEC * 1000,
     });
     return secret;
@@ -515,17 +519,18 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       throw new StudioError('InvalidArgument', 'publish audio, video or both', 'audio');
     if (participant.peer === null)
       throw new StudioError('Conflict', 'this connection cannot publish over signaling');
-    // A resumed connection's stream published again keeps its id: recordings go on in a new segment.
+    // A resumed connection's stream published again keeps its id and layout classes: recordings
+    // go on in a new segment, laid out as before.
     const videoType = options.video ? options.videoType : null;
     const resumedAt = participant.resumedStreams.findIndex((s) => s.videoType === videoType);
-    const resumedId = resumedAt >= 0 ? participant.resumedStreams.splice(resumedAt, 1)[0]!.id : undefined;
+    const resumed = resumedAt >= 0 ? participant.resumedStreams.splice(resumedAt, 1)[0] : undefined;
     const stream = this.#addStream(
       participant,
       options.videoType,
       options.audio,
       options.video,
       participant.peer instanceof WorkerPeer ? participant.peer.worker : null,
-      resumedId,
+      resumed,
     );
     participant.peer.publish(stream, requestId);
     return stream;
@@ -538,13 +543,14 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     audio: boolean,
     video: boolean,
     worker: MediaWorker | null = null,
-    id?: string,
+    resumed?: { id: string; layoutClassList: readonly string[] },
   ): Stream {
     const room = this.#live.get(participant.info.roomId);
     if (room === undefined || participant.closed)
       throw new StudioError('Conflict', 'the connection has left the room');
+    const resumes = resumed !== undefined && !room.streams.has(resumed.id);
     const stream = new Stream({
-      id: id !== undefined && !room.streams.has(id) ? id : randomUUID(),
+      id: resumes ? resumed.id : randomUUID(),
       connectionId: participant.id,
       roomId: room.id,
       sessionId: room.session.id,
@@ -554,6 +560,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       recordingBlock: participant.info.recordingBlock,
       connectionData: participant.info.connectionData,
     });
+    if (resumes) stream.layoutClassList = [...resumed.layoutClassList];
     this.repo.insertStream(stream.info());
     stream.on('track', () => this.repo.updateStreamCodecs(stream.id, stream.codecs));
     stream.on('remoteTrack', () => this.repo.updateStreamCodecs(stream.id, stream.codecs));

@@ -187,13 +187,13 @@ export class Stream extends TypedEmitter<StreamEvents> {
     void video.receiver.sendRtcpPLI(video.track.ssrc).catch(() => {});
   }
 
-  /** Sets a track's mute state; only a change is an update (a flood of toggles to the same state is silent). */
   /** Sets the layout classes (compositions and layouts match them with `class:` patterns). */
   setLayoutClassList(classes: readonly string[]): void {
     this.layoutClassList = [...classes];
     this.safeEmit('updated');
   }
 
+  /** Sets a track's mute state; only a change is an update (a flood of toggles to the same state is silent). */
   setMuted(kind: MediaKind, muted: boolean): void {
     const before = kind === 'audio' ? this.audioMuted : this.videoMuted;
     if (before === muted) return;

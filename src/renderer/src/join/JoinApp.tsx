@@ -40,6 +40,8 @@ export function JoinApp() {
   const [recording, setRecording] = useState<RecordingState>({ active: false, archives: [] });
   const [micMuted, setMicMuted] = useState(false);
   const [camOff, setCamOff] = useState(false);
+  // The same, for a rejoin after a `reconnect` (its handler outlives the render that set it up).
+  const muted = useRef({ mic: false, cam: false });
   const [screen, setScreen] = useState<{ media: MediaStream; streamId: string } | null>(null);
   const client = useRef<RoomClient | null>(null);
   const [role, setRole] = useState<string | null>(null);
@@ -122,9 +124,12 @@ export function JoinApp() {
       setRole(joined.role);
       setPhase('joined');
       setError(null);
-      // A rejoin publishes the camera again unmuted, and the screen share not at all.
-      setMicMuted(false);
-      setCamOff(false);
+      // A rejoin publishes the camera again as the guest left it (a muted microphone stays
+      // muted: its track is off before it is sent), and the screen share not at all.
+      if (resume === undefined) muted.current = { mic: false, cam: false };
+      const keep = { ...muted.current };
+      setMicMuted(keep.mic);
+      setCamOff(keep.cam);
       setScreen(null);
       if (joined.role !== 'subscriber') {
         // Joining before the preview is ready still publishes: wait for the devices.
@@ -138,8 +143,15 @@ export function JoinApp() {
             setPreview(source);
           }
         }
-        if (source !== null) cameraStreamId.current = await room.publish(source.clone(), 'camera');
-        else setError('Joined without camera and microphone: they are not available.');
+        if (source !== null) {
+          const media = source.clone();
+          for (const track of media.getAudioTracks()) track.enabled = !keep.mic;
+          for (const track of media.getVideoTracks()) track.enabled = !keep.cam;
+          const id = await room.publish(media, 'camera');
+          cameraStreamId.current = id;
+          if (keep.mic) room.mute(id, 'audio', true);
+          if (keep.cam) room.mute(id, 'video', true);
+        } else setError('Joined without camera and microphone: they are not available.');
       }
     } catch (e) {
       room.close('refused');
@@ -165,12 +177,14 @@ export function JoinApp() {
     const id = cameraStreamId.current;
     if (!client.current || !id) return;
     client.current.mute(id, 'audio', !micMuted);
+    muted.current.mic = !micMuted;
     setMicMuted(!micMuted);
   };
   const toggleCam = () => {
     const id = cameraStreamId.current;
     if (!client.current || !id) return;
     client.current.mute(id, 'video', !camOff);
+    muted.current.cam = !camOff;
     setCamOff(!camOff);
   };
   const toggleScreen = async () => {
