@@ -132,7 +132,7 @@ describe('Chromium guests on media workers', () => {
       SPOOL_SESSION_GRACE_SEC: '30',
     });
 
-    it('the guests reconnect as themselves; each stream records on in a new segment, the gap being the reconnect and what the dead worker held; the files play', async (t) => {
+    it('the guests reconnect as themselves; each stream records on in a new segment, the gap being the reconnect (the failing worker wrote what it held); the files play', async (t) => {
       // The studio's own account of when each stream ended and came back.
       const events: AnyStudioEvent[] = [];
       const socket = new WebSocket(`${ctx.core.url.replace('http', 'ws')}/api/events`);
@@ -253,9 +253,11 @@ describe('Chromium guests on media workers', () => {
             second.stopTimeOffset - second.startTimeOffset >= 3000,
             `${second.filename} is too short`,
           );
-          // The gap = what the dead worker held (from its last frame on disk to its death: the
-          // interleaver's 1 s and the open cluster's ≤ 1 s) + the reconnect (from the death to
-          // the first frame of the new segment: the worker's restart, the rejoin, a keyframe).
+          // The gap = what the dead worker held (from its last frame on disk to its death) + the
+          // reconnect (from the death to the first frame of the new segment: the worker's
+          // restart, the rejoin, a keyframe). The worker threw: before it ended it wrote the
+          // frames it held and finalized its files (measured 47–92 ms held; 1.4 s when a worker
+          // ends without doing so: the interleaver's 1 s and the open cluster).
           const diedAt =
             events.find((e) => e.type === 'stream.destroyed' && e.data.id === id)!.createdAt -
             archive.createdAt;
@@ -267,7 +269,7 @@ describe('Chromium guests on media workers', () => {
             second: second.startTimeOffset,
           });
           t.diagnostic(`${id}: held ${held} ms, reconnect ${reconnect} ms: ${detail}`);
-          assert.ok(held >= 0 && held <= 2500, `${id}: the worker held ${held} ms: ${detail}`);
+          assert.ok(held >= 0 && held <= 1000, `${id}: the worker held ${held} ms: ${detail}`);
           assert.ok(reconnect > 0 && reconnect <= 20_000, `${id}: reconnected in ${reconnect} ms: ${detail}`);
           assert.equal(second.startTimeOffset - first.stopTimeOffset, held + reconnect);
         }

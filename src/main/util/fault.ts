@@ -16,11 +16,17 @@ export const FAULT_POINTS = [
   'webhook.afterPost',
   /**
    * A media worker (the first of its index, not a restarted one) throws an uncaught error 3 s
-   * after its first recorder wrote its first frame (opened its file): the worker dies, the
-   * process stays (docs/threads.md). Counted from the first frame, not the recorder's start, so
+   * after its first recorder wrote its first frame (opened its file): the worker finalizes its
+   * recordings and dies, the process stays (docs/threads.md). Counted from the first frame, not the recorder's start, so
    * a busy machine's late first keyframe does not leave the file nearly empty.
    */
   'media.workerDiesWhileRecording',
+  /**
+   * The same moment, but the worker ends at once (`process.exit`), with no chance to finalize its
+   * recordings — as a worker out of memory, or a stuck one the heartbeat ends, does: the main
+   * thread finalizes what reached the disk.
+   */
+  'media.workerExitsWhileRecording',
   /**
    * The same, 3 s after it made its first stand-in of another worker's stream (a subscriber's
    * worker in a room across workers): the exporting worker must drop what it sent there.

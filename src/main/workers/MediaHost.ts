@@ -549,6 +549,24 @@ export class MediaHost {
     void whip.pc.close().catch(() => {});
   }
 
+  /**
+   * Finalizes every recorder's files as a stop does — the frames they hold written, each file's
+   * duration and index — for a worker about to end after an uncaught error: what it received is
+   * on disk whole, and the main thread hears of each file as finished (docs/threads.md, "When a
+   * worker dies"). The recorders stay listed: a `recorder.stop` that comes meanwhile gets the same
+   * files. Resolves with how many recorders finalized and how many could not.
+   */
+  async salvage(): Promise<{ finalized: number; failed: number }> {
+    const results = await Promise.allSettled([...this.#recorders.values()].map((r) => r.stop()));
+    const failed = results.filter((r) => r.status === 'rejected');
+    for (const r of failed)
+      this.#logger.error(
+        { err: r.reason as unknown },
+        'a recording could not be finalized by its failing worker',
+      );
+    return { finalized: results.length - failed.length, failed: failed.length };
+  }
+
   /** Closes every peer and stream (the worker is shutting down). */
   close(): void {
     if (this.#progressTimer !== null) clearInterval(this.#progressTimer);

@@ -81,6 +81,8 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> {
   #threadId = -1;
   #closed = false;
   #closing = false;
+  /** The uncaught error the worker said it failed with (`failing`), if it did. */
+  #failure: string | null = null;
   /** Connections placed on this worker (peers and WHIP sessions); rooms spill on it. */
   load = 0;
   /** Streams recorded on this worker (each a `WorkerRecorder`). */
@@ -108,7 +110,10 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> {
     });
     this.#worker.on('message', (message: unknown) => this.#receive(message));
     this.#worker.on('error', (error) => this.#died(`uncaught error: ${error.message}`));
-    this.#worker.on('exit', (code) => this.#died(`exited with code ${code}`));
+    // A worker that failed (`failing`) finalizes its recordings, then exits: its error is the reason.
+    this.#worker.on('exit', (code) =>
+      this.#died(this.#failure !== null ? `uncaught error: ${this.#failure}` : `exited with code ${code}`),
+    );
   }
 
   /** Starts a worker thread and waits until it is ready. */
@@ -196,6 +201,13 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> {
     if (message.kind === 'response') this.#settle(message);
     else {
       const notification = message as NotificationMessage;
+      if (notification.event === 'failing') {
+        this.#failure = (notification.data as WorkerEvents['failing']).message;
+        this.#options.logger.error(
+          { worker: this.index, error: this.#failure },
+          'media worker failed: it finalizes its recordings, then ends',
+        );
+      }
       (this.safeEmit as (event: string, data: unknown) => boolean)(notification.event, notification.data);
     }
   }

@@ -40,12 +40,15 @@ if (data.queueSlots !== undefined) media.sharedQueue = { slots: data.queueSlots,
 const fault = process.env.SPOOL_FAULT;
 if (
   data.restarts === 0 &&
-  (fault === 'media.workerDiesWhileRecording' || fault === 'media.workerDiesWhileImporting')
+  (fault === 'media.workerDiesWhileRecording' ||
+    fault === 'media.workerExitsWhileRecording' ||
+    fault === 'media.workerDiesWhileImporting')
 ) {
-  const hook = fault === 'media.workerDiesWhileRecording' ? 'onRecorderFileStarted' : 'onImported';
+  const hook = fault === 'media.workerDiesWhileImporting' ? 'onImported' : 'onRecorderFileStarted';
   media[hook] = () => {
     media[hook] = null;
     setTimeout(() => {
+      if (fault === 'media.workerExitsWhileRecording') process.exit(70);
       throw new Error(`fault injection: ${fault}`);
     }, 3000);
   };
@@ -109,5 +112,40 @@ if (data.restarts === 0 && fault === 'media.recorderRefused') {
 }
 
 const host = new WorkerHost(parentPort, handlers, logger);
+
+/**
+ * How long a worker that hit an uncaught error may take to finalize its recordings before it
+ * ends anyway (the main thread then finalizes what reached the disk). Well under the heartbeat's
+ * patience (3 missed pings of 2 s), which would end it as stuck.
+ */
+const SALVAGE_MS = 2000;
+let failing = false;
+// An uncaught error (werift's, ours, an unhandled rejection) ends the worker, as it would without
+// this handler — but first its recorders write what they hold and finalize their files, so the
+// take loses nothing it had received (docs/threads.md, "When a worker dies"). Nothing else is
+// resumed: the worker ends either way, and its guests reconnect to its successor.
+process.on('uncaughtException', (error) => {
+  if (failing) {
+    logger.fatal({ err: error }, 'media worker failed again while finalizing its recordings');
+    process.exit(1);
+  }
+  failing = true;
+  logger.fatal({ err: error }, 'media worker failed: it finalizes its recordings, then ends');
+  host.notify('failing', { message: error.message });
+  setTimeout(() => {
+    logger.error(
+      { withinMs: SALVAGE_MS },
+      'the failing media worker could not finalize its recordings in time',
+    );
+    process.exit(1);
+  }, SALVAGE_MS);
+  void media.salvage().then(
+    (done) => {
+      logger.info(done, 'the failing media worker finalized its recordings');
+      process.exit(1);
+    },
+    () => process.exit(1),
+  );
+});
 host.onPort = (peerIndex, port) => media.setRoute(peerIndex, port);
 host.notify('ready', { pid: process.pid, threadId });

@@ -128,6 +128,11 @@ export interface WorkerMethods {
 export interface WorkerEvents {
   /** The worker loaded and listens for requests (its first message). */
   ready: { pid: number; threadId: number };
+  /**
+   * The worker hit an uncaught error: it finalizes its recordings (bounded), then ends; the
+   * main thread names this error as the reason it died.
+   */
+  failing: { message: string };
   /** A peer's offer for its client (relayed over signaling). */
   'peer.offer': {
     peerId: string;
