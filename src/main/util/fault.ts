@@ -17,8 +17,9 @@ export const FAULT_POINTS = [
   /**
    * A media worker (the first of its index, not a restarted one) throws an uncaught error 3 s
    * after its first recorder wrote its first frame (opened its file): the worker finalizes its
-   * recordings and dies, the process stays (docs/threads.md). Counted from the first frame, not the recorder's start, so
-   * a busy machine's late first keyframe does not leave the file nearly empty.
+   * recordings and dies, the process stays (docs/threads.md). Counted from the first frame, not
+   * the recorder's start, so a busy machine's late first keyframe does not leave the file nearly
+   * empty.
    */
   'media.workerDiesWhileRecording',
   /**
