@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -170,6 +170,27 @@ async function forwardsAndMeasures(ctx: CoreContext, onWorker: boolean): Promise
 }
 
 /**
+ * A stream's split files end with `split/<streamId>_end.json`, which lists every split of the
+ * segment (the manifest's): also when the worker recording them died.
+ */
+function assertSplitEnd(
+  ctx: CoreContext,
+  archiveId: string,
+  manifest: { splits?: Array<{ streamId: string; filename: string }> },
+  streamId: string,
+): void {
+  const splits = (manifest.splits ?? [])
+    .filter((f) => f.streamId === streamId)
+    .map((f) => f.filename)
+    .sort();
+  assert.ok(splits.length >= 1, `stream ${streamId} has split files: ${JSON.stringify(manifest.splits)}`);
+  const end = JSON.parse(
+    readFileSync(join(ctx.dir, 'archives', archiveId, 'split', `${streamId}_end.json`), 'utf8'),
+  ) as { files: string[] };
+  assert.deepEqual([...end.files].sort(), splits, 'the split end lists every split of the stream');
+}
+
+/**
  * The media plane on worker threads (`mediaWorkers: 2`, docs/threads.md): peers and WHIP
  * sessions are hosted by a media worker, signaling is relayed by the main thread.
  */
@@ -291,7 +312,7 @@ describe('a media worker that ends without finalizing while recording', () => {
       );
       // The publisher started the worker (they start when media first needs them).
       const before = (await threadsNow()).find((t) => t.name === 'media-0')!;
-      const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+      const archive = await api.start({ sessionId: room.id, outputMode: 'individual', splitDuration: 5 });
       // The fault ends the worker 3 s after its recorder wrote its first frame.
       await waitFor(
         async () => (await ctx.operator.room(room.id)).session?.streams.every((s) => s.id !== firstStream.id),
@@ -349,6 +370,7 @@ describe('a media worker that ends without finalizing while recording', () => {
         b!.stopTimeOffset - b!.startTimeOffset >= 1000,
         `second file ${b!.stopTimeOffset - b!.startTimeOffset} ms`,
       );
+      assertSplitEnd(ctx, archive.id, manifest, firstStream.id);
     } finally {
       await first.close();
       await second?.stop();
@@ -531,7 +553,7 @@ describe('streams across media workers', () => {
       const subscriberThread = (await hostOf('peers'))!;
       assert.notEqual(publisherThread.name, subscriberThread.name, 'publisher and subscriber on two workers');
       // The recorder runs where the stream is received: the fault ends the publisher's worker.
-      const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+      const archive = await api.start({ sessionId: room.id, outputMode: 'individual', splitDuration: 5 });
       await waitFor(
         async () =>
           (await threadsNow()).some(
@@ -581,6 +603,7 @@ describe('streams across media workers', () => {
       const first = manifest.files.find((f) => f.streamId === stream.id)!;
       const kept = first.stopTimeOffset - first.startTimeOffset;
       assert.ok(kept >= 3500, `the failing worker's file has ${kept} ms of the ~4,000 it received`);
+      assertSplitEnd(ctx, archive.id, manifest, stream.id);
     } finally {
       await subscriber.close();
       await publisher.close();

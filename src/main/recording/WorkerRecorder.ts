@@ -48,6 +48,8 @@ export class WorkerRecorder implements Recorder {
   #progress: RecorderProgress | null = null;
   /** Files opened and not yet finished: what is left on disk if the worker dies. */
   readonly #open = new Map<string, RecordedFile>();
+  /** Files the worker finished (splits, and all of them when a failing worker finalized them). */
+  readonly #finished: RecordedFile[] = [];
   #stopping: Promise<RecordedFile[]> | null = null;
   #workerGone = false;
   /** The worker refused the start: there is nothing there to stop. */
@@ -100,6 +102,7 @@ export class WorkerRecorder implements Recorder {
 
   fileFinished(file: RecordedFile): void {
     this.#open.delete(file.filename);
+    this.#finished.push(file);
     this.#callbacks.onFileFinished(file);
   }
 
@@ -135,8 +138,9 @@ export class WorkerRecorder implements Recorder {
         }
       }
       // What reached the disk before the worker ended is kept and finalized here, as crash
-      // recovery does (docs/threads.md, "When a worker dies"); the archive records on.
-      const files: RecordedFile[] = [];
+      // recovery does (docs/threads.md, "When a worker dies"); the archive records on. Like the
+      // worker's answer, the list holds every file of the recorder: the ones it finished too.
+      const files: RecordedFile[] = [...this.#finished];
       for (const file of this.#open.values()) {
         this.#logger.warn({ file: file.filename }, 'media worker ended: finalizing what reached the disk');
         files.push(await this.#callbacks.repair(file));
