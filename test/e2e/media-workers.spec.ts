@@ -164,6 +164,18 @@ describe('Chromium guests on media workers', () => {
           10_000,
           "the studio to hear of Alice's mute",
         );
+        // Bob shares his screen: it is shared again after the reconnect, as the same stream.
+        await pages[1]!.getByRole('button', { name: 'Share screen' }).click();
+        let screenId = '';
+        await waitFor(
+          async () => {
+            const all = (await ctx.operator.room(roomId)).session?.streams ?? [];
+            screenId = all.find((s) => s.videoType === 'screen' && s.codecs.video !== undefined)?.id ?? '';
+            return screenId !== '';
+          },
+          15_000,
+          "the studio to receive Bob's screen",
+        );
         const archive = await api.start({ sessionId: roomId, outputMode: 'individual' });
         // The worker dies; the join pages resume and publish again: the streams come back with
         // their ids.
@@ -189,6 +201,13 @@ describe('Chromium guests on media workers', () => {
             classesOf(id),
             `stream ${id} keeps its layout classes`,
           );
+        await waitFor(
+          async () =>
+            (await ctx.operator.room(roomId)).session?.streams.find((s) => s.id === screenId)?.codecs
+              .video !== undefined,
+          15_000,
+          "Bob's screen to come back as the same stream",
+        );
         // Alice's page published again with her microphone's track off, and says so.
         await pages[0]!.getByRole('button', { name: 'Unmute', exact: true }).waitFor({ timeout: 10_000 });
         const sent = await pages[0]!.evaluate(() => {
@@ -232,6 +251,14 @@ describe('Chromium guests on media workers', () => {
 
         // Every file plays to the manifest's duration (the first segments repaired from the disk).
         const manifest = await checkManifestFiles(ctx.dir, archive.id, 0.5);
+        assert.deepEqual(
+          manifest.files
+            .filter((f) => f.streamId === screenId)
+            .map((f) => f.segment ?? 0)
+            .sort(),
+          [0, 1],
+          "Bob's screen: a new segment after the reconnect",
+        );
         for (const id of ids) {
           const files = manifest.files
             .filter((f) => f.streamId === id)

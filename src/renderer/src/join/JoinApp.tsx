@@ -42,7 +42,13 @@ export function JoinApp() {
   const [camOff, setCamOff] = useState(false);
   // The same, for a rejoin after a `reconnect` (its handler outlives the render that set it up).
   const muted = useRef({ mic: false, cam: false });
-  const [screen, setScreen] = useState<{ media: MediaStream; streamId: string } | null>(null);
+  const [screen, setScreenState] = useState<{ media: MediaStream; streamId: string } | null>(null);
+  // The same, for a rejoin after a `reconnect`, which shares the screen again.
+  const screenRef = useRef<{ media: MediaStream; streamId: string } | null>(null);
+  const setScreen = (value: { media: MediaStream; streamId: string } | null) => {
+    screenRef.current = value;
+    setScreenState(value);
+  };
   const client = useRef<RoomClient | null>(null);
   const [role, setRole] = useState<string | null>(null);
   const cameraStreamId = useRef<string | null>(null);
@@ -81,6 +87,29 @@ export function JoinApp() {
 
   useEffect(() => () => client.current?.close(), []);
 
+  /** Publishes a screen capture in `room`; its end (the browser's "Stop sharing") unpublishes it. */
+  const shareScreen = async (room: RoomClient, media: MediaStream) => {
+    // A clone is sent: the capture outlives the connection (closing it stops what it sent), so
+    // a rejoin can share it again.
+    const streamId = await room.publish(media.clone(), 'screen');
+    media.getVideoTracks()[0]?.addEventListener(
+      'ended',
+      () => {
+        if (client.current !== room) return;
+        void room.unpublish(streamId).catch(() => {});
+        setScreen(null);
+      },
+      { once: true },
+    );
+    setScreen({ media, streamId });
+  };
+
+  /** Ends the screen capture (leaving, or a connection that ended for good). */
+  const endScreen = () => {
+    screenRef.current?.media.getTracks().forEach((t) => t.stop());
+    setScreen(null);
+  };
+
   /**
    * Joins the room; `resume` (from a `reconnect`) joins again as the same connection, trying
    * again while the studio cannot take it yet (its media worker is restarting) and the resume holds.
@@ -114,6 +143,7 @@ export function JoinApp() {
     room.on('closed', (reason) => {
       // A refused join keeps the refusal's reason on screen; only a live call ends here.
       if (!admitted || reconnecting) return;
+      endScreen();
       setPhase('left');
       if (reason !== 'left') setError(`Disconnected: ${reason}`);
     });
@@ -125,9 +155,10 @@ export function JoinApp() {
       setPhase('joined');
       setError(null);
       // A rejoin publishes the camera again as the guest left it (a muted microphone stays
-      // muted: its track is off before it is sent), and the screen share not at all.
+      // muted: its track is off before it is sent), and a screen still being captured again.
       if (resume === undefined) muted.current = { mic: false, cam: false };
       const keep = { ...muted.current };
+      const shared = resume !== undefined ? screenRef.current : null;
       setMicMuted(keep.mic);
       setCamOff(keep.cam);
       setScreen(null);
@@ -152,6 +183,10 @@ export function JoinApp() {
           if (keep.mic) room.mute(id, 'audio', true);
           if (keep.cam) room.mute(id, 'video', true);
         } else setError('Joined without camera and microphone: they are not available.');
+        if (shared !== null && shared.media.getVideoTracks().some((t) => t.readyState === 'live'))
+          await shareScreen(room, shared.media).catch((e: Error) =>
+            setError(`Screen sharing failed: ${e.message}`),
+          );
       }
     } catch (e) {
       room.close('refused');
@@ -197,13 +232,7 @@ export function JoinApp() {
       return;
     }
     try {
-      const media = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
-      const streamId = await room.publish(media, 'screen');
-      media.getVideoTracks()[0]?.addEventListener('ended', () => {
-        void room.unpublish(streamId).catch(() => {});
-        setScreen(null);
-      });
-      setScreen({ media, streamId });
+      await shareScreen(room, await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }));
     } catch (e) {
       setError(`Screen sharing failed: ${(e as Error).message}`);
     }
@@ -220,6 +249,7 @@ export function JoinApp() {
   };
   const leave = () => {
     client.current?.close('left');
+    endScreen();
     preview?.getTracks().forEach((t) => t.stop());
     setPhase('left');
   };
