@@ -161,7 +161,8 @@ export function JoinApp() {
       const shared = resume !== undefined ? screenRef.current : null;
       setMicMuted(keep.mic);
       setCamOff(keep.cam);
-      setScreen(null);
+      if (shared === null) endScreen();
+      else setScreen(null);
       if (joined.role !== 'subscriber') {
         // Joining before the preview is ready still publishes: wait for the devices.
         let source = previewRef.current;
@@ -204,6 +205,7 @@ export function JoinApp() {
         return;
       }
       setError((e as Error).message);
+      endScreen();
       setPhase('lobby');
     }
   };
