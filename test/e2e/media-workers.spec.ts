@@ -146,6 +146,7 @@ describe('Chromium guests on media workers', () => {
       try {
         const ids = streams.map((s) => s.id).sort();
         const api = new ArchiveApi(ctx.core.url);
+        const roomStreams = async () => (await ctx.operator.room(roomId)).session?.streams ?? [];
         // Layout classes the operator gave each stream stay with it through the reconnect.
         const classesOf = (id: string) => [`guest-${ids.indexOf(id)}`, 'focus'];
         const set = await api.call('PUT', `/session/${roomId}/stream`, {
@@ -157,8 +158,7 @@ describe('Chromium guests on media workers', () => {
         let mutedId = '';
         await waitFor(
           async () => {
-            const all = (await ctx.operator.room(roomId)).session?.streams ?? [];
-            mutedId = all.find((s) => s.audioMuted)?.id ?? '';
+            mutedId = (await roomStreams()).find((s) => s.audioMuted)?.id ?? '';
             return mutedId !== '';
           },
           10_000,
@@ -169,8 +169,9 @@ describe('Chromium guests on media workers', () => {
         let screenId = '';
         await waitFor(
           async () => {
-            const all = (await ctx.operator.room(roomId)).session?.streams ?? [];
-            screenId = all.find((s) => s.videoType === 'screen' && s.codecs.video !== undefined)?.id ?? '';
+            screenId =
+              (await roomStreams()).find((s) => s.videoType === 'screen' && s.codecs.video !== undefined)
+                ?.id ?? '';
             return screenId !== '';
           },
           15_000,
@@ -182,7 +183,7 @@ describe('Chromium guests on media workers', () => {
         let seen: StreamInfo[] = [];
         await waitFor(
           async () => {
-            seen = (await ctx.operator.room(roomId)).session?.streams ?? [];
+            seen = await roomStreams();
             const back = seen.filter((s) => ids.includes(s.id) && s.codecs.video === 'VP8');
             const ended = events.filter((e) => e.type === 'stream.destroyed' && ids.includes(e.data.id));
             return back.length === 2 && ended.length === 2;
@@ -202,9 +203,7 @@ describe('Chromium guests on media workers', () => {
             `stream ${id} keeps its layout classes`,
           );
         await waitFor(
-          async () =>
-            (await ctx.operator.room(roomId)).session?.streams.find((s) => s.id === screenId)?.codecs
-              .video !== undefined,
+          async () => (await roomStreams()).find((s) => s.id === screenId)?.codecs.video !== undefined,
           15_000,
           "Bob's screen to come back as the same stream",
         );
@@ -220,9 +219,7 @@ describe('Chromium guests on media workers', () => {
           `Alice's microphone is sent muted after the reconnect: ${JSON.stringify(sent)}`,
         );
         await waitFor(
-          async () =>
-            (await ctx.operator.room(roomId)).session?.streams.find((s) => s.id === mutedId)?.audioMuted ===
-            true,
+          async () => (await roomStreams()).find((s) => s.id === mutedId)?.audioMuted === true,
           10_000,
           "Alice's resumed stream to be muted in the studio",
         );
