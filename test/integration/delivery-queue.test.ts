@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { AnyStudioEvent } from '../../src/shared/events';
 import { DeliveryHarness, sha256File, writeTestFile } from '../helpers/servers/deliveryHarness';
+import { DeliveryWorker } from '../helpers/servers/DeliveryWorker';
 import { tempDir } from '../helpers/tmp';
 
 describe('delivery queue (local folder targets)', () => {
@@ -198,6 +199,26 @@ describe('delivery queue (local folder targets)', () => {
     const first = (await resumed) as Extract<AnyStudioEvent, { type: 'delivery.progress' }>;
     assert.equal(first.data.bytes, 0, 'the old temp file was not continued');
     assert.equal(await sha256File(join(folder, 'big.webm')), rewritten);
+  });
+
+  it('an archive whose last delivery ended just before a crash is uploaded at the next start', async () => {
+    const before = await start({ start: false });
+    before.delivery.createTarget({ kind: 'local', name: 'NAS', path: nas.path });
+    const archive = await before.createArchive([{ filename: 'a.webm', size: 1000 }]);
+    before.available(archive.id);
+    await before.close();
+    // The delivery is done and its event committed; the process dies before the archive hears of it.
+    const worker = new DeliveryWorker(dir.path, {}, { SPOOL_FAULT: 'delivery.afterDone' });
+    await worker.exited(60_000).finally(() => worker.kill());
+    assert.equal(worker.child.signalCode, 'SIGKILL', 'the worker died at the fault point');
+    h = await start({ start: false });
+    assert.deepEqual(
+      h.delivery.list({ archiveId: archive.id }).map((d) => d.status),
+      ['succeeded'],
+    );
+    assert.equal(h.archives.get(archive.id)?.status, 'available', 'the crash left it unsettled');
+    h.startServices();
+    await h.archiveReaches(archive.id, 'uploaded', 5000);
   });
 
   it('queues deliveries for archives that became available while the service was down', async () => {

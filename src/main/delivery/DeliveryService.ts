@@ -107,6 +107,8 @@ export class DeliveryService {
     if (requeued > 0) this.#logger.info({ requeued }, 'resuming uploads interrupted by a stop');
     this.#options.bus.on('event', this.#listener);
     this.#catchUp();
+    // An archive whose last delivery ended just before a crash never heard of it.
+    for (const archiveId of this.repo.unsettledArchives()) this.#settleArchive(archiveId);
     // Always on: an archive's expireTime is honoured whatever the retention switches say.
     this.#retention = new RetentionSweeper({
       deliveries: this.repo,

@@ -204,6 +204,22 @@ export class DeliveryRepository {
     this.#set(id, { status: 'queued', next_attempt_at: at });
   }
 
+  /**
+   * Archives still `available` or `failed` whose deliveries are all done: a crash between a last
+   * delivery's end and the archive's new status leaves them so (settled again at start-up).
+   */
+  unsettledArchives(): string[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT DISTINCT d.archive_id AS id FROM deliveries d JOIN archives a ON a.id = d.archive_id
+         WHERE a.status IN ('available', 'failed') AND NOT EXISTS (
+           SELECT 1 FROM deliveries p WHERE p.archive_id = d.archive_id
+           AND p.status IN ('queued', 'uploading', 'retrying'))`,
+      )
+      .all() as { id: string }[];
+    return rows.map((row) => row.id);
+  }
+
   /** Uploads cut short by a crash resume at start-up. */
   requeueInterrupted(at: number): number {
     return this.#db

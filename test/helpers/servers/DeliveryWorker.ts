@@ -12,7 +12,8 @@ export class DeliveryWorker {
   readonly events: AnyStudioEvent[] = [];
   readonly #waiters = new Set<() => void>();
 
-  constructor(dataDir: string, settings: object = {}) {
+  /** `env`: added to this process's environment (e.g. `SPOOL_FAULT`). */
+  constructor(dataDir: string, settings: object = {}, env: Record<string, string> = {}) {
     this.child = spawn(
       process.execPath,
       [
@@ -24,6 +25,7 @@ export class DeliveryWorker {
       ],
       {
         cwd: ROOT,
+        env: { ...process.env, ...env },
         stdio: ['pipe', 'pipe', 'inherit'],
       },
     );
@@ -62,6 +64,12 @@ export class DeliveryWorker {
   peakRss(): number {
     const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
     return match === null ? 0 : Number(match[1]) * 1024;
+  }
+
+  /** Resolves when the process has ended by itself (a fault point), within `timeoutMs`. */
+  async exited(timeoutMs = 60_000): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    await once(this.child, 'exit', { signal: AbortSignal.timeout(timeoutMs) });
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
