@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/main/config/loadConfig';
-import { autoMediaWorkers, envNameOf } from '../../src/main/config/schema';
+import { ConfigError, loadConfig, updateSettings } from '../../src/main/config/loadConfig';
+import { autoMediaWorkers, envNameOf, MAX_TIMER_SEC } from '../../src/main/config/schema';
 import { tempDir } from '../helpers/tmp';
 
 describe('config', () => {
@@ -135,6 +135,61 @@ describe('config', () => {
   it('refuses a limit of zero seconds', () => {
     refused(() => load({ SPOOL_MAX_DURATION_SEC: '0' }), 'maxDurationSec', /at least 1/);
     refused(() => load({ SPOOL_IDLE_TIMEOUT_SEC: '1.5' }), 'idleTimeoutSec', /whole seconds/);
+  });
+
+  it('refuses a duration a timer cannot wait (Node fires a longer one at once)', () => {
+    refused(
+      () => load({ SPOOL_SESSION_GRACE_SEC: '9007199254740991' }),
+      'sessionGraceSec',
+      new RegExp(`at most ${MAX_TIMER_SEC}`),
+    );
+    refused(
+      () => load({ SPOOL_DISK_CHECK_INTERVAL_MS: '9007199254740991' }),
+      'diskCheckIntervalMs',
+      /at most/,
+    );
+    // Retention is compared with dates, never waited on: years are fine.
+    assert.equal(
+      load({ SPOOL_LOCAL_RETENTION_SEC: String(365 * 86_400) }).settings.localRetentionSec,
+      365 * 86_400,
+    );
+  });
+
+  it('takes from the API only values of the JSON type a setting has, and saves what it took', () => {
+    const config = load();
+    for (const [value, pattern] of [
+      [true, /must be a number, not boolean/],
+      [[7], /must be a number, not a list/],
+      [null, /must be a number, not null/],
+      ['', /must be a number, not string/],
+      ['0x10', /must be a number, not string/],
+      [MAX_TIMER_SEC + 1, /at most/],
+    ] as const) {
+      refused(() => updateSettings(config, { sessionGraceSec: value }, {}), 'sessionGraceSec', pattern);
+    }
+    refused(
+      () => updateSettings(config, { retentionEnabled: 'yes' }, {}),
+      'retentionEnabled',
+      /true or false/,
+    );
+    refused(
+      () => updateSettings(config, { allowedHosts: 'a.example' }, {}),
+      'allowedHosts',
+      /must be a list/,
+    );
+    refused(() => updateSettings(config, { operatorPassword: null }, {}), 'operatorPassword', /must be text/);
+    refused(
+      () => updateSettings(config, { constructor: 1 }, {}),
+      'constructor',
+      /unknown setting "constructor"/,
+    );
+    updateSettings(config, { sessionGraceSec: 30, mediaWorkers: 'auto', lanAddress: null }, {});
+    assert.equal(config.settings.sessionGraceSec, 30);
+    const saved = JSON.parse(readFileSync(join(dir.path, 'settings.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(saved.sessionGraceSec, 30);
   });
 
   it('refuses a total limit below the recorded-time limit', () => {

@@ -177,6 +177,31 @@ export const LIVE_SETTINGS: ReadonlySet<SettingsField> = new Set([
 ]);
 
 /**
+ * Why a value sent to the API cannot be a setting's, judged by the JSON type of the value it
+ * replaces (null when it can be): the schema coerces the text of environment variables
+ * (`"30"` → 30, `"true"` → true), which must not turn `true`, `[7]` or `null` in a JSON body into
+ * numbers. `mediaWorkers` also takes `"auto"`; a nullable text setting takes null.
+ */
+function wrongJsonType(key: SettingsField, value: unknown, current: unknown): string | null {
+  const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v);
+  if (typeof current === 'number') {
+    if (typeof value === 'number' || (key === 'mediaWorkers' && value === 'auto')) return null;
+    return `must be a number${key === 'mediaWorkers' ? ' or "auto"' : ''}, not ${kind(value)}`;
+  }
+  if (typeof current === 'boolean')
+    return typeof value === 'boolean' ? null : `must be true or false, not ${kind(value)}`;
+  if (Array.isArray(current)) return Array.isArray(value) ? null : `must be a list, not ${kind(value)}`;
+  if (typeof current === 'string' || current === null) {
+    if (typeof value === 'string' || (value === null && NULLABLE_SETTINGS.has(key))) return null;
+    return `must be text, not ${kind(value)}`;
+  }
+  return null;
+}
+
+/** Text settings that null clears. */
+const NULLABLE_SETTINGS: ReadonlySet<SettingsField> = new Set(['lanAddress', 'ffmpegPath']);
+
+/**
  * Changes settings: validates the result as a whole (the same rules as at start), saves the
  * file, and applies the live fields to `config.settings` in place (services read them from
  * there). Returns the fields that need a restart. Fields set by SPOOL_* variables cannot be
@@ -187,13 +212,15 @@ export function updateSettings(
   patch: Record<string, unknown>,
   env: NodeJS.ProcessEnv = process.env,
 ): { restartRequired: SettingsField[] } {
-  for (const key of Object.keys(patch)) {
-    if (!(key in settingsSchema.shape) || key === 'schemaVersion') {
+  for (const [key, value] of Object.entries(patch)) {
+    if (!Object.hasOwn(settingsSchema.shape, key) || key === 'schemaVersion') {
       throw new ConfigError(`unknown setting "${key}"`, key);
     }
     if (env[envNameOf(key)]) {
       throw new ConfigError(`setting ${key} is set by ${envNameOf(key)} and cannot be changed here`, key);
     }
+    const wrong = wrongJsonType(key as SettingsField, value, config.settings[key as SettingsField]);
+    if (wrong !== null) throw new ConfigError(`setting ${key} ${wrong}`, key);
   }
   const fromFile = readSettingsFile(config.settingsPath);
   const next = { ...fromFile, ...patch };

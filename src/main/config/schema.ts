@@ -7,11 +7,20 @@ const port = z.coerce
   .min(0, 'must be between 0 and 65535')
   .max(65535, 'must be between 0 and 65535');
 
-const seconds = (min: number) =>
+/**
+ * The longest a timer can wait (Node's timers hold 2^31 − 1 ms, ~24.8 days; a longer delay fires
+ * at once): every duration the studio waits on with a timer is bounded by it.
+ */
+export const MAX_TIMER_SEC = Math.floor((2 ** 31 - 1) / 1000);
+/** Durations the studio only compares with dates (retention, retry windows, limits): ten years. */
+export const MAX_SPAN_SEC = 10 * 365 * 86_400;
+
+const seconds = (min: number, max = MAX_TIMER_SEC) =>
   z.coerce
     .number({ error: 'must be a number of seconds' })
     .int('must be whole seconds')
-    .min(min, `must be at least ${min}`);
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
 
 const bytes = z.coerce
   .number({ error: 'must be a number of bytes' })
@@ -98,11 +107,11 @@ export const settingsSchema = z.strictObject({
   /** ffmpeg binary to use before `ffmpeg-static`, `FFMPEG_PATH` and `PATH`. */
   ffmpegPath: nullableString(z.string()).default(null),
   /** Longest recorded time of one archive (OpenTok: 4 h). */
-  maxDurationSec: seconds(1).default(4 * 3600),
+  maxDurationSec: seconds(1, MAX_SPAN_SEC).default(4 * 3600),
   /** Longest total time of one archive including pauses (OpenTok: 12 h). */
-  maxTotalSec: seconds(1).default(12 * 3600),
+  maxTotalSec: seconds(1, MAX_SPAN_SEC).default(12 * 3600),
   /** An archive with nothing published for this long stops (OpenTok: 1 h). */
-  idleTimeoutSec: seconds(1).default(3600),
+  idleTimeoutSec: seconds(1, MAX_SPAN_SEC).default(3600),
   /** A session ends this long after its last connection leaves. */
   sessionGraceSec: seconds(0).default(10),
   /** A WHIP offer whose peer has not connected after this long gives its slot back. */
@@ -112,7 +121,7 @@ export const settingsSchema = z.strictObject({
   /** An archive with nothing published this long after its start stops (OpenTok: 60 s). */
   archiveNoStreamTimeoutSec: seconds(1).default(60),
   /** Lifetime of signed download links (archive `url`, file links), in seconds (OpenTok: 10 min). */
-  signedLinkTtlSec: seconds(1).default(600),
+  signedLinkTtlSec: seconds(1, MAX_SPAN_SEC).default(600),
   /** Keyframe request (PLI) interval while recording, in seconds. */
   keyframeIntervalSec: seconds(1).default(10),
   /** Overlap of consecutive automatic archives when they roll over, in seconds. */
@@ -127,7 +136,7 @@ export const settingsSchema = z.strictObject({
   /** Uploads run at once across all targets. */
   deliveryConcurrency: seconds(1).default(2),
   /** How long a failing delivery is retried before it gives up (OpenTok: 72 h). */
-  deliveryRetryWindowSec: seconds(1).default(72 * 3600),
+  deliveryRetryWindowSec: seconds(1, MAX_SPAN_SEC).default(72 * 3600),
   /** First retry delay of a failed delivery; doubles each attempt (with jitter). */
   deliveryBackoffBaseSec: seconds(0).default(10),
   /** Longest delay between two delivery attempts. */
@@ -137,24 +146,24 @@ export const settingsSchema = z.strictObject({
   /** Remove local files of uploaded archives after `retentionSec` (then `expired`). */
   retentionEnabled: bool.default(false),
   /** Local retention of uploaded archives, in seconds (72 h). */
-  retentionSec: seconds(0).default(72 * 3600),
+  retentionSec: seconds(0, MAX_SPAN_SEC).default(72 * 3600),
   /** Webhook receivers may be on loopback or private addresses (a receiver on this machine or the LAN). */
   webhooksAllowPrivateNetwork: bool.default(false),
   /** Also remove local archives never uploaded (no delivery) after `localRetentionSec` (then `expired`). */
   localRetentionEnabled: bool.default(false),
   /** Local retention of archives that were never uploaded, in seconds (30 days). */
-  localRetentionSec: seconds(0).default(30 * 86_400),
+  localRetentionSec: seconds(0, MAX_SPAN_SEC).default(30 * 86_400),
   /** First retry delay of a failed webhook POST; doubles each attempt (with jitter). */
   webhookBackoffBaseSec: seconds(0).default(5),
   /** Longest delay between two webhook attempts. */
   webhookBackoffMaxSec: seconds(1).default(3600),
   /** How long a webhook message is retried before it is marked failed. */
-  webhookRetryWindowSec: seconds(1).default(72 * 3600),
+  webhookRetryWindowSec: seconds(1, MAX_SPAN_SEC).default(72 * 3600),
   /**
    * Events (the outbox of webhooks and deliveries) older than this are pruned, in seconds
    * (30 days); an event a webhook or the delivery queue has not handled yet is always kept.
    */
-  eventRetentionSec: seconds(3600).default(30 * 86_400),
+  eventRetentionSec: seconds(3600, MAX_SPAN_SEC).default(30 * 86_400),
   /** At most this many events are kept (the oldest handled ones go first). */
   eventRetentionMaxRows: z.coerce
     .number({ error: 'must be a number of events' })
@@ -171,7 +180,10 @@ export const settingsSchema = z.strictObject({
   /** A file kept in the data folder and deleted when the disk fills, so the database can still write. */
   diskReserveBytes: bytes.default(16 * 1024 ** 2),
   /** How often the free space is checked, in milliseconds. */
-  diskCheckIntervalMs: bytes.min(100, 'must be at least 100').default(2000),
+  diskCheckIntervalMs: bytes
+    .min(100, 'must be at least 100')
+    .max(3_600_000, 'must be at most 3600000 (an hour)')
+    .default(2000),
   /** Bytes of recorded media that may wait for a slow disk before frames are dropped (whole frames, up to the next keyframe). */
   recordingQueueBytes: bytes.min(1024 * 1024, 'must be at least 1 MB').default(64 * 1024 ** 2),
   /**
