@@ -286,6 +286,38 @@ describe('access decided by the matched route', () => {
     assert.equal(await outcome('/signaling', `http://localhost:${ctx.port}`), 'open');
   });
 
+  it('takes one auth message on the event socket: more, sent at once, add no listeners', async () => {
+    const socket = new WebSocket(`ws://127.0.0.1:${ctx.port}/api/events`, {
+      origin: `http://127.0.0.1:${ctx.port}`,
+    });
+    const messages: Array<{ type: string; event?: { type: string; data: { name?: string } } }> = [];
+    socket.on('message', (raw) => messages.push(JSON.parse(String(raw))));
+    try {
+      await new Promise((resolve, reject) => {
+        socket.once('open', resolve);
+        socket.once('error', reject);
+      });
+      const auth = JSON.stringify({ type: 'auth', token: headers.operator.authorization!.slice(7) });
+      for (let i = 0; i < 3; i++) socket.send(auth);
+      const name = `socket-${Date.now()}`;
+      const created = await json(`${ctx.url}/api/rooms`, {
+        method: 'POST',
+        headers: headers.operator,
+        body: { name },
+      });
+      assert.equal(created.status, 201);
+      const mine = () =>
+        messages.filter((m) => m.event?.type === 'room.created' && m.event.data.name === name);
+      const deadline = Date.now() + 10_000;
+      while (mine().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300)); // a duplicate would follow at once
+      assert.equal(mine().length, 1, 'the event arrived once');
+      assert.equal(messages.filter((m) => m.type === 'ready').length, 1, 'one ready');
+    } finally {
+      socket.close();
+    }
+  });
+
   it('sends the security headers on every response', async () => {
     for (const path of ['/health', '/api/studio', '/nowhere', `/files/${roomId}/x`]) {
       const response = await fetch(`${ctx.url}${path}`);

@@ -17,6 +17,9 @@ function send(socket: WebSocket, message: EventSocketServerMessage): void {
 export function eventSocketRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/api/events', { websocket: true, config: { access: 'operatorSocket' } }, (socket) => {
     let listener: ((event: AnyStudioEvent) => void) | null = null;
+    // Set by the first well-formed auth message: later messages are ignored, even while its token
+    // is being checked (each used to add a bus listener of its own, the first ones never removed).
+    let authenticating = false;
     const authTimer = setTimeout(() => {
       send(socket, {
         type: 'error',
@@ -27,7 +30,7 @@ export function eventSocketRoutes(app: FastifyInstance, ctx: HttpContext): void 
     }, 5000);
 
     socket.on('message', (raw) => {
-      if (listener !== null) return;
+      if (authenticating) return;
       let parsed: unknown;
       try {
         parsed = JSON.parse(String(raw));
@@ -43,6 +46,7 @@ export function eventSocketRoutes(app: FastifyInstance, ctx: HttpContext): void 
         });
         return;
       }
+      authenticating = true;
       ctx.auth
         .authenticate({ authorization: `Bearer ${message.data.token}`, 'x-opentok-auth': undefined })
         .then(() => {
