@@ -235,4 +235,39 @@ describe('API fuzz across all routes', () => {
       );
     },
   );
+  it('answers a deeply nested value in every known field with a 4xx, on every route that takes a body', async () => {
+    // 20,000 levels: JSON.parse takes them, and anything that walks them by recursion (String() of
+    // an array, a recursive formatter) overflows the stack.
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    // Twenty fields a body keeps it under the 1 MB a body may have.
+    const keys = [...KEYS, 'action'];
+    const bodies = Array.from(
+      { length: Math.ceil(keys.length / 20) },
+      (_, i) =>
+        `{${keys
+          .slice(i * 20, i * 20 + 20)
+          .map((key) => `"${key}":${deep}`)
+          .join(',')}}`,
+    );
+    const failures: string[] = [];
+    for (const route of ctx.studio.http.routeTable) {
+      if (!['POST', 'PUT', 'PATCH'].includes(route.method) || route.url.startsWith('/api/targets/')) continue;
+      const path = route.url
+        .replace(':apiKey', TEST_CREDENTIALS.SPOOL_API_KEY)
+        .replace(/:[A-Za-z]+/g, roomId);
+      for (const headers of credentials.slice(2, 4))
+        for (const body of bodies) {
+          const response = await fetch(`${ctx.url}${path}`, {
+            method: route.method,
+            headers: { ...headers, 'content-type': 'application/json' },
+            body,
+            signal: AbortSignal.timeout(30_000),
+          });
+          const text = await response.text();
+          if (response.status >= 500 || response.status === 413)
+            failures.push(`${response.status} ${route.method} ${path}: ${text.slice(0, 200)}`);
+        }
+    }
+    assert.deepEqual(failures, []);
+  });
 });

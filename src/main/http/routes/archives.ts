@@ -36,7 +36,10 @@ function requireAction(body: unknown, action: 'start' | 'stop'): void {
       'InvalidArgument',
       given === undefined
         ? `action is required; set it to "${action}"`
-        : `action "${String(given)}" is not valid here; set it to "${action}" (case-sensitive)`,
+        : typeof given === 'string'
+          ? `action "${given.length > 40 ? `${given.slice(0, 40)}…` : given}" is not valid here; set it to "${action}" (case-sensitive)`
+          : // Not text: named by its type (String() of a deeply nested array overflows the stack).
+            `action must be the text "${action}", not ${given === null ? 'null' : Array.isArray(given) ? 'a list' : typeof given}`,
       'action',
     );
   }
