@@ -1,12 +1,20 @@
 import type { z } from 'zod';
 import { StudioError } from './errors';
 
+/**
+ * A name from the client as error messages and logs show it: at most `max` characters (a 900 KB
+ * field name must not come back as a 900 KB error, or go twice into a log line).
+ */
+export function clientName(name: string, max = 64): string {
+  return name.length <= max ? name : `${name.slice(0, max)}… (${name.length} characters)`;
+}
+
 /** Dotted path of a zod issue, e.g. `layout.regions[2].x_pos`. */
 export function issuePath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
+    else out += out === '' ? clientName(String(part)) : `.${clientName(String(part))}`;
   }
   return out;
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { issuePath } from '../../shared/validation';
+import { clientName, issuePath } from '../../shared/validation';
 import { envNameOf, GENERATED_FIELDS, settingsSchema, type Settings, type SettingsField } from './schema';
 
 /** A setting that cannot be used: the message names the field, where it came from and why. */
@@ -214,7 +214,7 @@ export function updateSettings(
 ): { restartRequired: SettingsField[] } {
   for (const [key, value] of Object.entries(patch)) {
     if (!Object.hasOwn(settingsSchema.shape, key) || key === 'schemaVersion') {
-      throw new ConfigError(`unknown setting "${key}"`, key);
+      throw new ConfigError(`unknown setting "${clientName(key)}"`, clientName(key));
     }
     if (env[envNameOf(key)]) {
       throw new ConfigError(`setting ${key} is set by ${envNameOf(key)} and cannot be changed here`, key);

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { clientName } from '../../../shared/validation';
 
 /**
  * OpenTok-compatible routes accept what newer SDKs send: fields the studio does not know
@@ -15,9 +16,12 @@ export function lenientBody(request: FastifyRequest, known: readonly string[], w
     else ignored.push(key);
   }
   if (ignored.length > 0) {
+    // Named once, each shortened, at most twenty: the client chooses how many and how long.
+    const named = ignored.slice(0, 20).map((key) => clientName(key));
+    const more = ignored.length > named.length ? ` and ${ignored.length - named.length} more` : '';
     request.log.warn(
-      { route: request.routeOptions.url, ignored },
-      `${what}: ignored fields the studio does not support: ${ignored.join(', ')}`,
+      { route: request.routeOptions.url, ignoredCount: ignored.length },
+      `${what}: ignored fields the studio does not support: ${named.join(', ')}${more}`,
     );
   }
   return kept;
