@@ -68,6 +68,31 @@ describe('signed download links', () => {
       refusal(() => links.verify(path, expires, undefined, now)),
       /signature/,
     );
+    // What was wrong with a malformed one is named.
+    assert.match(
+      refusal(() => links.verify(path, '-1', signature, now)),
+      /expires is not a time in whole seconds/,
+    );
+    assert.match(
+      refusal(() => links.verify(path, '1796210048.0', signature, now)),
+      /expires is not a time/,
+    );
+    assert.match(
+      refusal(() => links.verify(path, [expires, expires], signature, now)),
+      /gives expires more than once/,
+    );
+    assert.match(
+      refusal(() => links.verify(path, expires, 'abc', now)),
+      /signature is not 43 base64url characters/,
+    );
+    assert.match(
+      refusal(() => links.verify(path, expires, [signature, signature], now)),
+      /gives signature more than once/,
+    );
+    assert.match(
+      refusal(() => links.verify(path, undefined, signature, now)),
+      /missing its expires/,
+    );
     const other = new SignedLinks(randomBytes(32), () => 600);
     assert.match(
       refusal(() => other.verify(path, expires, signature, now)),

@@ -60,18 +60,20 @@ export class SignedLinks {
    * `signature` from its query. Throws PermissionDenied naming what is wrong.
    */
   verify(path: string, expires: unknown, signature: unknown, now = Date.now()): void {
+    const malformed = (name: string, value: unknown, shape: string) =>
+      new StudioError(
+        'PermissionDenied',
+        value === undefined
+          ? `link is missing its ${name}; ask for a new link`
+          : Array.isArray(value)
+            ? `link gives ${name} more than once; ask for a new link`
+            : `link's ${name} is not ${shape} (the link was altered or cut short); ask for a new link`,
+        name,
+      );
     if (typeof expires !== 'string' || !/^\d{1,12}$/.test(expires))
-      throw new StudioError(
-        'PermissionDenied',
-        'link is missing its expiry (expires); ask for a new link',
-        'expires',
-      );
+      throw malformed('expires', expires, 'a time in whole seconds since 1970');
     if (typeof signature !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(signature))
-      throw new StudioError(
-        'PermissionDenied',
-        'link is missing its signature; ask for a new link',
-        'signature',
-      );
+      throw malformed('signature', signature, '43 base64url characters');
     const expected = Buffer.from(this.#sign(path, Number(expires)));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given))
