@@ -386,9 +386,21 @@ describe('access decided by the matched route', () => {
       [
         'alg none',
         `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: TEST_CREDENTIALS.SPOOL_API_KEY, ist: 'project', iat: now, exp: now + 300 })}.`,
-        /signed/,
+        /signed with HS256/,
       ],
-      ['wrong key', await sign({ iat: now, exp: now + 300 }, 'another-secret-0123456789abc'), /signed/],
+      [
+        'HS512 with the right secret',
+        await new SignJWT({ iss: TEST_CREDENTIALS.SPOOL_API_KEY, ist: 'project', iat: now, exp: now + 300 })
+          .setProtectedHeader({ alg: 'HS512', typ: 'JWT' })
+          .sign(new TextEncoder().encode(TEST_CREDENTIALS.SPOOL_API_SECRET)),
+        /signed with HS256/,
+      ],
+      ['not a JWT', 'a.b.c', /not a JWT/],
+      [
+        'wrong key',
+        await sign({ iat: now, exp: now + 300 }, 'another-secret-0123456789abc'),
+        /not signed with this project/,
+      ],
     ];
     for (const [what, token, reason] of cases) {
       const response = await json<{ code: string; message: string }>(

@@ -123,6 +123,10 @@ export class Auth {
       }));
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw unauthenticated('X-OPENTOK-AUTH token expired (exp)');
+      if (error instanceof joseErrors.JOSEAlgNotAllowed)
+        throw denied('X-OPENTOK-AUTH token must be signed with HS256 (the project API secret)');
+      if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid)
+        throw denied('X-OPENTOK-AUTH token is not a JWT (three base64url parts, a JSON header and claims)');
       throw denied("X-OPENTOK-AUTH token is not signed with this project's API secret");
     }
     if (typeof payload.exp !== 'number') throw unauthenticated('X-OPENTOK-AUTH token has no exp claim');
