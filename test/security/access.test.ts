@@ -318,6 +318,33 @@ describe('access decided by the matched route', () => {
     }
   });
 
+  it('answers requests refused before any route in the same { code, message } shape', async () => {
+    const shaped = (what: string, status: number, body: string, expected: number, pattern: RegExp) => {
+      assert.equal(status, expected, `${what}: ${body}`);
+      const parsed = JSON.parse(body) as { code: string; message: string };
+      assert.equal(parsed.code, 'InvalidArgument', what);
+      assert.match(parsed.message, pattern, what);
+    };
+    const badUrl = await fetch(`${ctx.url}/api/rooms/%zz`, { headers: headers.operator });
+    shaped('a path that does not decode', badUrl.status, await badUrl.text(), 400, /does not decode/);
+    const longId = await fetch(`${ctx.url}/api/rooms/${'x'.repeat(150)}`, {
+      method: 'DELETE',
+      headers: headers.operator,
+    });
+    shaped('a 150-character id', longId.status, await longId.text(), 414, /longer than 100 characters/);
+    const method = await rawRequest(ctx.port, `FOO /health HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\n\r\n`);
+    shaped('an unknown method', method.status, method.body, 400, /not an HTTP method/);
+    const big = await rawRequest(
+      ctx.port,
+      `GET /health HTTP/1.1\r\nHost: 127.0.0.1:${ctx.port}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    shaped('headers too large', big.status, big.body, 431, /headers are too large/);
+    const missing = await fetch(`${ctx.url}/api/nothing/${'y'.repeat(5000)}`, { headers: headers.operator });
+    const text = await missing.text();
+    assert.equal(missing.status, 404);
+    assert.ok(text.length < 500, `a 404 of ${text.length} characters`);
+  });
+
   it('sends the security headers on every response', async () => {
     for (const path of ['/health', '/api/studio', '/nowhere', `/files/${roomId}/x`]) {
       const response = await fetch(`${ctx.url}${path}`);

@@ -15,7 +15,7 @@ import {
   type AccessVerifier,
 } from './access';
 import type { HttpContext } from './context';
-import { installErrorHandling } from './errors';
+import { answerClientError, answerFrameworkError, installErrorHandling } from './errors';
 import { eventSocketRoutes } from './routes/eventSocket';
 import { systemRoutes } from './routes/system';
 
@@ -125,6 +125,8 @@ export class HttpServer {
       trustProxy: false,
       bodyLimit: 1024 * 1024,
       routerOptions: { ignoreTrailingSlash: true },
+      frameworkErrors: answerFrameworkError,
+      clientErrorHandler: answerClientError,
     }) as unknown as FastifyInstance;
     const app = this.app;
     installErrorHandling(app);
