@@ -5,7 +5,9 @@ export type ErrorCode =
   | 'PermissionDenied'
   | 'NotFound'
   | 'Conflict'
+  | 'PreconditionFailed'
   | 'PayloadTooLarge'
+  | 'Unprocessable'
   | 'RateLimited'
   | 'Unavailable'
   | 'Internal';
@@ -51,7 +53,9 @@ const STATUS: Record<ErrorCode, number> = {
   PermissionDenied: 403,
   NotFound: 404,
   Conflict: 409,
+  PreconditionFailed: 412,
   PayloadTooLarge: 413,
+  Unprocessable: 422,
   RateLimited: 429,
   Unavailable: 503,
   Internal: 500,
@@ -68,7 +72,9 @@ export function errorCodeOfStatus(status: number): ErrorCode {
   if (status === 403) return 'PermissionDenied';
   if (status === 404) return 'NotFound';
   if (status === 409) return 'Conflict';
+  if (status === 412) return 'PreconditionFailed';
   if (status === 413) return 'PayloadTooLarge';
+  if (status === 422) return 'Unprocessable';
   if (status === 429) return 'RateLimited';
   if (status === 503) return 'Unavailable';
   if (status >= 400 && status < 500) return 'InvalidArgument';

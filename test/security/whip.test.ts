@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MediaStreamTrack, RTCPeerConnection, RtpHeader } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, useOPUS } from 'werift';
 import { MAX_SIGNALED_CANDIDATES } from '../../src/main/rooms/sdp';
 import type { ThreadStats } from '../../src/shared/api';
 import type { RoomJson } from '../../src/shared/rooms';
@@ -27,6 +27,38 @@ async function offerOnly(
   });
   assert.equal(response.status, 201, await response.clone().text());
   await response.text();
+  return { location: new URL(response.headers.get('location')!, url).toString(), pc };
+}
+
+/** A publisher's offer (werift) with these tracks, sendonly, its candidates gathered. */
+async function offerOf(
+  kinds: ReadonlyArray<'audio' | 'video'>,
+  config: ConstructorParameters<typeof RTCPeerConnection>[0] = {},
+): Promise<{ pc: RTCPeerConnection; sdp: string }> {
+  const pc = new RTCPeerConnection(config);
+  for (const kind of kinds) pc.addTransceiver(new MediaStreamTrack({ kind }), { direction: 'sendonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  return { pc, sdp: pc.localDescription!.sdp };
+}
+
+/** POSTs an offer; the status, the body (JSON when it is an error) and the headers. */
+async function postOffer(whipUrl: string, token: string, sdp: string) {
+  const response = await fetch(whipUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` },
+    body: sdp,
+  });
+  const text = await response.text();
+  return { status: response.status, text, headers: response.headers };
+}
+
+/** A WHIP session of a werift publisher (audio, no media sent) that has connected. */
+async function connectedSession(url: string, whipUrl: string, token: string) {
+  const { pc, sdp } = await offerOf(['audio']);
+  const response = await postOffer(whipUrl, token, sdp);
+  assert.equal(response.status, 201, response.text);
+  await pc.setRemoteDescription({ type: 'answer', sdp: response.text });
+  await waitFor(() => pc.connectionState === 'connected', 5000, 'the WHIP session to connect');
   return { location: new URL(response.headers.get('location')!, url).toString(), pc };
 }
 
@@ -226,6 +258,100 @@ describe('WHIP sessions', () => {
   });
 
   it(
+    'refuse an offer with a=setup:active (the studio could not be the DTLS server): 422, no slot taken',
+    { timeout: 15_000 },
+    async () => {
+      const { token, connections } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const { pc, sdp } = await offerOf(['audio', 'video']);
+      try {
+        for (const offer of [
+          sdp.replaceAll('a=setup:actpass', 'a=setup:active'),
+          // At session level only.
+          sdp
+            .replaceAll('a=setup:actpass\r\n', '')
+            .replace(/\r\nt=0 0\r\n/, '\r\nt=0 0\r\na=setup:active\r\n'),
+        ]) {
+          const refused = await postOffer(publisher.whipUrl, publisher.token, offer);
+          assert.equal(refused.status, 422, refused.text);
+          const body = JSON.parse(refused.text) as { code: string; message: string; field: string };
+          assert.equal(body.code, 'Unprocessable');
+          assert.equal(body.field, 'sdp');
+          assert.match(body.message, /a=setup:active is not supported.*offer actpass/);
+        }
+        assert.equal(await connections(), 0);
+      } finally {
+        await pc.close();
+      }
+    },
+  );
+
+  it(
+    'refuse an offer with two audio or two video sections (a stream has one of each): 422',
+    { timeout: 15_000 },
+    async () => {
+      const { token, connections } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      for (const kinds of [
+        ['audio', 'audio'],
+        ['audio', 'video', 'video'],
+      ] as const) {
+        const { pc, sdp } = await offerOf(kinds);
+        try {
+          const refused = await postOffer(publisher.whipUrl, publisher.token, sdp);
+          assert.equal(refused.status, 422, refused.text);
+          assert.match(refused.text, new RegExp(`the offer has 2 active ${kinds.at(-1)} sections`));
+        } finally {
+          await pc.close();
+        }
+      }
+      assert.equal(await connections(), 0);
+    },
+  );
+
+  it(
+    'refuse an offer whose video codecs are all unsupported (no audio-only 201): 422 naming them, the slot given back',
+    { timeout: 15_000 },
+    async () => {
+      const { token, connections } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const { pc, sdp } = await offerOf(['audio', 'video'], {
+        codecs: {
+          audio: [useOPUS()],
+          video: [new RTCRtpCodecParameters({ mimeType: 'video/H265', clockRate: 90000 })],
+        },
+      });
+      try {
+        const refused = await postOffer(publisher.whipUrl, publisher.token, sdp);
+        assert.equal(refused.status, 422, refused.text);
+        const body = JSON.parse(refused.text) as { code: string; message: string };
+        assert.equal(body.code, 'Unprocessable');
+        assert.match(
+          body.message,
+          /no video codec of the offer is supported \(offered: H265\); the studio takes VP8, VP9, H264, AV1$/,
+        );
+        assert.equal(await connections(), 0, 'the refused offer left its connection');
+      } finally {
+        await pc.close();
+      }
+    },
+  );
+
+  it('take an offer with mixed CRLF and LF line endings', { timeout: 15_000 }, async () => {
+    const { token } = await roomIn(ctx);
+    const publisher = await token('publisher');
+    const { pc, sdp } = await offerOf(['audio', 'video']);
+    try {
+      let n = 0;
+      const mixed = sdp.replace(/\r\n/g, () => (n++ % 2 === 0 ? '\n' : '\r\n'));
+      const taken = await postOffer(publisher.whipUrl, publisher.token, mixed);
+      assert.equal(taken.status, 201, taken.text);
+    } finally {
+      await pc.close();
+    }
+  });
+
+  it(
     'decline a data channel the publisher offers (no SCTP for a guest to feed); its media flows (libwebrtc)',
     { timeout: 60_000 },
     async () => {
@@ -251,6 +377,41 @@ describe('WHIP sessions', () => {
         assert.notEqual(report.dataChannelState, 'open', 'the data channel opened');
       } finally {
         await sender.close();
+      }
+    },
+  );
+});
+
+describe('WHIP on the main thread (mediaWorkers: 0)', () => {
+  let ctx: TestStudio;
+  before(async () => {
+    ctx = await startTestStudio({ mediaWorkers: 0 });
+  });
+  after(async () => ctx.close());
+
+  it(
+    'answers an offer it takes whole, and refuses one with no supported video codec (422, slot given back)',
+    { timeout: 15_000 },
+    async () => {
+      const { token, connections } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const h265 = await offerOf(['audio', 'video'], {
+        codecs: {
+          audio: [useOPUS()],
+          video: [new RTCRtpCodecParameters({ mimeType: 'video/H265', clockRate: 90000 })],
+        },
+      });
+      let session: Awaited<ReturnType<typeof connectedSession>> | undefined;
+      try {
+        const refused = await postOffer(publisher.whipUrl, publisher.token, h265.sdp);
+        assert.equal(refused.status, 422, refused.text);
+        assert.match(refused.text, /no video codec of the offer is supported \(offered: H265\)/);
+        assert.equal(await connections(), 0, 'the refused offer left its connection');
+        session = await connectedSession(ctx.url, publisher.whipUrl, publisher.token);
+        assert.equal(await connections(), 1);
+      } finally {
+        await h265.pc.close();
+        await session?.pc.close();
       }
     },
   );

@@ -30,7 +30,7 @@ import { WorkerPeer } from './WorkerPeer';
 import type { WorkerPool } from '../workers/WorkerPool';
 import type { MediaWorker } from '../workers/MediaWorker';
 import type { RtcNetwork } from './rtcConfig';
-import { acceptBundleOnly, answerDeclining, checkSdp, declineDataChannels } from './sdp';
+import { checkSdp, normalizeLineEndings } from './sdp';
 import { Stream, type MediaKind } from './Stream';
 import { guarded } from '../util/guarded';
 
@@ -635,6 +635,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     if (claims.role === 'subscriber') {
       throw new StudioError('PermissionDenied', 'WHIP needs a publisher or moderator token', 'token');
     }
+    offer = normalizeLineEndings(offer);
     const summary = checkSdp(offer, { direction: 'send' });
     const record = this.record(roomId);
     await this.mediaReady();
@@ -646,7 +647,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       local.peerConfig(this.#options.network, record.settings.preferredVideoCodec),
     );
     let stream: Stream;
-    const { sdp: mediaOffer, declined } = declineDataChannels(acceptBundleOnly(offer));
+    let answer: string;
     try {
       stream = this.#addStream(participant, summary.video ? 'camera' : null, summary.audio, summary.video);
       pc.onRemoteTransceiverAdded.subscribe((transceiver) => {
@@ -657,18 +658,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       pc.connectionStateChange.subscribe((state) => {
         if (state === 'failed' || state === 'closed') participant.close(`WHIP peer connection ${state}`);
       });
-      try {
-        await pc.setRemoteDescription({ type: 'offer', sdp: mediaOffer });
-      } catch (error) {
-        throw new StudioError(
-          'InvalidArgument',
-          `SDP: the offer was refused: ${(error as Error).message}`,
-          'sdp',
-        );
-      }
-      const answer = await pc.createAnswer();
-      await pc.setLocalDescription(answer);
-      await local.waitForGathering(pc);
+      answer = await local.answerWhipOffer(pc, offer);
     } catch (error) {
       participant.close('WHIP negotiation failed');
       void pc.close().catch(() => {});
@@ -693,7 +683,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       this.#whip.delete(resourceId);
       void pc.close().catch(() => {});
     });
-    return { resourceId, answer: answerDeclining(pc.localDescription!.sdp, declined) };
+    return { resourceId, answer };
   }
 
   /** `whipPublish` with the peer connection on the room's media worker. */
