@@ -62,6 +62,19 @@ async function connectedSession(url: string, whipUrl: string, token: string) {
   return { location: new URL(response.headers.get('location')!, url).toString(), pc };
 }
 
+/** A trickle PATCH of a session. */
+function patch(location: string, token: string, body: string, headers: Record<string, string> = {}) {
+  return fetch(location, {
+    method: 'PATCH',
+    headers: {
+      'content-type': 'application/trickle-ice-sdpfrag',
+      authorization: `Bearer ${token}`,
+      ...headers,
+    },
+    body,
+  });
+}
+
 /**
  * A hostile burst from a publisher's own (authenticated) session: the media worker hosting it
  * must keep up — its event loop held < 500 ms, not restarted — and the publisher must stay.
@@ -350,6 +363,44 @@ describe('WHIP sessions', () => {
       await pc.close();
     }
   });
+
+  it(
+    'discard a trickled candidate whose address is a name (mDNS .local) at once: 204, no 10 s lookup',
+    { timeout: 15_000 },
+    async () => {
+      const { token } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      // A trickling client: its offer does not say end-of-candidates (werift ignores any
+      // candidate after it).
+      const { pc, sdp } = await offerOf(['audio']);
+      const posted = await postOffer(
+        publisher.whipUrl,
+        publisher.token,
+        sdp.replace(/a=end-of-candidates\r\n/g, ''),
+      );
+      assert.equal(posted.status, 201, posted.text);
+      const location = new URL(posted.headers.get('location')!, ctx.url).toString();
+      try {
+        const ufrag = /a=ice-ufrag:(\S+)/.exec(sdp)![1]!;
+        const startedAt = Date.now();
+        const response = await patch(
+          location,
+          publisher.token,
+          [
+            `a=ice-ufrag:${ufrag}`,
+            'a=mid:0',
+            'a=candidate:1 1 udp 2122260223 5f1c1b6e-3a4e-4bb1-9a8c-0d9c1f3b2a71.local 50000 typ host',
+            'a=candidate:2 1 udp 2122194687 127.0.0.1 50001 typ host',
+            '',
+          ].join('\r\n'),
+        );
+        assert.equal(response.status, 204, await response.text());
+        assert.ok(Date.now() - startedAt < 2000, `the PATCH took ${Date.now() - startedAt} ms`);
+      } finally {
+        await pc.close();
+      }
+    },
+  );
 
   it(
     'decline a data channel the publisher offers (no SCTP for a guest to feed); its media flows (libwebrtc)',
