@@ -403,6 +403,61 @@ describe('WHIP sessions', () => {
   );
 
   it(
+    'refuse a PATCH whose If-Match is not the session ETag (412); "*" and the ETag pass',
+    { timeout: 15_000 },
+    async () => {
+      const { token } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const { location, pc } = await offerOnly(ctx.url, publisher.whipUrl, publisher.token);
+      try {
+        const etag = `"${location.split('/').at(-1)}"`;
+        const body = 'a=mid:0\r\na=end-of-candidates\r\n';
+        const stale = await patch(location, publisher.token, body, { 'if-match': '"another"' });
+        assert.equal(stale.status, 412, await stale.clone().text());
+        assert.equal(((await stale.json()) as { code: string }).code, 'PreconditionFailed');
+        assert.equal(
+          (await patch(location, publisher.token, body, { 'if-match': `W/${etag}` })).status,
+          412,
+          'a weak tag',
+        );
+        assert.equal((await patch(location, publisher.token, body, { 'if-match': '*' })).status, 204);
+        assert.equal(
+          (await patch(location, publisher.token, body, { 'if-match': `"x", ${etag}` })).status,
+          204,
+        );
+        assert.equal((await patch(location, publisher.token, body)).status, 204, 'no If-Match');
+      } finally {
+        await pc.close();
+      }
+    },
+  );
+
+  it(
+    'refuse a PATCH with a new ICE password (same ufrag) as an ICE restart: 422',
+    { timeout: 15_000 },
+    async () => {
+      const { token } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const { location, pc } = await offerOnly(ctx.url, publisher.whipUrl, publisher.token);
+      try {
+        const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.localDescription!.sdp)![1]!;
+        const pwd = /a=ice-pwd:(\S+)/.exec(pc.localDescription!.sdp)![1]!;
+        const fragment = (p: string) =>
+          `a=ice-ufrag:${ufrag}\r\na=ice-pwd:${p}\r\na=mid:0\r\na=end-of-candidates\r\n`;
+        const restart = await patch(location, publisher.token, fragment('anotherpasswordof24chars'));
+        assert.equal(restart.status, 422, await restart.clone().text());
+        assert.match(
+          ((await restart.json()) as { message: string }).message,
+          /ICE restarts are not supported/,
+        );
+        assert.equal((await patch(location, publisher.token, fragment(pwd))).status, 204);
+      } finally {
+        await pc.close();
+      }
+    },
+  );
+
+  it(
     'decline a data channel the publisher offers (no SCTP for a guest to feed); its media flows (libwebrtc)',
     { timeout: 60_000 },
     async () => {

@@ -78,6 +78,8 @@ export interface WhipResource {
   worker: MediaWorker | null;
   /** ICE ufrag of the client's offer (a PATCH with another one is an ICE restart). */
   remoteUfrag: string | null;
+  /** ICE password of the client's offer (a PATCH with another one is an ICE restart too). */
+  remotePwd: string | null;
   stream: Stream;
   /** SHA-256 of the token that created it: only that token (or a room moderator) may change it. */
   tokenHash: string;
@@ -87,6 +89,8 @@ const hashToken = (token: string): string => createHash('sha256').update(token).
 
 /** The ICE ufrag of an SDP (session or first media level), if any. */
 const iceUfrag = (sdp: string): string | null => /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? null;
+/** The ICE password of an SDP (session or first media level), if any. */
+const icePwd = (sdp: string): string | null => /^a=ice-pwd:(\S+)/m.exec(sdp)?.[1] ?? null;
 
 /** Seconds between a client's pings; a client silent for three intervals is dropped. */
 export const HEARTBEAT_SEC = 5;
@@ -670,6 +674,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       pc,
       worker: null,
       remoteUfrag: iceUfrag(offer),
+      remotePwd: icePwd(offer),
       stream,
       tokenHash: hashToken(token),
     });
@@ -743,6 +748,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       pc: null,
       worker,
       remoteUfrag: iceUfrag(offer),
+      remotePwd: icePwd(offer),
       stream,
       tokenHash: hashToken(token),
     });
