@@ -458,6 +458,45 @@ describe('WHIP sessions', () => {
   );
 
   it(
+    'are ended and trickled by their creating token after it expired; a new offer with it is refused',
+    { timeout: 20_000 },
+    async () => {
+      const { room, auth, token } = await roomIn(ctx);
+      const short = (
+        await json<{ token: string; whipUrl: string; expiresAt: number }>(
+          `${ctx.url}/api/rooms/${room.id}/tokens`,
+          {
+            method: 'POST',
+            headers: auth,
+            body: { role: 'publisher', expiresInSec: 2 },
+          },
+        )
+      ).body;
+      const other = await token('publisher');
+      // Connected: an unconnected offer would give its slot back first (whipConnectTimeoutSec).
+      const { location, pc } = await connectedSession(ctx.url, short.whipUrl, short.token);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, short.expiresAt - Date.now() + 1100));
+        const body = 'a=mid:0\r\na=end-of-candidates\r\n';
+        assert.equal((await patch(location, other.token, body)).status, 403, 'another token');
+        const trickled = await patch(location, short.token, body);
+        assert.equal(trickled.status, 204, await trickled.text());
+        const { sdp } = await offerOf(['audio']);
+        const again = await postOffer(short.whipUrl, short.token, sdp);
+        assert.equal(again.status, 403, again.text);
+        assert.match(again.text, /expired/);
+        const ended = await fetch(location, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${short.token}` },
+        });
+        assert.equal(ended.status, 200, await ended.text());
+      } finally {
+        await pc.close();
+      }
+    },
+  );
+
+  it(
     'decline a data channel the publisher offers (no SCTP for a guest to feed); its media flows (libwebrtc)',
     { timeout: 60_000 },
     async () => {

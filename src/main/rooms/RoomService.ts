@@ -21,7 +21,7 @@ import type { Logger } from '../logger';
 import { RoomRepository, type RoomRecord } from '../store/RoomRepository';
 import { TypedEmitter } from '../util/TypedEmitter';
 import type { LocalMedia } from './loadLocalMedia';
-import { JoinTokens, type JoinClaims } from './JoinTokens';
+import { JoinTokens, linkExpired, type JoinClaims } from './JoinTokens';
 import { LiveRoom } from './LiveRoom';
 import { Participant } from './Participant';
 import type { MediaPeer } from './MediaPeer';
@@ -764,13 +764,18 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
   }
 
   /**
-   * Checks that a token may change or end a WHIP session: the token that created it, or a
-   * moderator token of the same room. Throws NotFound / PermissionDenied.
+   * Checks that a token may change or end a WHIP session: the token that created it, even once
+   * expired (RFC 9725 §4.2: the client must be able to end its session with DELETE, and a session
+   * outlives its link), or an unexpired moderator token of the same room. Throws NotFound /
+   * PermissionDenied.
    */
   async whipAuthorize(roomId: string, resourceId: string, token: string): Promise<WhipResource> {
-    const claims = await this.tokens.verify(token, roomId);
+    // The signature first: an expired token's claims count only when the studio signed them.
+    const claims = await this.tokens.verify(token, roomId, { evenExpired: true });
     const resource = this.whipResource(roomId, resourceId);
-    if (claims.role !== 'moderator' && hashToken(token) !== resource.tokenHash) {
+    if (hashToken(token) === resource.tokenHash) return resource;
+    if (claims.expiresAt <= Date.now()) throw linkExpired();
+    if (claims.role !== 'moderator') {
       throw new StudioError(
         'PermissionDenied',
         'only the token that created this WHIP session (or a moderator of the room) can change it',
