@@ -497,6 +497,66 @@ describe('WHIP sessions', () => {
   );
 
   it(
+    'give browser clients on other origins their errors to read (CORS on 401, 415, 404, 403)',
+    { timeout: 15_000 },
+    async () => {
+      const { room, token } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const origin = { origin: 'https://whip-client.example' };
+      const cases: Array<{ url: string; init: RequestInit; status: number; message?: RegExp }> = [
+        {
+          url: publisher.whipUrl,
+          init: { method: 'POST', headers: { ...origin, 'content-type': 'application/sdp' }, body: 'v=0' },
+          status: 401,
+        },
+        {
+          url: publisher.whipUrl,
+          init: {
+            method: 'POST',
+            headers: { ...origin, 'content-type': 'text/plain', authorization: `Bearer ${publisher.token}` },
+            body: 'v=0',
+          },
+          status: 415,
+          message: /^POST bodies must be Content-Type: application\/sdp$/,
+        },
+        { url: `${ctx.url}/whip/${room.id}`, init: { method: 'PUT', headers: origin }, status: 404 },
+        {
+          url: `${ctx.url}/whip/${room.id}/nope`,
+          init: { method: 'DELETE', headers: { ...origin, authorization: `Bearer ${publisher.token}` } },
+          status: 404,
+        },
+        {
+          url: `${ctx.url}/whip/${room.id}`,
+          init: {
+            method: 'POST',
+            headers: { ...origin, 'content-type': 'application/sdp', authorization: 'Bearer nope' },
+            body: 'v=0',
+          },
+          status: 403,
+        },
+      ];
+      for (const c of cases) {
+        const response = await fetch(c.url, c.init);
+        const body = (await response.json()) as { message: string };
+        assert.equal(response.status, c.status, `${c.init.method} ${c.url}: ${body.message}`);
+        assert.equal(
+          response.headers.get('access-control-allow-origin'),
+          '*',
+          `${c.init.method} ${c.url} ${c.status}`,
+        );
+        assert.match(response.headers.get('access-control-expose-headers') ?? '', /Location/);
+        if (c.message !== undefined) assert.match(body.message, c.message);
+      }
+      // Not WHIP: no CORS.
+      const api = await fetch(`${ctx.url}/api/rooms`, { headers: origin });
+      assert.equal(api.headers.get('access-control-allow-origin'), null);
+      const elsewhere = await fetch(`${ctx.url}/whipped/${room.id}`, { method: 'POST', headers: origin });
+      assert.equal(elsewhere.status, 404);
+      assert.equal(elsewhere.headers.get('access-control-allow-origin'), null);
+    },
+  );
+
+  it(
     'decline a data channel the publisher offers (no SCTP for a guest to feed); its media flows (libwebrtc)',
     { timeout: 60_000 },
     async () => {

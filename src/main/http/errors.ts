@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { RateLimitedError } from '../security/LoginThrottle';
+import { wantsWhipCors, whipCors } from './cors';
 import { errorCodeOfStatus, httpStatusOf, StudioError, type ErrorBody } from '../../shared/errors';
 
 function fromFramework(error: FastifyError): { status: number; body: ErrorBody } {
@@ -30,6 +31,7 @@ function fromFramework(error: FastifyError): { status: number; body: ErrorBody }
 /** One error shape for every route: `{ code, message, field? }`. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (wantsWhipCors(request)) whipCors(reply);
     if (error instanceof StudioError) {
       if (error.code === 'Unauthenticated' && !reply.hasHeader('WWW-Authenticate'))
         reply.header('WWW-Authenticate', 'Bearer realm="spool"');
@@ -42,6 +44,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
+    if (wantsWhipCors(request)) whipCors(reply);
     const body: ErrorBody = {
       code: 'NotFound',
       message: `no route ${request.method} ${request.url.split('?')[0]}`,

@@ -8,20 +8,13 @@ import { SignalingSession } from '../../rooms/SignalingSession';
 import type { HttpContext } from '../context';
 import type { RouteModule } from '../HttpServer';
 import { allow } from '../access';
+import { whipCors } from '../cors';
 
 /** Bytes queued to a signaling client before it counts as not reading and is dropped. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /** What the signaling socket refused (counted for the logs and the security tests). */
 export const signalingSocketCounters = { oversized: 0, slowConsumers: 0 };
-
-/** CORS for WHIP: browser-based WHIP clients on other origins must read Location and ETag. */
-function whipCors(reply: FastifyReply): void {
-  reply.header('Access-Control-Allow-Origin', '*');
-  reply.header('Access-Control-Allow-Methods', 'POST, PATCH, DELETE, OPTIONS');
-  reply.header('Access-Control-Allow-Headers', 'Authorization, Content-Type, If-Match');
-  reply.header('Access-Control-Expose-Headers', 'Location, ETag, Link, Accept-Patch');
-}
 
 /** A WHIP session's entity tag (RFC 9725 §4.3.1): the resource id, quoted. */
 const etagOf = (resourceId: string) => `"${resourceId}"`;
