@@ -24,12 +24,20 @@ export interface ErrorBody {
 export class StudioError extends Error {
   readonly code: ErrorCode;
   readonly field?: string;
+  /** When to try again, for a refusal that passes (HTTP `Retry-After`). */
+  readonly retryAfterSec?: number;
 
-  constructor(code: ErrorCode, message: string, field?: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(
+    code: ErrorCode,
+    message: string,
+    field?: string,
+    options?: { cause?: unknown; retryAfterSec?: number },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'StudioError';
     this.code = code;
     if (field !== undefined) this.field = field;
+    if (options?.retryAfterSec !== undefined) this.retryAfterSec = options.retryAfterSec;
   }
 
   toBody(): ErrorBody {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, useOPUS } from 'werift';
+import { ROOM_FULL_RETRY_AFTER_SEC } from '../../src/main/rooms/RoomService';
 import { MAX_SIGNALED_CANDIDATES } from '../../src/main/rooms/sdp';
 import type { ThreadStats } from '../../src/shared/api';
 import type { RoomJson } from '../../src/shared/rooms';
@@ -555,6 +556,28 @@ describe('WHIP sessions', () => {
       assert.equal(elsewhere.headers.get('access-control-allow-origin'), null);
     },
   );
+
+  it('refuse an offer to a full room with 503 and Retry-After', { timeout: 15_000 }, async () => {
+    const { room, auth, token } = await roomIn(ctx);
+    await json(`${ctx.url}/api/rooms/${room.id}`, {
+      method: 'PATCH',
+      headers: auth,
+      body: { maxParticipants: 1 },
+    });
+    const first = await token('publisher');
+    const second = await token('publisher');
+    const { pc } = await offerOnly(ctx.url, first.whipUrl, first.token);
+    const { pc: other, sdp } = await offerOf(['audio']);
+    try {
+      const full = await postOffer(second.whipUrl, second.token, sdp);
+      assert.equal(full.status, 503, full.text);
+      assert.match(full.text, /the room is full/);
+      assert.equal(full.headers.get('retry-after'), String(ROOM_FULL_RETRY_AFTER_SEC));
+    } finally {
+      await pc.close();
+      await other.close();
+    }
+  });
 
   it(
     'decline a data channel the publisher offers (no SCTP for a guest to feed); its media flows (libwebrtc)',

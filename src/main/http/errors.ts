@@ -1,5 +1,4 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { RateLimitedError } from '../security/LoginThrottle';
 import { wantsWhipCors, whipCors } from './cors';
 import { errorCodeOfStatus, httpStatusOf, StudioError, type ErrorBody } from '../../shared/errors';
 
@@ -35,7 +34,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (error instanceof StudioError) {
       if (error.code === 'Unauthenticated' && !reply.hasHeader('WWW-Authenticate'))
         reply.header('WWW-Authenticate', 'Bearer realm="spool"');
-      if (error instanceof RateLimitedError) reply.header('Retry-After', String(error.retryAfterSec));
+      if (error.retryAfterSec !== undefined) reply.header('Retry-After', String(error.retryAfterSec));
       if (error.code === 'Internal') request.log.error({ err: error }, 'request failed');
       return reply.status(httpStatusOf(error.code)).send(error.toBody());
     }

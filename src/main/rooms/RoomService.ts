@@ -92,6 +92,9 @@ const iceUfrag = (sdp: string): string | null => /^a=ice-ufrag:(\S+)/m.exec(sdp)
 /** The ICE password of an SDP (session or first media level), if any. */
 const icePwd = (sdp: string): string | null => /^a=ice-pwd:(\S+)/m.exec(sdp)?.[1] ?? null;
 
+/** The `Retry-After` of a refusal because the room is full. */
+export const ROOM_FULL_RETRY_AFTER_SEC = 5;
+
 /** Seconds between a client's pings; a client silent for three intervals is dropped. */
 export const HEARTBEAT_SEC = 5;
 
@@ -403,9 +406,13 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     this.#remote?.workerFor(record.id);
     const room = this.#ensureLive(record);
     if (room.participants.size >= record.settings.maxParticipants) {
+      // With Retry-After over HTTP (RFC 9110 §15.6.4): a slot frees when someone leaves, which no
+      // one can tell, so a few seconds — a WHIP encoder retrying does not hammer the studio.
       throw new StudioError(
         'Unavailable',
         `the room is full (${record.settings.maxParticipants} participants); try again later`,
+        undefined,
+        { retryAfterSec: ROOM_FULL_RETRY_AFTER_SEC },
       );
     }
     const resumed =
