@@ -5,7 +5,9 @@ export type ErrorCode =
   | 'PermissionDenied'
   | 'NotFound'
   | 'Conflict'
+  | 'PreconditionFailed'
   | 'PayloadTooLarge'
+  | 'Unprocessable'
   | 'RateLimited'
   | 'Unavailable'
   | 'Internal';
@@ -22,12 +24,20 @@ export interface ErrorBody {
 export class StudioError extends Error {
   readonly code: ErrorCode;
   readonly field?: string;
+  /** When to try again, for a refusal that passes (HTTP `Retry-After`). */
+  readonly retryAfterSec?: number;
 
-  constructor(code: ErrorCode, message: string, field?: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(
+    code: ErrorCode,
+    message: string,
+    field?: string,
+    options?: { cause?: unknown; retryAfterSec?: number },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'StudioError';
     this.code = code;
     if (field !== undefined) this.field = field;
+    if (options?.retryAfterSec !== undefined) this.retryAfterSec = options.retryAfterSec;
   }
 
   toBody(): ErrorBody {
@@ -51,7 +61,9 @@ const STATUS: Record<ErrorCode, number> = {
   PermissionDenied: 403,
   NotFound: 404,
   Conflict: 409,
+  PreconditionFailed: 412,
   PayloadTooLarge: 413,
+  Unprocessable: 422,
   RateLimited: 429,
   Unavailable: 503,
   Internal: 500,
@@ -68,7 +80,9 @@ export function errorCodeOfStatus(status: number): ErrorCode {
   if (status === 403) return 'PermissionDenied';
   if (status === 404) return 'NotFound';
   if (status === 409) return 'Conflict';
+  if (status === 412) return 'PreconditionFailed';
   if (status === 413) return 'PayloadTooLarge';
+  if (status === 422) return 'Unprocessable';
   if (status === 429) return 'RateLimited';
   if (status === 503) return 'Unavailable';
   if (status >= 400 && status < 500) return 'InvalidArgument';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MediaStreamTrack, RTCPeerConnection, RtpHeader } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, useOPUS } from 'werift';
+import { ROOM_FULL_RETRY_AFTER_SEC } from '../../src/main/rooms/RoomService';
 import { MAX_SIGNALED_CANDIDATES } from '../../src/main/rooms/sdp';
 import type { ThreadStats } from '../../src/shared/api';
 import type { RoomJson } from '../../src/shared/rooms';
@@ -28,6 +29,51 @@ async function offerOnly(
   assert.equal(response.status, 201, await response.clone().text());
   await response.text();
   return { location: new URL(response.headers.get('location')!, url).toString(), pc };
+}
+
+/** A publisher's offer (werift) with these tracks, sendonly, its candidates gathered. */
+async function offerOf(
+  kinds: ReadonlyArray<'audio' | 'video'>,
+  config: ConstructorParameters<typeof RTCPeerConnection>[0] = {},
+): Promise<{ pc: RTCPeerConnection; sdp: string }> {
+  const pc = new RTCPeerConnection(config);
+  for (const kind of kinds) pc.addTransceiver(new MediaStreamTrack({ kind }), { direction: 'sendonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  return { pc, sdp: pc.localDescription!.sdp };
+}
+
+/** POSTs an offer; the status, the body (JSON when it is an error) and the headers. */
+async function postOffer(whipUrl: string, token: string, sdp: string) {
+  const response = await fetch(whipUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` },
+    body: sdp,
+  });
+  const text = await response.text();
+  return { status: response.status, text, headers: response.headers };
+}
+
+/** A WHIP session of a werift publisher (audio, no media sent) that has connected. */
+async function connectedSession(url: string, whipUrl: string, token: string) {
+  const { pc, sdp } = await offerOf(['audio']);
+  const response = await postOffer(whipUrl, token, sdp);
+  assert.equal(response.status, 201, response.text);
+  await pc.setRemoteDescription({ type: 'answer', sdp: response.text });
+  await waitFor(() => pc.connectionState === 'connected', 5000, 'the WHIP session to connect');
+  return { location: new URL(response.headers.get('location')!, url).toString(), pc };
+}
+
+/** A trickle PATCH of a session. */
+function patch(location: string, token: string, body: string, headers: Record<string, string> = {}) {
+  return fetch(location, {
+    method: 'PATCH',
+    headers: {
+      'content-type': 'application/trickle-ice-sdpfrag',
+      authorization: `Bearer ${token}`,
+      ...headers,
+    },
+    body,
+  });
 }
 
 /**
@@ -226,6 +272,314 @@ describe('WHIP sessions', () => {
   });
 
   it(
+    'refuse an offer with a=setup:active (the studio could not be the DTLS server): 422, no slot taken',
+    { timeout: 15_000 },
+    async () => {
+      const { token, connections } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const { pc, sdp } = await offerOf(['audio', 'video']);
+      try {
+        for (const offer of [
+          sdp.replaceAll('a=setup:actpass', 'a=setup:active'),
+          // At session level only.
+          sdp
+            .replaceAll('a=setup:actpass\r\n', '')
+            .replace(/\r\nt=0 0\r\n/, '\r\nt=0 0\r\na=setup:active\r\n'),
+        ]) {
+          const refused = await postOffer(publisher.whipUrl, publisher.token, offer);
+          assert.equal(refused.status, 422, refused.text);
+          const body = JSON.parse(refused.text) as { code: string; message: string; field: string };
+          assert.equal(body.code, 'Unprocessable');
+          assert.equal(body.field, 'sdp');
+          assert.match(body.message, /a=setup:active is not supported.*offer actpass/);
+        }
+        assert.equal(await connections(), 0);
+      } finally {
+        await pc.close();
+      }
+    },
+  );
+
+  it(
+    'refuse an offer with two audio or two video sections (a stream has one of each): 422',
+    { timeout: 15_000 },
+    async () => {
+      const { token, connections } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      for (const kinds of [
+        ['audio', 'audio'],
+        ['audio', 'video', 'video'],
+      ] as const) {
+        const { pc, sdp } = await offerOf(kinds);
+        try {
+          const refused = await postOffer(publisher.whipUrl, publisher.token, sdp);
+          assert.equal(refused.status, 422, refused.text);
+          assert.match(refused.text, new RegExp(`the offer has 2 active ${kinds.at(-1)} sections`));
+        } finally {
+          await pc.close();
+        }
+      }
+      assert.equal(await connections(), 0);
+    },
+  );
+
+  it(
+    'refuse an offer whose video codecs are all unsupported (no audio-only 201): 422 naming them, the slot given back',
+    { timeout: 15_000 },
+    async () => {
+      const { token, connections } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const { pc, sdp } = await offerOf(['audio', 'video'], {
+        codecs: {
+          audio: [useOPUS()],
+          video: [new RTCRtpCodecParameters({ mimeType: 'video/H265', clockRate: 90000 })],
+        },
+      });
+      try {
+        const refused = await postOffer(publisher.whipUrl, publisher.token, sdp);
+        assert.equal(refused.status, 422, refused.text);
+        const body = JSON.parse(refused.text) as { code: string; message: string };
+        assert.equal(body.code, 'Unprocessable');
+        assert.match(
+          body.message,
+          /no video codec of the offer is supported \(offered: H265\); the studio takes VP8, VP9, H264, AV1$/,
+        );
+        assert.equal(await connections(), 0, 'the refused offer left its connection');
+      } finally {
+        await pc.close();
+      }
+    },
+  );
+
+  it('take an offer with mixed CRLF and LF line endings', { timeout: 15_000 }, async () => {
+    const { token } = await roomIn(ctx);
+    const publisher = await token('publisher');
+    const { pc, sdp } = await offerOf(['audio', 'video']);
+    try {
+      let n = 0;
+      const mixed = sdp.replace(/\r\n/g, () => (n++ % 2 === 0 ? '\n' : '\r\n'));
+      const taken = await postOffer(publisher.whipUrl, publisher.token, mixed);
+      assert.equal(taken.status, 201, taken.text);
+    } finally {
+      await pc.close();
+    }
+  });
+
+  it(
+    'discard a trickled candidate whose address is a name (mDNS .local) at once: 204, no 10 s lookup',
+    { timeout: 15_000 },
+    async () => {
+      const { token } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      // A trickling client: its offer does not say end-of-candidates (werift ignores any
+      // candidate after it).
+      const { pc, sdp } = await offerOf(['audio']);
+      const posted = await postOffer(
+        publisher.whipUrl,
+        publisher.token,
+        sdp.replace(/a=end-of-candidates\r\n/g, ''),
+      );
+      assert.equal(posted.status, 201, posted.text);
+      const location = new URL(posted.headers.get('location')!, ctx.url).toString();
+      try {
+        const ufrag = /a=ice-ufrag:(\S+)/.exec(sdp)![1]!;
+        const startedAt = Date.now();
+        const response = await patch(
+          location,
+          publisher.token,
+          [
+            `a=ice-ufrag:${ufrag}`,
+            'a=mid:0',
+            'a=candidate:1 1 udp 2122260223 5f1c1b6e-3a4e-4bb1-9a8c-0d9c1f3b2a71.local 50000 typ host',
+            'a=candidate:2 1 udp 2122194687 127.0.0.1 50001 typ host',
+            '',
+          ].join('\r\n'),
+        );
+        assert.equal(response.status, 204, await response.text());
+        assert.ok(Date.now() - startedAt < 2000, `the PATCH took ${Date.now() - startedAt} ms`);
+      } finally {
+        await pc.close();
+      }
+    },
+  );
+
+  it(
+    'refuse a PATCH whose If-Match is not the session ETag (412); "*" and the ETag pass',
+    { timeout: 15_000 },
+    async () => {
+      const { token } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const { location, pc } = await offerOnly(ctx.url, publisher.whipUrl, publisher.token);
+      try {
+        const etag = `"${location.split('/').at(-1)}"`;
+        const body = 'a=mid:0\r\na=end-of-candidates\r\n';
+        const stale = await patch(location, publisher.token, body, { 'if-match': '"another"' });
+        assert.equal(stale.status, 412, await stale.clone().text());
+        assert.equal(((await stale.json()) as { code: string }).code, 'PreconditionFailed');
+        assert.equal(
+          (await patch(location, publisher.token, body, { 'if-match': `W/${etag}` })).status,
+          412,
+          'a weak tag',
+        );
+        assert.equal((await patch(location, publisher.token, body, { 'if-match': '*' })).status, 204);
+        assert.equal(
+          (await patch(location, publisher.token, body, { 'if-match': `"x", ${etag}` })).status,
+          204,
+        );
+        assert.equal((await patch(location, publisher.token, body)).status, 204, 'no If-Match');
+      } finally {
+        await pc.close();
+      }
+    },
+  );
+
+  it(
+    'refuse a PATCH with a new ICE password (same ufrag) as an ICE restart: 422',
+    { timeout: 15_000 },
+    async () => {
+      const { token } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const { location, pc } = await offerOnly(ctx.url, publisher.whipUrl, publisher.token);
+      try {
+        const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.localDescription!.sdp)![1]!;
+        const pwd = /a=ice-pwd:(\S+)/.exec(pc.localDescription!.sdp)![1]!;
+        const fragment = (p: string) =>
+          `a=ice-ufrag:${ufrag}\r\na=ice-pwd:${p}\r\na=mid:0\r\na=end-of-candidates\r\n`;
+        const restart = await patch(location, publisher.token, fragment('anotherpasswordof24chars'));
+        assert.equal(restart.status, 422, await restart.clone().text());
+        assert.match(
+          ((await restart.json()) as { message: string }).message,
+          /ICE restarts are not supported/,
+        );
+        assert.equal((await patch(location, publisher.token, fragment(pwd))).status, 204);
+      } finally {
+        await pc.close();
+      }
+    },
+  );
+
+  it(
+    'are ended and trickled by their creating token after it expired; a new offer with it is refused',
+    { timeout: 20_000 },
+    async () => {
+      const { room, auth, token } = await roomIn(ctx);
+      const short = (
+        await json<{ token: string; whipUrl: string; expiresAt: number }>(
+          `${ctx.url}/api/rooms/${room.id}/tokens`,
+          {
+            method: 'POST',
+            headers: auth,
+            body: { role: 'publisher', expiresInSec: 2 },
+          },
+        )
+      ).body;
+      const other = await token('publisher');
+      // Connected: an unconnected offer would give its slot back first (whipConnectTimeoutSec).
+      const { location, pc } = await connectedSession(ctx.url, short.whipUrl, short.token);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, short.expiresAt - Date.now() + 1100));
+        const body = 'a=mid:0\r\na=end-of-candidates\r\n';
+        assert.equal((await patch(location, other.token, body)).status, 403, 'another token');
+        const trickled = await patch(location, short.token, body);
+        assert.equal(trickled.status, 204, await trickled.text());
+        const { sdp } = await offerOf(['audio']);
+        const again = await postOffer(short.whipUrl, short.token, sdp);
+        assert.equal(again.status, 403, again.text);
+        assert.match(again.text, /expired/);
+        const ended = await fetch(location, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${short.token}` },
+        });
+        assert.equal(ended.status, 200, await ended.text());
+      } finally {
+        await pc.close();
+      }
+    },
+  );
+
+  it(
+    'give browser clients on other origins their errors to read (CORS on 401, 415, 404, 403)',
+    { timeout: 15_000 },
+    async () => {
+      const { room, token } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const origin = { origin: 'https://whip-client.example' };
+      const cases: Array<{ url: string; init: RequestInit; status: number; message?: RegExp }> = [
+        {
+          url: publisher.whipUrl,
+          init: { method: 'POST', headers: { ...origin, 'content-type': 'application/sdp' }, body: 'v=0' },
+          status: 401,
+        },
+        {
+          url: publisher.whipUrl,
+          init: {
+            method: 'POST',
+            headers: { ...origin, 'content-type': 'text/plain', authorization: `Bearer ${publisher.token}` },
+            body: 'v=0',
+          },
+          status: 415,
+          message: /^POST bodies must be Content-Type: application\/sdp$/,
+        },
+        { url: `${ctx.url}/whip/${room.id}`, init: { method: 'PUT', headers: origin }, status: 404 },
+        {
+          url: `${ctx.url}/whip/${room.id}/nope`,
+          init: { method: 'DELETE', headers: { ...origin, authorization: `Bearer ${publisher.token}` } },
+          status: 404,
+        },
+        {
+          url: `${ctx.url}/whip/${room.id}`,
+          init: {
+            method: 'POST',
+            headers: { ...origin, 'content-type': 'application/sdp', authorization: 'Bearer nope' },
+            body: 'v=0',
+          },
+          status: 403,
+        },
+      ];
+      for (const c of cases) {
+        const response = await fetch(c.url, c.init);
+        const body = (await response.json()) as { message: string };
+        assert.equal(response.status, c.status, `${c.init.method} ${c.url}: ${body.message}`);
+        assert.equal(
+          response.headers.get('access-control-allow-origin'),
+          '*',
+          `${c.init.method} ${c.url} ${c.status}`,
+        );
+        assert.match(response.headers.get('access-control-expose-headers') ?? '', /Location/);
+        if (c.message !== undefined) assert.match(body.message, c.message);
+      }
+      // Not WHIP: no CORS.
+      const api = await fetch(`${ctx.url}/api/rooms`, { headers: origin });
+      assert.equal(api.headers.get('access-control-allow-origin'), null);
+      const elsewhere = await fetch(`${ctx.url}/whipped/${room.id}`, { method: 'POST', headers: origin });
+      assert.equal(elsewhere.status, 404);
+      assert.equal(elsewhere.headers.get('access-control-allow-origin'), null);
+    },
+  );
+
+  it('refuse an offer to a full room with 503 and Retry-After', { timeout: 15_000 }, async () => {
+    const { room, auth, token } = await roomIn(ctx);
+    await json(`${ctx.url}/api/rooms/${room.id}`, {
+      method: 'PATCH',
+      headers: auth,
+      body: { maxParticipants: 1 },
+    });
+    const first = await token('publisher');
+    const second = await token('publisher');
+    const { pc } = await offerOnly(ctx.url, first.whipUrl, first.token);
+    const { pc: other, sdp } = await offerOf(['audio']);
+    try {
+      const full = await postOffer(second.whipUrl, second.token, sdp);
+      assert.equal(full.status, 503, full.text);
+      assert.match(full.text, /the room is full/);
+      assert.equal(full.headers.get('retry-after'), String(ROOM_FULL_RETRY_AFTER_SEC));
+    } finally {
+      await pc.close();
+      await other.close();
+    }
+  });
+
+  it(
     'decline a data channel the publisher offers (no SCTP for a guest to feed); its media flows (libwebrtc)',
     { timeout: 60_000 },
     async () => {
@@ -251,6 +605,41 @@ describe('WHIP sessions', () => {
         assert.notEqual(report.dataChannelState, 'open', 'the data channel opened');
       } finally {
         await sender.close();
+      }
+    },
+  );
+});
+
+describe('WHIP on the main thread (mediaWorkers: 0)', () => {
+  let ctx: TestStudio;
+  before(async () => {
+    ctx = await startTestStudio({ mediaWorkers: 0 });
+  });
+  after(async () => ctx.close());
+
+  it(
+    'answers an offer it takes whole, and refuses one with no supported video codec (422, slot given back)',
+    { timeout: 15_000 },
+    async () => {
+      const { token, connections } = await roomIn(ctx);
+      const publisher = await token('publisher');
+      const h265 = await offerOf(['audio', 'video'], {
+        codecs: {
+          audio: [useOPUS()],
+          video: [new RTCRtpCodecParameters({ mimeType: 'video/H265', clockRate: 90000 })],
+        },
+      });
+      let session: Awaited<ReturnType<typeof connectedSession>> | undefined;
+      try {
+        const refused = await postOffer(publisher.whipUrl, publisher.token, h265.sdp);
+        assert.equal(refused.status, 422, refused.text);
+        assert.match(refused.text, /no video codec of the offer is supported \(offered: H265\)/);
+        assert.equal(await connections(), 0, 'the refused offer left its connection');
+        session = await connectedSession(ctx.url, publisher.whipUrl, publisher.token);
+        assert.equal(await connections(), 1);
+      } finally {
+        await h265.pc.close();
+        await session?.pc.close();
       }
     },
   );

@@ -13,10 +13,13 @@ describe('error mapping', () => {
     assert.equal(httpStatusOf('PermissionDenied'), 403);
     assert.equal(httpStatusOf('NotFound'), 404);
     assert.equal(httpStatusOf('Conflict'), 409);
+    assert.equal(httpStatusOf('PreconditionFailed'), 412);
     assert.equal(httpStatusOf('PayloadTooLarge'), 413);
+    assert.equal(httpStatusOf('Unprocessable'), 422);
     assert.equal(httpStatusOf('Unavailable'), 503);
     assert.equal(httpStatusOf('Internal'), 500);
-    assert.equal(errorCodeOfStatus(422), 'InvalidArgument');
+    assert.equal(errorCodeOfStatus(422), 'Unprocessable');
+    assert.equal(errorCodeOfStatus(418), 'InvalidArgument');
     assert.equal(errorCodeOfStatus(502), 'Internal');
   });
 

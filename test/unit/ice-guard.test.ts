@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Message, parseMessage } from 'werift';
-import { admitsRequest, guardProtocol, MAX_REMOTE_CANDIDATES } from '../../src/main/rooms/iceGuard';
+import { Candidate, Connection, Message, parseMessage } from 'werift';
+import {
+  admitsCandidate,
+  admitsRequest,
+  guardProtocol,
+  installIceGuard,
+  MAX_REMOTE_CANDIDATES,
+} from '../../src/main/rooms/iceGuard';
 
 const agent = {
   localUsername: 'studio',
@@ -87,4 +93,35 @@ describe('ICE binding requests the studio takes', () => {
     client.datagramReceived(dtls);
     assert.deepEqual(seen, [22]);
   });
+});
+
+describe('remote candidates the studio takes', () => {
+  it('only those whose address is an IP literal; names (mDNS .local) are dropped', () => {
+    assert.equal(admitsCandidate({ host: '192.0.2.7' }), true);
+    assert.equal(admitsCandidate({ host: '2001:db8::1' }), true);
+    assert.equal(admitsCandidate(undefined), true, 'end-of-candidates');
+    assert.equal(admitsCandidate({ host: '5f1c1b6e-3a4e-4bb1-9a8c-0d9c1f3b2a71.local' }), false);
+    assert.equal(admitsCandidate({ host: 'studio.example' }), false);
+    assert.equal(admitsCandidate({ host: '' }), false);
+  });
+
+  it(
+    'a werift agent drops an mDNS candidate at once (no multicast lookup, 10 s in werift) and takes an IP one',
+    { timeout: 5000 },
+    async () => {
+      installIceGuard();
+      const agent = new Connection(false, { iceLite: true });
+      const startedAt = Date.now();
+      await agent.addRemoteCandidate(
+        new Candidate('1', 1, 'udp', 2122260223, '5f1c1b6e-3a4e-4bb1-9a8c-0d9c1f3b2a71.local', 50000, 'host'),
+      );
+      await agent.addRemoteCandidate(new Candidate('2', 1, 'udp', 2122194687, '127.0.0.1', 50001, 'host'));
+      assert.ok(Date.now() - startedAt < 1000, `took ${Date.now() - startedAt} ms`);
+      assert.deepEqual(
+        agent.remoteCandidates.map((c) => c.host),
+        ['127.0.0.1'],
+      );
+      await agent.close();
+    },
+  );
 });

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { StudioError } from '../../shared/errors';
 import { constantTimeEqual, type Principal } from '../security/Auth';
 import type { HttpContext } from './context';
+import { wantsWhipCors, whipCors } from './cors';
 
 /**
  * Who may call a route. Every route declares one (`config: { access }`); a route without one
@@ -36,7 +37,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call this route (required on every route). */
     access?: AccessClass;
-    /** Body types this route accepts besides `application/json` (WHIP's SDP, OpenTok's forms). */
+    /**
+     * Body types this route accepts, instead of `application/json` (WHIP's SDP; OpenTok's forms
+     * list JSON too).
+     */
     bodyTypes?: readonly string[];
     /** Callers on any origin may use this route (WHIP: RFC 9725 wants CORS; bearer-only). */
     anyOrigin?: boolean;
@@ -130,11 +134,14 @@ function hasBody(request: FastifyRequest): boolean {
 }
 
 function refuse(
+  request: FastifyRequest,
   reply: FastifyReply,
   status: number,
   code: 'PermissionDenied' | 'InvalidArgument',
   message: string,
 ) {
+  // A browser WHIP client on another origin must be able to read why it was refused.
+  if (wantsWhipCors(request)) whipCors(reply);
   return reply.status(status).send({ code, message });
 }
 
@@ -149,6 +156,7 @@ export function accessGate(ctx: HttpContext, verifiers: Partial<Record<AccessCla
     if (name === null || !hosts.has(name)) {
       // A page on another name (DNS rebinding) or a misrouted request: not this studio.
       return refuse(
+        request,
         reply,
         421,
         'PermissionDenied',
@@ -158,18 +166,25 @@ export function accessGate(ctx: HttpContext, verifiers: Partial<Record<AccessCla
     const config = request.routeOptions.config;
     if (request.is404 || config === undefined) return undefined;
     const access = config.access;
-    if (access === undefined) return refuse(reply, 403, 'PermissionDenied', 'this route is closed');
+    if (access === undefined) return refuse(request, reply, 403, 'PermissionDenied', 'this route is closed');
 
     const origin = request.headers.origin;
     if (origin !== undefined && config.anyOrigin !== true && !isOwnOrigin(origin, ctx, hosts)) {
-      return refuse(reply, 403, 'PermissionDenied', `requests from the origin ${origin} are not allowed`);
+      return refuse(
+        request,
+        reply,
+        403,
+        'PermissionDenied',
+        `requests from the origin ${origin} are not allowed`,
+      );
     }
     if (STATE_CHANGING.has(request.method)) {
       const type = mediaType(request);
       if (type !== null || hasBody(request)) {
-        const accepted = ['application/json', ...(config.bodyTypes ?? [])];
+        const accepted = config.bodyTypes ?? ['application/json'];
         if (type === null || !accepted.includes(type)) {
           return refuse(
+            request,
             reply,
             415,
             'InvalidArgument',

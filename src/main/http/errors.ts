@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RateLimitedError } from '../security/LoginThrottle';
+import { wantsWhipCors, whipCors } from './cors';
 import { errorCodeOfStatus, httpStatusOf, StudioError, type ErrorBody } from '../../shared/errors';
 import { clientName } from '../../shared/validation';
 
@@ -71,10 +71,11 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
 /** One error shape for every route: `{ code, message, field? }`. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (wantsWhipCors(request)) whipCors(reply);
     if (error instanceof StudioError) {
       if (error.code === 'Unauthenticated' && !reply.hasHeader('WWW-Authenticate'))
         reply.header('WWW-Authenticate', 'Bearer realm="spool"');
-      if (error instanceof RateLimitedError) reply.header('Retry-After', String(error.retryAfterSec));
+      if (error.retryAfterSec !== undefined) reply.header('Retry-After', String(error.retryAfterSec));
       if (error.code === 'Internal') request.log.error({ err: error }, 'request failed');
       return reply.status(httpStatusOf(error.code)).send(error.toBody());
     }
@@ -83,6 +84,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
+    if (wantsWhipCors(request)) whipCors(reply);
     const body: ErrorBody = {
       code: 'NotFound',
       message: `no route ${request.method} ${clientName(request.url.split('?')[0]!, 200)}`,

@@ -21,7 +21,7 @@ import type { Logger } from '../logger';
 import { RoomRepository, type RoomRecord } from '../store/RoomRepository';
 import { TypedEmitter } from '../util/TypedEmitter';
 import type { LocalMedia } from './loadLocalMedia';
-import { JoinTokens, type JoinClaims } from './JoinTokens';
+import { JoinTokens, linkExpired, type JoinClaims } from './JoinTokens';
 import { LiveRoom } from './LiveRoom';
 import { Participant } from './Participant';
 import type { MediaPeer } from './MediaPeer';
@@ -30,7 +30,7 @@ import { WorkerPeer } from './WorkerPeer';
 import type { WorkerPool } from '../workers/WorkerPool';
 import type { MediaWorker } from '../workers/MediaWorker';
 import type { RtcNetwork } from './rtcConfig';
-import { acceptBundleOnly, answerDeclining, checkSdp, declineDataChannels } from './sdp';
+import { checkSdp, normalizeLineEndings } from './sdp';
 import { Stream, type MediaKind } from './Stream';
 import { guarded } from '../util/guarded';
 
@@ -78,6 +78,8 @@ export interface WhipResource {
   worker: MediaWorker | null;
   /** ICE ufrag of the client's offer (a PATCH with another one is an ICE restart). */
   remoteUfrag: string | null;
+  /** ICE password of the client's offer (a PATCH with another one is an ICE restart too). */
+  remotePwd: string | null;
   stream: Stream;
   /** SHA-256 of the token that created it: only that token (or a room moderator) may change it. */
   tokenHash: string;
@@ -87,6 +89,11 @@ const hashToken = (token: string): string => createHash('sha256').update(token).
 
 /** The ICE ufrag of an SDP (session or first media level), if any. */
 const iceUfrag = (sdp: string): string | null => /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? null;
+/** The ICE password of an SDP (session or first media level), if any. */
+const icePwd = (sdp: string): string | null => /^a=ice-pwd:(\S+)/m.exec(sdp)?.[1] ?? null;
+
+/** The `Retry-After` of a refusal because the room is full. */
+export const ROOM_FULL_RETRY_AFTER_SEC = 5;
 
 /** Seconds between a client's pings; a client silent for three intervals is dropped. */
 export const HEARTBEAT_SEC = 5;
@@ -399,9 +406,13 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     this.#remote?.workerFor(record.id);
     const room = this.#ensureLive(record);
     if (room.participants.size >= record.settings.maxParticipants) {
+      // With Retry-After over HTTP (RFC 9110 §15.6.4): a slot frees when someone leaves, which no
+      // one can tell, so a few seconds — a WHIP encoder retrying does not hammer the studio.
       throw new StudioError(
         'Unavailable',
         `the room is full (${record.settings.maxParticipants} participants); try again later`,
+        undefined,
+        { retryAfterSec: ROOM_FULL_RETRY_AFTER_SEC },
       );
     }
     const resumed =
@@ -635,6 +646,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
     if (claims.role === 'subscriber') {
       throw new StudioError('PermissionDenied', 'WHIP needs a publisher or moderator token', 'token');
     }
+    offer = normalizeLineEndings(offer);
     const summary = checkSdp(offer, { direction: 'send' });
     const record = this.record(roomId);
     await this.mediaReady();
@@ -646,7 +658,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       local.peerConfig(this.#options.network, record.settings.preferredVideoCodec),
     );
     let stream: Stream;
-    const { sdp: mediaOffer, declined } = declineDataChannels(acceptBundleOnly(offer));
+    let answer: string;
     try {
       stream = this.#addStream(participant, summary.video ? 'camera' : null, summary.audio, summary.video);
       pc.onRemoteTransceiverAdded.subscribe((transceiver) => {
@@ -657,18 +669,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       pc.connectionStateChange.subscribe((state) => {
         if (state === 'failed' || state === 'closed') participant.close(`WHIP peer connection ${state}`);
       });
-      try {
-        await pc.setRemoteDescription({ type: 'offer', sdp: mediaOffer });
-      } catch (error) {
-        throw new StudioError(
-          'InvalidArgument',
-          `SDP: the offer was refused: ${(error as Error).message}`,
-          'sdp',
-        );
-      }
-      const answer = await pc.createAnswer();
-      await pc.setLocalDescription(answer);
-      await local.waitForGathering(pc);
+      answer = await local.answerWhipOffer(pc, offer);
     } catch (error) {
       participant.close('WHIP negotiation failed');
       void pc.close().catch(() => {});
@@ -680,6 +681,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       pc,
       worker: null,
       remoteUfrag: iceUfrag(offer),
+      remotePwd: icePwd(offer),
       stream,
       tokenHash: hashToken(token),
     });
@@ -693,7 +695,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       this.#whip.delete(resourceId);
       void pc.close().catch(() => {});
     });
-    return { resourceId, answer: answerDeclining(pc.localDescription!.sdp, declined) };
+    return { resourceId, answer };
   }
 
   /** `whipPublish` with the peer connection on the room's media worker. */
@@ -753,6 +755,7 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
       pc: null,
       worker,
       remoteUfrag: iceUfrag(offer),
+      remotePwd: icePwd(offer),
       stream,
       tokenHash: hashToken(token),
     });
@@ -768,13 +771,18 @@ export class RoomService extends TypedEmitter<RoomServiceEvents> {
   }
 
   /**
-   * Checks that a token may change or end a WHIP session: the token that created it, or a
-   * moderator token of the same room. Throws NotFound / PermissionDenied.
+   * Checks that a token may change or end a WHIP session: the token that created it, even once
+   * expired (RFC 9725 §4.2: the client must be able to end its session with DELETE, and a session
+   * outlives its link), or an unexpired moderator token of the same room. Throws NotFound /
+   * PermissionDenied.
    */
   async whipAuthorize(roomId: string, resourceId: string, token: string): Promise<WhipResource> {
-    const claims = await this.tokens.verify(token, roomId);
+    // The signature first: an expired token's claims count only when the studio signed them.
+    const claims = await this.tokens.verify(token, roomId, { evenExpired: true });
     const resource = this.whipResource(roomId, resourceId);
-    if (claims.role !== 'moderator' && hashToken(token) !== resource.tokenHash) {
+    if (hashToken(token) === resource.tokenHash) return resource;
+    if (claims.expiresAt <= Date.now()) throw linkExpired();
+    if (claims.role !== 'moderator') {
       throw new StudioError(
         'PermissionDenied',
         'only the token that created this WHIP session (or a moderator of the room) can change it',

@@ -1,5 +1,6 @@
 /**
- * A guard in front of werift's ICE agent (werift 0.25.2): the STUN binding requests it takes.
+ * A guard in front of werift's ICE agent (werift 0.25.2): the STUN binding requests and the remote
+ * candidates it takes (`admitsCandidate`).
  *
  * werift answers every binding request that reaches an ICE socket, from any address, without
  * checking that its USERNAME names this agent or that its MESSAGE-INTEGRITY was made with this
@@ -26,6 +27,7 @@
  * that sent it a request it took: the peer's own (RFC 8445 §7.3: the remote agent checks every
  * pair it uses, so its requests come first).
  */
+import { isIP } from 'node:net';
 import { Connection, parseMessage, type Address, type Message } from 'werift';
 
 /**
@@ -111,6 +113,19 @@ export function guardProtocol(agent: Agent, protocol: Protocol): void {
   };
 }
 
+/**
+ * Whether werift's agent may take a remote candidate: only one whose address is an IP literal.
+ * werift resolves any other name (an mDNS `….local` that browsers signal in place of their
+ * addresses) by multicast DNS with a 10 s timeout, awaited: a trickled one held a WHIP PATCH 10 s
+ * (then the worker request timed out, 503), and each sent queries onto the LAN for a name the
+ * client chose. The studio's agents are ICE-lite: they never send checks, so a remote candidate's
+ * address is never needed (the peer's checks reach the studio from its real address, learned as
+ * peer-reflexive). RFC 9725 §4.3.2: a candidate that cannot be resolved is silently discarded.
+ */
+export function admitsCandidate(candidate: { host: string } | undefined | null): boolean {
+  return candidate === undefined || candidate === null || isIP(candidate.host) !== 0;
+}
+
 const GUARDED = Symbol('spool.iceGuard');
 
 let installed = false;
@@ -121,6 +136,13 @@ export function installIceGuard(): void {
   installed = true;
   const prototype = Connection.prototype as unknown as {
     ensureProtocol(this: Agent, protocol: Protocol): unknown;
+    addRemoteCandidate(this: Agent, candidate: { host: string } | undefined): Promise<void>;
+  };
+  // Offer candidates, trickled ones (WHIP PATCH) and signaling `candidate` messages all come here.
+  const addRemoteCandidate = prototype.addRemoteCandidate;
+  prototype.addRemoteCandidate = async function (this: Agent, candidate) {
+    if (!admitsCandidate(candidate)) return;
+    return addRemoteCandidate.call(this, candidate);
   };
   const ensureProtocol = prototype.ensureProtocol;
   prototype.ensureProtocol = function (this: Agent, protocol) {

@@ -10,7 +10,7 @@
 import { RTCPeerConnection } from 'werift';
 
 export { Peer } from './Peer';
-export { applyTrickleFragment, peerConfig, waitForGathering } from './rtcConfig';
+export { answerWhipOffer, applyTrickleFragment, peerConfig, waitForGathering } from './rtcConfig';
 export { StreamHealth } from './StreamHealth';
 export { StreamRecorder } from '../recording/StreamRecorder';
 export { installWeriftFixes } from './weriftFixes';

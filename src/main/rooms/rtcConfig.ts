@@ -10,7 +10,14 @@ import {
 } from 'werift';
 import { StudioError } from '../../shared/errors';
 import type { VideoCodecName } from '../../shared/rooms';
-import { candidateLines, MAX_SIGNALED_CANDIDATES } from './sdp';
+import {
+  acceptBundleOnly,
+  answerDeclining,
+  candidateLines,
+  checkAnswerTakesOffer,
+  declineDataChannels,
+  MAX_SIGNALED_CANDIDATES,
+} from './sdp';
 
 /** Where the SFU's ICE sockets live. */
 export interface RtcNetwork {
@@ -87,6 +94,29 @@ export async function waitForGathering(pc: RTCPeerConnection, timeoutMs = 5000):
       }
     });
   });
+}
+
+/**
+ * Answers a WHIP publisher's offer (checked by `checkSdp`) on a new peer connection, on whichever
+ * thread hosts it: bundle-only sections made ordinary, data channels declined, the answer's
+ * candidates gathered. Throws (400/422, `field: sdp`) when the offer cannot be taken whole; the
+ * caller closes the peer connection and gives the slot back.
+ */
+export async function answerWhipOffer(pc: RTCPeerConnection, offer: string): Promise<string> {
+  const { sdp: mediaOffer, declined } = declineDataChannels(acceptBundleOnly(offer));
+  try {
+    await pc.setRemoteDescription({ type: 'offer', sdp: mediaOffer });
+  } catch (error) {
+    throw new StudioError(
+      'InvalidArgument',
+      `SDP: the offer was refused: ${(error as Error).message}`,
+      'sdp',
+    );
+  }
+  await pc.setLocalDescription(await pc.createAnswer());
+  checkAnswerTakesOffer(mediaOffer, pc.localDescription!.sdp, pc.getConfiguration().codecs);
+  await waitForGathering(pc);
+  return answerDeclining(pc.localDescription!.sdp, declined);
 }
 
 /** Adds the candidates of a WHIP trickle fragment (`application/trickle-ice-sdpfrag`) to a peer. */

@@ -8,6 +8,17 @@ export interface SdpSummary {
 }
 
 const invalid = (message: string) => new StudioError('InvalidArgument', `SDP: ${message}`, 'sdp');
+/** Well-formed, but asking for what the studio does not do (RFC 9725 §4.4: 422). */
+const unprocessable = (message: string) => new StudioError('Unprocessable', `SDP: ${message}`, 'sdp');
+
+/**
+ * The SDP with every line ending CRLF (RFC 8866 §5). Clients that build offers by hand mix CRLF
+ * and LF; the section rewriting here splits on one ending, and werift refused what it left with
+ * "exception".
+ */
+export function normalizeLineEndings(sdp: string): string {
+  return sdp.replace(/\r?\n/g, '\r\n');
+}
 
 /**
  * Media sections an offer may have. A publisher sends one stream (its audio and video, maybe a
@@ -57,10 +68,11 @@ export function checkSdp(sdp: string, options: { direction?: 'send' } = {}): Sdp
       `has ${sections.length} media sections; at most ${MAX_MEDIA_SECTIONS} are taken (a publisher sends one stream: its audio and video)`,
     );
   }
-  let audio = false;
-  let video = false;
+  let audio = 0;
+  let video = 0;
   const hasAttr = (section: string[], name: string) =>
     section.some((l) => l.startsWith(`a=${name}`)) || session.some((l) => l.startsWith(`a=${name}`));
+  const sessionSetup = session.find((l) => l.startsWith('a=setup:'));
   for (const [index, section] of sections.entries()) {
     const match = /^m=(\w+) (\d+) (\S+)( .*)?$/.exec(section[0]!);
     if (match === null) throw invalid(`media section ${index + 1} has a malformed m= line`);
@@ -81,11 +93,29 @@ export function checkSdp(sdp: string, options: { direction?: 'send' } = {}): Sdp
     if (options.direction === 'send' && direction !== 'sendrecv' && direction !== 'sendonly') {
       throw invalid(`media section ${index + 1} (${kind}) is ${direction}; a publisher must send (sendonly)`);
     }
-    if (kind === 'audio') audio = true;
-    if (kind === 'video') video = true;
+    if (options.direction === 'send') {
+      // werift takes its DTLS role from a remote answer only: to an offer's a=setup:active it
+      // answers active too, both ends wait for a ClientHello and the session times out
+      // (RFC 9725 §4.4.4: refuse what cannot be done, 422).
+      const setup = (section.find((l) => l.startsWith('a=setup:')) ?? sessionSetup)?.slice('a=setup:'.length);
+      if (setup?.trim() === 'active') {
+        throw unprocessable(
+          `the offer's a=setup:active is not supported (media section ${index + 1}, ${kind}): offer actpass`,
+        );
+      }
+    }
+    if (kind === 'audio') audio++;
+    if (kind === 'video') video++;
   }
-  if (!audio && !video) throw invalid('has no active audio or video section');
-  return { audio, video, sections: sections.length };
+  if (audio === 0 && video === 0) throw invalid('has no active audio or video section');
+  if (options.direction === 'send' && (audio > 1 || video > 1)) {
+    // A stream has one track of each kind: the others would be dropped without a word (RFC 9725 §4.4.2).
+    const [count, kind] = audio > 1 ? [audio, 'audio'] : [video, 'video'];
+    throw unprocessable(
+      `the offer has ${count} active ${kind} sections; a WHIP publisher sends one stream: at most one audio and one video section`,
+    );
+  }
+  return { audio: audio > 0, video: video > 0, sections: sections.length };
 }
 
 /**
@@ -189,4 +219,51 @@ export function answerDeclining(answer: string, declined: readonly DeclinedSecti
 /** The media kinds of an SDP's sections, in order (`audio`, `video`, `application`…). */
 export function sectionKinds(sdp: string): string[] {
   return [...sdp.matchAll(/^m=(\S+)/gm)].map((m) => m[1]!);
+}
+
+/** RTP payload formats that repair or protect media rather than carry it: not named as codecs. */
+const REPAIR_FORMATS = new Set(['rtx', 'red', 'ulpfec', 'flexfec-03', 'cn', 'telephone-event']);
+
+/** The codec names of a media section's `a=rtpmap` lines (`VP8`, `opus`…), repair formats left out. */
+function codecNames(section: readonly string[]): string[] {
+  const names = section.flatMap((l) => {
+    const name = /^a=rtpmap:\d+ ([^/\s]+)/.exec(l)?.[1];
+    return name === undefined || REPAIR_FORMATS.has(name.toLowerCase()) ? [] : [name];
+  });
+  return [...new Set(names)];
+}
+
+/**
+ * Refuses an answer that takes less than the offer's audio and video: a section the WebRTC stack
+ * rejected (port 0) or made inactive because none of its codecs is supported. The publisher would
+ * be told 201 and think it is live while that track is never received (RFC 9725 §4.4.3: a
+ * partially successful answer is refused, 422). `offer` is what the stack was given (data-channel
+ * sections already taken out); `supported` the codecs the studio takes, by kind (MIME types).
+ */
+export function checkAnswerTakesOffer(
+  offer: string,
+  answer: string,
+  supported: { audio?: ReadonlyArray<{ mimeType: string }>; video?: ReadonlyArray<{ mimeType: string }> },
+): void {
+  const offered = splitSections(normalizeLineEndings(offer)).sections;
+  const answered = splitSections(normalizeLineEndings(answer)).sections;
+  const midOf = (section: readonly string[]) =>
+    section
+      .find((l) => l.startsWith('a=mid:'))
+      ?.slice('a=mid:'.length)
+      .trim();
+  for (const [index, section] of offered.entries()) {
+    const [, kind, port] = /^m=(\w+) (\d+)/.exec(section[0]!) ?? [];
+    if (kind !== 'audio' && kind !== 'video') continue;
+    // A section the offer itself rejected (port 0 without bundle-only) asks for nothing.
+    if (port === '0' && !section.includes('a=bundle-only')) continue;
+    const mid = midOf(section);
+    const reply = (mid === undefined ? undefined : answered.find((s) => midOf(s) === mid)) ?? answered[index];
+    const taken = reply !== undefined && !/^m=\w+ 0 /.test(reply[0]!) && !reply.includes('a=inactive');
+    if (taken) continue;
+    const names = [...new Set((supported[kind] ?? []).map((c) => c.mimeType.replace(/^\w+\//, '')))];
+    throw unprocessable(
+      `no ${kind} codec of the offer is supported (offered: ${codecNames(section).join(', ') || 'none'}); the studio takes ${names.join(', ')}`,
+    );
+  }
 }

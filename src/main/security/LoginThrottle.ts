@@ -2,11 +2,10 @@ import { StudioError } from '../../shared/errors';
 
 /** A refusal because a client failed too often; the HTTP layer sends `Retry-After`. */
 export class RateLimitedError extends StudioError {
-  readonly retryAfterSec: number;
+  declare readonly retryAfterSec: number;
 
   constructor(message: string, retryAfterSec: number) {
-    super('RateLimited', message);
-    this.retryAfterSec = retryAfterSec;
+    super('RateLimited', message, undefined, { retryAfterSec });
   }
 }
 

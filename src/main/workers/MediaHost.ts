@@ -10,8 +10,7 @@ import {
 import { notFound, StudioError } from '../../shared/errors';
 import type { Logger } from '../logger';
 import { Peer } from '../rooms/Peer';
-import { applyTrickleFragment, peerConfig, waitForGathering } from '../rooms/rtcConfig';
-import { acceptBundleOnly, answerDeclining, declineDataChannels } from '../rooms/sdp';
+import { answerWhipOffer, applyTrickleFragment, peerConfig } from '../rooms/rtcConfig';
 import { Stream, type MediaKind } from '../rooms/Stream';
 import { StreamHealth } from '../rooms/StreamHealth';
 import type { OpenSink } from '../recording/MatroskaWriter';
@@ -208,24 +207,12 @@ export class MediaHost {
           this.#notify('whip.state', { resourceId, state });
           if (state === 'failed' || state === 'closed') this.#closeWhip(resourceId);
         });
-        const { sdp: mediaOffer, declined } = declineDataChannels(acceptBundleOnly(offer));
         try {
-          try {
-            await pc.setRemoteDescription({ type: 'offer', sdp: mediaOffer });
-          } catch (error) {
-            throw new StudioError(
-              'InvalidArgument',
-              `SDP: the offer was refused: ${(error as Error).message}`,
-              'sdp',
-            );
-          }
-          await pc.setLocalDescription(await pc.createAnswer());
-          await waitForGathering(pc);
+          return { answer: await answerWhipOffer(pc, offer) };
         } catch (error) {
           this.#closeWhip(resourceId);
           throw error;
         }
-        return { answer: answerDeclining(pc.localDescription!.sdp, declined) };
       },
       'whip.patch': async ({ resourceId, fragment }) => {
         const whip = this.#whip.get(resourceId);

@@ -123,7 +123,7 @@ export function archiveRoutes(recording: RecordingService, rooms: RoomService): 
     // The OpenTok server SDKs send this form-encoded.
     app.post(
       '/session/create',
-      allow('project', { bodyTypes: ['application/x-www-form-urlencoded'] }),
+      allow('project', { bodyTypes: ['application/json', 'application/x-www-form-urlencoded'] }),
       async (request, reply) => {
         const form = parseWith(createSessionSchema, request.body ?? {}, 'session');
         const room = rooms.createForSession({

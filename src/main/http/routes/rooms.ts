@@ -8,6 +8,7 @@ import { SignalingSession } from '../../rooms/SignalingSession';
 import type { HttpContext } from '../context';
 import type { RouteModule } from '../HttpServer';
 import { allow } from '../access';
+import { whipCors } from '../cors';
 
 /** Bytes queued to a signaling client before it counts as not reading and is dropped. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -15,12 +16,20 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** What the signaling socket refused (counted for the logs and the security tests). */
 export const signalingSocketCounters = { oversized: 0, slowConsumers: 0 };
 
-/** CORS for WHIP: browser-based WHIP clients on other origins must read Location and ETag. */
-function whipCors(reply: FastifyReply): void {
-  reply.header('Access-Control-Allow-Origin', '*');
-  reply.header('Access-Control-Allow-Methods', 'POST, PATCH, DELETE, OPTIONS');
-  reply.header('Access-Control-Allow-Headers', 'Authorization, Content-Type, If-Match');
-  reply.header('Access-Control-Expose-Headers', 'Location, ETag, Link, Accept-Patch');
+/** A WHIP session's entity tag (RFC 9725 §4.3.1): the resource id, quoted. */
+const etagOf = (resourceId: string) => `"${resourceId}"`;
+
+/**
+ * Whether an `If-Match` header lets a PATCH of the session with this entity tag through
+ * (RFC 9110 §13.1.1: `*` or a strong match of one listed tag; RFC 9725 §4.3.1: otherwise 412).
+ * No header (or an empty one) passes: clients that send none are not refused (428 would be).
+ */
+export function ifMatchPasses(header: string | undefined, etag: string): boolean {
+  if (header === undefined || header.trim() === '') return true;
+  return header.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t === etag;
+  });
 }
 
 function bearer(header: string | undefined): string {
@@ -176,7 +185,7 @@ export function roomRoutes(rooms: RoomService): RouteModule {
           .status(201)
           .header('Content-Type', 'application/sdp')
           .header('Location', location)
-          .header('ETag', `"${resourceId}"`)
+          .header('ETag', etagOf(resourceId))
           .header('Accept-Patch', 'application/trickle-ice-sdpfrag')
           .send(answer);
       },
@@ -191,15 +200,29 @@ export function roomRoutes(rooms: RoomService): RouteModule {
         whipCors(reply);
         const token = bearer(request.headers.authorization);
         const resource = await rooms.whipAuthorize(request.params.roomId, request.params.resourceId, token);
+        const etag = etagOf(request.params.resourceId);
+        const ifMatch = request.headers['if-match'];
+        if (!ifMatchPasses(ifMatch, etag)) {
+          throw new StudioError(
+            'PreconditionFailed',
+            `If-Match ${ifMatch} does not match this WHIP session's ETag ${etag}`,
+            'If-Match',
+          );
+        }
         const fragment = String(request.body ?? '');
         const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
-        const remoteUfrag = resource.remoteUfrag;
-        if (ufrag !== undefined && remoteUfrag !== null && ufrag !== remoteUfrag) {
-          // An ICE restart: not supported, so the client must start a new session (RFC 9725 4.3.2).
-          return reply.status(422).send({
-            code: 'InvalidArgument',
-            message: 'ICE restarts are not supported; start a new WHIP session',
-          });
+        const pwd = /^a=ice-pwd:(\S+)/m.exec(fragment)?.[1];
+        const changed =
+          (ufrag !== undefined && resource.remoteUfrag !== null && ufrag !== resource.remoteUfrag) ||
+          (pwd !== undefined && resource.remotePwd !== null && pwd !== resource.remotePwd);
+        if (changed) {
+          // An ICE restart (new credentials, RFC 8445 §9: either part) is not supported, so the
+          // client must start a new session (RFC 9725 §4.3.2).
+          throw new StudioError(
+            'Unprocessable',
+            'ICE restarts are not supported (the fragment has new ICE credentials); start a new WHIP session',
+            'sdp',
+          );
         }
         await rooms.whipPatch(request.params.roomId, request.params.resourceId, fragment);
         return reply.status(204).send();
