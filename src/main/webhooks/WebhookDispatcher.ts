@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { StudioError } from '../../shared/errors';
-import { guardHost } from '../security/outboundGuard';
+import { guardedRequest } from '../security/outboundGuard';
 import type { AnyStudioEvent } from '../../shared/events';
 import type { Settings } from '../config/schema';
 import { backoffMs } from '../util/backoff';
@@ -194,34 +194,36 @@ export class WebhookDispatcher {
       const signature = new Webhook(registration.secret).sign(message.eventId, timestamp, body);
       try {
         // The outbound guard: no loopback, link-local or private receivers unless allowed (for
-        // this webhook, else studio-wide).
-        await guardHost(new URL(registration.url).hostname, {
-          allowPrivateNetwork: registration.allowPrivateNetwork ?? settings.webhooksAllowPrivateNetwork,
-        });
-        const response = await fetch(registration.url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'user-agent': this.#options.userAgent,
-            'webhook-id': message.eventId,
-            'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-            'webhook-signature': signature,
+        // this webhook, else studio-wide), checked on the address actually connected to. No
+        // redirect is followed: it could send the signed body somewhere the user did not register.
+        const signal = AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), this.#abort.signal]);
+        const response = await guardedRequest(
+          new URL(registration.url),
+          {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'user-agent': this.#options.userAgent,
+              'webhook-id': message.eventId,
+              'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+              'webhook-signature': signature,
+            },
+            body,
+            signal,
           },
-          body,
-          // A redirect could send the signed body somewhere the user did not register.
-          redirect: 'manual',
-          signal: AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), this.#abort.signal]),
-        });
-        statusCode = response.status;
-        await response.body?.cancel().catch(() => {});
+          { allowPrivateNetwork: registration.allowPrivateNetwork ?? settings.webhooksAllowPrivateNetwork },
+        );
+        statusCode = response.statusCode ?? 0;
+        // The answer's body is not read: only its status counts.
+        response.destroy();
         if (statusCode < 200 || statusCode >= 300) error = `receiver answered ${statusCode}`;
       } catch (failure) {
         if (failure instanceof StudioError) {
           error = failure.message;
         } else {
           if (this.#closed) return; // closing: the message stays pending and goes out after the restart
-          const cause = (failure as { cause?: { code?: string; message?: string } }).cause;
-          error = cause?.code ?? cause?.message ?? (failure as Error).message;
+          const { code, cause } = failure as { code?: string; cause?: { code?: string } };
+          error = code ?? cause?.code ?? (failure as Error).message;
           if ((failure as Error).name === 'TimeoutError')
             error = `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
         }
