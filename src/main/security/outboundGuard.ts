@@ -5,33 +5,116 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
 import { StudioError } from '../../shared/errors';
 
-/** Addresses a request to a user-given host must not reach unless the operator allowed it. */
+/**
+ * Addresses a request to a user-given host must not reach unless the operator allowed it: the
+ * IANA special-purpose ranges that are not globally reachable (RFC 6890 and its updates).
+ */
 const PRIVATE = new BlockList();
-PRIVATE.addSubnet('0.0.0.0', 8, 'ipv4');
+PRIVATE.addSubnet('0.0.0.0', 8, 'ipv4'); // "this network"
 PRIVATE.addSubnet('127.0.0.0', 8, 'ipv4'); // loopback
 PRIVATE.addSubnet('10.0.0.0', 8, 'ipv4');
 PRIVATE.addSubnet('100.64.0.0', 10, 'ipv4'); // carrier-grade NAT
 PRIVATE.addSubnet('169.254.0.0', 16, 'ipv4'); // link-local, cloud metadata
 PRIVATE.addSubnet('172.16.0.0', 12, 'ipv4');
+PRIVATE.addSubnet('192.0.0.0', 24, 'ipv4'); // IETF protocol assignments
+PRIVATE.addSubnet('192.0.2.0', 24, 'ipv4'); // documentation (TEST-NET-1)
 PRIVATE.addSubnet('192.168.0.0', 16, 'ipv4');
-PRIVATE.addSubnet('224.0.0.0', 3, 'ipv4'); // multicast and reserved
-PRIVATE.addAddress('::', 'ipv6');
-PRIVATE.addAddress('::1', 'ipv6');
+PRIVATE.addSubnet('198.18.0.0', 15, 'ipv4'); // benchmarking
+PRIVATE.addSubnet('198.51.100.0', 24, 'ipv4'); // documentation (TEST-NET-2)
+PRIVATE.addSubnet('203.0.113.0', 24, 'ipv4'); // documentation (TEST-NET-3)
+PRIVATE.addSubnet('224.0.0.0', 3, 'ipv4'); // multicast, reserved, broadcast
+PRIVATE.addSubnet('::', 96, 'ipv6'); // unspecified, loopback, IPv4-compatible (deprecated)
+PRIVATE.addSubnet('::ffff:0:0:0', 96, 'ipv6'); // IPv4-translated (SIIT)
+PRIVATE.addSubnet('64:ff9b:1::', 48, 'ipv6'); // local-use NAT64
+PRIVATE.addSubnet('100::', 64, 'ipv6'); // discard-only
+PRIVATE.addSubnet('2001:2::', 48, 'ipv6'); // benchmarking
+PRIVATE.addSubnet('2001:db8::', 32, 'ipv6'); // documentation
 PRIVATE.addSubnet('fc00::', 7, 'ipv6'); // unique-local
 PRIVATE.addSubnet('fe80::', 10, 'ipv6'); // link-local
+PRIVATE.addSubnet('fec0::', 10, 'ipv6'); // site-local (deprecated, still routed on some LANs)
 PRIVATE.addSubnet('ff00::', 8, 'ipv6'); // multicast
 
 /** Cloud metadata services: never a destination, even where private addresses are allowed. */
 const METADATA = new Set(['169.254.169.254', 'fd00:ec2::254', '169.254.170.2']);
 
+/** The 16 bytes of an IPv6 address (zone id dropped), or null when it is not one. */
+function ipv6Bytes(address: string): Uint8Array | null {
+  let text = address.replace(/%.*$/, '');
+  if (isIP(text) !== 6) return null;
+  const bytes = new Uint8Array(16);
+  // A dotted IPv4 tail (`::ffff:1.2.3.4`) is the last two groups.
+  const dotted = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted !== null) {
+    const [a, b, c, d] = dotted.slice(2).map(Number) as [number, number, number, number];
+    text = `${dotted[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::') as [string, string | undefined];
+  const groupsOf = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const left = groupsOf(head);
+  const right = tail === undefined ? [] : groupsOf(tail);
+  const groups = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  groups.forEach((group, i) => {
+    bytes[2 * i] = group >> 8;
+    bytes[2 * i + 1] = group & 0xff;
+  });
+  return bytes;
+}
+
+const ipv4Of = (bytes: Uint8Array, at: number, xor = 0): string =>
+  Array.from(bytes.subarray(at, at + 4), (b) => b ^ xor).join('.');
+
+/**
+ * The IPv4 address an IPv6 address stands for or carries, which decides where it goes:
+ * IPv4-mapped (`::ffff:a9fe:a9fe` is 169.254.169.254, however written), NAT64 (64:ff9b::/96),
+ * 6to4 (2002::/16) and Teredo (2001::/32, the client address inverted). Null: none.
+ */
+export function embeddedIPv4(address: string): string | null {
+  const bytes = ipv6Bytes(address);
+  if (bytes === null) return null;
+  const zeros = (from: number, to: number) => bytes.subarray(from, to).every((b) => b === 0);
+  if (zeros(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return ipv4Of(bytes, 12);
+  if (bytes[0] === 0x00 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b && zeros(4, 12))
+    return ipv4Of(bytes, 12);
+  if (bytes[0] === 0x20 && bytes[1] === 0x02) return ipv4Of(bytes, 2);
+  if (bytes[0] === 0x20 && bytes[1] === 0x01 && bytes[2] === 0 && bytes[3] === 0)
+    return ipv4Of(bytes, 12, 0xff);
+  return null;
+}
+
+/** An address in one spelling: IPv4 for mapped addresses, lower-case compressed IPv6 otherwise. */
+function canonical(address: string): string {
+  const bytes = ipv6Bytes(address);
+  if (bytes === null) return address;
+  const mapped = embeddedIPv4(address);
+  if (mapped !== null && bytes.subarray(0, 10).every((b) => b === 0)) return mapped;
+  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
+  // The longest run of zero groups (two or more) becomes `::`, as RFC 5952 writes it.
+  let best = { at: -1, length: 1 };
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > best.length) best = { at: i, length: j - i };
+    i = j === i ? i + 1 : j;
+  }
+  if (best.at < 0) return groups.join(':');
+  return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.length).join(':')}`;
+}
+
+/** Whether an address is a cloud metadata service, in any spelling or IPv6 wrapping. */
+export function isMetadataAddress(address: string): boolean {
+  const embedded = embeddedIPv4(address);
+  return METADATA.has(canonical(address)) || (embedded !== null && METADATA.has(embedded));
+}
+
 /** Whether an IP address is loopback, link-local, private or otherwise not on the internet. */
 export function isPrivateAddress(address: string): boolean {
-  const family = isIP(address);
+  const family = isIP(address.replace(/%.*$/, ''));
   if (family === 4) return PRIVATE.check(address, 'ipv4');
   if (family === 6) {
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (mapped !== null) return PRIVATE.check(mapped[1]!, 'ipv4');
-    return PRIVATE.check(address, 'ipv6');
+    // An IPv6 address carrying an IPv4 one goes where that one goes: check both.
+    const embedded = embeddedIPv4(address);
+    if (embedded !== null && PRIVATE.check(embedded, 'ipv4')) return true;
+    return PRIVATE.check(address.replace(/%.*$/, ''), 'ipv6');
   }
   return true;
 }
@@ -43,7 +126,7 @@ export interface OutboundOptions {
 
 /** Refuses a host whose addresses include a metadata or (unless allowed) a private one. */
 function check(host: string, addresses: readonly string[], options: OutboundOptions): void {
-  const metadata = addresses.find((a) => METADATA.has(a.toLowerCase()));
+  const metadata = addresses.find(isMetadataAddress);
   if (metadata !== undefined) {
     throw new StudioError('PermissionDenied', `${host} is a cloud metadata address (${metadata})`, 'host');
   }
