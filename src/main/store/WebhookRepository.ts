@@ -154,6 +154,15 @@ export class WebhookRepository {
       );
   }
 
+  /** Disables a registration; false when it was disabled (or gone) already. */
+  disable(id: string, now: number): boolean {
+    return (
+      this.#db
+        .prepare('UPDATE webhooks SET enabled = 0, updated_at = ? WHERE id = ? AND enabled = 1')
+        .run(now, id).changes > 0
+    );
+  }
+
   get(id: string): WebhookRecord | null {
     const row = this.#db.prepare('SELECT * FROM webhooks WHERE id = ?').get(id) as WebhookRow | undefined;
     return row === undefined ? null : this.#toRecord(row);

@@ -79,6 +79,8 @@ export interface WebhookDispatcherOptions {
   settings: Settings;
   /** User-Agent of the POSTs. */
   userAgent: string;
+  /** A registration was disabled because its receiver answered 410 Gone. */
+  onGone?: (registration: WebhookRecord, pending: number) => void;
 }
 
 /**
@@ -239,6 +241,21 @@ export class WebhookDispatcher {
         { webhookId: registration.id, eventType: message.eventType, statusCode },
         'webhook delivered',
       );
+      return;
+    }
+    if (statusCode === 410) {
+      // Standard Webhooks: 410 Gone means the endpoint is gone and the sender should disable it
+      // and stop sending. The message stays pending with the rest (a disabled registration's
+      // messages are not due): enabling the registration again sends them.
+      repo.recordAttempt(message, attempt, { status: 'pending', nextAttemptAt: at });
+      if (repo.disable(registration.id, at)) {
+        const pending = repo.pendingCount(registration.id);
+        logger.warn(
+          { webhookId: registration.id, kind: registration.kind, pending },
+          'webhook disabled: the receiver answered 410 Gone',
+        );
+        this.#options.onGone?.(registration, pending);
+      }
       return;
     }
     const nextAt =

@@ -72,6 +72,14 @@ export class WebhookService {
       logger: options.logger,
       settings: options.settings,
       userAgent: `SpoolStudio/${options.version ?? 'dev'} (+Standard Webhooks)`,
+      onGone: (registration, pending) =>
+        options.bus.publish('webhook.disabled', {
+          webhookId: registration.id,
+          kind: registration.kind,
+          reason: 'the receiver answered 410 Gone',
+          statusCode: 410,
+          pending,
+        }),
     });
   }
 
