@@ -3,7 +3,7 @@ import { StudioError } from '../../shared/errors';
 import { guardedRequest } from '../security/outboundGuard';
 import type { AnyStudioEvent } from '../../shared/events';
 import type { Settings } from '../config/schema';
-import { backoffMs } from '../util/backoff';
+import { backoffMs, retryAfterMs } from '../util/backoff';
 import type { Logger } from '../logger';
 import type { EventRepository } from '../store/EventRepository';
 import type {
@@ -31,6 +31,8 @@ const OPENTOK_ARCHIVE_EVENTS: ReadonlySet<string> = new Set([
 const CONCURRENCY = 8;
 /** A receiver gets this long to answer. */
 const REQUEST_TIMEOUT_MS = 15_000;
+/** Answers whose `Retry-After` sets the earliest next attempt (the receiver is busy or down). */
+const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 /** Finished messages and their log are kept this long. */
 const KEEP_LOG_MS = 7 * 86_400_000;
 const MAX_IDLE_MS = 5000;
@@ -188,6 +190,7 @@ export class WebhookDispatcher {
     const started = Date.now();
     let statusCode: number | null = null;
     let error: string | null = null;
+    let retryAfter: string | string[] | undefined;
     if (event === null) {
       error = `event ${message.eventSeq} is no longer in the outbox`;
     } else {
@@ -216,6 +219,7 @@ export class WebhookDispatcher {
           { allowPrivateNetwork: registration.allowPrivateNetwork ?? settings.webhooksAllowPrivateNetwork },
         );
         statusCode = response.statusCode ?? 0;
+        if (RETRY_AFTER_STATUSES.has(statusCode)) retryAfter = response.headers['retry-after'];
         // The answer's body is not read: only its status counts.
         response.destroy();
         if (statusCode < 200 || statusCode >= 300) error = `receiver answered ${statusCode}`;
@@ -258,8 +262,17 @@ export class WebhookDispatcher {
       }
       return;
     }
-    const nextAt =
-      at + backoffMs(message.attempts + 1, settings.webhookBackoffBaseSec, settings.webhookBackoffMaxSec);
+    const backoff = backoffMs(
+      message.attempts + 1,
+      settings.webhookBackoffBaseSec,
+      settings.webhookBackoffMaxSec,
+    );
+    // A receiver that says when to come back (429/503 with Retry-After) is not asked sooner, up
+    // to the backoff cap; a wait past the retry window leaves one last attempt at its end.
+    const asked = retryAfterMs(retryAfter, at);
+    const delay =
+      asked === null ? backoff : Math.max(backoff, Math.min(asked, settings.webhookBackoffMaxSec * 1000));
+    const nextAt = Math.min(at + delay, Math.max(at + backoff, message.deadlineAt));
     const giveUp = event === null || nextAt > message.deadlineAt;
     repo.recordAttempt(message, attempt, {
       status: giveUp ? 'failed' : 'pending',
