@@ -154,6 +154,26 @@ export class WebhookRepository {
       );
   }
 
+  /**
+   * Hands a registration's undelivered messages (and their attempt log) to another one, e.g. when
+   * a status callback moves to a new URL; answers how many moved.
+   */
+  movePending(fromId: string, toId: string, now: number): number {
+    return this.#db.transaction(() => {
+      this.#db
+        .prepare(
+          `UPDATE webhook_attempts SET webhook_id = ? WHERE message_id IN
+             (SELECT id FROM webhook_messages WHERE webhook_id = ? AND status = 'pending')`,
+        )
+        .run(toId, fromId);
+      return this.#db
+        .prepare(
+          "UPDATE webhook_messages SET webhook_id = ?, updated_at = ? WHERE webhook_id = ? AND status = 'pending'",
+        )
+        .run(toId, now, fromId).changes;
+    })();
+  }
+
   /** Disables a registration; false when it was disabled (or gone) already. */
   disable(id: string, now: number): boolean {
     return (
