@@ -21,13 +21,25 @@ export class DataFolderInUseError extends Error {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process runs. */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed process its parent has not reaped yet (a zombie: a studio SIGKILLed a moment ago
+  // under a supervisor) still answers signal 0, but it holds nothing. Linux says so in
+  // /proc/<pid>/stat: the state after the command name (which may itself hold ")").
+  if (process.platform !== 'linux') return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    // Gone between the two looks, or no /proc: signal 0 answered, so take it as running.
+    return true;
   }
 }
 

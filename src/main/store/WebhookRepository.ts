@@ -154,6 +154,35 @@ export class WebhookRepository {
       );
   }
 
+  /**
+   * Hands a registration's undelivered messages (and their attempt log) to another one, e.g. when
+   * a status callback moves to a new URL; answers how many moved.
+   */
+  movePending(fromId: string, toId: string, now: number): number {
+    return this.#db.transaction(() => {
+      this.#db
+        .prepare(
+          `UPDATE webhook_attempts SET webhook_id = ? WHERE message_id IN
+             (SELECT id FROM webhook_messages WHERE webhook_id = ? AND status = 'pending')`,
+        )
+        .run(toId, fromId);
+      return this.#db
+        .prepare(
+          "UPDATE webhook_messages SET webhook_id = ?, updated_at = ? WHERE webhook_id = ? AND status = 'pending'",
+        )
+        .run(toId, now, fromId).changes;
+    })();
+  }
+
+  /** Disables a registration; false when it was disabled (or gone) already. */
+  disable(id: string, now: number): boolean {
+    return (
+      this.#db
+        .prepare('UPDATE webhooks SET enabled = 0, updated_at = ? WHERE id = ? AND enabled = 1')
+        .run(now, id).changes > 0
+    );
+  }
+
   get(id: string): WebhookRecord | null {
     const row = this.#db.prepare('SELECT * FROM webhooks WHERE id = ?').get(id) as WebhookRow | undefined;
     return row === undefined ? null : this.#toRecord(row);

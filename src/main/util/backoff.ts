@@ -17,3 +17,18 @@ export function backoffMs(
   // A floor keeps a zero base (tests) from spinning.
   return Math.max(100, Math.round(jittered));
 }
+
+/**
+ * The wait a `Retry-After` header asks for, in ms from `now`: delta-seconds (`120`) or an
+ * HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`). Null when absent or unreadable (the caller's
+ * backoff decides); a date in the past is 0.
+ */
+export function retryAfterMs(header: string | string[] | undefined, now: number): number | null {
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (value === undefined || value === '') return null;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // Only the HTTP-date forms (a weekday or month name in them), not every string Date reads.
+  if (!/[a-z]{3}/i.test(value)) return null;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}

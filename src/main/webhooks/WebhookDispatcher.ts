@@ -1,9 +1,9 @@
 import { Webhook } from 'standardwebhooks';
 import { StudioError } from '../../shared/errors';
-import { guardHost } from '../security/outboundGuard';
+import { guardedRequest } from '../security/outboundGuard';
 import type { AnyStudioEvent } from '../../shared/events';
 import type { Settings } from '../config/schema';
-import { backoffMs } from '../util/backoff';
+import { backoffMs, retryAfterMs } from '../util/backoff';
 import type { Logger } from '../logger';
 import type { EventRepository } from '../store/EventRepository';
 import type {
@@ -31,6 +31,8 @@ const OPENTOK_ARCHIVE_EVENTS: ReadonlySet<string> = new Set([
 const CONCURRENCY = 8;
 /** A receiver gets this long to answer. */
 const REQUEST_TIMEOUT_MS = 15_000;
+/** Answers whose `Retry-After` sets the earliest next attempt (the receiver is busy or down). */
+const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 /** Finished messages and their log are kept this long. */
 const KEEP_LOG_MS = 7 * 86_400_000;
 const MAX_IDLE_MS = 5000;
@@ -79,6 +81,8 @@ export interface WebhookDispatcherOptions {
   settings: Settings;
   /** User-Agent of the POSTs. */
   userAgent: string;
+  /** A registration was disabled because its receiver answered 410 Gone. */
+  onGone?: (registration: WebhookRecord, pending: number) => void;
 }
 
 /**
@@ -186,6 +190,7 @@ export class WebhookDispatcher {
     const started = Date.now();
     let statusCode: number | null = null;
     let error: string | null = null;
+    let retryAfter: string | string[] | undefined;
     if (event === null) {
       error = `event ${message.eventSeq} is no longer in the outbox`;
     } else {
@@ -194,34 +199,37 @@ export class WebhookDispatcher {
       const signature = new Webhook(registration.secret).sign(message.eventId, timestamp, body);
       try {
         // The outbound guard: no loopback, link-local or private receivers unless allowed (for
-        // this webhook, else studio-wide).
-        await guardHost(new URL(registration.url).hostname, {
-          allowPrivateNetwork: registration.allowPrivateNetwork ?? settings.webhooksAllowPrivateNetwork,
-        });
-        const response = await fetch(registration.url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'user-agent': this.#options.userAgent,
-            'webhook-id': message.eventId,
-            'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-            'webhook-signature': signature,
+        // this webhook, else studio-wide), checked on the address actually connected to. No
+        // redirect is followed: it could send the signed body somewhere the user did not register.
+        const signal = AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), this.#abort.signal]);
+        const response = await guardedRequest(
+          new URL(registration.url),
+          {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'user-agent': this.#options.userAgent,
+              'webhook-id': message.eventId,
+              'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+              'webhook-signature': signature,
+            },
+            body,
+            signal,
           },
-          body,
-          // A redirect could send the signed body somewhere the user did not register.
-          redirect: 'manual',
-          signal: AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), this.#abort.signal]),
-        });
-        statusCode = response.status;
-        await response.body?.cancel().catch(() => {});
+          { allowPrivateNetwork: registration.allowPrivateNetwork ?? settings.webhooksAllowPrivateNetwork },
+        );
+        statusCode = response.statusCode ?? 0;
+        if (RETRY_AFTER_STATUSES.has(statusCode)) retryAfter = response.headers['retry-after'];
+        // The answer's body is not read: only its status counts.
+        response.destroy();
         if (statusCode < 200 || statusCode >= 300) error = `receiver answered ${statusCode}`;
       } catch (failure) {
         if (failure instanceof StudioError) {
           error = failure.message;
         } else {
           if (this.#closed) return; // closing: the message stays pending and goes out after the restart
-          const cause = (failure as { cause?: { code?: string; message?: string } }).cause;
-          error = cause?.code ?? cause?.message ?? (failure as Error).message;
+          const { code, cause } = failure as { code?: string; cause?: { code?: string } };
+          error = code ?? cause?.code ?? (failure as Error).message;
           if ((failure as Error).name === 'TimeoutError')
             error = `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
         }
@@ -239,8 +247,32 @@ export class WebhookDispatcher {
       );
       return;
     }
-    const nextAt =
-      at + backoffMs(message.attempts + 1, settings.webhookBackoffBaseSec, settings.webhookBackoffMaxSec);
+    if (statusCode === 410) {
+      // Standard Webhooks: 410 Gone means the endpoint is gone and the sender should disable it
+      // and stop sending. The message stays pending with the rest (a disabled registration's
+      // messages are not due): enabling the registration again sends them.
+      repo.recordAttempt(message, attempt, { status: 'pending', nextAttemptAt: at });
+      if (repo.disable(registration.id, at)) {
+        const pending = repo.pendingCount(registration.id);
+        logger.warn(
+          { webhookId: registration.id, kind: registration.kind, pending },
+          'webhook disabled: the receiver answered 410 Gone',
+        );
+        this.#options.onGone?.(registration, pending);
+      }
+      return;
+    }
+    const backoff = backoffMs(
+      message.attempts + 1,
+      settings.webhookBackoffBaseSec,
+      settings.webhookBackoffMaxSec,
+    );
+    // A receiver that says when to come back (429/503 with Retry-After) is not asked sooner, up
+    // to the backoff cap; a wait past the retry window leaves one last attempt at its end.
+    const asked = retryAfterMs(retryAfter, at);
+    const delay =
+      asked === null ? backoff : Math.max(backoff, Math.min(asked, settings.webhookBackoffMaxSec * 1000));
+    const nextAt = Math.min(at + delay, Math.max(at + backoff, message.deadlineAt));
     const giveUp = event === null || nextAt > message.deadlineAt;
     repo.recordAttempt(message, attempt, {
       status: giveUp ? 'failed' : 'pending',

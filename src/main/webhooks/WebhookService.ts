@@ -72,6 +72,14 @@ export class WebhookService {
       logger: options.logger,
       settings: options.settings,
       userAgent: `SpoolStudio/${options.version ?? 'dev'} (+Standard Webhooks)`,
+      onGone: (registration, pending) =>
+        options.bus.publish('webhook.disabled', {
+          webhookId: registration.id,
+          kind: registration.kind,
+          reason: 'the receiver answered 410 Gone',
+          statusCode: 410,
+          pending,
+        }),
     });
   }
 
@@ -198,28 +206,51 @@ export class WebhookService {
   }
 
   /**
-   * Registers a `statusCallback` for one composition or one hook's compositions (replacing the
-   * one it had): signed like every webhook; answers the signing secret, shown once.
+   * Registers a `statusCallback` for one composition or one hook's compositions. The same URL
+   * again keeps the registration as it is: its signing secret (answered as null: it was shown
+   * once) and its undelivered messages; a registration disabled by a 410 is enabled again. A new
+   * URL gets a new registration and secret, and takes over the old one's undelivered messages
+   * and its place in the event stream, so no event is lost between the two.
    */
   setStatusCallback(
     scope: StatusCallbackScope,
     url: string,
     since?: number,
-  ): { url: string; secret: string } {
-    this.removeStatusCallback(scope);
+  ): { url: string; secret: string | null } {
+    const current = this.#statusCallback(scope);
+    if (current !== null && current.url === url) {
+      if (!current.enabled) {
+        this.repo.update({ ...current, enabled: true, updatedAt: Date.now() });
+        this.#options.logger.info({ webhookId: current.id }, 'status callback enabled again');
+      }
+      this.#dispatcher.pump();
+      return { url, secret: null };
+    }
     const record = this.#insert(
       { kind: 'callback', url, events: [scopeKey(scope)], description: null, enabled: true },
-      since,
+      current?.cursor ?? since,
     );
+    if (current !== null) {
+      const moved = this.repo.movePending(current.id, record.id, Date.now());
+      this.repo.delete(current.id);
+      this.#options.logger.info(
+        { from: current.id, to: record.id, moved },
+        'status callback moved to a new URL with its undelivered messages',
+      );
+    }
     this.#dispatcher.fanOut();
     this.#dispatcher.pump();
     return { url: record.url, secret: record.secret };
   }
 
+  #statusCallback(scope: StatusCallbackScope): WebhookRecord | null {
+    const key = scopeKey(scope);
+    return this.repo.list('callback').find((r) => r.events?.includes(key)) ?? null;
+  }
+
   /** The status callback URL of a composition or hook, if it has one. */
   statusCallbackOf(scope: StatusCallbackScope): string | null {
-    const key = scopeKey(scope);
-    return this.repo.list('callback').find((r) => r.events?.includes(key))?.url ?? null;
+    return this.#statusCallback(scope)?.url ?? null;
   }
 
   removeStatusCallback(scope: StatusCallbackScope): void {

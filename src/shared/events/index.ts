@@ -19,6 +19,20 @@ export interface StudioEventPayloads {
     /** Why, when an archive write failed rather than the free space crossing a threshold. */
     detail?: string;
   };
+  /**
+   * A webhook registration was disabled because its receiver answered 410 Gone (Standard
+   * Webhooks: the endpoint is gone, stop sending). Its undelivered messages are kept and go out
+   * if it is enabled again.
+   */
+  'webhook.disabled': {
+    webhookId: string;
+    kind: 'studio' | 'opentok' | 'callback';
+    /** Why, e.g. "the receiver answered 410 Gone". */
+    reason: string;
+    statusCode: number;
+    /** Messages kept, not sent. */
+    pending: number;
+  };
 }
 
 /** How much room the data folder's disk has: `low` warns, `full` stops recording. */

@@ -12,7 +12,7 @@ import { DeliveryService } from '../../../src/main/delivery/DeliveryService';
 import { deliveryRoutes } from '../../../src/main/http/routes/deliveries';
 import { ArchiveStatus } from '../../../src/main/events/ArchiveStatus';
 import { EventBus } from '../../../src/main/events/EventBus';
-import { HttpServer } from '../../../src/main/http/HttpServer';
+import { HttpServer, type RouteModule } from '../../../src/main/http/HttpServer';
 import { Auth } from '../../../src/main/security/Auth';
 import { loadOrCreateKey } from '../../../src/main/security/keys';
 import { SecretBox } from '../../../src/main/security/SecretBox';
@@ -86,6 +86,8 @@ export interface HarnessOptions {
   http?: boolean;
   /** Start the services (default true). */
   start?: boolean;
+  /** More routes for the HTTP server, built once the services exist. */
+  routes?: (harness: DeliveryHarness) => RouteModule[];
 }
 
 /**
@@ -108,10 +110,12 @@ export class DeliveryHarness {
   /** Every event published so far (persisted or not). */
   readonly events: AnyStudioEvent[] = [];
   http: HttpServer | null = null;
+  readonly #routes: HarnessOptions['routes'];
   #closed = false;
 
   constructor(options: HarnessOptions) {
     this.dataDir = options.dataDir;
+    this.#routes = options.routes;
     this.settings = testSettings(options.settings);
     const lines = this.logLines;
     this.logger = pino(
@@ -197,7 +201,15 @@ export class DeliveryHarness {
         rendererDir: null,
         listenerPorts: () => [this.http?.port ?? 0],
       },
-      { host: '127.0.0.1', port: 0, routes: [deliveryRoutes(this.delivery), webhookRoutes(this.webhooks)] },
+      {
+        host: '127.0.0.1',
+        port: 0,
+        routes: [
+          deliveryRoutes(this.delivery),
+          webhookRoutes(this.webhooks),
+          ...(this.#routes?.(this) ?? []),
+        ],
+      },
     );
     await this.http.listen();
     return this.url;

@@ -4,6 +4,7 @@ import { posix } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Client, FTPError } from 'basic-ftp';
+import { StudioError } from '../../../shared/errors';
 import type { FtpTargetConfig } from '../../../shared/targets';
 import {
   DestinationError,
@@ -19,6 +20,7 @@ import {
   type UploadJob,
   type UploadResult,
 } from './Destination';
+import { pinnedAddress } from '../../security/outboundGuard';
 import { progressTap, serverUrl, STREAM_CHUNK } from './io';
 
 /** An FTP server, plain or with explicit TLS (FTPS). */
@@ -77,8 +79,17 @@ export class FtpDestination implements Destination {
     if (this.#closed) throw new DestinationError('connect', 'reset', 'the FTP connection was closed');
     const { host, port, user, password, secure, certificateFingerprint } = this.#config;
     try {
-      await this.#client.connect(host, port);
+      // The checked address, not the name: basic-ftp would resolve it again (DNS rebinding).
+      // TLS below still verifies the certificate against the name.
+      const address = await pinnedAddress(host, { allowPrivateNetwork: this.#config.allowPrivateNetwork });
+      await this.#client.connect(address, port);
     } catch (error) {
+      if (error instanceof StudioError && !(error instanceof DestinationError))
+        throw new DestinationError(
+          'connect',
+          error.code === 'PermissionDenied' ? 'config' : 'dns',
+          error.message,
+        );
       throw this.#classify(error, 'connect', `connecting to ${host}:${port}`);
     }
     if (secure) {

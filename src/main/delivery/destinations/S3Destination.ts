@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import {
@@ -18,6 +20,7 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import type { S3TargetConfig } from '../../../shared/targets';
+import { pinnedLookup } from '../../security/outboundGuard';
 import type { ResumeState } from '../../store/DeliveryRepository';
 import {
   DestinationError,
@@ -92,6 +95,7 @@ export class S3Destination implements Destination {
 
   constructor(config: S3TargetConfig) {
     this.#config = config;
+    const guard = { allowPrivateNetwork: config.allowPrivateNetwork };
     this.#client = new S3Client({
       region: config.region,
       ...(config.endpoint !== undefined ? { endpoint: config.endpoint } : {}),
@@ -102,7 +106,14 @@ export class S3Destination implements Destination {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: 2,
-      requestHandler: { connectionTimeout: 15_000, requestTimeout: 120_000 },
+      requestHandler: {
+        connectionTimeout: 15_000,
+        requestTimeout: 120_000,
+        // Connections go only to addresses the outbound guard checked at connect time (the SDK
+        // resolving the endpoint again could be answered 127.0.0.1: DNS rebinding).
+        httpAgent: new HttpAgent({ keepAlive: true, lookup: pinnedLookup(guard) }),
+        httpsAgent: new HttpsAgent({ keepAlive: true, lookup: pinnedLookup(guard) }),
+      },
     });
   }
 

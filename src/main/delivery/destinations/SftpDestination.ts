@@ -3,7 +3,9 @@ import { posix } from 'node:path';
 import { open } from 'node:fs/promises';
 import type { SFTPWrapper } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
+import { StudioError } from '../../../shared/errors';
 import type { SftpTargetConfig } from '../../../shared/targets';
+import { pinnedAddress } from '../../security/outboundGuard';
 import type { Logger } from '../../logger';
 import {
   DestinationError,
@@ -96,9 +98,22 @@ export class SftpDestination implements Destination {
       end: quiet('end'),
       close: quiet('close'),
     });
+    let address: string;
+    try {
+      // The checked address, not the name: ssh2 would resolve it again (DNS rebinding). The host
+      // key, not the name, identifies the server.
+      address = await pinnedAddress(config.host, { allowPrivateNetwork: config.allowPrivateNetwork });
+    } catch (error) {
+      if (!(error instanceof StudioError)) throw error;
+      throw new DestinationError(
+        'connect',
+        error.code === 'PermissionDenied' ? 'config' : 'dns',
+        error.message,
+      );
+    }
     try {
       this.#wrapper = await client.connect({
-        host: config.host,
+        host: address,
         port: config.port,
         username: config.user,
         ...(config.password !== undefined ? { password: config.password } : {}),

@@ -138,8 +138,13 @@ export function compositionRoutes(service: CompositionService, webhooks?: Webhoo
           hooks.removeStatusCallback({ hookId: updated.id });
           return { ...updated, statusCallback: null };
         }
+        // The same URL keeps its registration, secret and undelivered messages: no new secret.
         const { secret } = hooks.setStatusCallback({ hookId: updated.id }, url);
-        return { ...updated, statusCallback: url, statusCallbackSecret: secret };
+        return {
+          ...updated,
+          statusCallback: url,
+          ...(secret !== null ? { statusCallbackSecret: secret } : {}),
+        };
       },
     );
     app.delete<{ Params: { id: string } }>(
