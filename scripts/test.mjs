@@ -70,6 +70,8 @@ const SHARED = [
     'recording-stall',
     'recovery',
     'rooms',
+    'status-callback-patch',
+    'webhook-gone',
     'webhook-outbox',
     'whip',
   ].map((name) => new RegExp(`^test/integration/${name}\\.test\\.ts$`)),
