@@ -515,6 +515,46 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
     },
   );
 
+  it(
+    'lists the streams being archived in the started status callback and event, as the start answer does',
+    { timeout: 60_000 },
+    async () => {
+      const receiver = await createWebhookReceiver({ listen: true });
+      const callback = await api.call<{ id: string }>('POST', '/callback', {
+        group: 'archive',
+        event: 'status',
+        url: receiver.url('/started'),
+      });
+      assert.equal(callback.status, 200, JSON.stringify(callback.body));
+      try {
+        const room = await operator.createRoom({ name: 'Started streams' });
+        const { publisher, stream } = await publish(room.id);
+        const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+        assert.deepEqual(
+          archive.streams.map((s) => s.streamId),
+          [stream.id],
+        );
+        // RefArch: streams are those "currently being archived", set for status "started".
+        const startedOf = (r: { path: string; body: string }) => {
+          if (r.path !== '/started') return undefined;
+          const body = JSON.parse(r.body) as ArchiveJson;
+          return body.id === archive.id && body.status === 'started' ? body : undefined;
+        };
+        const accepted = await receiver.waitFor((a) => a.some((r) => startedOf(r) !== undefined), 15_000);
+        const started = accepted.map(startedOf).find((b) => b !== undefined)!;
+        assert.deepEqual(started.streams, archive.streams);
+        const event = events.find((e) => e.archiveId === archive.id && e.type === 'archive.started')!;
+        assert.deepEqual((event.data as ArchiveJson).streams, archive.streams);
+        await api.stop(archive.id);
+        await publisher.stop();
+        await api.waitStatus(archive.id, 'available');
+      } finally {
+        await api.call('DELETE', `/callback/${callback.body.id}`);
+        await receiver.close();
+      }
+    },
+  );
+
   it('filters the archive list and deletes in bulk', { timeout: 30_000 }, async () => {
     const all = await operator.ok<{ count: number; items: ArchiveJson[] }>('GET', '/api/archives?count=100');
     assert.ok(all.count >= 4);

@@ -265,9 +265,12 @@ export class RecordingService {
     const active = new ActiveArchive(record, live, dir);
     this.#active.set(record.id, active);
     this.#watchRoom(live);
+    // Recorders first, then the status: `started` (event and callbacks) lists the streams being
+    // archived, which recording each one stores. The row is already in the store (`started`, so
+    // a crash from here on is recovered), and no file can be announced before this returns.
+    for (const stream of live.streams.values()) this.#record(active, stream);
     this.#status.set(record.id, 'started');
     this.#logger.info({ archiveId: record.id, roomId: room.id, outputMode, auto }, 'archive started');
-    for (const stream of live.streams.values()) this.#record(active, stream);
     // OpenTok answers a start with "started"; an archive with nothing to record pauses after.
     const json = this.#status.json(record.id);
     this.#broadcast(active, 'started');
