@@ -555,6 +555,28 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
     },
   );
 
+  it('refuses a repeated sessionId in the archive list, naming it', { timeout: 30_000 }, async () => {
+    const room = await operator.createRoom({ name: 'Repeated' });
+    for (const query of [
+      `sessionId=${room.id}&sessionId=other`,
+      `sessionId=${room.id}&sessionId=${room.id}`,
+    ]) {
+      const listed = await api.call<{ code: string; field: string; message: string }>(
+        'GET',
+        `/archive?${query}`,
+      );
+      assert.equal(listed.status, 400, JSON.stringify(listed.body));
+      assert.equal(listed.body.field, 'sessionId');
+      assert.match(listed.body.message, /sessionId/);
+      const legacy = await partner(core.url, 'GET', `?${query}`);
+      assert.equal(legacy.status, 400, JSON.stringify(legacy.body));
+      assert.equal(legacy.body.field, 'sessionId');
+    }
+    const one = await api.call<{ count: number }>('GET', `/archive?sessionId=${room.id}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.body.count, 0);
+  });
+
   it('filters the archive list and deletes in bulk', { timeout: 30_000 }, async () => {
     const all = await operator.ok<{ count: number; items: ArchiveJson[] }>('GET', '/api/archives?count=100');
     assert.ok(all.count >= 4);

@@ -326,10 +326,15 @@ export class RecordingService {
         throw new StudioError('InvalidArgument', `${field} must be a whole number from 0 to ${max}`, field);
       return n;
     };
+    // A repeated parameter arrives as an array: refused, as for count, not read as no filter.
+    const sessionId = query.sessionId;
+    if (sessionId !== undefined && typeof sessionId !== 'string') {
+      throw new StudioError('InvalidArgument', 'sessionId must be given at most once', 'sessionId');
+    }
     const result = this.#repo.list({
       offset: number(query.offset, 'offset', 1_000_000, 0),
       count: number(query.count, 'count', 1000, 50),
-      ...(typeof query.sessionId === 'string' && query.sessionId !== '' ? { roomId: query.sessionId } : {}),
+      ...(sessionId !== undefined && sessionId !== '' ? { roomId: sessionId } : {}),
     });
     return { count: result.count, items: result.items.map((r) => this.#status.restJson(r)) };
   }
