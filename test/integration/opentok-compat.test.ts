@@ -577,6 +577,50 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
     assert.equal(one.body.count, 0);
   });
 
+  it(
+    'names the field as the caller sent it in start and session/create errors',
+    { timeout: 60_000 },
+    async () => {
+      type Failure = { code: string; field?: string; message: string };
+      const unknown = await api.call<Failure>('POST', '/archive', { sessionId: 'nosuchsession' });
+      assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+      assert.equal(unknown.body.field, 'sessionId');
+      assert.match(unknown.body.message, /session nosuchsession does not exist/);
+
+      const room = await operator.createRoom({ name: 'Fields' });
+      const { publisher } = await publish(room.id);
+      const badLayout = await api.call<Failure>('POST', '/archive', {
+        sessionId: room.id,
+        outputMode: 'composed',
+        layout: { type: 'mosaic' },
+      });
+      assert.equal(badLayout.status, 400, JSON.stringify(badLayout.body));
+      assert.equal(badLayout.body.field, 'layout.type');
+      await publisher.stop();
+
+      const session = await json<Failure>(`${core.url}/session/create`, {
+        method: 'POST',
+        headers: {
+          'x-opentok-auth': await projectJwt(),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'archiveMode=always&archiveResolution=800x601',
+      });
+      assert.equal(session.status, 400, JSON.stringify(session.body));
+      assert.equal(session.body.field, 'archiveResolution');
+      assert.match(session.body.message, /archiveResolution/);
+
+      const proto = await json<Failure>(`${core.url}/v2/project/${KEY}/archive`, {
+        method: 'POST',
+        headers: { 'x-opentok-auth': await projectJwt(), 'content-type': 'application/json' },
+        body: `{"sessionId":"${room.id}","__proto__":{"outputMode":"individual"}}`,
+      });
+      assert.equal(proto.status, 400, JSON.stringify(proto.body));
+      assert.match(proto.body.message, /"__proto__" key.*is not allowed/);
+      assert.doesNotMatch(proto.body.message, /not valid JSON/);
+    },
+  );
+
   it('filters the archive list and deletes in bulk', { timeout: 30_000 }, async () => {
     const all = await operator.ok<{ count: number; items: ArchiveJson[] }>('GET', '/api/archives?count=100');
     assert.ok(all.count >= 4);

@@ -184,7 +184,7 @@ export class RecordingService {
     const refusal = this.#options.refusal?.() ?? null;
     if (refusal !== null) throw new StudioError('Unavailable', `an archive cannot start now: ${refusal}`);
     const input = parseWith(startArchiveSchema, body, 'archive');
-    const room = this.#options.rooms.record(input.sessionId);
+    const room = this.#sessionRoom(input.sessionId);
     const live = this.#options.rooms.live(room.id);
     if (live === undefined || live.participants.size === 0) {
       throw new StudioError(
@@ -214,7 +214,9 @@ export class RecordingService {
     const layout =
       input.layout === undefined
         ? undefined
-        : parseLayout(input.layout, 'layout', canvasOf(resolution ?? '1280x720'));
+        : withinField('layout', () =>
+            parseLayout(input.layout, 'layout', canvasOf(resolution ?? '1280x720')),
+          );
     const expireAt =
       input.expireTime === undefined
         ? null
@@ -276,6 +278,17 @@ export class RecordingService {
     this.#broadcast(active, 'started');
     setImmediate(guarded(this.#logger, 'archive state', () => this.#refreshState(active)));
     return json;
+  }
+
+  /** The room of an OpenTok session id: an unknown one is named as the session the caller gave. */
+  #sessionRoom(sessionId: string): ReturnType<RoomService['record']> {
+    try {
+      return this.#options.rooms.record(sessionId);
+    } catch (error) {
+      if (error instanceof StudioError && error.code === 'NotFound')
+        throw notFound(`session ${sessionId} does not exist`, 'sessionId');
+      throw error;
+    }
   }
 
   /** Stops an archive (`POST archive/{id}/stop`). */
@@ -1386,6 +1399,25 @@ export class RecordingService {
     await this.stopAll('session ended');
     for (const offs of this.#roomListeners.values()) for (const off of offs) off();
     this.#roomListeners.clear();
+  }
+}
+
+/**
+ * Runs a parse of a nested value and names its fields from the body (`layout.type`, not `type`):
+ * the nested parser names them from the value it was given.
+ */
+function withinField<T>(prefix: string, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (!(error instanceof StudioError) || error.code !== 'InvalidArgument') throw error;
+    const field =
+      error.field === undefined
+        ? prefix
+        : error.field.startsWith('[')
+          ? `${prefix}${error.field}`
+          : `${prefix}.${error.field}`;
+    throw new StudioError(error.code, error.message, field, { cause: error });
   }
 }
 
