@@ -555,6 +555,38 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
     },
   );
 
+  it(
+    'gives size 0 until the archive is generated: in the stop answer and the stopped callback',
+    { timeout: 60_000 },
+    async () => {
+      const room = await operator.createRoom({ name: 'Sizes' });
+      const { publisher } = await publish(room.id);
+      const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // RefArch: size is 0 for archives that have not been generated; Ref2013's stop answer shows 0.
+      const stopped = await api.stop(archive.id);
+      await publisher.stop();
+      assert.equal(stopped.status, 'stopped');
+      assert.equal(stopped.size, 0);
+      const available = await api.waitStatus(archive.id, 'available');
+      const files = await operator.ok<{ items: Array<{ kind: string; size: number }> }>(
+        'GET',
+        `/api/archives/${archive.id}/files`,
+      );
+      assert.ok(available.size > 0);
+      assert.equal(
+        available.size,
+        files.items.reduce((n, f) => n + f.size, 0),
+      );
+      const sizes = (type: string) =>
+        events
+          .filter((e) => e.archiveId === archive.id && e.type === type)
+          .map((e) => (e.data as ArchiveJson).size);
+      assert.deepEqual(sizes('archive.stopped'), [0]);
+      assert.deepEqual(sizes('archive.available'), [available.size]);
+    },
+  );
+
   it('refuses a repeated sessionId in the archive list, naming it', { timeout: 30_000 }, async () => {
     const room = await operator.createRoom({ name: 'Repeated' });
     for (const query of [

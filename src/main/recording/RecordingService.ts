@@ -1023,9 +1023,10 @@ export class RecordingService {
     const duration = Math.round(recordedMs / 1000);
     this.#active.delete(active.id);
     this.#unwatchIfIdle(active.record.roomId);
+    // OpenTok: size is 0 until the archive is generated (Ref2013's stop answer shows 0); it comes
+    // with `available` (or `failed`), once the archive's files or its MP4 are what it is.
     const stopped = this.#status.set(active.id, 'stopped', {
       reason: detail !== undefined ? 'failure' : reason,
-      size,
       duration,
       stoppedAt,
       ...(detail !== undefined ? { detail } : {}),
@@ -1346,7 +1347,6 @@ export class RecordingService {
     const size = this.#sizeOf(record.id);
     this.#status.set(record.id, 'stopped', {
       reason: 'failure',
-      size,
       duration: durationSec,
       stoppedAt: end,
     });
