@@ -653,6 +653,30 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
     },
   );
 
+  it(
+    'refuses resolution and maxBitrate for an individual-stream archive, naming the field',
+    { timeout: 60_000 },
+    async () => {
+      const room = await operator.createRoom({ name: 'Composed only' });
+      const { publisher } = await publish(room.id);
+      // RefArch: both are only for composed archives.
+      for (const option of [{ resolution: '1280x720' }, { maxBitrate: 500_000 }]) {
+        const refused = await api.call<{ field: string; message: string }>('POST', '/archive', {
+          sessionId: room.id,
+          outputMode: 'individual',
+          ...option,
+        });
+        const field = Object.keys(option)[0]!;
+        assert.equal(refused.status, 400, JSON.stringify(refused.body));
+        assert.equal(refused.body.field, field);
+        assert.match(refused.body.message, /composed archives only/);
+      }
+      const listed = await api.call<{ count: number }>('GET', `/archive?sessionId=${room.id}`);
+      assert.equal(listed.body.count, 0, 'none started');
+      await publisher.stop();
+    },
+  );
+
   it('filters the archive list and deletes in bulk', { timeout: 30_000 }, async () => {
     const all = await operator.ok<{ count: number; items: ArchiveJson[] }>('GET', '/api/archives?count=100');
     assert.ok(all.count >= 4);

@@ -113,13 +113,15 @@ export class RecordingService {
       start: async (roomId, body) => {
         const room = options.rooms.record(roomId);
         const defaults = room.settings.recording;
+        // The room's resolution only for a composed archive (the moderator may ask for another mode).
+        const outputMode = body.outputMode ?? defaults.outputMode;
         const json = await this.start({
           outputMode: defaults.outputMode,
           streamMode: defaults.streamMode,
           format: defaults.format,
           hasAudio: defaults.hasAudio,
           hasVideo: defaults.hasVideo,
-          ...(defaults.outputMode === 'composed' ? { resolution: defaults.resolution } : {}),
+          ...(outputMode === 'composed' ? { resolution: defaults.resolution } : {}),
           ...(defaults.name !== undefined ? { name: defaults.name } : {}),
           ...(defaults.splitDuration !== undefined ? { splitDuration: defaults.splitDuration } : {}),
           ...(defaults.splitOnly !== undefined ? { splitOnly: defaults.splitOnly } : {}),
@@ -210,6 +212,17 @@ export class RecordingService {
       );
     }
     const outputMode = input.outputMode ?? 'composed';
+    // RefArch: resolution and maxBitrate are only for composed archives; an individual-stream
+    // archive records each stream as sent, so either would be silently ignored.
+    for (const field of ['resolution', 'maxBitrate'] as const) {
+      if (outputMode === 'individual' && input[field] !== undefined) {
+        throw new StudioError(
+          'InvalidArgument',
+          `${field} applies to composed archives only; leave it out for outputMode "individual"`,
+          field,
+        );
+      }
+    }
     const resolution = outputMode === 'composed' ? (input.resolution ?? '640x480') : null;
     const layout =
       input.layout === undefined
