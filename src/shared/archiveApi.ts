@@ -1,7 +1,8 @@
 /** Request bodies of the OpenTok-compatible archive API (and the studio's extra options). */
 import { z } from 'zod';
 
-const resolution = z
+/** A composed archive's resolution (also `archiveResolution` of `POST /session/create`). */
+export const archiveResolutionSchema = z
   .string()
   .regex(/^\d{2,4}x\d{2,4}$/, 'must look like 1280x720')
   .refine((v) => {
@@ -18,7 +19,7 @@ export const startArchiveSchema = z.strictObject({
   hasVideo: z.boolean().optional(),
   outputMode: z.enum(['composed', 'individual']).optional(),
   streamMode: z.enum(['auto', 'manual']).optional(),
-  resolution: resolution.optional(),
+  resolution: archiveResolutionSchema.optional(),
   /** OpenTok's layout object or the studio's regions (checked against the resolution). */
   layout: z.unknown().optional(),
   multiArchiveTag: z.string().min(1).max(100).optional(),

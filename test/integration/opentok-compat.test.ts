@@ -515,6 +515,168 @@ describe('drop-in for OpenTok and Sora-style tools', () => {
     },
   );
 
+  it(
+    'lists the streams being archived in the started status callback and event, as the start answer does',
+    { timeout: 60_000 },
+    async () => {
+      const receiver = await createWebhookReceiver({ listen: true });
+      const callback = await api.call<{ id: string }>('POST', '/callback', {
+        group: 'archive',
+        event: 'status',
+        url: receiver.url('/started'),
+      });
+      assert.equal(callback.status, 200, JSON.stringify(callback.body));
+      try {
+        const room = await operator.createRoom({ name: 'Started streams' });
+        const { publisher, stream } = await publish(room.id);
+        const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+        assert.deepEqual(
+          archive.streams.map((s) => s.streamId),
+          [stream.id],
+        );
+        // RefArch: streams are those "currently being archived", set for status "started".
+        const startedOf = (r: { path: string; body: string }) => {
+          if (r.path !== '/started') return undefined;
+          const body = JSON.parse(r.body) as ArchiveJson;
+          return body.id === archive.id && body.status === 'started' ? body : undefined;
+        };
+        const accepted = await receiver.waitFor((a) => a.some((r) => startedOf(r) !== undefined), 15_000);
+        const started = accepted.map(startedOf).find((b) => b !== undefined)!;
+        assert.deepEqual(started.streams, archive.streams);
+        const event = events.find((e) => e.archiveId === archive.id && e.type === 'archive.started')!;
+        assert.deepEqual((event.data as ArchiveJson).streams, archive.streams);
+        await api.stop(archive.id);
+        await publisher.stop();
+        await api.waitStatus(archive.id, 'available');
+      } finally {
+        await api.call('DELETE', `/callback/${callback.body.id}`);
+        await receiver.close();
+      }
+    },
+  );
+
+  it(
+    'gives size 0 until the archive is generated: in the stop answer and the stopped callback',
+    { timeout: 60_000 },
+    async () => {
+      const room = await operator.createRoom({ name: 'Sizes' });
+      const { publisher } = await publish(room.id);
+      const archive = await api.start({ sessionId: room.id, outputMode: 'individual' });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // RefArch: size is 0 for archives that have not been generated; Ref2013's stop answer shows 0.
+      const stopped = await api.stop(archive.id);
+      await publisher.stop();
+      assert.equal(stopped.status, 'stopped');
+      assert.equal(stopped.size, 0);
+      const available = await api.waitStatus(archive.id, 'available');
+      const files = await operator.ok<{ items: Array<{ kind: string; size: number }> }>(
+        'GET',
+        `/api/archives/${archive.id}/files`,
+      );
+      assert.ok(available.size > 0);
+      assert.equal(
+        available.size,
+        files.items.reduce((n, f) => n + f.size, 0),
+      );
+      const sizes = (type: string) =>
+        events
+          .filter((e) => e.archiveId === archive.id && e.type === type)
+          .map((e) => (e.data as ArchiveJson).size);
+      assert.deepEqual(sizes('archive.stopped'), [0]);
+      assert.deepEqual(sizes('archive.available'), [available.size]);
+    },
+  );
+
+  it('refuses a repeated sessionId in the archive list, naming it', { timeout: 30_000 }, async () => {
+    const room = await operator.createRoom({ name: 'Repeated' });
+    for (const query of [
+      `sessionId=${room.id}&sessionId=other`,
+      `sessionId=${room.id}&sessionId=${room.id}`,
+    ]) {
+      const listed = await api.call<{ code: string; field: string; message: string }>(
+        'GET',
+        `/archive?${query}`,
+      );
+      assert.equal(listed.status, 400, JSON.stringify(listed.body));
+      assert.equal(listed.body.field, 'sessionId');
+      assert.match(listed.body.message, /sessionId/);
+      const legacy = await partner(core.url, 'GET', `?${query}`);
+      assert.equal(legacy.status, 400, JSON.stringify(legacy.body));
+      assert.equal(legacy.body.field, 'sessionId');
+    }
+    const one = await api.call<{ count: number }>('GET', `/archive?sessionId=${room.id}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.body.count, 0);
+  });
+
+  it(
+    'names the field as the caller sent it in start and session/create errors',
+    { timeout: 60_000 },
+    async () => {
+      type Failure = { code: string; field?: string; message: string };
+      const unknown = await api.call<Failure>('POST', '/archive', { sessionId: 'nosuchsession' });
+      assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+      assert.equal(unknown.body.field, 'sessionId');
+      assert.match(unknown.body.message, /session nosuchsession does not exist/);
+
+      const room = await operator.createRoom({ name: 'Fields' });
+      const { publisher } = await publish(room.id);
+      const badLayout = await api.call<Failure>('POST', '/archive', {
+        sessionId: room.id,
+        outputMode: 'composed',
+        layout: { type: 'mosaic' },
+      });
+      assert.equal(badLayout.status, 400, JSON.stringify(badLayout.body));
+      assert.equal(badLayout.body.field, 'layout.type');
+      await publisher.stop();
+
+      const session = await json<Failure>(`${core.url}/session/create`, {
+        method: 'POST',
+        headers: {
+          'x-opentok-auth': await projectJwt(),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'archiveMode=always&archiveResolution=800x601',
+      });
+      assert.equal(session.status, 400, JSON.stringify(session.body));
+      assert.equal(session.body.field, 'archiveResolution');
+      assert.match(session.body.message, /archiveResolution/);
+
+      const proto = await json<Failure>(`${core.url}/v2/project/${KEY}/archive`, {
+        method: 'POST',
+        headers: { 'x-opentok-auth': await projectJwt(), 'content-type': 'application/json' },
+        body: `{"sessionId":"${room.id}","__proto__":{"outputMode":"individual"}}`,
+      });
+      assert.equal(proto.status, 400, JSON.stringify(proto.body));
+      assert.match(proto.body.message, /"__proto__" key.*is not allowed/);
+      assert.doesNotMatch(proto.body.message, /not valid JSON/);
+    },
+  );
+
+  it(
+    'refuses resolution and maxBitrate for an individual-stream archive, naming the field',
+    { timeout: 60_000 },
+    async () => {
+      const room = await operator.createRoom({ name: 'Composed only' });
+      const { publisher } = await publish(room.id);
+      // RefArch: both are only for composed archives.
+      for (const option of [{ resolution: '1280x720' }, { maxBitrate: 500_000 }]) {
+        const refused = await api.call<{ field: string; message: string }>('POST', '/archive', {
+          sessionId: room.id,
+          outputMode: 'individual',
+          ...option,
+        });
+        const field = Object.keys(option)[0]!;
+        assert.equal(refused.status, 400, JSON.stringify(refused.body));
+        assert.equal(refused.body.field, field);
+        assert.match(refused.body.message, /composed archives only/);
+      }
+      const listed = await api.call<{ count: number }>('GET', `/archive?sessionId=${room.id}`);
+      assert.equal(listed.body.count, 0, 'none started');
+      await publisher.stop();
+    },
+  );
+
   it('filters the archive list and deletes in bulk', { timeout: 30_000 }, async () => {
     const all = await operator.ok<{ count: number; items: ArchiveJson[] }>('GET', '/api/archives?count=100');
     assert.ok(all.count >= 4);

@@ -215,6 +215,19 @@ describe('webhooks: signed, retried, in order, from a persistent outbox', () => 
     );
     const wrongKey = await api('GET', '/v2/project/999/callback');
     assert.equal(wrongKey.status, 403);
+    // Ref2013: 400 when the JSON data is longer than 8096 characters, whatever fields make it so.
+    const sized = (length: number) => {
+      const body = { group: 'archive', event: 'status', url: receiver.url('/long'), note: '' };
+      body.note = 'x'.repeat(length - JSON.stringify(body).length);
+      assert.equal(JSON.stringify(body).length, length);
+      return body;
+    };
+    const tooLong = await api<{ code: string; message: string }>('POST', path, sized(8097));
+    assert.equal(tooLong.status, 400, JSON.stringify(tooLong.body));
+    assert.match(tooLong.body.message, /8096/);
+    const longest = await api<CreatedCallbackJson>('POST', path, sized(8096));
+    assert.equal(longest.status, 200, JSON.stringify(longest.body));
+    assert.equal((await api('DELETE', `${path}/${longest.body.id}`)).status, 204);
 
     const [archiveId] = await recordTwoArchives(h);
     const accepted = await receiver.waitFor((r) => r.filter((x) => x.body.includes(archiveId!)).length >= 4);

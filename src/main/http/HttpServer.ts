@@ -36,6 +36,23 @@ export interface HttpServerOptions {
 /** The client a failed credential is counted against. */
 const clientOf = (request: FastifyRequest): string => request.ip;
 
+/** Whether a body is valid JSON (only asked of one the safe parser refused). */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Valid JSON with a key that could reach an object's prototype: refused, and said so. */
+const prototypeKeyRefused = (): StudioError =>
+  new StudioError(
+    'InvalidArgument',
+    'request body: a "__proto__" key, or a "constructor" key holding "prototype", is not allowed',
+  );
+
 /** The verifiers of the access classes the HTTP layer knows itself. */
 function builtInVerifiers(ctx: HttpContext): Partial<Record<AccessClass, AccessVerifier>> {
   const authenticate = (request: FastifyRequest, allow: AllowedCredentials) =>
@@ -157,7 +174,13 @@ export class HttpServer {
         done(null, {});
         return;
       }
-      parseJson(request, typeof body === 'string' ? body : body.toString('utf8'), done);
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      parseJson(request, text, (error, parsed) => {
+        if (error === null) return done(null, parsed);
+        // The safe parser refuses prototype keys as if the JSON were broken; when it is valid
+        // JSON, say which keys are refused (the parsed value is dropped unused).
+        done(isJson(text) ? prototypeKeyRefused() : error, undefined);
+      });
     });
     app.register(formbody);
     app.register(websocket, { options: { maxPayload: 1024 * 1024 } });

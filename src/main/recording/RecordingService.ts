@@ -113,13 +113,15 @@ export class RecordingService {
       start: async (roomId, body) => {
         const room = options.rooms.record(roomId);
         const defaults = room.settings.recording;
+        // The room's resolution only for a composed archive (the moderator may ask for another mode).
+        const outputMode = body.outputMode ?? defaults.outputMode;
         const json = await this.start({
           outputMode: defaults.outputMode,
           streamMode: defaults.streamMode,
           format: defaults.format,
           hasAudio: defaults.hasAudio,
           hasVideo: defaults.hasVideo,
-          ...(defaults.outputMode === 'composed' ? { resolution: defaults.resolution } : {}),
+          ...(outputMode === 'composed' ? { resolution: defaults.resolution } : {}),
           ...(defaults.name !== undefined ? { name: defaults.name } : {}),
           ...(defaults.splitDuration !== undefined ? { splitDuration: defaults.splitDuration } : {}),
           ...(defaults.splitOnly !== undefined ? { splitOnly: defaults.splitOnly } : {}),
@@ -184,7 +186,7 @@ export class RecordingService {
     const refusal = this.#options.refusal?.() ?? null;
     if (refusal !== null) throw new StudioError('Unavailable', `an archive cannot start now: ${refusal}`);
     const input = parseWith(startArchiveSchema, body, 'archive');
-    const room = this.#options.rooms.record(input.sessionId);
+    const room = this.#sessionRoom(input.sessionId);
     const live = this.#options.rooms.live(room.id);
     if (live === undefined || live.participants.size === 0) {
       throw new StudioError(
@@ -210,11 +212,24 @@ export class RecordingService {
       );
     }
     const outputMode = input.outputMode ?? 'composed';
+    // RefArch: resolution and maxBitrate are only for composed archives; an individual-stream
+    // archive records each stream as sent, so either would be silently ignored.
+    for (const field of ['resolution', 'maxBitrate'] as const) {
+      if (outputMode === 'individual' && input[field] !== undefined) {
+        throw new StudioError(
+          'InvalidArgument',
+          `${field} applies to composed archives only; leave it out for outputMode "individual"`,
+          field,
+        );
+      }
+    }
     const resolution = outputMode === 'composed' ? (input.resolution ?? '640x480') : null;
     const layout =
       input.layout === undefined
         ? undefined
-        : parseLayout(input.layout, 'layout', canvasOf(resolution ?? '1280x720'));
+        : withinField('layout', () =>
+            parseLayout(input.layout, 'layout', canvasOf(resolution ?? '1280x720')),
+          );
     const expireAt =
       input.expireTime === undefined
         ? null
@@ -265,14 +280,28 @@ export class RecordingService {
     const active = new ActiveArchive(record, live, dir);
     this.#active.set(record.id, active);
     this.#watchRoom(live);
+    // Recorders first, then the status: `started` (event and callbacks) lists the streams being
+    // archived, which recording each one stores. The row is already in the store (`started`, so
+    // a crash from here on is recovered), and no file can be announced before this returns.
+    for (const stream of live.streams.values()) this.#record(active, stream);
     this.#status.set(record.id, 'started');
     this.#logger.info({ archiveId: record.id, roomId: room.id, outputMode, auto }, 'archive started');
-    for (const stream of live.streams.values()) this.#record(active, stream);
     // OpenTok answers a start with "started"; an archive with nothing to record pauses after.
     const json = this.#status.json(record.id);
     this.#broadcast(active, 'started');
     setImmediate(guarded(this.#logger, 'archive state', () => this.#refreshState(active)));
     return json;
+  }
+
+  /** The room of an OpenTok session id: an unknown one is named as the session the caller gave. */
+  #sessionRoom(sessionId: string): ReturnType<RoomService['record']> {
+    try {
+      return this.#options.rooms.record(sessionId);
+    } catch (error) {
+      if (error instanceof StudioError && error.code === 'NotFound')
+        throw notFound(`session ${sessionId} does not exist`, 'sessionId');
+      throw error;
+    }
   }
 
   /** Stops an archive (`POST archive/{id}/stop`). */
@@ -323,10 +352,15 @@ export class RecordingService {
         throw new StudioError('InvalidArgument', `${field} must be a whole number from 0 to ${max}`, field);
       return n;
     };
+    // A repeated parameter arrives as an array: refused, as for count, not read as no filter.
+    const sessionId = query.sessionId;
+    if (sessionId !== undefined && typeof sessionId !== 'string') {
+      throw new StudioError('InvalidArgument', 'sessionId must be given at most once', 'sessionId');
+    }
     const result = this.#repo.list({
       offset: number(query.offset, 'offset', 1_000_000, 0),
       count: number(query.count, 'count', 1000, 50),
-      ...(typeof query.sessionId === 'string' && query.sessionId !== '' ? { roomId: query.sessionId } : {}),
+      ...(sessionId !== undefined && sessionId !== '' ? { roomId: sessionId } : {}),
     });
     return { count: result.count, items: result.items.map((r) => this.#status.restJson(r)) };
   }
@@ -1002,9 +1036,10 @@ export class RecordingService {
     const duration = Math.round(recordedMs / 1000);
     this.#active.delete(active.id);
     this.#unwatchIfIdle(active.record.roomId);
+    // OpenTok: size is 0 until the archive is generated (Ref2013's stop answer shows 0); it comes
+    // with `available` (or `failed`), once the archive's files or its MP4 are what it is.
     const stopped = this.#status.set(active.id, 'stopped', {
       reason: detail !== undefined ? 'failure' : reason,
-      size,
       duration,
       stoppedAt,
       ...(detail !== undefined ? { detail } : {}),
@@ -1325,7 +1360,6 @@ export class RecordingService {
     const size = this.#sizeOf(record.id);
     this.#status.set(record.id, 'stopped', {
       reason: 'failure',
-      size,
       duration: durationSec,
       stoppedAt: end,
     });
@@ -1378,6 +1412,25 @@ export class RecordingService {
     await this.stopAll('session ended');
     for (const offs of this.#roomListeners.values()) for (const off of offs) off();
     this.#roomListeners.clear();
+  }
+}
+
+/**
+ * Runs a parse of a nested value and names its fields from the body (`layout.type`, not `type`):
+ * the nested parser names them from the value it was given.
+ */
+function withinField<T>(prefix: string, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (!(error instanceof StudioError) || error.code !== 'InvalidArgument') throw error;
+    const field =
+      error.field === undefined
+        ? prefix
+        : error.field.startsWith('[')
+          ? `${prefix}${error.field}`
+          : `${prefix}.${error.field}`;
+    throw new StudioError(error.code, error.message, field, { cause: error });
   }
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { startArchiveSchema } from '../../../shared/archiveApi';
+import { archiveResolutionSchema, startArchiveSchema } from '../../../shared/archiveApi';
 import { StudioError } from '../../../shared/errors';
 import { parseWith } from '../../../shared/validation';
 import type { RecordingService } from '../../recording/RecordingService';
@@ -16,10 +16,8 @@ const createSessionSchema = z
     'p2p.preference': z.enum(['enabled', 'disabled']).optional(),
     location: z.string().optional(),
     archiveName: z.string().max(200).optional(),
-    archiveResolution: z
-      .string()
-      .regex(/^\d{2,4}x\d{2,4}$/)
-      .optional(),
+    // Checked here, as the room's would be, so a bad one is named as the caller sent it.
+    archiveResolution: archiveResolutionSchema.optional(),
     e2ee: z.string().optional(),
   })
   .passthrough();
