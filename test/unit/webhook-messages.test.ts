@@ -47,6 +47,13 @@ describe('webhook messages', () => {
       event: 'archive',
       status: 'uploaded',
     });
+    // OpenTok's callbacks round createdAt to the nearest second.
+    const started = {
+      ...archiveEvent,
+      data: { id: 'a1', event: 'archive', status: 'started', createdAt: 1700000000600 },
+    } as unknown as AnyStudioEvent;
+    assert.equal(JSON.parse(bodyOf({ kind: 'opentok' }, started)).createdAt, 1700000001000);
+    assert.equal(JSON.parse(bodyOf({ kind: 'studio' }, started)).data.createdAt, 1700000000600);
   });
 
   it('signatures made with a whsec_ secret verify, and fail for another body or secret', () => {

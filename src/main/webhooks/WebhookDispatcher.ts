@@ -62,7 +62,16 @@ export function wants(
 
 /** The body a registration receives for an event: OpenTok's archive JSON, or the studio envelope. */
 export function bodyOf(registration: Pick<WebhookRecord, 'kind'>, event: AnyStudioEvent): string {
-  if (registration.kind === 'opentok') return JSON.stringify(event.data);
+  if (registration.kind === 'opentok') {
+    // OpenTok's callback gives the start call's time "rounded to the nearest second" (its REST
+    // answers give when recording effectively began, to the millisecond).
+    const data = event.data as { createdAt?: unknown };
+    return JSON.stringify(
+      typeof data.createdAt === 'number'
+        ? { ...data, createdAt: Math.round(data.createdAt / 1000) * 1000 }
+        : data,
+    );
+  }
   return JSON.stringify({
     id: event.id,
     seq: event.seq,
