@@ -65,10 +65,14 @@ export const updateWebhookSchema = z.strictObject({
  */
 export const createCallbackSchema = z
   .unknown()
-  .refine(
-    (v) => (JSON.stringify(v) ?? '').length <= 8096,
-    'the JSON data is longer than 8096 characters; send at most 8096',
-  )
+  .refine((v) => {
+    try {
+      return (JSON.stringify(v) ?? '').length <= 8096;
+    } catch {
+      // Too deep to serialize (a stack overflow): thousands of levels, far over 8096 characters.
+      return false;
+    }
+  }, 'the JSON data is longer than 8096 characters; send at most 8096')
   .pipe(
     z.object({
       group: z.literal('archive', { error: 'must be "archive"' }),

@@ -13,9 +13,10 @@ describe(
   () => {
     it('a lock whose pid is a killed but unreaped process is taken over', { timeout: 15_000 }, async () => {
       const dir = tempDir();
-      // The shell starts `true` in the background, prints its pid and becomes `sleep`, which never
-      // reaps it: once `true` exits it is a zombie until the sleep ends.
-      const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], {
+      // The shell starts a short `sleep` in the background, prints its pid and becomes a long
+      // `sleep`, which never reaps it: once the short one exits it is a zombie until the long one
+      // ends. (A child that ended before the `exec` could be reaped by the shell itself.)
+      const parent = spawn('sh', ['-c', 'sleep 1 & echo $!; exec sleep 30'], {
         stdio: ['ignore', 'pipe', 'ignore'],
       });
       try {
@@ -24,7 +25,14 @@ describe(
         assert.ok(zombie > 0);
         const deadline = Date.now() + 5000;
         const state = () => {
-          const stat = readFileSync(`/proc/${zombie}/stat`, 'utf8');
+          let stat: string;
+          try {
+            stat = readFileSync(`/proc/${zombie}/stat`, 'utf8');
+          } catch (error) {
+            throw new Error(
+              `process ${zombie} is gone (reaped before the exec?): ${(error as Error).message}`,
+            );
+          }
           return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
         };
         while (state() !== 'Z') {
