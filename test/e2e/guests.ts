@@ -65,3 +65,21 @@ export async function inboundVideo(page: Page): Promise<unknown[]> {
     return out;
   });
 }
+
+/** What a guest page sends of its camera: the encoder's target bitrate and the frame size. */
+export async function outboundVideo(
+  page: Page,
+): Promise<{ targetBitrate: number; frameWidth: number; limitation: string }> {
+  return page.evaluate(async () => {
+    const room = (window as unknown as { spoolRoom?: { pc: RTCPeerConnection } }).spoolRoom;
+    const out = { targetBitrate: 0, frameWidth: 0, limitation: '' };
+    (await room?.pc.getStats())?.forEach((s: Record<string, unknown>) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video') {
+        out.targetBitrate = Number(s.targetBitrate ?? 0);
+        out.frameWidth = Number(s.frameWidth ?? 0);
+        out.limitation = String(s.qualityLimitationReason ?? '');
+      }
+    });
+    return out;
+  });
+}

@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import type { AnyStudioEvent } from '../../src/shared/events';
 import { makeClip, SyntheticPublisher } from '../helpers/publisher';
 import { artifactPath, launchChromium } from '../helpers/browser';
-import { guestReceives as received, inboundVideo, joinAsGuest } from './guests';
+import { guestReceives as received, inboundVideo, joinAsGuest, outboundVideo } from './guests';
 import { startHeadless, type HeadlessCore } from '../helpers/headless';
 import { OperatorClient, waitFor } from '../helpers/studio';
 import { tempDir } from '../helpers/tmp';
@@ -45,6 +45,23 @@ describe('guests in a room', () => {
         'remote video and audio',
       );
       assert.ok(stats.videoWidth > 0);
+    }
+    // Each camera is sent whole from its first seconds: the studio's offer tells libwebrtc to
+    // start its estimate at 2.5 Mbit/s (it gets no bandwidth feedback, and from its 300 kbit/s
+    // default took ~28 s), and the join page keeps the resolution (the browser's default began
+    // a 1280×720 camera at 640×360). The fake camera is 1280×720.
+    for (const page of [pageA, pageB]) {
+      let sent: Awaited<ReturnType<typeof outboundVideo>> | undefined;
+      await waitFor(
+        async () => {
+          sent = await outboundVideo(page);
+          return sent.frameWidth === 1280 && sent.targetBitrate >= 2_000_000;
+        },
+        8000,
+        'the camera sent at 1280 px wide and 2 Mbit/s',
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}; sent ${JSON.stringify(sent)}`);
+      });
     }
     await pageA.screenshot({ path: artifactPath('join-two-guests.png') });
     const live = await operator.room(room.id);

@@ -10,7 +10,7 @@ import type { StreamMids } from '../../shared/signaling';
 import type { Logger } from '../logger';
 import { TypedEmitter } from '../util/TypedEmitter';
 import { routeFeedbackToMediaSource } from './rtcpRouting';
-import { sectionKinds } from './sdp';
+import { sectionKinds, withStartBitrate } from './sdp';
 import type { MediaKind, Stream } from './Stream';
 
 export interface PeerEvents {
@@ -268,7 +268,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
           );
           this.#awaitingAnswer = { resolve, reject, timer };
         });
-        this.safeEmit('offer', { sdp, subscriptions, publishes: publishes.map((p) => this.#publishMids(p)) });
+        this.safeEmit('offer', {
+          sdp: withStartBitrate(sdp),
+          subscriptions,
+          publishes: publishes.map((p) => this.#publishMids(p)),
+        });
         await answered;
         this.#answered = true;
       } catch (error) {

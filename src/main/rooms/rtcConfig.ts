@@ -17,6 +17,7 @@ import {
   checkAnswerTakesOffer,
   declineDataChannels,
   MAX_SIGNALED_CANDIDATES,
+  withStartBitrate,
 } from './sdp';
 
 /** Where the SFU's ICE sockets live. */
@@ -116,7 +117,7 @@ export async function answerWhipOffer(pc: RTCPeerConnection, offer: string): Pro
   await pc.setLocalDescription(await pc.createAnswer());
   checkAnswerTakesOffer(mediaOffer, pc.localDescription!.sdp, pc.getConfiguration().codecs);
   await waitForGathering(pc);
-  return answerDeclining(pc.localDescription!.sdp, declined);
+  return withStartBitrate(answerDeclining(pc.localDescription!.sdp, declined));
 }
 
 /** Adds the candidates of a WHIP trickle fragment (`application/trickle-ice-sdpfrag`) to a peer. */

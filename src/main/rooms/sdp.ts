@@ -216,6 +216,41 @@ export function answerDeclining(answer: string, declined: readonly DeclinedSecti
   return joinSections(parts);
 }
 
+/**
+ * The video bitrate (kbit/s) a libwebrtc sender (Chrome, Edge, libwebrtc WHIP clients) starts at.
+ * The studio gives it no bandwidth feedback of its own (no transport-cc, no REMB: werift sends
+ * neither), so the sender's estimate grows from its 300 kbit/s default by its loss-based rule
+ * alone: measured, a Chromium guest's 1280×720 camera was sent at 640×360 and below for its first
+ * 28 s, all of it recorded so. A studio on the same machine or LAN has the bandwidth; a sender on
+ * a weaker link backs off at its first losses, as it would from any start.
+ */
+export const START_BITRATE_KBPS = 2500;
+
+/** Video payload formats that carry media (not retransmissions or protection). */
+const MEDIA_VIDEO_CODECS = /^(VP8|VP9|H264|H265|AV1)$/i;
+
+/**
+ * The SDP with `x-google-start-bitrate` on each video codec's `a=fmtp` line (one added where a
+ * codec has none): libwebrtc reads it from the remote description and starts its estimate there
+ * (as mediasoup-client's `videoGoogleStartBitrate`). Other stacks ignore the parameter.
+ */
+export function withStartBitrate(sdp: string, kbps = START_BITRATE_KBPS): string {
+  const parts = splitSections(sdp);
+  for (const section of parts.sections) {
+    if (!section[0]!.startsWith('m=video')) continue;
+    for (let i = 0; i < section.length; i++) {
+      const rtpmap = /^a=rtpmap:(\d+) ([^/\s]+)/.exec(section[i]!);
+      if (rtpmap === null || !MEDIA_VIDEO_CODECS.test(rtpmap[2]!)) continue;
+      const prefix = `a=fmtp:${rtpmap[1]} `;
+      const at = section.findIndex((l) => l.startsWith(prefix));
+      if (at < 0) section.splice(i + 1, 0, `${prefix}x-google-start-bitrate=${kbps}`);
+      else if (!section[at]!.includes('x-google-start-bitrate='))
+        section[at] = `${section[at]};x-google-start-bitrate=${kbps}`;
+    }
+  }
+  return joinSections(parts);
+}
+
 /** The media kinds of an SDP's sections, in order (`audio`, `video`, `application`…). */
 export function sectionKinds(sdp: string): string[] {
   return [...sdp.matchAll(/^m=(\S+)/gm)].map((m) => m[1]!);

@@ -265,6 +265,7 @@ export class RoomClient {
         if (transceiver && track) {
           transceiver.direction = 'sendonly';
           await transceiver.sender.replaceTrack(track);
+          if (kind === 'video') await keepResolution(transceiver.sender);
           senders[kind] = transceiver.sender;
         }
       }
@@ -299,5 +300,20 @@ export class RoomClient {
     this.#ws.close();
     this.#emit('state', 'closed');
     this.#emit('closed', reason);
+  }
+}
+
+/**
+ * A recording keeps the camera's resolution: when bandwidth or CPU run short the browser lowers
+ * the frame rate and quality instead of the picture size (its default for cameras, `balanced`,
+ * also starts a 720p camera at 640×360 and takes seconds to step up, all of it recorded so).
+ */
+async function keepResolution(sender: RTCRtpSender): Promise<void> {
+  const parameters = sender.getParameters();
+  if (parameters.degradationPreference === 'maintain-resolution') return;
+  try {
+    await sender.setParameters({ ...parameters, degradationPreference: 'maintain-resolution' });
+  } catch {
+    // A browser without the setting sends as it would have.
   }
 }
