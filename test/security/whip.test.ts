@@ -76,6 +76,13 @@ function patch(location: string, token: string, body: string, headers: Record<st
   });
 }
 
+/** A room, a publisher token and a WHIP session offered with it that never connects. */
+async function offeredSession(ctx: TestStudio) {
+  const { token } = await roomIn(ctx);
+  const publisher = await token('publisher');
+  return { publisher, ...(await offerOnly(ctx.url, publisher.whipUrl, publisher.token)) };
+}
+
 /**
  * A hostile burst from a publisher's own (authenticated) session: the media worker hosting it
  * must keep up — its event loop held < 500 ms, not restarted — and the publisher must stay.
@@ -238,9 +245,7 @@ describe('WHIP sessions', () => {
   });
 
   it(`take at most ${MAX_SIGNALED_CANDIDATES} ICE candidates per session, offer and trickle together`, async () => {
-    const { token } = await roomIn(ctx);
-    const publisher = await token('publisher');
-    const { location, pc } = await offerOnly(ctx.url, publisher.whipUrl, publisher.token);
+    const { publisher, location, pc } = await offeredSession(ctx);
     const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.localDescription!.sdp)![1]!;
     const trickle = (count: number, from: number) =>
       fetch(location, {
@@ -407,9 +412,7 @@ describe('WHIP sessions', () => {
     'refuse a PATCH whose If-Match is not the session ETag (412); "*" and the ETag pass',
     { timeout: 15_000 },
     async () => {
-      const { token } = await roomIn(ctx);
-      const publisher = await token('publisher');
-      const { location, pc } = await offerOnly(ctx.url, publisher.whipUrl, publisher.token);
+      const { publisher, location, pc } = await offeredSession(ctx);
       try {
         const etag = `"${location.split('/').at(-1)}"`;
         const body = 'a=mid:0\r\na=end-of-candidates\r\n';
@@ -437,9 +440,7 @@ describe('WHIP sessions', () => {
     'refuse a PATCH with a new ICE password (same ufrag) as an ICE restart: 422',
     { timeout: 15_000 },
     async () => {
-      const { token } = await roomIn(ctx);
-      const publisher = await token('publisher');
-      const { location, pc } = await offerOnly(ctx.url, publisher.whipUrl, publisher.token);
+      const { publisher, location, pc } = await offeredSession(ctx);
       try {
         const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.localDescription!.sdp)![1]!;
         const pwd = /a=ice-pwd:(\S+)/.exec(pc.localDescription!.sdp)![1]!;
