@@ -60,7 +60,9 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
       ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
       : error.code === 'HPE_INVALID_METHOD'
         ? [400, 'Bad Request', 'the request method is not an HTTP method the studio knows']
-        : [400, 'Bad Request', `the request is not well-formed HTTP (${error.code ?? 'parse error'})`];
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'the request did not arrive in time']
+          : [400, 'Bad Request', `the request is not well-formed HTTP (${error.code ?? 'parse error'})`];
   const body = JSON.stringify({ code: 'InvalidArgument', message } satisfies ErrorBody);
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\n` +
