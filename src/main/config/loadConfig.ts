@@ -180,7 +180,7 @@ export const LIVE_SETTINGS: ReadonlySet<SettingsField> = new Set([
  * Why a value sent to the API cannot be a setting's, judged by the JSON type of the value it
  * replaces (null when it can be): the schema coerces the text of environment variables
  * (`"30"` → 30, `"true"` → true), which must not turn `true`, `[7]` or `null` in a JSON body into
- * numbers. `mediaWorkers` also takes `"auto"`; a nullable text setting takes null.
+ * numbers. `mediaWorkers` also takes `"auto"`.
  */
 function wrongJsonType(key: SettingsField, value: unknown, current: unknown): string | null {
   const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v);
@@ -192,14 +192,13 @@ function wrongJsonType(key: SettingsField, value: unknown, current: unknown): st
     return typeof value === 'boolean' ? null : `must be true or false, not ${kind(value)}`;
   if (Array.isArray(current)) return Array.isArray(value) ? null : `must be a list, not ${kind(value)}`;
   if (typeof current === 'string' || current === null) {
-    if (typeof value === 'string' || (value === null && NULLABLE_SETTINGS.has(key))) return null;
+    // null only where the setting itself takes it (a nullable text: `lanAddress`, `ffmpegPath`).
+    if (typeof value === 'string' || (value === null && settingsSchema.shape[key].safeParse(null).success))
+      return null;
     return `must be text, not ${kind(value)}`;
   }
   return null;
 }
-
-/** Text settings that null clears. */
-const NULLABLE_SETTINGS: ReadonlySet<SettingsField> = new Set(['lanAddress', 'ffmpegPath']);
 
 /**
  * Changes settings: validates the result as a whole (the same rules as at start), saves the

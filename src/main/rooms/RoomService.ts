@@ -30,7 +30,7 @@ import { WorkerPeer } from './WorkerPeer';
 import type { WorkerPool } from '../workers/WorkerPool';
 import type { MediaWorker } from '../workers/MediaWorker';
 import type { RtcNetwork } from './rtcConfig';
-import { checkSdp, normalizeLineEndings } from './sdp';
+import { checkSdp, icePwd, iceUfrag, normalizeLineEndings } from './sdp';
 import { Stream, type MediaKind } from './Stream';
 import { guarded } from '../util/guarded';
 
@@ -86,11 +86,6 @@ export interface WhipResource {
 }
 
 const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
-
-/** The ICE ufrag of an SDP (session or first media level), if any. */
-const iceUfrag = (sdp: string): string | null => /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? null;
-/** The ICE password of an SDP (session or first media level), if any. */
-const icePwd = (sdp: string): string | null => /^a=ice-pwd:(\S+)/m.exec(sdp)?.[1] ?? null;
 
 /** The `Retry-After` of a refusal because the room is full. */
 export const ROOM_FULL_RETRY_AFTER_SEC = 5;

@@ -251,6 +251,11 @@ export function withStartBitrate(sdp: string, kbps = START_BITRATE_KBPS): string
   return joinSections(parts);
 }
 
+/** The ICE ufrag of an SDP or a trickle fragment (session or first media level), if any. */
+export const iceUfrag = (sdp: string): string | null => /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? null;
+/** The ICE password of an SDP or a trickle fragment (session or first media level), if any. */
+export const icePwd = (sdp: string): string | null => /^a=ice-pwd:(\S+)/m.exec(sdp)?.[1] ?? null;
+
 /** The media kinds of an SDP's sections, in order (`audio`, `video`, `application`…). */
 export function sectionKinds(sdp: string): string[] {
   return [...sdp.matchAll(/^m=(\S+)/gm)].map((m) => m[1]!);

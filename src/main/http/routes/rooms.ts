@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StudioError } from '../../../shared/errors';
 import type { ServerMessage } from '../../../shared/signaling';
 import type { RoomService } from '../../rooms/RoomService';
+import { icePwd, iceUfrag } from '../../rooms/sdp';
 import { SignalingSession } from '../../rooms/SignalingSession';
 import type { HttpContext } from '../context';
 import type { RouteModule } from '../HttpServer';
@@ -210,11 +211,11 @@ export function roomRoutes(rooms: RoomService): RouteModule {
           );
         }
         const fragment = String(request.body ?? '');
-        const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
-        const pwd = /^a=ice-pwd:(\S+)/m.exec(fragment)?.[1];
+        const ufrag = iceUfrag(fragment);
+        const pwd = icePwd(fragment);
         const changed =
-          (ufrag !== undefined && resource.remoteUfrag !== null && ufrag !== resource.remoteUfrag) ||
-          (pwd !== undefined && resource.remotePwd !== null && pwd !== resource.remotePwd);
+          (ufrag !== null && resource.remoteUfrag !== null && ufrag !== resource.remoteUfrag) ||
+          (pwd !== null && resource.remotePwd !== null && pwd !== resource.remotePwd);
         if (changed) {
           // An ICE restart (new credentials, RFC 8445 §9: either part) is not supported, so the
           // client must start a new session (RFC 9725 §4.3.2).
